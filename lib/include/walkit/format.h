@@ -1,0 +1,74 @@
+// walkit/format.h — the session file format's names, rules and limits, in one
+// place. The prose contract is SPEC.md §2; a summary:
+//
+//   file    := header chunk* trailer?
+//   record  := one JSON object, UTF-8, followed by exactly one '\n'
+//   header  := {"record_type": "header", "schema_version": 1, "id": ..., ...}
+//   chunk   := {"record_type": "chunk", "index": N, "kind": ..., "payload": {...}}
+//   trailer := {"record_type": "trailer", "closed_at": ..., "final_chunk_count": N,
+//               "cumulative_usage": null | {...}}
+//
+// Names: "<id>.jsonl.__partial__" while written or after a crash, "<id>.jsonl"
+// once closed (trailer written, file synced, then renamed).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace walkit {
+
+inline constexpr int kSchemaVersion = 1;              // newest schema this build reads
+inline constexpr std::string_view kFinalSuffix = ".jsonl";
+inline constexpr std::string_view kPartialSuffix = ".jsonl.__partial__";
+inline constexpr std::string_view kCompactSuffix = ".jsonl.__compact__";
+inline constexpr std::string_view kTmpSuffix = ".jsonl.__tmp__";
+inline constexpr std::string_view kQuarantineDir = ".quarantine";
+
+// Default maximum length of one line (without its '\n'). Longer is an error.
+inline constexpr size_t kDefaultMaxLineBytes = size_t{64} << 20;
+// Maximum nesting depth of a record (the record object itself is depth 1).
+// Bounded so that no reader, writer or Value destructor can exhaust the stack.
+inline constexpr size_t kMaxDepth = 256;
+
+enum class RecordType { kHeader, kChunk, kTrailer };
+const char* record_type_name(RecordType t);
+
+enum class FileKind { kPartial, kFinal };
+
+// A parsed session file name: "<id>.jsonl" or "<id>.jsonl.__partial__".
+struct SessionName {
+  std::string id;
+  FileKind kind;
+};
+// nullopt for anything that is not a session file name (temporaries,
+// quarantine, unrelated files) or whose id is not valid_session_id().
+std::optional<SessionName> parse_session_name(std::string_view file_name);
+
+// Ids become file names: non-empty, at most 200 bytes, [A-Za-z0-9._-] only,
+// not starting with '.'. (UUIDs, as the reference writer uses, qualify.)
+bool valid_session_id(std::string_view id);
+
+std::string partial_name(std::string_view id);  // "<id>.jsonl.__partial__"
+std::string final_name(std::string_view id);    // "<id>.jsonl"
+
+// Timestamp as Python's datetime.now(timezone.utc).isoformat() writes it:
+// "2026-11-25T19:47:52.757624+00:00" (fraction omitted when zero).
+std::string iso8601_utc_now();
+std::string iso8601_utc(int64_t unix_micros);
+
+}  // namespace walkit
+
+namespace walkit {
+
+// The trailer's cumulative_usage object.
+struct Usage {
+  int64_t prompt_tokens = 0;
+  int64_t completion_tokens = 0;
+  int64_t total_tokens = 0;
+  friend bool operator==(const Usage&, const Usage&) = default;
+};
+
+}  // namespace walkit

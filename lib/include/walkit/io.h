@@ -1,0 +1,96 @@
+// walkit/io.h — the one seam between walkit and the kernel.
+//
+// Every open, read, write, sync, truncate, rename, lock and directory fsync
+// that walkit performs goes through a FileSystem. PosixFileSystem
+// (lib/src/posix_io.cc) is the only code that issues these syscalls; tests
+// wrap it to inject ENOSPC, EIO, short writes and crashes at any call, and to
+// record the operation sequence for crash-state enumeration.
+//
+// Contracts common to all methods: paths are used as given (no symlink is
+// followed where the method says O_NOFOLLOW); a failure returns a Status
+// carrying the syscall's errno and a message naming the call and the path.
+// Methods never retry fsync-class calls: a failed fdatasync means the page
+// cache state is unknown and the caller must treat the data as lost.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "walkit/status.h"
+
+namespace walkit {
+
+struct FileInfo {
+  uint64_t dev = 0;
+  uint64_t ino = 0;
+  uint64_t size = 0;
+  uint32_t mode = 0;  // st_mode (type and permission bits)
+  uint64_t nlink = 0;
+  int64_t mtime_ns = 0;
+  bool is_regular() const;
+  bool is_directory() const;
+  bool is_symlink() const;
+};
+
+enum class OpenFlags : unsigned {
+  kRead = 1,          // O_RDONLY
+  kWrite = 2,         // O_WRONLY (with kRead: O_RDWR)
+  kCreateExcl = 4,    // O_CREAT|O_EXCL, mode applied exactly (fchmod, not umask)
+  kAppend = 8,        // O_APPEND
+  kDirectory = 16,    // O_DIRECTORY
+  kTruncate = 32,     // O_TRUNC
+};
+constexpr OpenFlags operator|(OpenFlags a, OpenFlags b) {
+  return static_cast<OpenFlags>(static_cast<unsigned>(a) | static_cast<unsigned>(b));
+}
+constexpr bool has_flag(OpenFlags set, OpenFlags f) {
+  return (static_cast<unsigned>(set) & static_cast<unsigned>(f)) != 0;
+}
+
+class FileSystem {
+ public:
+  virtual ~FileSystem() = default;
+
+  // open(2) with O_NOFOLLOW|O_CLOEXEC always added: a symlink at `path`
+  // fails with ELOOP (kInvalidArgument "is a symlink"). Returns the fd.
+  virtual Result<int> open(const std::string& path, OpenFlags flags, unsigned mode = 0600) = 0;
+  // One write(2). May be short; the caller loops. EINTR is returned, not retried.
+  virtual Result<size_t> write(int fd, const void* data, size_t n) = 0;
+  // One read(2) at the current offset; 0 at end of file.
+  virtual Result<size_t> read(int fd, void* data, size_t n) = 0;
+  virtual Result<size_t> pread(int fd, void* data, size_t n, uint64_t offset) = 0;
+  virtual Status fdatasync(int fd) = 0;
+  virtual Status fsync(int fd) = 0;
+  virtual Status ftruncate(int fd, uint64_t size) = 0;
+  virtual Result<uint64_t> seek_end(int fd) = 0;  // lseek(fd, 0, SEEK_END)
+  // flock(LOCK_EX|LOCK_NB). Held by someone else: Code::kLocked.
+  virtual Status lock_exclusive(int fd) = 0;
+  virtual Status close(int fd) = 0;
+  virtual Result<FileInfo> fstat(int fd) = 0;
+  virtual Result<FileInfo> lstat(const std::string& path) = 0;
+  // rename that never replaces: renameat2(RENAME_NOREPLACE); where the
+  // filesystem lacks it, link(2)+unlink(2), which also fails on EEXIST.
+  virtual Status rename_noreplace(const std::string& from, const std::string& to) = 0;
+  // open(dir, O_RDONLY|O_DIRECTORY), fsync, close: makes entries created,
+  // renamed or removed in `dir` durable.
+  virtual Status fsync_dir(const std::string& dir) = 0;
+  virtual Status mkdir(const std::string& path, unsigned mode) = 0;  // EEXIST is an error
+  virtual Status unlink(const std::string& path) = 0;
+};
+
+// The process-wide POSIX implementation.
+FileSystem& default_fs();
+
+// Helpers over any FileSystem (lib/src/io_util.cc).
+// Writes all n bytes, looping on short writes. On failure returns the error;
+// `*written` (if given) says how many bytes did reach the file.
+Status write_all(FileSystem& fs, int fd, const void* data, size_t n, size_t* written = nullptr);
+// Reads the whole file at `path` (no symlinks). For small files and tests.
+Result<std::string> read_file(FileSystem& fs, const std::string& path);
+// mkdir -p with `mode` for created components; existing directories are kept.
+Status make_dirs(FileSystem& fs, const std::string& path, unsigned mode = 0700);
+std::string dir_name(const std::string& path);   // "a/b/c" -> "a/b", "c" -> "."
+std::string base_name(const std::string& path);  // "a/b/c" -> "c"
+
+}  // namespace walkit

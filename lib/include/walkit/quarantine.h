@@ -1,0 +1,45 @@
+// walkit/quarantine.h — where removed bytes go before any tool or the
+// library cuts them from a session file (SPEC §5: nothing is ever lost).
+//
+// Layout under <sessions>/.quarantine/ (mode 0700):
+//   <source-file-name>.<offset>.<length>.<unix-ns>.bin   the bytes, 0600
+//   journal.jsonl                                         one line per entry:
+//   {"source": "<file name>", "path": "<bin file name>", "offset": N,
+//    "length": N, "sha256": "<hex>", "reason": "...", "time": "<ISO-8601>",
+//    "tool": "<tool> <version>"}
+// keep() returns only after the bytes file, the journal line and both
+// directory entries are durable (fdatasync + directory fsync), so a caller
+// may cut the session file right after.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "walkit/io.h"
+#include "walkit/status.h"
+
+namespace walkit {
+
+struct QuarantineEntry {
+  std::string source_path;  // the session file the bytes came from
+  uint64_t offset = 0;      // where they were in it
+  std::string_view bytes;   // the exact bytes
+  std::string reason;       // "torn_tail", "nul_run", "fused_fragment", ...
+  std::string tool;         // "walrepair 0.1.0", "walkit-writer 0.1.0 (resume)"
+};
+
+struct QuarantineRecord {
+  std::string bin_path;  // full path of the bytes file
+  std::string sha256;    // lowercase hex of the bytes
+};
+
+// Quarantine directory of the sessions directory holding `source_path`.
+std::string quarantine_dir_for(const std::string& source_path);
+
+Result<QuarantineRecord> quarantine_keep(FileSystem& fs, const QuarantineEntry& e);
+
+// SHA-256 of `data` as 64 lowercase hex digits.
+std::string sha256_hex(std::string_view data);
+
+}  // namespace walkit

@@ -1,0 +1,147 @@
+// walkit/writer.h — the durable, byte-compatible session writer (SPEC §3).
+//
+// Output is byte-identical to the reference Python writer for the same
+// records (json.dumps(ensure_ascii=False) + "\n"). Each record is one line
+// appended with one write(2) (looping on short writes), so a record is either
+// wholly in the file or not at all as far as a process crash is concerned.
+//
+// Lifetime: create() (or resume()) -> write_chunk()* -> close() or abandon().
+// Destroying an open Writer closes it, or abandons it when an exception is in
+// flight. A Writer is not thread-safe; use it from one thread at a time.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "walkit/format.h"
+#include "walkit/io.h"
+#include "walkit/status.h"
+#include "walkit/value.h"
+
+namespace walkit {
+
+enum class Durability {
+  // Durable against a process crash (kill -9) when write_chunk returns: the
+  // record is in the kernel's page cache. The reference writer's behaviour.
+  kProcess,
+  // fdatasync before write_chunk returns: durable against power loss.
+  kRecord,
+  // Group commit: a background thread fdatasyncs every `interval`, so a power
+  // loss loses at most the records of the last interval (plus one sync's
+  // latency). durable_chunks() says what is already on stable storage.
+  kInterval,
+};
+
+struct DurabilityPolicy {
+  Durability mode = Durability::kProcess;
+  std::chrono::milliseconds interval{0};  // kInterval only, > 0
+  // "process", "record", "interval=<ms>"
+  static Result<DurabilityPolicy> parse(std::string_view text);
+  std::string to_string() const;
+};
+
+// Header fields, in the reference writer's key order.
+struct HeaderFields {
+  std::string id;                      // required, valid_session_id()
+  std::string created_at;              // empty: iso8601_utc_now()
+  std::vector<std::string> parent_session_ids;
+  std::string lineage_operator = "implicit";
+  std::string lineage_kind = "unknown";
+  Value lineage_extras = Value::array();  // list of [key, value] pairs
+  std::optional<std::string> sandbox_backend;
+  Value sandbox_spec;                     // null or an object
+  std::optional<std::string> sandbox_handle_id;
+};
+
+struct WriterOptions {
+  std::string sessions_dir;  // created (0700) if missing
+  HeaderFields header;
+  DurabilityPolicy durability;
+  FileSystem* fs = nullptr;  // null: default_fs(); not owned
+};
+
+struct ResumeOptions {
+  std::string sessions_dir;
+  std::string id;
+  DurabilityPolicy durability;
+  FileSystem* fs = nullptr;
+};
+
+// What resume() found and did before appending.
+struct ResumeReport {
+  uint64_t chunks = 0;            // whole chunks kept; the next index
+  uint64_t cut_bytes = 0;         // torn tail quarantined and cut
+  bool completed_newline = false; // a whole record missing its '\n' was completed
+  std::string quarantine_path;    // where cut bytes were kept (if any)
+};
+
+struct CloseOptions {
+  std::string closed_at;                  // empty: iso8601_utc_now()
+  std::optional<Usage> cumulative_usage;  // nullopt: null
+};
+
+class Writer {
+ public:
+  // Creates <dir>/<id>.jsonl.__partial__ (O_EXCL|O_NOFOLLOW, 0600), takes
+  // flock(LOCK_EX|LOCK_NB), writes the header. Fails with kAlreadyExists if
+  // the partial or the final file exists, kLocked if another writer holds it,
+  // kInvalidArgument for a symlink or a bad id. In kRecord/kInterval modes the
+  // header and the directory entry are durable when this returns.
+  static Result<std::unique_ptr<Writer>> create(WriterOptions opts);
+
+  // Reopens a crashed partial (explicit opt-in): locks it, requires a valid
+  // header with this id, no trailer and no corruption; quarantines and cuts a
+  // torn tail (or completes a record missing only its '\n'), syncs, and
+  // continues at the next index. Never writes a second header.
+  static Result<std::unique_ptr<Writer>> resume(ResumeOptions opts, ResumeReport* report = nullptr);
+
+  ~Writer();
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+
+  // Appends chunk `index`, which must equal next_index() (kInvalidArgument
+  // otherwise; nothing is written and the writer stays usable). When it
+  // returns OK the record is durable at the writer's Durability level.
+  // An I/O failure latches: the file is cut back to the last acknowledged
+  // record and this and every later call return the same error.
+  Status write_chunk(uint64_t index, std::string_view kind, const Value& payload);
+  // Same, with the payload given as JSON text (re-serialized canonically).
+  Status write_chunk_json(uint64_t index, std::string_view kind, std::string_view payload_json);
+
+  // Forces an fdatasync now (any mode); latches on failure.
+  Status sync();
+
+  // Writes the trailer, fdatasyncs, renames to <id>.jsonl without ever
+  // replacing an existing file, fsyncs the directory, unlocks. Idempotent:
+  // a second call returns the first call's result.
+  Status close(const CloseOptions& opts = {});
+  // Releases the file and its lock, leaving the partial as it is.
+  void abandon();
+
+  uint64_t next_index() const;
+  // Chunks known to be on stable storage (kRecord: all; kInterval: up to the
+  // last group commit; kProcess: those covered by an explicit sync()).
+  uint64_t durable_chunks() const;
+  const std::string& partial_path() const;
+  const std::string& final_path() const;
+  const Status& latched_error() const;  // OK unless a failure latched
+
+ private:
+  struct Impl;
+  explicit Writer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// The exact bytes of a header / chunk / trailer line, '\n' included. The
+// writer uses these; tests and compaction can too.
+Result<std::string> header_line(const HeaderFields& h);
+Status append_chunk_line(std::string& out, uint64_t index, std::string_view kind, const Value& payload);
+std::string trailer_line(const std::string& closed_at, uint64_t final_chunk_count,
+                         const std::optional<Usage>& usage, std::string_view recovered_by = {});
+
+}  // namespace walkit
