@@ -1,1 +1,372 @@
-// placeholder: being written this session
+// The JSON line codec: the only file that includes RapidJSON.
+//
+// Both parsers run RapidJSON's iterative (non-recursive) parser with a SAX
+// handler, so input nesting never reaches the C stack: the handlers count
+// depth and stop the parse past kMaxDepth. No RapidJSON DOM is ever built.
+#include "json_codec.h"
+
+#include <rapidjson/error/en.h>
+#include <rapidjson/reader.h>
+
+#include <algorithm>
+#include <cstring>
+#include <unordered_map>
+#include <vector>
+
+#include "walkit/value.h"
+
+namespace walkit {
+namespace {
+
+constexpr unsigned kLineFlags = rapidjson::kParseIterativeFlag | rapidjson::kParseNanAndInfFlag;
+
+std::string parse_error_text(const rapidjson::Reader& r) {
+  return std::string("invalid JSON at byte ") + std::to_string(r.GetErrorOffset()) + ": " +
+         rapidjson::GetParseError_En(r.GetParseErrorCode());
+}
+
+// ---------------------------------------------------------------------------
+// Record lines: validate the whole line, capture only the top-level fields
+// the format defines. Everything else (payload contents, unknown keys) is
+// checked for syntax and depth and otherwise left in the raw line.
+
+enum class Field { kNone, kRecordType, kIndex, kKind, kPayload, kId, kCreatedAt, kSchemaVersion,
+                   kClosedAt, kFinalCount, kUsage, kUsagePrompt, kUsageCompletion, kUsageTotal };
+
+Field top_field(std::string_view k) {
+  switch (k.size()) {
+    case 2: return k == "id" ? Field::kId : Field::kNone;
+    case 4: return k == "kind" ? Field::kKind : Field::kNone;
+    case 5: return k == "index" ? Field::kIndex : Field::kNone;
+    case 7: return k == "payload" ? Field::kPayload : Field::kNone;
+    case 9: return k == "closed_at" ? Field::kClosedAt : Field::kNone;
+    case 10: return k == "created_at" ? Field::kCreatedAt : Field::kNone;
+    case 11: return k == "record_type" ? Field::kRecordType : Field::kNone;
+    case 14: return k == "schema_version" ? Field::kSchemaVersion : Field::kNone;
+    case 16: return k == "cumulative_usage" ? Field::kUsage : Field::kNone;
+    case 17: return k == "final_chunk_count" ? Field::kFinalCount : Field::kNone;
+    default: return Field::kNone;
+  }
+}
+
+// What kind of JSON value a field had; kAbsent if the key never appeared.
+enum class Seen : unsigned char { kAbsent, kString, kUint, kInt, kDouble, kBool, kNull, kObject, kArray };
+
+struct RecordHandler : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, RecordHandler> {
+  explicit RecordHandler(Record* r) : rec(r) {}
+
+  Record* rec;
+  size_t depth = 0;
+  bool too_deep = false;
+  bool not_object = false;
+  Field pending = Field::kNone;   // depth-1 key whose value comes next
+  bool in_usage = false;          // inside the cumulative_usage object (depth 2)
+  Field usage_pending = Field::kNone;
+  int usage_ints = 0;             // how many of the three usage fields were integers
+  Seen seen[16] = {};
+  std::string_view record_type;   // valid during the parse only
+  Usage usage;
+
+  Field take() {
+    Field f = pending;
+    pending = Field::kNone;
+    return f;
+  }
+  bool scalar(Seen kind) {
+    if (depth == 0) {
+      not_object = true;
+      return false;
+    }
+    if (depth == 1) {
+      seen[static_cast<int>(take())] = kind;
+    } else if (in_usage && depth == 2) {
+      usage_pending = Field::kNone;
+    }
+    return true;
+  }
+  bool Null() { return scalar(Seen::kNull); }
+  bool Bool(bool) { return scalar(Seen::kBool); }
+  bool Double(double) { return scalar(Seen::kDouble); }
+  bool Int(int i) { return Int64(i); }
+  bool Uint(unsigned u) { return Uint64(u); }
+  bool Int64(int64_t i) {
+    if (depth == 1 && pending == Field::kSchemaVersion) rec->schema_version = i;
+    if (in_usage && depth == 2) usage_int(i);
+    return scalar(Seen::kInt);
+  }
+  bool Uint64(uint64_t u) {
+    if (depth == 1) {
+      switch (pending) {
+        case Field::kIndex: rec->index = u; break;
+        case Field::kFinalCount: rec->final_chunk_count = u; break;
+        case Field::kSchemaVersion:
+          rec->schema_version = u > INT64_MAX ? INT64_MAX : static_cast<int64_t>(u);
+          break;
+        default: break;
+      }
+    }
+    if (in_usage && depth == 2 && u <= INT64_MAX) usage_int(static_cast<int64_t>(u));
+    return scalar(Seen::kUint);
+  }
+  void usage_int(int64_t v) {
+    switch (usage_pending) {
+      case Field::kUsagePrompt: usage.prompt_tokens = v; ++usage_ints; break;
+      case Field::kUsageCompletion: usage.completion_tokens = v; ++usage_ints; break;
+      case Field::kUsageTotal: usage.total_tokens = v; ++usage_ints; break;
+      default: break;
+    }
+  }
+  bool String(const char* s, rapidjson::SizeType n, bool) {
+    if (depth == 1) {
+      std::string_view v(s, n);
+      switch (pending) {
+        case Field::kRecordType: record_type = v; break;
+        case Field::kKind: rec->kind.assign(v); break;
+        case Field::kId: rec->id.assign(v); break;
+        case Field::kCreatedAt: rec->created_at.assign(v); break;
+        case Field::kClosedAt: rec->closed_at.assign(v); break;
+        default: break;
+      }
+    }
+    return scalar(Seen::kString);
+  }
+  bool Key(const char* s, rapidjson::SizeType n, bool) {
+    std::string_view k(s, n);
+    if (depth == 1) {
+      pending = top_field(k);
+    } else if (in_usage && depth == 2) {
+      usage_pending = k == "prompt_tokens"       ? Field::kUsagePrompt
+                      : k == "completion_tokens" ? Field::kUsageCompletion
+                      : k == "total_tokens"      ? Field::kUsageTotal
+                                                 : Field::kNone;
+    }
+    return true;
+  }
+  bool open(Seen kind) {
+    if (depth == 0 && kind != Seen::kObject) {
+      not_object = true;
+      return false;
+    }
+    if (depth == 1) {
+      Field f = take();
+      seen[static_cast<int>(f)] = kind;
+      if (f == Field::kUsage && kind == Seen::kObject) in_usage = true;
+    }
+    if (++depth > kMaxDepth) {
+      too_deep = true;
+      return false;
+    }
+    return true;
+  }
+  bool close() {
+    if (depth == 2) in_usage = false;
+    --depth;
+    return true;
+  }
+  bool StartObject() { return open(Seen::kObject); }
+  bool EndObject(rapidjson::SizeType) { return close(); }
+  bool StartArray() { return open(Seen::kArray); }
+  bool EndArray(rapidjson::SizeType) { return close(); }
+
+  Seen of(Field f) const { return seen[static_cast<int>(f)]; }
+};
+
+using LineProblem = std::optional<std::pair<ProblemKind, std::string>>;
+
+LineProblem bad_field(const char* type, const char* field, const char* want) {
+  return std::make_pair(ProblemKind::kBadField, std::string(type) + " record: \"" + field +
+                                                    "\" missing or not " + want);
+}
+
+// Shape rules per record type, after a successful parse.
+LineProblem check_shape(const RecordHandler& h, Record* rec) {
+  if (h.of(Field::kRecordType) != Seen::kString) {
+    return std::make_pair(ProblemKind::kUnknownRecordType,
+                          std::string("\"record_type\" missing or not a string"));
+  }
+  auto is_uint = [&](Field f) { return h.of(f) == Seen::kUint; };
+  auto is_str = [&](Field f) { return h.of(f) == Seen::kString; };
+  if (h.record_type == "chunk") {
+    rec->type = RecordType::kChunk;
+    if (!is_uint(Field::kIndex)) return bad_field("chunk", "index", "a non-negative integer");
+    if (!is_str(Field::kKind)) return bad_field("chunk", "kind", "a string");
+    if (h.of(Field::kPayload) != Seen::kObject) return bad_field("chunk", "payload", "an object");
+  } else if (h.record_type == "header") {
+    rec->type = RecordType::kHeader;
+    Seen sv = h.of(Field::kSchemaVersion);
+    if (sv != Seen::kUint && sv != Seen::kInt) {
+      return bad_field("header", "schema_version", "an integer");
+    }
+    if (!is_str(Field::kId)) return bad_field("header", "id", "a string");
+    if (!is_str(Field::kCreatedAt)) return bad_field("header", "created_at", "a string");
+  } else if (h.record_type == "trailer") {
+    rec->type = RecordType::kTrailer;
+    if (!is_uint(Field::kFinalCount)) {
+      return bad_field("trailer", "final_chunk_count", "a non-negative integer");
+    }
+    if (!is_str(Field::kClosedAt)) return bad_field("trailer", "closed_at", "a string");
+    Seen u = h.of(Field::kUsage);
+    if (u != Seen::kNull && u != Seen::kObject) {
+      return bad_field("trailer", "cumulative_usage", "null or an object");
+    }
+    if (u == Seen::kObject && h.usage_ints == 3) rec->usage = h.usage;
+  } else {
+    return std::make_pair(ProblemKind::kUnknownRecordType,
+                          "unknown record_type \"" + std::string(h.record_type) + "\"");
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+namespace detail {
+
+LineProblem parse_record_line_nul(std::string_view line, Record* rec) {
+  size_t bad = 0;
+  if (!valid_utf8_no_nul(line, &bad)) {
+    return std::make_pair(ProblemKind::kInvalidUtf8,
+                          (line[bad] == '\0' ? "NUL byte at byte " : "invalid UTF-8 at byte ") +
+                              std::to_string(bad) + " of the line");
+  }
+  rec->raw = line;
+  rec->kind.clear();
+  rec->id.clear();
+  rec->created_at.clear();
+  rec->closed_at.clear();
+  rec->usage.reset();
+  rec->index = rec->final_chunk_count = 0;
+  rec->schema_version = 0;
+  RecordHandler h(rec);
+  rapidjson::Reader reader;
+  rapidjson::StringStream ss(line.data());
+  rapidjson::ParseResult ok = reader.Parse<kLineFlags>(ss, h);
+  if (!ok) {
+    if (h.too_deep) {
+      return std::make_pair(ProblemKind::kTooDeep, "nesting deeper than " +
+                                                       std::to_string(kMaxDepth) + " at byte " +
+                                                       std::to_string(reader.GetErrorOffset()));
+    }
+    if (h.not_object) return std::make_pair(ProblemKind::kNotObject, std::string("not a JSON object"));
+    return std::make_pair(ProblemKind::kInvalidJson, parse_error_text(reader));
+  }
+  return check_shape(h, rec);
+}
+
+}  // namespace detail
+
+LineProblem parse_record_line(std::string_view line, Record* out) {
+  // Keep a NUL-terminated copy alive for as long as out->raw may be used:
+  // out->raw points into it until the next call on this thread.
+  thread_local std::string copy;
+  copy.assign(line);
+  return detail::parse_record_line_nul(copy, out);
+}
+
+// ---------------------------------------------------------------------------
+// parse_json: JSON text -> Value, with an explicit stack.
+
+namespace {
+
+struct ValueBuilder : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, ValueBuilder> {
+  explicit ValueBuilder(size_t max) : max_depth(max) {}
+
+  size_t max_depth;
+  bool too_deep = false;
+  std::vector<Value> stack;        // open containers
+  std::vector<std::string> keys;   // pending key per open object
+  Value root;
+
+  bool add(Value v) {
+    if (stack.empty()) {
+      root = std::move(v);
+    } else if (stack.back().is_array()) {
+      stack.back().as_array().push_back(std::move(v));
+    } else {
+      stack.back().as_object().emplace_back(std::move(keys.back()), std::move(v));
+    }
+    return true;
+  }
+  bool Null() { return add(Value()); }
+  bool Bool(bool b) { return add(Value(b)); }
+  bool Int(int i) { return add(Value(int64_t{i})); }
+  bool Uint(unsigned u) { return add(Value(int64_t{u})); }
+  bool Int64(int64_t i) { return add(Value(i)); }
+  bool Uint64(uint64_t u) {
+    return add(u <= INT64_MAX ? Value(static_cast<int64_t>(u)) : Value(u));
+  }
+  bool Double(double d) { return add(Value(d)); }
+  bool String(const char* s, rapidjson::SizeType n, bool) { return add(Value(std::string(s, n))); }
+  bool Key(const char* s, rapidjson::SizeType n, bool) {
+    keys.back().assign(s, n);
+    return true;
+  }
+  bool open(Value v) {
+    if (stack.size() + 1 > max_depth) {
+      too_deep = true;
+      return false;
+    }
+    stack.push_back(std::move(v));
+    keys.emplace_back();
+    return true;
+  }
+  bool StartObject() { return open(Value::object()); }
+  bool StartArray() { return open(Value::array()); }
+  bool EndObject(rapidjson::SizeType) {
+    dedupe(stack.back().as_object());
+    return finish();
+  }
+  bool EndArray(rapidjson::SizeType) { return finish(); }
+  bool finish() {
+    Value v = std::move(stack.back());
+    stack.pop_back();
+    keys.pop_back();
+    return add(std::move(v));
+  }
+  // Python's dict keeps the first position of a key and its last value.
+  // Done once per object with a hash map, so hostile input stays O(n).
+  static void dedupe(Value::Object& o) {
+    if (o.size() < 2) return;
+    std::unordered_map<std::string_view, size_t> first;
+    first.reserve(o.size());
+    bool dup = false;
+    for (size_t i = 0; i < o.size(); ++i) {
+      auto [it, inserted] = first.emplace(o[i].first, i);
+      if (!inserted) dup = true;
+    }
+    if (!dup) return;
+    Value::Object out;
+    std::vector<bool> keep(o.size(), false);
+    std::unordered_map<std::string_view, size_t> last;
+    for (size_t i = 0; i < o.size(); ++i) last[o[i].first] = i;
+    for (size_t i = 0; i < o.size(); ++i) {
+      if (first[o[i].first] != i) continue;
+      out.emplace_back(o[i].first, std::move(o[last[o[i].first]].second));
+    }
+    o = std::move(out);
+  }
+};
+
+}  // namespace
+
+Result<Value> parse_json(std::string_view text, size_t max_depth) {
+  size_t bad = 0;
+  if (!valid_utf8_no_nul(text, &bad)) {
+    return Status(Code::kInvalidArgument, (text[bad] == '\0' ? "NUL byte at byte " : "invalid UTF-8 at byte ") +
+                                              std::to_string(bad));
+  }
+  std::string copy(text);  // NUL-terminated for the string stream
+  ValueBuilder b(max_depth);
+  rapidjson::Reader reader;
+  rapidjson::StringStream ss(copy.c_str());
+  constexpr unsigned kFlags = kLineFlags | rapidjson::kParseFullPrecisionFlag;
+  if (!reader.Parse<kFlags>(ss, b)) {
+    if (b.too_deep) {
+      return Status(Code::kInvalidArgument, "nesting deeper than " + std::to_string(max_depth) +
+                                                " at byte " + std::to_string(reader.GetErrorOffset()));
+    }
+    return Status(Code::kInvalidArgument, parse_error_text(reader));
+  }
+  return std::move(b.root);
+}
+
+}  // namespace walkit

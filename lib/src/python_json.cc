@@ -1,1 +1,259 @@
-// placeholder: being written this session
+// Value's helpers and the serializer that writes exactly what the reference
+// writer's json.dumps(v, ensure_ascii=False) writes.
+//
+// Byte compatibility is the point: files from either writer must be
+// indistinguishable, so every choice below (separators, which characters are
+// escaped and how, the float format) follows CPython's json encoder and
+// float repr, not RFC 8259's freedom.
+
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include "walkit/value.h"
+
+namespace walkit {
+namespace detail {
+// utf8.cc. Like valid_utf8_no_nul, but NUL may be allowed.
+bool valid_utf8(std::string_view s, bool allow_nul, size_t* bad_offset);
+}  // namespace detail
+
+Value& Value::set(std::string key, Value v) {
+  Object& members = as_object();
+  for (Member& m : members) {
+    if (m.first == key) {
+      m.second = std::move(v);
+      return m.second;
+    }
+  }
+  members.emplace_back(std::move(key), std::move(v));
+  return members.back().second;
+}
+
+const Value* Value::find(std::string_view key) const {
+  for (const Member& m : as_object()) {
+    if (m.first == key) return &m.second;
+  }
+  return nullptr;
+}
+
+Value& Value::push_back(Value v) {
+  Array& elements = as_array();
+  elements.push_back(std::move(v));
+  return elements.back();
+}
+
+namespace {
+
+// kEscape[c] is 0 when byte c is written raw, else the character after the
+// backslash ('u' meaning \u00XX). Python escapes only '"', '\\' and bytes below
+// 0x20; DEL and every non-ASCII byte go out raw under ensure_ascii=False.
+constexpr std::array<char, 256> make_escape_table() {
+  std::array<char, 256> t{};
+  for (int c = 0; c < 0x20; ++c) t[c] = 'u';
+  t['\b'] = 'b';
+  t['\t'] = 't';
+  t['\n'] = 'n';
+  t['\f'] = 'f';
+  t['\r'] = 'r';
+  t['"'] = '"';
+  t['\\'] = '\\';
+  return t;
+}
+constexpr std::array<char, 256> kEscape = make_escape_table();
+
+constexpr uint64_t kOnes = 0x0101010101010101ull;
+constexpr uint64_t kHighBits = 0x8080808080808080ull;
+
+// True when some byte of x is below 0x20, '"' or '\\'. Each has-zero-byte
+// test is exact as a yes/no (its false positives only sit above a true hit).
+inline bool block_needs_escape(uint64_t x) {
+  const uint64_t below_space = (x - kOnes * 0x20) & ~x;
+  const uint64_t q = x ^ (kOnes * '"');
+  const uint64_t b = x ^ (kOnes * '\\');
+  const uint64_t quote = (q - kOnes) & ~q;
+  const uint64_t backslash = (b - kOnes) & ~b;
+  return ((below_space | quote | backslash) & kHighBits) != 0;
+}
+
+void append_int(std::string& out, auto i) {
+  char buf[24];
+  const auto r = std::to_chars(buf, buf + sizeof buf, i);
+  out.append(buf, r.ptr);
+}
+
+// Python's repr(float): the shortest digits that round-trip (std::to_chars
+// gives the same digits, ties included), in positional form when the decimal
+// exponent e satisfies -4 <= e < 16 (always with a '.', "1.0"), otherwise as
+// d[.ddd]e±XX with at least two exponent digits ("1e-05", "1e+16").
+void append_python_double(std::string& out, double d) {
+  if (std::isnan(d)) {
+    out += "NaN";  // json.dumps tests o != o, so -nan is "NaN" too
+    return;
+  }
+  if (std::isinf(d)) {
+    out += d < 0 ? "-Infinity" : "Infinity";
+    return;
+  }
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof buf, d, std::chars_format::scientific);
+  const std::string_view sci(buf, static_cast<size_t>(r.ptr - buf));
+  const size_t e_pos = sci.find('e');
+  int exp = 0;
+  std::from_chars(sci.data() + e_pos + (sci[e_pos + 1] == '+' ? 2 : 1), sci.data() + sci.size(),
+                  exp);
+  if (exp < -4 || exp >= 16) {
+    out.append(sci);  // to_chars already writes the sign and two or more digits
+    return;
+  }
+  // Split "-d.ddd" into the sign and the bare digit string.
+  std::string_view mant = sci.substr(0, e_pos);
+  if (mant.front() == '-') {
+    out += '-';
+    mant.remove_prefix(1);
+  }
+  char digits[20];
+  size_t n = 0;
+  for (char c : mant) {
+    if (c != '.') digits[n++] = c;
+  }
+  if (exp < 0) {
+    out += "0.";
+    out.append(static_cast<size_t>(-exp - 1), '0');
+    out.append(digits, n);
+    return;
+  }
+  const size_t int_len = static_cast<size_t>(exp) + 1;
+  if (n <= int_len) {
+    out.append(digits, n);
+    out.append(int_len - n, '0');
+    out += ".0";
+  } else {
+    out.append(digits, int_len);
+    out += '.';
+    out.append(digits + int_len, n - int_len);
+  }
+}
+
+Status check_utf8(std::string_view s, const char* what) {
+  size_t bad = 0;
+  if (detail::valid_utf8(s, /*allow_nul=*/true, &bad)) return Status::ok();
+  return Status(Code::kInvalidArgument,
+                std::string("invalid UTF-8 in ") + what + " at byte offset " + std::to_string(bad));
+}
+
+bool is_container(const Value& v) { return v.is_array() || v.is_object(); }
+
+// `depth` is the depth of `v` (the top value is 1). Only containers nest, and
+// the caller checks a container child's depth before recursing, so the stack
+// holds at most kMaxDepth frames.
+Status append_value(std::string& out, const Value& v, size_t depth) {
+  switch (v.type()) {
+    case Value::Type::kNull:
+      out += "null";
+      return Status::ok();
+    case Value::Type::kBool:
+      out += v.as_bool() ? "true" : "false";
+      return Status::ok();
+    case Value::Type::kInt:
+      append_int(out, v.as_int());
+      return Status::ok();
+    case Value::Type::kUint:
+      append_int(out, v.as_uint());
+      return Status::ok();
+    case Value::Type::kDouble:
+      append_python_double(out, v.as_double());
+      return Status::ok();
+    case Value::Type::kString:
+      WALKIT_RETURN_IF_ERROR(check_utf8(v.as_string(), "a string"));
+      append_python_json_string(out, v.as_string());
+      return Status::ok();
+    case Value::Type::kArray:
+    case Value::Type::kObject:
+      break;
+  }
+  const auto too_deep = [] {
+    return Status(Code::kInvalidArgument,
+                  "value nested deeper than " + std::to_string(kMaxDepth) + " levels");
+  };
+  if (v.is_array()) {
+    out += '[';
+    bool first = true;
+    for (const Value& e : v.as_array()) {
+      if (!first) out += ", ";
+      first = false;
+      if (is_container(e) && depth > kMaxDepth) return too_deep();
+      WALKIT_RETURN_IF_ERROR(append_value(out, e, depth + 1));
+    }
+    out += ']';
+    return Status::ok();
+  }
+  out += '{';
+  bool first = true;
+  for (const Value::Member& m : v.as_object()) {
+    if (!first) out += ", ";
+    first = false;
+    WALKIT_RETURN_IF_ERROR(check_utf8(m.first, "an object key"));
+    append_python_json_string(out, m.first);
+    out += ": ";
+    if (is_container(m.second) && depth > kMaxDepth) return too_deep();
+    WALKIT_RETURN_IF_ERROR(append_value(out, m.second, depth + 1));
+  }
+  out += '}';
+  return Status::ok();
+}
+
+}  // namespace
+
+void append_python_json_string(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const size_t n = s.size();
+  out += '"';
+  size_t run = 0;  // start of the raw bytes not yet appended
+  size_t i = 0;
+  while (i < n) {
+    // Skip blocks with nothing to escape; append whole raw runs at once.
+    if (n - i >= 8) {
+      uint64_t x;
+      std::memcpy(&x, p + i, 8);
+      if (!block_needs_escape(x)) {
+        i += 8;
+        continue;
+      }
+    }
+    const size_t end = n - i >= 8 ? i + 8 : n;
+    for (; i < end; ++i) {
+      const char e = kEscape[p[i]];
+      if (e == 0) continue;
+      out.append(s.data() + run, i - run);
+      run = i + 1;
+      if (e == 'u') {
+        const char u[6] = {'\\', 'u', '0', '0', kHex[p[i] >> 4], kHex[p[i] & 0xF]};
+        out.append(u, sizeof u);
+      } else {
+        const char two[2] = {'\\', e};
+        out.append(two, sizeof two);
+      }
+    }
+  }
+  out.append(s.data() + run, n - run);
+  out += '"';
+}
+
+Status append_python_json(std::string& out, const Value& v) {
+  return append_value(out, v, 1);
+}
+
+Result<std::string> to_python_json(const Value& v) {
+  std::string out;
+  WALKIT_RETURN_IF_ERROR(append_python_json(out, v));
+  return out;
+}
+
+}  // namespace walkit

@@ -1,1 +1,171 @@
-// placeholder: being written this session
+// The quarantine: bytes are copied here, durably, before anything cuts them
+// from a session file, so that original = kept + quarantined always holds
+// and `walrepair --undo` can put them back (SPEC §5).
+//
+// Order of operations, each step durable before the next:
+//   1. <sessions>/.quarantine/ exists (created 0700; sessions dir fsynced)
+//   2. the bytes file (O_EXCL, 0600): write, fdatasync, close
+//   3. one journal line naming it: append, fdatasync
+//   4. fsync of .quarantine/, which makes both new entries durable
+// A crash anywhere before 4 returns no record, so the caller has not cut the
+// source yet; at worst an unreferenced bytes file or journal line remains.
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "walkit/format.h"
+#include "walkit/io.h"
+#include "walkit/quarantine.h"
+#include "walkit/value.h"
+
+namespace walkit {
+namespace {
+
+constexpr const char* kJournalName = "journal.jsonl";
+constexpr int kMaxNameAttempts = 1000;
+
+// Makes sure `qdir` is a real directory (never a symlink: the quarantine
+// holds the only copy of removed bytes and must stay where the journal says).
+Status ensure_quarantine_dir(FileSystem& fs, const std::string& qdir,
+                             const std::string& sessions_dir) {
+  Status st = fs.mkdir(qdir, 0700);
+  if (st.is_ok()) return fs.fsync_dir(sessions_dir);
+  if (st.code() != Code::kAlreadyExists) return st;
+  Result<FileInfo> info = fs.lstat(qdir);
+  if (!info.is_ok()) return info.status();
+  if (!info->is_directory()) {
+    return Status(Code::kFailedPrecondition, "quarantine " + qdir + " is not a directory");
+  }
+  return Status::ok();
+}
+
+// Closes `fd` after a failure, keeping the first error.
+Status fail_closing(FileSystem& fs, int fd, Status first) {
+  (void)fs.close(fd);
+  return first;
+}
+
+// Creates the bytes file under a fresh name and makes its contents durable.
+// On success *name is the file name (within qdir).
+Status write_bin_file(FileSystem& fs, const std::string& qdir, const std::string& stem,
+                      std::string_view bytes, std::string* name) {
+  Result<int> fd = Status(Code::kAlreadyExists, "no name tried");
+  for (int attempt = 0; attempt < kMaxNameAttempts; ++attempt) {
+    // Two keeps in the same nanosecond (or a clock that went back) must not
+    // meet: O_EXCL refuses the name and we try the next suffix.
+    *name = stem + (attempt == 0 ? "" : "-" + std::to_string(attempt)) + ".bin";
+    fd = fs.open(qdir + "/" + *name, OpenFlags::kWrite | OpenFlags::kCreateExcl, 0600);
+    if (fd.is_ok() || fd.status().code() != Code::kAlreadyExists) break;
+  }
+  if (!fd.is_ok()) return fd.status();
+  const std::string path = qdir + "/" + *name;
+  Status st = write_all(fs, *fd, bytes.data(), bytes.size());
+  if (st.is_ok()) st = fs.fdatasync(*fd);
+  if (!st.is_ok()) {
+    st = fail_closing(fs, *fd, st);
+    // Nothing refers to this file yet; do not leave a half-written copy.
+    (void)fs.unlink(path);
+    return st;
+  }
+  st = fs.close(*fd);
+  if (!st.is_ok()) (void)fs.unlink(path);
+  return st;
+}
+
+// Opens the journal for appending, creating it 0600 if missing.
+Result<int> open_journal(FileSystem& fs, const std::string& path) {
+  const OpenFlags append = OpenFlags::kRead | OpenFlags::kWrite | OpenFlags::kAppend;
+  Result<int> fd = fs.open(path, append | OpenFlags::kCreateExcl, 0600);
+  if (fd.is_ok() || fd.status().code() != Code::kAlreadyExists) return fd;
+  return fs.open(path, append);
+}
+
+// True when the journal is empty or ends in '\n'. A crash in the middle of an
+// earlier append can leave a torn last line; appending straight after it
+// would fuse our line onto the fragment and make both unreadable.
+Result<bool> journal_ends_cleanly(FileSystem& fs, int fd) {
+  Result<uint64_t> size = fs.seek_end(fd);
+  if (!size.is_ok()) return size.status();
+  if (*size == 0) return true;
+  char last = 0;
+  Result<size_t> r = fs.pread(fd, &last, 1, *size - 1);
+  if (!r.is_ok()) return r.status();
+  return *r == 1 && last == '\n';
+}
+
+Status append_journal_line(FileSystem& fs, const std::string& path, const std::string& line) {
+  Result<int> fd = open_journal(fs, path);
+  if (!fd.is_ok()) return fd.status();
+  Result<bool> clean = journal_ends_cleanly(fs, *fd);
+  if (!clean.is_ok()) return fail_closing(fs, *fd, clean.status());
+  const std::string bytes = *clean ? line : "\n" + line;
+  Status st = write_all(fs, *fd, bytes.data(), bytes.size());
+  if (st.is_ok()) st = fs.fdatasync(*fd);
+  if (!st.is_ok()) return fail_closing(fs, *fd, st);
+  return fs.close(*fd);
+}
+
+void append_field(std::string& out, const char* key, std::string_view text) {
+  out += ", \"";
+  out += key;
+  out += "\": ";
+  append_python_json_string(out, text);
+}
+
+std::string journal_line(const QuarantineEntry& e, const std::string& bin_name,
+                         const std::string& sha, int64_t unix_ns) {
+  std::string out = "{\"source\": ";
+  append_python_json_string(out, base_name(e.source_path));
+  append_field(out, "source_path", e.source_path);
+  append_field(out, "path", bin_name);
+  out += ", \"offset\": " + std::to_string(e.offset);
+  out += ", \"length\": " + std::to_string(e.bytes.size());
+  append_field(out, "sha256", sha);
+  append_field(out, "reason", e.reason);
+  append_field(out, "time", iso8601_utc(unix_ns / 1000));
+  append_field(out, "tool", e.tool);
+  out += "}\n";
+  return out;
+}
+
+}  // namespace
+
+std::string quarantine_dir_for(const std::string& source_path) {
+  return dir_name(source_path) + "/" + std::string(kQuarantineDir);
+}
+
+Result<QuarantineRecord> quarantine_keep(FileSystem& fs, const QuarantineEntry& e) {
+  // The journal is JSON; a path or label that is not UTF-8 cannot be written
+  // into it faithfully. Refuse before touching the disk: the caller then
+  // leaves the source file as it is, which loses nothing.
+  for (const std::string* s : {&e.source_path, &e.reason, &e.tool}) {
+    if (!valid_utf8_no_nul(*s)) {
+      return Status(Code::kInvalidArgument,
+                    "quarantine: not valid UTF-8, cannot journal: " + *s);
+    }
+  }
+  const std::string sessions_dir = dir_name(e.source_path);
+  const std::string qdir = quarantine_dir_for(e.source_path);
+  WALKIT_RETURN_IF_ERROR(ensure_quarantine_dir(fs, qdir, sessions_dir));
+
+  // One clock reading names the file and dates the journal line, so the two
+  // always agree.
+  const int64_t unix_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+  const std::string stem = base_name(e.source_path) + "." + std::to_string(e.offset) + "." +
+                           std::to_string(e.bytes.size()) + "." + std::to_string(unix_ns);
+  std::string bin_name;
+  WALKIT_RETURN_IF_ERROR(write_bin_file(fs, qdir, stem, e.bytes, &bin_name));
+
+  QuarantineRecord record;
+  record.bin_path = qdir + "/" + bin_name;
+  record.sha256 = sha256_hex(e.bytes);
+  const std::string line = journal_line(e, bin_name, record.sha256, unix_ns);
+  WALKIT_RETURN_IF_ERROR(append_journal_line(fs, qdir + "/" + kJournalName, line));
+  WALKIT_RETURN_IF_ERROR(fs.fsync_dir(qdir));
+  return record;
+}
+
+}  // namespace walkit

@@ -1,1 +1,421 @@
-// placeholder: being written this session
+#include "walkit/writer.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <thread>
+
+#include "walkit/quarantine.h"
+#include "walkit/reader.h"
+#include "walkit/version.h"
+
+namespace walkit {
+
+// ---------------------------------------------------------------------------
+// The writer
+
+enum class WriterState { kOpen, kClosed, kAbandoned };
+
+struct Writer::Impl {
+  FileSystem* fs = nullptr;
+  std::string dir, id, partial, final_path;
+  DurabilityPolicy durability;
+  int fd = -1;                 // open O_WRONLY|O_APPEND, flock held, while kOpen
+  WriterState state = WriterState::kOpen;
+  int uncaught_at_create = 0;  // std::uncaught_exceptions() when created
+  uint64_t next_index = 0;     // index the next chunk must carry
+  uint64_t acked_end = 0;      // file size after the last acknowledged record
+  std::string line;            // reused line buffer (no allocation per record)
+  Status latched;              // first I/O failure; every later call returns it
+  Status close_status;         // the result of the first close()
+
+  // Group commit (kInterval). The syncer thread fdatasyncs while the owner
+  // thread appends: both are safe on one fd, and the mutex only guards the
+  // counters and the error hand-over.
+  std::mutex mu;
+  std::condition_variable cv;
+  std::thread syncer;
+  bool stop_syncer = false;        // guarded by mu
+  uint64_t written_chunks = 0;     // guarded by mu: chunks appended
+  Status sync_error;               // guarded by mu: the syncer's failure
+  std::atomic<uint64_t> durable{0};
+
+  Status fail(Status s, bool cut_back) {
+    if (cut_back) {
+      // Cut back to the last acknowledged record so that nothing is ever
+      // appended after a torn line and the file stays a clean prefix.
+      Status t = fs->ftruncate(fd, acked_end);
+      if (!t.is_ok()) {
+        s = Status(s.code(), s.message() + "; cutting " + partial + " back to byte " +
+                                 std::to_string(acked_end) + " also failed: " + t.message(),
+                   s.sys_errno());
+      }
+    }
+    latched = s;
+    return s;
+  }
+
+  Status check_usable() {
+    if (state == WriterState::kClosed) {
+      return latched.is_ok() ? Status(Code::kFailedPrecondition, partial + ": writer is closed") : latched;
+    }
+    if (state == WriterState::kAbandoned) {
+      return Status(Code::kFailedPrecondition, partial + ": writer was abandoned");
+    }
+    if (!latched.is_ok()) return latched;
+    if (durability.mode == Durability::kInterval) {
+      std::lock_guard<std::mutex> lk(mu);
+      if (!sync_error.is_ok()) latched = sync_error;
+    }
+    return latched;
+  }
+
+  // Appends `bytes` as one record; on success it is acknowledged at the
+  // configured durability.
+  Status append(std::string_view bytes) {
+    Status s = write_all(*fs, fd, bytes.data(), bytes.size());
+    if (!s.is_ok()) return fail(s, true);
+    if (durability.mode == Durability::kRecord) {
+      s = fs->fdatasync(fd);
+      // After a failed fdatasync the page cache may already have dropped the
+      // dirty pages: retrying would "succeed" without the data. Latch.
+      if (!s.is_ok()) return fail(s, true);
+    }
+    acked_end += bytes.size();
+    return Status::ok();
+  }
+
+  void syncer_loop() {
+    std::unique_lock<std::mutex> lk(mu);
+    while (!stop_syncer) {
+      cv.wait_for(lk, durability.interval, [&] { return stop_syncer; });
+      uint64_t target = written_chunks;
+      if (target == durable.load() || !sync_error.is_ok()) continue;
+      lk.unlock();
+      Status s = fs->fdatasync(fd);
+      lk.lock();
+      if (s.is_ok()) {
+        durable.store(target);
+      } else {
+        sync_error = s;
+      }
+    }
+  }
+
+  void start_syncer() {
+    if (durability.mode == Durability::kInterval) syncer = std::thread([this] { syncer_loop(); });
+  }
+  void stop_sync_thread() {
+    if (!syncer.joinable()) return;
+    {
+      std::lock_guard<std::mutex> lk(mu);
+      stop_syncer = true;
+    }
+    cv.notify_all();
+    syncer.join();
+    if (!sync_error.is_ok() && latched.is_ok()) latched = sync_error;
+  }
+
+  void release() {
+    stop_sync_thread();
+    if (fd >= 0) (void)fs->close(fd);  // closing the fd drops the flock
+    fd = -1;
+  }
+
+  void chunk_acked() {
+    ++next_index;
+    switch (durability.mode) {
+      case Durability::kRecord: durable.store(next_index); break;
+      case Durability::kInterval: {
+        std::lock_guard<std::mutex> lk(mu);
+        written_chunks = next_index;
+        break;
+      }
+      case Durability::kProcess: break;
+    }
+  }
+};
+
+namespace {
+
+Status check_dir_and_id(const std::string& dir, const std::string& id) {
+  if (dir.empty()) return Status(Code::kInvalidArgument, "sessions_dir is empty");
+  if (!valid_session_id(id)) {
+    return Status(Code::kInvalidArgument,
+                  "invalid session id \"" + id + "\": use [A-Za-z0-9._-], not starting with '.'");
+  }
+  return Status::ok();
+}
+
+// Reads a file through an fd we already hold, so that what we check is the
+// inode we locked, not whatever the path names now.
+class FdSource : public ByteSource {
+ public:
+  FdSource(FileSystem& fs, int fd) : fs_(fs), fd_(fd) {}
+  Result<size_t> read(char* buf, size_t n) override {
+    auto r = fs_.pread(fd_, buf, n, offset_);
+    if (r.is_ok()) offset_ += *r;
+    return r;
+  }
+
+ private:
+  FileSystem& fs_;
+  int fd_;               // not owned
+  uint64_t offset_ = 0;  // next byte to read
+};
+
+}  // namespace
+
+Writer::Writer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Writer::~Writer() {
+  if (impl_->state != WriterState::kOpen) return;
+  // Scope exit: an exception in flight means the session did not finish.
+  if (std::uncaught_exceptions() > impl_->uncaught_at_create) {
+    abandon();
+  } else {
+    (void)close();
+  }
+}
+
+Result<std::unique_ptr<Writer>> Writer::create(WriterOptions opts) {
+  auto impl = std::make_unique<Impl>();
+  impl->uncaught_at_create = std::uncaught_exceptions();
+  impl->fs = opts.fs ? opts.fs : &default_fs();
+  FileSystem& fs = *impl->fs;
+  WALKIT_RETURN_IF_ERROR(check_dir_and_id(opts.sessions_dir, opts.header.id));
+  impl->dir = opts.sessions_dir;
+  impl->id = opts.header.id;
+  impl->durability = opts.durability;
+  impl->partial = impl->dir + "/" + partial_name(impl->id);
+  impl->final_path = impl->dir + "/" + final_name(impl->id);
+  auto header = header_line(opts.header);
+  if (!header.is_ok()) return header.status();
+
+  WALKIT_RETURN_IF_ERROR(make_dirs(fs, impl->dir, 0700));
+  if (fs.lstat(impl->final_path).is_ok()) {
+    return Status(Code::kAlreadyExists,
+                  impl->final_path + " already exists: session " + impl->id + " was closed");
+  }
+  auto fd = fs.open(impl->partial, OpenFlags::kWrite | OpenFlags::kCreateExcl | OpenFlags::kAppend, 0600);
+  if (!fd.is_ok()) {
+    auto st = fs.lstat(impl->partial);
+    if (st.is_ok() && st->is_symlink()) {
+      return Status(Code::kInvalidArgument, impl->partial + " is a symlink; refused (never followed)");
+    }
+    if (fd.status().code() == Code::kAlreadyExists) {
+      return Status(Code::kAlreadyExists,
+                    impl->partial + " already exists: another writer has this id, or a crashed "
+                                    "session does (Writer::resume, walrepair or walpromote)",
+                    fd.status().sys_errno());
+    }
+    return fd.status();
+  }
+  impl->fd = *fd;
+  Status s = fs.lock_exclusive(impl->fd);
+  if (!s.is_ok()) {
+    // Someone locked the file we just created: leave it to them.
+    (void)fs.close(impl->fd);
+    return s;
+  }
+  s = impl->append(*header);
+  if (s.is_ok() && impl->durability.mode != Durability::kProcess) {
+    // The header and the new directory entry must both survive power loss.
+    s = fs.fdatasync(impl->fd);
+    if (s.is_ok()) s = fs.fsync_dir(impl->dir);
+  }
+  if (!s.is_ok()) {
+    // Nothing was acknowledged: remove our own empty file rather than leave
+    // an unrecoverable partial behind. We still hold the lock.
+    (void)fs.unlink(impl->partial);
+    (void)fs.close(impl->fd);
+    return s;
+  }
+  impl->start_syncer();
+  return std::unique_ptr<Writer>(new Writer(std::move(impl)));
+}
+
+Result<std::unique_ptr<Writer>> Writer::resume(ResumeOptions opts, ResumeReport* report) {
+  auto impl = std::make_unique<Impl>();
+  impl->uncaught_at_create = std::uncaught_exceptions();
+  impl->fs = opts.fs ? opts.fs : &default_fs();
+  FileSystem& fs = *impl->fs;
+  WALKIT_RETURN_IF_ERROR(check_dir_and_id(opts.sessions_dir, opts.id));
+  impl->dir = opts.sessions_dir;
+  impl->id = opts.id;
+  impl->durability = opts.durability;
+  impl->partial = impl->dir + "/" + partial_name(impl->id);
+  impl->final_path = impl->dir + "/" + final_name(impl->id);
+  const std::string& path = impl->partial;
+
+  auto before = fs.lstat(path);
+  if (!before.is_ok()) return before.status();
+  if (!before->is_regular()) {
+    return Status(Code::kInvalidArgument, path + ": not a regular file (symlinks are never followed)");
+  }
+  if (fs.lstat(impl->final_path).is_ok()) {
+    return Status(Code::kAlreadyExists, impl->final_path + " already exists: session was closed");
+  }
+  auto fd = fs.open(path, OpenFlags::kRead | OpenFlags::kWrite | OpenFlags::kAppend);
+  if (!fd.is_ok()) return fd.status();
+  impl->fd = *fd;
+  auto bail = [&](Status s) {
+    impl->release();
+    impl->state = WriterState::kAbandoned;
+    return s;
+  };
+  Status s = fs.lock_exclusive(impl->fd);
+  if (!s.is_ok()) return bail(s);
+  auto st = fs.fstat(impl->fd);
+  if (!st.is_ok()) return bail(st.status());
+  if (st->ino != before->ino || st->dev != before->dev) {
+    return bail(Status(Code::kFailedPrecondition, path + " was replaced while opening it"));
+  }
+
+  ReaderOptions ro;
+  ro.mode = ReadMode::kTolerateTornTail;
+  ro.expected_id = impl->id;
+  ro.fs = &fs;
+  Reader reader(std::make_unique<FdSource>(fs, impl->fd), path, ro);
+  s = reader.skip_to_end();
+  if (!s.is_ok()) return bail(s);  // corruption: salvage is an operator's decision
+  const ReadSummary& sum = reader.summary();
+  if (!sum.header) {
+    return bail(Status(Code::kFailedPrecondition, path + ": no valid header; nothing to resume"));
+  }
+  if (sum.closed || sum.first_corruption) {
+    return bail(Status(Code::kFailedPrecondition,
+                       path + " already has a trailer (sealed): promote it instead of resuming"));
+  }
+  ResumeReport rep;
+  rep.chunks = sum.chunks;
+  uint64_t end = sum.whole_bytes;
+  if (const auto& tail = sum.torn_tail) {
+    std::string bytes(tail->length, '\0');
+    auto n = fs.pread(impl->fd, bytes.data(), bytes.size(), tail->offset);
+    if (!n.is_ok()) return bail(n.status());
+    if (*n != bytes.size()) return bail(Status(Code::kFailedPrecondition, path + " shrank while reading it"));
+    Record r;
+    bool whole_chunk = tail->complete_record && !parse_record_line(bytes, &r) &&
+                       r.type == RecordType::kChunk;
+    if (tail->complete_record && !whole_chunk) {
+      return bail(Status(Code::kFailedPrecondition,
+                         path + " ends in a whole trailer missing its newline (sealed): promote it"));
+    }
+    if (whole_chunk) {
+      // The record is whole; only its '\n' is missing. Completing it cuts
+      // nothing, so there is nothing to quarantine.
+      s = write_all(fs, impl->fd, "\n", 1);
+      if (!s.is_ok()) return bail(s);
+      end = tail->offset + tail->length + 1;
+      rep.completed_newline = true;
+      rep.chunks += 1;
+    } else {
+      QuarantineEntry q{path, tail->offset, bytes, "torn_tail",
+                        std::string("walkit-writer ") + kVersion + " (resume)"};
+      auto kept = quarantine_keep(fs, q);
+      if (!kept.is_ok()) return bail(kept.status());
+      s = fs.ftruncate(impl->fd, tail->offset);
+      if (!s.is_ok()) return bail(s);
+      rep.cut_bytes = tail->length;
+      rep.quarantine_path = kept->bin_path;
+    }
+    // The repair must be durable before anything is appended after it.
+    s = fs.fdatasync(impl->fd);
+    if (!s.is_ok()) return bail(s);
+  }
+  impl->next_index = rep.chunks;
+  impl->acked_end = end;
+  impl->written_chunks = rep.chunks;
+  impl->durable.store(rep.chunks);
+  if (report) *report = rep;
+  impl->start_syncer();
+  return std::unique_ptr<Writer>(new Writer(std::move(impl)));
+}
+
+Status Writer::write_chunk(uint64_t index, std::string_view kind, const Value& payload) {
+  Impl& w = *impl_;
+  WALKIT_RETURN_IF_ERROR(w.check_usable());
+  if (index != w.next_index) {
+    return Status(Code::kInvalidArgument, w.partial + ": chunk index " + std::to_string(index) +
+                                              " out of order: expected " + std::to_string(w.next_index));
+  }
+  w.line.clear();
+  WALKIT_RETURN_IF_ERROR(append_chunk_line(w.line, index, kind, payload));
+  WALKIT_RETURN_IF_ERROR(w.append(w.line));
+  w.chunk_acked();
+  return Status::ok();
+}
+
+Status Writer::write_chunk_json(uint64_t index, std::string_view kind, std::string_view payload_json) {
+  auto v = parse_json(payload_json);
+  if (!v.is_ok()) return Status(Code::kInvalidArgument, "payload: " + v.status().message());
+  return write_chunk(index, kind, *v);
+}
+
+Status Writer::sync() {
+  Impl& w = *impl_;
+  WALKIT_RETURN_IF_ERROR(w.check_usable());
+  Status s = w.fs->fdatasync(w.fd);
+  // Records already acknowledged stay; the error still latches (fsyncgate).
+  if (!s.is_ok()) return w.fail(s, false);
+  w.durable.store(w.next_index);
+  return Status::ok();
+}
+
+Status Writer::close(const CloseOptions& opts) {
+  Impl& w = *impl_;
+  if (w.state == WriterState::kClosed) return w.close_status;
+  if (w.state == WriterState::kAbandoned) {
+    return Status(Code::kFailedPrecondition, w.partial + ": writer was abandoned");
+  }
+  w.stop_sync_thread();
+  Status s = w.latched;
+  if (s.is_ok()) s = w.append(trailer_line(opts.closed_at, w.next_index, opts.cumulative_usage));
+  // Order matters: the trailer must be on disk before the rename makes the
+  // name promise "closed", and the rename before anyone is told.
+  if (s.is_ok() && w.durability.mode != Durability::kRecord) {
+    s = w.fs->fdatasync(w.fd);
+    if (!s.is_ok()) s = w.fail(s, false);
+  }
+  if (s.is_ok()) {
+    s = w.fs->rename_noreplace(w.partial, w.final_path);
+    if (!s.is_ok()) {
+      if (s.code() == Code::kAlreadyExists) {
+        s = Status(Code::kAlreadyExists, w.final_path + " already exists; the sealed session stays at " +
+                                             w.partial, s.sys_errno());
+      }
+      w.latched = s;
+    }
+  }
+  if (s.is_ok()) {
+    s = w.fs->fsync_dir(w.dir);
+    if (!s.is_ok()) w.latched = s;
+  }
+  if (s.is_ok()) w.durable.store(w.next_index);
+  w.stop_sync_thread();
+  if (w.fd >= 0) {
+    Status c = w.fs->close(w.fd);
+    w.fd = -1;
+    if (s.is_ok() && !c.is_ok()) s = w.latched = c;
+  }
+  w.state = WriterState::kClosed;
+  w.close_status = s;
+  return s;
+}
+
+void Writer::abandon() {
+  Impl& w = *impl_;
+  if (w.state != WriterState::kOpen) return;
+  w.release();
+  w.state = WriterState::kAbandoned;
+}
+
+uint64_t Writer::next_index() const { return impl_->next_index; }
+uint64_t Writer::durable_chunks() const { return impl_->durable.load(); }
+const std::string& Writer::partial_path() const { return impl_->partial; }
+const std::string& Writer::final_path() const { return impl_->final_path; }
+const Status& Writer::latched_error() const { return impl_->latched; }
+
+}  // namespace walkit

@@ -1,0 +1,523 @@
+#define BOOST_TEST_MODULE value_test
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "support/test_support.h"
+#include "walkit/value.h"
+
+// Expected serializations were produced once with CPython 3.11,
+//   python3 -c 'import json; print(json.dumps(x, ensure_ascii=False))'
+// and pasted here as literals; python3 is not needed to run this test.
+
+namespace walkit {
+// Lets BOOST_TEST print a Code on failure (found by argument-dependent lookup).
+inline std::ostream& boost_test_print_type(std::ostream& os, Code c) { return os << code_name(c); }
+}  // namespace walkit
+
+namespace {
+
+using walkit::Code;
+using walkit::Value;
+
+std::string dumps(const Value& v) {
+  auto r = walkit::to_python_json(v);
+  BOOST_REQUIRE_MESSAGE(r.is_ok(), r.status().to_string());
+  return *r;
+}
+
+std::string dumps_string(std::string_view s) {
+  std::string out;
+  walkit::append_python_json_string(out, s);
+  return out;
+}
+
+// Wraps a container in `levels - 1` further one-element arrays.
+Value nest_arrays(Value inner, size_t levels) {
+  for (size_t i = 1; i < levels; ++i) inner = Value(Value::Array{std::move(inner)});
+  return inner;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(value_methods)
+
+BOOST_AUTO_TEST_CASE(set_appends_new_keys_in_insertion_order) {
+  Value o = Value::object();
+  o.set("z", 1);
+  o.set("a", 2);
+  o.set("m", 3);
+  BOOST_TEST(dumps(o) == R"({"z": 1, "a": 2, "m": 3})");
+}
+
+BOOST_AUTO_TEST_CASE(set_replaces_an_existing_key_in_place) {
+  Value o = Value::object();
+  o.set("a", 1);
+  o.set("b", 2);
+  Value& replaced = o.set("a", "x");
+  BOOST_TEST(replaced.as_string() == "x");
+  BOOST_TEST(o.as_object().size() == 2u);
+  BOOST_TEST(dumps(o) == R"({"a": "x", "b": 2})");
+}
+
+BOOST_AUTO_TEST_CASE(find_returns_the_member_or_nullptr) {
+  Value o = Value::object();
+  o.set("k", true);
+  BOOST_REQUIRE(o.find("k") != nullptr);
+  BOOST_TEST(o.find("k")->as_bool());
+  BOOST_TEST(!o.find("missing"));
+  BOOST_TEST(!Value::object().find("k"));
+}
+
+BOOST_AUTO_TEST_CASE(push_back_appends_and_returns_the_element) {
+  Value a = Value::array();
+  a.push_back(1);
+  Value& inner = a.push_back(Value::object());
+  inner.set("x", nullptr);
+  BOOST_TEST(dumps(a) == R"([1, {"x": null}])");
+}
+
+BOOST_AUTO_TEST_CASE(object_helpers_on_a_non_object_throw) {
+  Value s("text");
+  BOOST_CHECK_THROW(s.set("k", 1), std::bad_variant_access);
+  BOOST_CHECK_THROW(s.find("k"), std::bad_variant_access);
+  BOOST_CHECK_THROW(s.push_back(1), std::bad_variant_access);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(python_json)
+
+BOOST_AUTO_TEST_CASE(scalars_are_written_like_json_dumps) {
+  BOOST_TEST(dumps(Value()) == "null");
+  BOOST_TEST(dumps(Value(true)) == "true");
+  BOOST_TEST(dumps(Value(false)) == "false");
+  BOOST_TEST(dumps(Value(0)) == "0");
+  BOOST_TEST(dumps(Value(-42)) == "-42");
+  BOOST_TEST(dumps(Value("")) == R"("")");
+}
+
+BOOST_AUTO_TEST_CASE(integer_extremes_are_exact) {
+  Value a(Value::Array{Value(std::numeric_limits<int64_t>::min()),
+                       Value(std::numeric_limits<int64_t>::max()),
+                       Value(std::numeric_limits<uint64_t>::max())});
+  BOOST_TEST(dumps(a) == "[-9223372036854775808, 9223372036854775807, 18446744073709551615]");
+}
+
+BOOST_AUTO_TEST_CASE(containers_use_python_separators) {
+  BOOST_TEST(dumps(Value::array()) == "[]");
+  BOOST_TEST(dumps(Value::object()) == "{}");
+  // json.dumps({"a": [1, {"b": []}, {}], "c": {"d": None, "e": True, "f": False},
+  //             "é": "日本語 🚀"}, ensure_ascii=False)
+  Value o = Value::object();
+  o.set("a", Value::Array{Value(1), Value(Value::Object{{"b", Value::array()}}), Value::object()});
+  o.set("c", Value::Object{{"d", nullptr}, {"e", true}, {"f", false}});
+  o.set("é", "日本語 🚀");
+  BOOST_TEST(dumps(o) ==
+             R"({"a": [1, {"b": []}, {}], "c": {"d": null, "e": true, "f": false}, "é": "日本語 🚀"})");
+}
+
+BOOST_AUTO_TEST_CASE(quote_backslash_and_short_escapes) {
+  BOOST_TEST(dumps_string("\"") == R"("\"")");
+  BOOST_TEST(dumps_string("\\") == R"("\\")");
+  BOOST_TEST(dumps_string("\n\r\t\b\f") == R"("\n\r\t\b\f")");
+  // '/' and DEL (0x7f) are not escaped by Python.
+  BOOST_TEST(dumps_string("/\x7f") == "\"/\x7f\"");
+}
+
+BOOST_AUTO_TEST_CASE(every_control_character_is_escaped_as_python_does) {
+  // json.dumps("".join(chr(i) for i in range(0x20)))
+  const std::string expected =
+      R"("\u0000\u0001\u0002\u0003\u0004\u0005\u0006\u0007\b\t\n\u000b\f\r\u000e\u000f)"
+      R"(\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017\u0018\u0019\u001a\u001b\u001c)"
+      R"(\u001d\u001e\u001f")";
+  std::string all;
+  for (int c = 0; c < 0x20; ++c) all += static_cast<char>(c);
+  BOOST_TEST(dumps_string(all) == expected);
+  BOOST_TEST(dumps(Value(all)) == expected);  // NUL is legal in a JSON string
+}
+
+BOOST_AUTO_TEST_CASE(non_ascii_is_written_raw) {
+  BOOST_TEST(dumps(Value("é")) == "\"é\"");
+  BOOST_TEST(dumps(Value("日本語")) == "\"日本語\"");
+  BOOST_TEST(dumps(Value("🚀")) == "\"🚀\"");
+  BOOST_TEST(dumps(Value("\xef\xbf\xbf\xf4\x8f\xbf\xbf")) == "\"\xef\xbf\xbf\xf4\x8f\xbf\xbf\"");
+}
+
+BOOST_AUTO_TEST_CASE(escapes_are_found_at_every_offset_of_a_block) {
+  // Exercises the 8-byte scan: one escapable byte at every position of
+  // strings long enough to span several blocks.
+  const std::pair<char, std::string> cases[] = {
+      {'"', "\\\""}, {'\\', "\\\\"}, {'\n', "\\n"}, {'\x1f', "\\u001f"}, {'\0', "\\u0000"}};
+  for (const auto& [raw, escaped] : cases) {
+    for (size_t len = 1; len <= 20; ++len) {
+      for (size_t at = 0; at < len; ++at) {
+        std::string s(len, 'a');
+        s[at] = raw;
+        const std::string expected =
+            "\"" + std::string(at, 'a') + escaped + std::string(len - at - 1, 'a') + "\"";
+        BOOST_TEST(dumps_string(s) == expected);
+      }
+    }
+  }
+  BOOST_TEST(dumps_string("0123456789abcdef\"\"0123456789abcdef\\") ==
+             R"("0123456789abcdef\"\"0123456789abcdef\\")");
+}
+
+BOOST_AUTO_TEST_CASE(floats_are_written_as_python_repr) {
+  // Each pair: the literal, then repr(float(literal)) from CPython.
+  const std::pair<double, const char*> cases[] = {
+      {1e16, "1e+16"},
+      {1e15, "1000000000000000.0"},
+      {0.0001, "0.0001"},
+      {0.00001, "1e-05"},
+      {1.5e-7, "1.5e-07"},
+      {1.0, "1.0"},
+      {-0.0, "-0.0"},
+      {0.0, "0.0"},
+      {123.456, "123.456"},
+      {1e22, "1e+22"},
+      {1.7976931348623157e308, "1.7976931348623157e+308"},
+      {5e-324, "5e-324"},
+      {0.1, "0.1"},
+      {1.0 / 3.0, "0.3333333333333333"},
+      {-2.5, "-2.5"},
+      {100.0, "100.0"},
+      {1234567890123456.0, "1234567890123456.0"},
+      {12345678901234567.0, "1.2345678901234568e+16"},
+      {9007199254740993.0, "9007199254740992.0"},
+      {9999999999999998.0, "9999999999999998.0"},
+      {999999999999999.9, "999999999999999.9"},
+      {9.999e-5, "9.999e-05"},
+      {5e-5, "5e-05"},
+      {0.001234, "0.001234"},
+      {1e100, "1e+100"},
+      {1e21, "1e+21"},
+      {-1e-7, "-1e-07"},
+      {2.2250738585072014e-308, "2.2250738585072014e-308"},
+      {123456789.125, "123456789.125"},
+      {0.30000000000000004, "0.30000000000000004"},
+  };
+  for (const auto& [d, expected] : cases) BOOST_TEST(dumps(Value(d)) == expected);
+}
+
+BOOST_AUTO_TEST_CASE(nan_and_infinities_use_python_names) {
+  const double inf = std::numeric_limits<double>::infinity();
+  BOOST_TEST(dumps(Value(std::nan(""))) == "NaN");
+  BOOST_TEST(dumps(Value(-std::nan(""))) == "NaN");
+  BOOST_TEST(dumps(Value(inf)) == "Infinity");
+  BOOST_TEST(dumps(Value(-inf)) == "-Infinity");
+}
+
+BOOST_AUTO_TEST_CASE(invalid_utf8_in_a_string_is_rejected_with_its_offset) {
+  auto r = walkit::to_python_json(Value::Array{Value("ok"), Value("ab\xff")});
+  BOOST_REQUIRE(!r.is_ok());
+  BOOST_TEST(r.status().code() == Code::kInvalidArgument);
+  BOOST_TEST(r.status().message().find("offset 2") != std::string::npos, r.status().message());
+  r = walkit::to_python_json(Value("\xc3\xa9\xed\xa0\x80"));  // é then a surrogate
+  BOOST_REQUIRE(!r.is_ok());
+  BOOST_TEST(r.status().message().find("offset 2") != std::string::npos, r.status().message());
+}
+
+BOOST_AUTO_TEST_CASE(invalid_utf8_in_a_key_is_rejected) {
+  Value o = Value::object();
+  o.set("good", 1);
+  o.set("b\xc0\xaf", 2);  // overlong '/'
+  auto r = walkit::to_python_json(o);
+  BOOST_REQUIRE(!r.is_ok());
+  BOOST_TEST(r.status().code() == Code::kInvalidArgument);
+  BOOST_TEST(r.status().message().find("key") != std::string::npos, r.status().message());
+  BOOST_TEST(r.status().message().find("offset 1") != std::string::npos, r.status().message());
+}
+
+BOOST_AUTO_TEST_CASE(nesting_up_to_kmaxdepth_is_written) {
+  const size_t d = walkit::kMaxDepth;
+  BOOST_TEST(dumps(nest_arrays(Value::array(), d)) == std::string(d, '[') + std::string(d, ']'));
+  // Scalars do not nest: a number inside kMaxDepth arrays is still allowed.
+  BOOST_TEST(dumps(nest_arrays(Value(7), d + 1)) ==
+             std::string(d, '[') + "7" + std::string(d, ']'));
+  Value o = Value::object();
+  for (size_t i = 1; i < d; ++i) o = Value(Value::Object{{"k", std::move(o)}});
+  std::string expected = "{}";
+  for (size_t i = 1; i < d; ++i) expected = "{\"k\": " + expected + "}";
+  BOOST_TEST(dumps(o) == expected);
+}
+
+BOOST_AUTO_TEST_CASE(nesting_deeper_than_kmaxdepth_is_rejected) {
+  const size_t d = walkit::kMaxDepth + 1;
+  auto r = walkit::to_python_json(nest_arrays(Value::array(), d));
+  BOOST_REQUIRE(!r.is_ok());
+  BOOST_TEST(r.status().code() == Code::kInvalidArgument);
+  Value o = Value::object();
+  for (size_t i = 1; i < d; ++i) o = Value(Value::Object{{"k", std::move(o)}});
+  r = walkit::to_python_json(o);
+  BOOST_REQUIRE(!r.is_ok());
+  BOOST_TEST(r.status().code() == Code::kInvalidArgument);
+}
+
+BOOST_AUTO_TEST_CASE(reference_writer_records_are_reproduced_byte_for_byte) {
+  // Lines 1, 3 and 6 of a file written by the reference Python writer.
+  const std::string file =
+      walkit::test::slurp(walkit::test::testdata("rath/00000000-0000-4000-8000-000000000001.jsonl"));
+  std::vector<std::string> lines;
+  for (size_t pos = 0, nl; (nl = file.find('\n', pos)) != std::string::npos; pos = nl + 1) {
+    lines.push_back(file.substr(pos, nl - pos));
+  }
+  BOOST_REQUIRE(lines.size() == 6u);
+
+  const Value payload(Value::Object{
+      {"content", "héllo wörld ✓ — 日本語 🚀 \"quoted\" back\\slash\ttab\nnewline \x01"
+                  "ctl"}});
+  const std::string prefix = R"({"record_type": "chunk", "index": 1, "kind": "user", "payload": )";
+  BOOST_REQUIRE(lines[2].size() > prefix.size() + 1);
+  BOOST_TEST(dumps(payload) == lines[2].substr(prefix.size(), lines[2].size() - prefix.size() - 1));
+  const Value chunk(Value::Object{
+      {"record_type", "chunk"}, {"index", 1}, {"kind", "user"}, {"payload", payload}});
+  BOOST_TEST(dumps(chunk) == lines[2]);
+
+  const Value header(Value::Object{
+      {"record_type", "header"},
+      {"schema_version", 1},
+      {"id", "00000000-0000-4000-8000-000000000001"},
+      {"created_at", "2026-11-25T19:47:52.757624+00:00"},
+      {"parent_session_ids", Value::array()},
+      {"lineage_operator", "implicit"},
+      {"lineage_kind", "unknown"},
+      {"lineage_extras",
+       Value::Array{Value(Value::Array{"note", "x"}), Value(Value::Array{"depth", 2})}},
+      {"sandbox_backend", "local"},
+      {"sandbox_spec", Value::Object{{"image", "python:3.11"},
+                                     {"entrypoint", nullptr},
+                                     {"env", nullptr},
+                                     {"timeout_seconds", nullptr},
+                                     {"working_dir", nullptr}}},
+      {"sandbox_handle_id", "0f2b0c1e-1111-4222-8333-444455556666"}});
+  BOOST_TEST(dumps(header) == lines[0]);
+
+  const Value trailer(Value::Object{
+      {"record_type", "trailer"},
+      {"closed_at", "2026-11-25T19:47:52.757876+00:00"},
+      {"final_chunk_count", 4},
+      {"cumulative_usage", Value::Object{{"prompt_tokens", 120},
+                                         {"completion_tokens", 30},
+                                         {"total_tokens", 150}}}});
+  BOOST_TEST(dumps(trailer) == lines[5]);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(utf8)
+
+namespace {
+
+constexpr int64_t kValid = -1;
+
+// The validator's answer: kValid, else the reported offset.
+int64_t check(std::string_view s) {
+  size_t bad = 0;
+  if (walkit::valid_utf8_no_nul(s, &bad)) return kValid;
+  return static_cast<int64_t>(bad);
+}
+
+// Independent oracle, built by *encoding* every scalar value U+0001..U+10FFFF
+// (no surrogates) rather than by decoding ranges: a string is valid iff it
+// splits into such encodings. UTF-8 is prefix-free, so the split is greedy
+// and the first position where no encoding starts is the bad offset.
+std::string encode(uint32_t cp) {
+  std::string s;
+  if (cp < 0x80) {
+    s += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    s += static_cast<char>(0xC0 | (cp >> 6));
+    s += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    s += static_cast<char>(0xE0 | (cp >> 12));
+    s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    s += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    s += static_cast<char>(0xF0 | (cp >> 18));
+    s += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    s += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+  return s;
+}
+
+uint32_t pack(std::string_view s) {
+  uint32_t k = 0;
+  for (unsigned char c : s) k = (k << 8) | c;
+  return k;
+}
+
+struct Oracle {
+  std::vector<bool> by_len[4];  // lengths 1-3: bitsets over the packed bytes
+  std::vector<uint32_t> four;   // length 4: sorted packed encodings
+  Oracle() {
+    by_len[1].assign(1u << 8, false);
+    by_len[2].assign(1u << 16, false);
+    by_len[3].assign(1u << 24, false);
+    for (uint32_t cp = 1; cp <= 0x10FFFF; ++cp) {
+      if (cp >= 0xD800 && cp <= 0xDFFF) continue;
+      const std::string e = encode(cp);
+      if (e.size() == 4) {
+        four.push_back(pack(e));
+      } else {
+        by_len[e.size()][pack(e)] = true;
+      }
+    }
+    std::sort(four.begin(), four.end());
+  }
+  bool is_encoding(std::string_view s) const {
+    if (s.size() == 4) return std::binary_search(four.begin(), four.end(), pack(s));
+    return by_len[s.size()][pack(s)];
+  }
+  int64_t bad_offset(std::string_view s) const {
+    size_t i = 0;
+    while (i < s.size()) {
+      size_t len = 1;
+      while (len <= 4 && !(i + len <= s.size() && is_encoding(s.substr(i, len)))) ++len;
+      if (len > 4) return static_cast<int64_t>(i);
+      i += len;
+    }
+    return kValid;
+  }
+};
+
+const Oracle& oracle() {
+  static const Oracle o;
+  return o;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(ascii_and_empty_text_are_valid) {
+  BOOST_TEST(walkit::valid_utf8_no_nul(""));
+  BOOST_TEST(walkit::valid_utf8_no_nul("hello, world: a line longer than eight bytes\x7f"));
+  BOOST_TEST(!walkit::valid_utf8_no_nul("\xff"));  // a null bad_offset pointer is fine
+}
+
+BOOST_AUTO_TEST_CASE(boundary_code_points_are_valid) {
+  const char* cases[] = {
+      "\x01", "\x7f",                          // U+0001, U+007F
+      "\xc2\x80", "\xdf\xbf",                  // U+0080, U+07FF
+      "\xe0\xa0\x80", "\xed\x9f\xbf",          // U+0800, U+D7FF
+      "\xee\x80\x80", "\xef\xbf\xbd",          // U+E000, U+FFFD
+      "\xef\xbf\xbf", "\xf0\x90\x80\x80",      // U+FFFF, U+10000
+      "\xf4\x8f\xbf\xbf",                      // U+10FFFF
+  };
+  for (const char* c : cases) {
+    BOOST_TEST(check(c) == kValid, std::string(c));
+    BOOST_TEST(check(std::string("0123456") + c + "89abcdef") == kValid);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(ill_formed_sequences_report_the_first_bad_byte) {
+  const std::pair<std::string, int64_t> cases[] = {
+      {std::string("a\0b", 3), 1},       // NUL
+      {"\x80", 0},                        // stray continuation
+      {"ab\xbf", 2},                      // stray continuation after ASCII
+      {"\xc0\x80", 0},                    // overlong NUL
+      {"\xc1\xbf", 0},                    // overlong U+007F
+      {"\xe0\x80\x80", 0},                // overlong 3-byte
+      {"\xe0\x9f\xbf", 0},                // overlong U+07FF
+      {"\xed\xa0\x80", 0},                // U+D800
+      {"\xed\xbf\xbf", 0},                // U+DFFF
+      {"\xf0\x80\x80\x80", 0},            // overlong 4-byte
+      {"\xf0\x8f\xbf\xbf", 0},            // overlong U+FFFF
+      {"\xf4\x90\x80\x80", 0},            // U+110000
+      {"\xf5\x80\x80\x80", 0},            // lead above F4
+      {"\xff", 0},                        //
+      {"x\xc3", 1},                       // truncated 2-byte at end
+      {"x\xe2\x82", 1},                   // truncated 3-byte at end
+      {"x\xf0\x9f\x9a", 1},               // truncated 4-byte at end
+      {"\xc3\x41", 0},                    // continuation missing
+      {"\xe2\x28\xa1", 0},                // bad second byte
+      {"\xe2\x82\x28", 0},                // bad third byte
+      {"\xc3\xa9\xc3\xa9\xff", 4},        // after valid multibyte characters
+      {"0123456789\xe6\x97\xa5\xe6\x97", 13},
+  };
+  for (const auto& [s, offset] : cases) {
+    BOOST_TEST(check(s) == offset);
+    BOOST_TEST(oracle().bad_offset(s) == offset);  // the oracle agrees
+  }
+}
+
+BOOST_AUTO_TEST_CASE(nul_is_found_at_every_offset_and_alignment) {
+  for (size_t len = 1; len <= 40; ++len) {
+    for (size_t at = 0; at < len; ++at) {
+      std::string s(len, 'a');
+      s[at] = '\0';
+      if (at + 1 < len) s[at + 1] = '\0';  // a second NUL must not hide the first
+      BOOST_TEST(check(s) == static_cast<int64_t>(at));
+      const std::string shifted = "\xc3\xa9" + s;  // after a non-ASCII character
+      BOOST_TEST(check(shifted) == static_cast<int64_t>(at + 2));
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(every_scalar_value_is_valid_at_every_alignment) {
+  for (uint32_t cp = 1; cp <= 0x10FFFF; ++cp) {
+    const std::string pad(cp % 11, 'p');
+    const std::string s = pad + encode(cp) + pad;
+    if (cp >= 0xD800 && cp <= 0xDFFF) {
+      BOOST_TEST_REQUIRE(check(s) == static_cast<int64_t>(pad.size()));
+    } else {
+      BOOST_TEST_REQUIRE(check(s) == kValid, "U+" << std::hex << cp);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(short_byte_strings_agree_with_the_encoding_oracle) {
+  const Oracle& o = oracle();
+  // Every 1-, 2- and 3-byte string (3-byte ones with a non-ASCII first byte),
+  // alone and straddling an 8-byte block boundary.
+  char buf[16] = {'0', '1', '2', '3', '4', '5', '6'};
+  auto agree = [&](size_t n) {
+    const std::string_view alone(buf + 7, n);
+    const std::string_view straddling(buf, 7 + n);
+    return check(alone) == o.bad_offset(alone) && check(straddling) == o.bad_offset(straddling);
+  };
+  size_t disagreements = 0;
+  for (unsigned a = 0; a < 256; ++a) {
+    buf[7] = static_cast<char>(a);
+    disagreements += !agree(1);
+    for (unsigned b = 0; b < 256; ++b) {
+      buf[8] = static_cast<char>(b);
+      disagreements += !agree(2);
+      if (a < 0x80) continue;
+      for (unsigned c = 0; c < 256; ++c) {
+        buf[9] = static_cast<char>(c);
+        disagreements += !agree(3);
+      }
+    }
+  }
+  // 4-byte strings: every lead from F0 and second byte, with third and fourth
+  // bytes drawn from the values around each range boundary.
+  const unsigned edges[] = {0x00, 0x41, 0x7F, 0x80, 0x81, 0x8F, 0x90, 0x9F,
+                            0xA0, 0xBF, 0xC0, 0xC2, 0xE0, 0xF0, 0xFF};
+  for (unsigned a = 0xF0; a < 256; ++a) {
+    buf[7] = static_cast<char>(a);
+    for (unsigned b = 0; b < 256; ++b) {
+      buf[8] = static_cast<char>(b);
+      for (unsigned c : edges) {
+        buf[9] = static_cast<char>(c);
+        for (unsigned d : edges) {
+          buf[10] = static_cast<char>(d);
+          disagreements += !agree(4);
+        }
+      }
+    }
+  }
+  BOOST_TEST(disagreements == 0u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,448 @@
+#define BOOST_TEST_MODULE writer_test
+#include <boost/test/unit_test.hpp>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <memory>
+#include <ostream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "support/test_support.h"
+#include "walkit/value.h"
+#include "walkit/writer.h"
+
+// Writer semantics (SPEC §3). Expected bytes are written out by hand.
+
+namespace walkit {
+// Printers for failure messages (found by ADL).
+std::ostream& operator<<(std::ostream& os, Code c) { return os << code_name(c); }
+std::ostream& operator<<(std::ostream& os, const Value& v) {
+  auto text = to_python_json(v);
+  return os << (text.is_ok() ? *text : "<unprintable Value>");
+}
+}  // namespace walkit
+
+namespace {
+
+using walkit::Code;
+using walkit::Durability;
+using walkit::Value;
+using walkit::Writer;
+
+const std::string kId = "sess-1";
+const std::string kPartial = "sess-1.jsonl.__partial__";
+const std::string kFinal = "sess-1.jsonl";
+const std::string kCreatedAt = "2026-01-02T03:04:05.000006+00:00";
+const std::string kClosedAt = "2026-01-02T03:09:00+00:00";
+
+const std::string kHeader =
+    R"({"record_type": "header", "schema_version": 1, "id": "sess-1", "created_at": )"
+    R"("2026-01-02T03:04:05.000006+00:00", "parent_session_ids": [], "lineage_operator": )"
+    R"("implicit", "lineage_kind": "unknown", "lineage_extras": [], "sandbox_backend": null, )"
+    R"("sandbox_spec": null, "sandbox_handle_id": null})"
+    "\n";
+const std::string kChunk0 =
+    R"({"record_type": "chunk", "index": 0, "kind": "system", "payload": {"content": "be brief"}})"
+    "\n";
+const std::string kChunk1 =
+    R"({"record_type": "chunk", "index": 1, "kind": "user", "payload": {"content": "h€llo é"}})"
+    "\n";
+// Chunk 2 as a crash leaves it: cut mid-line. sha256sum of these 50 bytes:
+const std::string kTorn = R"({"record_type": "chunk", "index": 2, "kind": "assi)";
+const std::string kTornSha256 = "7ed1f073841a4fccc70d93ca883c89c3ac8434cfac412ff782292efd0d258a0c";
+
+Value content(const char* text) { return Value(Value::Object{{"content", text}}); }
+
+std::string trailer(uint64_t count, const std::string& usage = "null") {
+  return R"({"record_type": "trailer", "closed_at": ")" + kClosedAt +
+         R"(", "final_chunk_count": )" + std::to_string(count) +
+         R"(, "cumulative_usage": )" + usage + "}\n";
+}
+
+size_t count_lines(const std::string& s) {
+  size_t n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+
+// Tries flock(LOCK_EX|LOCK_NB) on a fresh descriptor of `path`.
+bool can_flock(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw std::runtime_error("open " + path);
+  bool ok = ::flock(fd, LOCK_EX | LOCK_NB) == 0;
+  ::close(fd);
+  return ok;
+}
+
+// Holds flock(LOCK_EX) on `path` through its own descriptor, as another
+// process's writer would.
+class HeldLock {
+ public:
+  explicit HeldLock(const std::string& path) : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
+    if (fd_ < 0 || ::flock(fd_, LOCK_EX | LOCK_NB) != 0) throw std::runtime_error("lock " + path);
+  }
+  ~HeldLock() { ::close(fd_); }
+
+ private:
+  int fd_;
+};
+
+class UmaskGuard {
+ public:
+  explicit UmaskGuard(mode_t m) : old_(::umask(m)) {}
+  ~UmaskGuard() { ::umask(old_); }
+
+ private:
+  mode_t old_;
+};
+
+struct WriterFixture : walkit::test::DirFixture {
+  walkit::WriterOptions options(Durability mode = Durability::kProcess) const {
+    walkit::WriterOptions o;
+    o.sessions_dir = dir();
+    o.header.id = kId;
+    o.header.created_at = kCreatedAt;
+    o.durability.mode = mode;
+    return o;
+  }
+  std::unique_ptr<Writer> make(walkit::WriterOptions o) const {
+    auto w = Writer::create(std::move(o));
+    BOOST_TEST_REQUIRE(w.is_ok(), w.status().to_string());
+    return std::move(w).value();
+  }
+  std::unique_ptr<Writer> make() const { return make(options()); }
+  walkit::ResumeOptions resume_options() const {
+    walkit::ResumeOptions o;
+    o.sessions_dir = dir();
+    o.id = kId;
+    return o;
+  }
+  walkit::CloseOptions close_options() const {
+    walkit::CloseOptions c;
+    c.closed_at = kClosedAt;
+    return c;
+  }
+  std::vector<std::string> quarantine_bins() const {
+    std::vector<std::string> out;
+    if (!exists(".quarantine")) return out;
+    for (const auto& e : std::filesystem::directory_iterator(path(".quarantine"))) {
+      if (e.path().extension() == ".bin") out.push_back(e.path().filename().string());
+    }
+    return out;
+  }
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(writer, WriterFixture)
+
+BOOST_AUTO_TEST_CASE(header_is_on_disk_when_create_returns) {
+  auto w = make();
+  BOOST_TEST(read(kPartial) == kHeader);
+  BOOST_TEST(w->next_index() == 0u);
+  BOOST_TEST(w->partial_path() == path(kPartial));
+  BOOST_TEST(w->final_path() == path(kFinal));
+}
+
+BOOST_AUTO_TEST_CASE(symlink_at_partial_path_is_refused_not_followed) {
+  write_file("victim", "keep me\n");
+  BOOST_TEST_REQUIRE(::symlink(path("victim").c_str(), path(kPartial).c_str()) == 0);
+  auto w = Writer::create(options());
+  BOOST_TEST(!w.is_ok());
+  BOOST_TEST(read("victim") == "keep me\n");
+  BOOST_TEST(std::filesystem::is_symlink(path(kPartial)));
+}
+
+BOOST_AUTO_TEST_CASE(dangling_symlink_at_partial_path_creates_nothing) {
+  BOOST_TEST_REQUIRE(::symlink(path("ghost").c_str(), path(kPartial).c_str()) == 0);
+  auto w = Writer::create(options());
+  BOOST_TEST(!w.is_ok());
+  BOOST_TEST(!exists("ghost"));
+}
+
+BOOST_AUTO_TEST_CASE(bad_id_is_refused_and_creates_nothing) {
+  walkit::WriterOptions o = options();
+  o.header.id = "../escape";
+  auto w = Writer::create(o);
+  BOOST_TEST_REQUIRE(!w.is_ok());
+  BOOST_TEST(w.status().code() == Code::kInvalidArgument);
+  BOOST_TEST(std::filesystem::is_empty(dir()));
+}
+
+BOOST_AUTO_TEST_CASE(second_writer_for_same_id_is_refused_while_first_is_open) {
+  auto first = make();
+  auto second = Writer::create(options());
+  BOOST_TEST_REQUIRE(!second.is_ok());
+  Code c = second.status().code();
+  BOOST_TEST((c == Code::kAlreadyExists || c == Code::kLocked), second.status().to_string());
+  BOOST_TEST(first->write_chunk(0, "system", content("be brief")).is_ok());
+  BOOST_TEST(first->close(close_options()).is_ok());
+  BOOST_TEST(read(kFinal) == kHeader + kChunk0 + trailer(1));
+}
+
+BOOST_AUTO_TEST_CASE(files_are_mode_0600_even_under_umask_zero) {
+  UmaskGuard guard(0);
+  auto w = make();
+  BOOST_TEST(mode(kPartial) == 0600u);
+  BOOST_TEST_REQUIRE(w->close(close_options()).is_ok());
+  BOOST_TEST(mode(kFinal) == 0600u);
+}
+
+BOOST_AUTO_TEST_CASE(missing_sessions_dir_is_created_0700) {
+  walkit::WriterOptions o = options();
+  o.sessions_dir = path("a/b");
+  auto w = make(o);
+  BOOST_TEST(mode("a/b") == 0700u);
+  BOOST_TEST(read("a/b/" + kPartial) == kHeader);
+}
+
+BOOST_AUTO_TEST_CASE(existing_final_file_refuses_create_and_is_untouched) {
+  write_file(kFinal, "precious\n", 0644);
+  auto w = Writer::create(options());
+  BOOST_TEST_REQUIRE(!w.is_ok());
+  BOOST_TEST(w.status().code() == Code::kAlreadyExists);
+  BOOST_TEST(read(kFinal) == "precious\n");
+  BOOST_TEST(mode(kFinal) == 0644u);
+  BOOST_TEST(!exists(kPartial));
+}
+
+BOOST_AUTO_TEST_CASE(closed_session_is_never_replaced_by_a_new_writer) {
+  auto w = make();
+  BOOST_TEST_REQUIRE(w->write_chunk(0, "system", content("be brief")).is_ok());
+  BOOST_TEST_REQUIRE(w->close(close_options()).is_ok());
+  w.reset();
+  auto again = Writer::create(options());
+  BOOST_TEST_REQUIRE(!again.is_ok());
+  BOOST_TEST(again.status().code() == Code::kAlreadyExists);
+  BOOST_TEST(read(kFinal) == kHeader + kChunk0 + trailer(1));
+  BOOST_TEST(!exists(kPartial));
+}
+
+BOOST_AUTO_TEST_CASE(out_of_order_index_is_refused_and_writer_stays_usable) {
+  auto w = make();
+  BOOST_TEST_REQUIRE(w->write_chunk(0, "system", content("be brief")).is_ok());
+  walkit::Status skip = w->write_chunk(2, "user", content("skipped ahead"));
+  BOOST_TEST(skip.code() == Code::kInvalidArgument);
+  walkit::Status repeat = w->write_chunk(0, "user", content("again"));
+  BOOST_TEST(repeat.code() == Code::kInvalidArgument);
+  BOOST_TEST(read(kPartial) == kHeader + kChunk0);
+  BOOST_TEST(w->latched_error().is_ok());
+  BOOST_TEST(w->next_index() == 1u);
+  BOOST_TEST(w->write_chunk(1, "user", content("h€llo é")).is_ok());
+  BOOST_TEST(read(kPartial) == kHeader + kChunk0 + kChunk1);
+}
+
+BOOST_AUTO_TEST_CASE(close_is_idempotent_and_renames_with_a_trailer) {
+  auto w = make();
+  BOOST_TEST_REQUIRE(w->write_chunk(0, "system", content("be brief")).is_ok());
+  walkit::CloseOptions c = close_options();
+  c.cumulative_usage = walkit::Usage{1, 2, 3};
+  BOOST_TEST_REQUIRE(w->close(c).is_ok());
+  BOOST_TEST(w->close(c).is_ok());
+  BOOST_TEST(!exists(kPartial));
+  const std::string expected =
+      kHeader + kChunk0 +
+      trailer(1, R"({"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3})");
+  BOOST_TEST(read(kFinal) == expected);
+  BOOST_TEST(!w->write_chunk(1, "user", content("too late")).is_ok());
+  BOOST_TEST(read(kFinal) == expected);
+}
+
+BOOST_AUTO_TEST_CASE(abandon_leaves_the_partial_and_releases_the_lock) {
+  auto w = make();
+  BOOST_TEST_REQUIRE(w->write_chunk(0, "system", content("be brief")).is_ok());
+  BOOST_TEST(!can_flock(path(kPartial)));
+  w->abandon();
+  BOOST_TEST(can_flock(path(kPartial)));
+  BOOST_TEST(read(kPartial) == kHeader + kChunk0);
+  BOOST_TEST(!exists(kFinal));
+}
+
+BOOST_AUTO_TEST_CASE(destructor_without_close_closes) {
+  {
+    auto w = make();
+    BOOST_TEST_REQUIRE(w->write_chunk(0, "system", content("be brief")).is_ok());
+  }
+  BOOST_TEST(!exists(kPartial));
+  std::string bytes = read(kFinal);
+  BOOST_TEST(bytes.rfind(kHeader + kChunk0 + R"({"record_type": "trailer", )", 0) == 0u);
+  BOOST_TEST(bytes.find(R"("final_chunk_count": 1, "cumulative_usage": null}\n)") != std::string::npos);
+  BOOST_TEST(count_lines(bytes) == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(destructor_during_stack_unwinding_abandons) {
+  try {
+    auto w = make();
+    BOOST_TEST_REQUIRE(w->write_chunk(0, "system", content("be brief")).is_ok());
+    throw std::runtime_error("the agent died");
+  } catch (const std::runtime_error&) {
+  }
+  BOOST_TEST(!exists(kFinal));
+  BOOST_TEST(read(kPartial) == kHeader + kChunk0);
+  BOOST_TEST(can_flock(path(kPartial)));
+}
+
+BOOST_AUTO_TEST_CASE(resume_quarantines_a_torn_tail_and_continues_at_the_next_index) {
+  write_file(kPartial, kHeader + kChunk0 + kChunk1 + kTorn);
+  const uint64_t torn_at = kHeader.size() + kChunk0.size() + kChunk1.size();
+  walkit::ResumeReport report;
+  auto r = Writer::resume(resume_options(), &report);
+  BOOST_TEST_REQUIRE(r.is_ok(), r.status().to_string());
+  auto w = std::move(r).value();
+  BOOST_TEST(report.chunks == 2u);
+  BOOST_TEST(report.cut_bytes == kTorn.size());
+  BOOST_TEST(!report.completed_newline);
+  BOOST_TEST(w->next_index() == 2u);
+  BOOST_TEST_REQUIRE(w->write_chunk(2, "assistant", content("resumed")).is_ok());
+  BOOST_TEST_REQUIRE(w->close(close_options()).is_ok());
+  BOOST_TEST(read(kFinal) ==
+             kHeader + kChunk0 + kChunk1 +
+                 R"({"record_type": "chunk", "index": 2, "kind": "assistant", "payload": )"
+                 R"({"content": "resumed"}})"
+                 "\n" +
+                 trailer(3));
+
+  std::vector<std::string> bins = quarantine_bins();
+  BOOST_TEST_REQUIRE(bins.size() == 1u);
+  const std::string bin = ".quarantine/" + bins[0];
+  BOOST_TEST(report.quarantine_path == path(bin));
+  BOOST_TEST(read(bin) == kTorn);
+  BOOST_TEST(bins[0].rfind(kPartial + "." + std::to_string(torn_at) + ".50.", 0) == 0u);
+  BOOST_TEST(mode(".quarantine") == 0700u);
+  BOOST_TEST(mode(bin) == 0600u);
+  std::string journal = read(".quarantine/journal.jsonl");
+  BOOST_TEST_REQUIRE(count_lines(journal) == 1u);
+  auto entry = walkit::parse_json(journal.substr(0, journal.size() - 1));
+  BOOST_TEST_REQUIRE(entry.is_ok(), entry.status().to_string());
+  const Value* source = entry->find("source");
+  const Value* offset = entry->find("offset");
+  const Value* length = entry->find("length");
+  const Value* sha = entry->find("sha256");
+  BOOST_TEST_REQUIRE((source && offset && length && sha));
+  BOOST_TEST(source->as_string() == kPartial);
+  BOOST_TEST(*offset == Value(static_cast<int64_t>(torn_at)));
+  BOOST_TEST(*length == Value(int64_t{50}));
+  BOOST_TEST(sha->as_string() == kTornSha256);
+}
+
+BOOST_AUTO_TEST_CASE(resume_completes_a_record_missing_only_its_newline) {
+  write_file(kPartial, kHeader + kChunk0 + kChunk1.substr(0, kChunk1.size() - 1));
+  walkit::ResumeReport report;
+  auto r = Writer::resume(resume_options(), &report);
+  BOOST_TEST_REQUIRE(r.is_ok(), r.status().to_string());
+  auto w = std::move(r).value();
+  BOOST_TEST(report.chunks == 2u);
+  BOOST_TEST(report.cut_bytes == 0u);
+  BOOST_TEST(report.completed_newline);
+  BOOST_TEST(w->next_index() == 2u);
+  BOOST_TEST(read(kPartial) == kHeader + kChunk0 + kChunk1);
+  BOOST_TEST(quarantine_bins().empty());
+  BOOST_TEST_REQUIRE(w->write_chunk(2, "system", content("be brief")).is_ok());
+  w->abandon();
+  BOOST_TEST(read(kPartial) ==
+             kHeader + kChunk0 + kChunk1 +
+                 R"({"record_type": "chunk", "index": 2, "kind": "system", "payload": )"
+                 R"({"content": "be brief"}})"
+                 "\n");
+}
+
+BOOST_AUTO_TEST_CASE(resume_refuses_a_partial_locked_by_a_live_writer) {
+  const std::string bytes = kHeader + kChunk0 + kTorn;
+  write_file(kPartial, bytes);
+  HeldLock live(path(kPartial));
+  auto r = Writer::resume(resume_options());
+  BOOST_TEST_REQUIRE(!r.is_ok());
+  BOOST_TEST(r.status().code() == Code::kLocked);
+  BOOST_TEST(read(kPartial) == bytes);
+  BOOST_TEST(quarantine_bins().empty());
+}
+
+BOOST_AUTO_TEST_CASE(resume_refuses_a_sealed_partial) {
+  const std::string bytes = kHeader + kChunk0 + trailer(1);
+  write_file(kPartial, bytes);
+  auto r = Writer::resume(resume_options());
+  BOOST_TEST_REQUIRE(!r.is_ok());
+  BOOST_TEST(r.status().code() == Code::kFailedPrecondition, r.status().to_string());
+  BOOST_TEST(read(kPartial) == bytes);
+}
+
+BOOST_AUTO_TEST_CASE(resume_refuses_a_corrupt_partial) {
+  const std::string bytes = kHeader + "{\"record_type\": \"chunk\", garbage\n" + kChunk0 + kTorn;
+  write_file(kPartial, bytes);
+  auto r = Writer::resume(resume_options());
+  BOOST_TEST_REQUIRE(!r.is_ok());
+  BOOST_TEST(r.status().code() == Code::kCorruption, r.status().to_string());
+  BOOST_TEST(read(kPartial) == bytes);
+  BOOST_TEST(quarantine_bins().empty());
+}
+
+BOOST_AUTO_TEST_CASE(resume_of_a_missing_partial_is_not_found) {
+  auto r = Writer::resume(resume_options());
+  BOOST_TEST_REQUIRE(!r.is_ok());
+  BOOST_TEST(r.status().code() == Code::kNotFound, r.status().to_string());
+  BOOST_TEST(!exists(kPartial));
+}
+
+BOOST_AUTO_TEST_CASE(durability_policy_parses_the_documented_forms_only) {
+  auto p = walkit::DurabilityPolicy::parse("process");
+  BOOST_TEST_REQUIRE(p.is_ok());
+  BOOST_TEST((p->mode == Durability::kProcess));
+  auto r = walkit::DurabilityPolicy::parse("record");
+  BOOST_TEST_REQUIRE(r.is_ok());
+  BOOST_TEST((r->mode == Durability::kRecord));
+  auto i = walkit::DurabilityPolicy::parse("interval=10");
+  BOOST_TEST_REQUIRE(i.is_ok());
+  BOOST_TEST((i->mode == Durability::kInterval));
+  BOOST_TEST(i->interval.count() == 10);
+  for (const char* bad : {"interval=0", "interval=x", "interval=", "fast", "", "Record"}) {
+    BOOST_TEST(!walkit::DurabilityPolicy::parse(bad).is_ok(), "accepted: '" << bad << "'");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(json_payload_is_rewritten_canonically) {
+  auto w = make();
+  BOOST_TEST_REQUIRE(
+      w->write_chunk_json(0, "user", R"({"b": 1,"a":[1, 2.5, "x\u00e9"]})").is_ok());
+  BOOST_TEST(read(kPartial) ==
+             kHeader +
+                 R"({"record_type": "chunk", "index": 0, "kind": "user", "payload": )"
+                 R"({"b": 1, "a": [1, 2.5, "xé"]}})"
+                 "\n");
+}
+
+BOOST_AUTO_TEST_CASE(invalid_json_payload_is_refused_and_nothing_is_written) {
+  auto w = make();
+  walkit::Status s = w->write_chunk_json(0, "user", R"({"a": [1, 2)");
+  BOOST_TEST(s.code() == Code::kInvalidArgument);
+  BOOST_TEST(read(kPartial) == kHeader);
+  BOOST_TEST(w->next_index() == 0u);
+  BOOST_TEST(w->write_chunk(0, "system", content("be brief")).is_ok());
+}
+
+BOOST_AUTO_TEST_CASE(record_mode_makes_every_acknowledged_chunk_durable) {
+  auto w = make(options(Durability::kRecord));
+  for (uint64_t i = 0; i < 3; ++i) {
+    BOOST_TEST_REQUIRE(w->write_chunk(i, "user", content("x")).is_ok());
+    BOOST_TEST(w->durable_chunks() == i + 1);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(sync_in_interval_mode_makes_all_chunks_durable) {
+  walkit::WriterOptions o = options(Durability::kInterval);
+  o.durability.interval = std::chrono::hours(1);  // no group commit during the test
+  auto w = make(o);
+  for (uint64_t i = 0; i < 3; ++i) {
+    BOOST_TEST_REQUIRE(w->write_chunk(i, "user", content("x")).is_ok());
+  }
+  BOOST_TEST_REQUIRE(w->sync().is_ok());
+  BOOST_TEST(w->durable_chunks() == w->next_index());
+  BOOST_TEST(w->next_index() == 3u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

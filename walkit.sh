@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# walkit.sh — the one entry point for a fresh Debian 12 machine.
+#
+#   ./walkit.sh run       install what is missing, build (Release), run the crash-recovery demo
+#   ./walkit.sh test      install, build (RelWithDebInfo), run the whole ctest suite
+#   ./walkit.sh bench     install, build (Release), run build/tools/walbench
+#   ./walkit.sh sanitize  install (+ clang), build build-asan/ with ASan+UBSan, run ctest there
+#
+# Needs root or sudo only when a Debian package is missing. Environment:
+#   WALKIT_JOBS   parallel build jobs (default: number of CPUs)
+set -euo pipefail
+
+cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")"
+ROOT="$(pwd)"
+
+# What the build and the tests need; g++ 12, cmake 3.25 and Boost 1.74 are Debian 12's.
+BASE_PACKAGES=(g++ cmake ninja-build rapidjson-dev libboost-filesystem-dev
+  libboost-program-options-dev libboost-test-dev libbenchmark-dev python3)
+# The sanitizer build uses clang 14; its ASan/UBSan runtimes are in libclang-rt-14-dev.
+SANITIZE_PACKAGES=(clang libclang-rt-14-dev)
+
+JOBS="${WALKIT_JOBS:-$(nproc 2>/dev/null || echo 2)}"
+
+step() { printf '\n==> %s\n' "$*"; }
+die() { printf 'walkit.sh: error: %s\n' "$*" >&2; exit 1; }
+
+usage() {
+  cat >&2 <<'EOF'
+usage: ./walkit.sh <command>
+
+commands:
+  run        install missing packages, build (Release), run the crash-recovery demo
+  test       install missing packages, build (RelWithDebInfo), run all tests (ctest)
+  bench      install missing packages, build (Release), run the benchmarks
+  sanitize   install missing packages + clang, build build-asan/ with ASan+UBSan, run all tests
+EOF
+}
+
+is_installed() {
+  dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed'
+}
+
+install_packages() {
+  local missing=() p
+  for p in "$@"; do
+    is_installed "$p" || missing+=("$p")
+  done
+  if [ "${#missing[@]}" -eq 0 ]; then
+    step "Debian packages: all ${#} present"
+    return
+  fi
+  step "Installing missing Debian packages: ${missing[*]}"
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || die "not root and no sudo: install ${missing[*]} first"
+    sudo=(sudo)
+  fi
+  "${sudo[@]}" apt-get update
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y --no-install-recommends "${missing[@]}"
+}
+
+# configure_and_build <build dir> <build type> [extra cmake args...]
+configure_and_build() {
+  local dir="$1" type="$2"
+  shift 2
+  step "Configuring ${dir}/ (${type})"
+  cmake -S "$ROOT" -B "$ROOT/$dir" -G Ninja -DCMAKE_BUILD_TYPE="$type" "$@"
+  step "Building ${dir}/ with ${JOBS} jobs"
+  cmake --build "$ROOT/$dir" --parallel "$JOBS"
+}
+
+cmd_run() {
+  install_packages "${BASE_PACKAGES[@]}"
+  configure_and_build build Release
+  mkdir -p build/demo-sessions
+  local scratch
+  scratch="$(mktemp -d "$ROOT/build/demo-sessions/run-XXXXXX")"
+  step "Running the crash-recovery demo in ${scratch}"
+  build/tools/walkit_demo --dir "$scratch"
+}
+
+cmd_test() {
+  install_packages "${BASE_PACKAGES[@]}"
+  configure_and_build build RelWithDebInfo
+  step "Running tests (ctest, build/)"
+  ctest --test-dir build --output-on-failure -j2
+}
+
+cmd_bench() {
+  install_packages "${BASE_PACKAGES[@]}"
+  configure_and_build build Release
+  [ -x build/tools/walbench ] || die "build/tools/walbench was not built"
+  step "Running benchmarks (build/tools/walbench)"
+  build/tools/walbench
+}
+
+cmd_sanitize() {
+  install_packages "${BASE_PACKAGES[@]}" "${SANITIZE_PACKAGES[@]}"
+  configure_and_build build-asan RelWithDebInfo \
+    -DCMAKE_CXX_COMPILER=clang++ -DWALKIT_SANITIZE=ON
+  step "Running tests under ASan+UBSan (ctest, build-asan/)"
+  # Any report fails its test: UBSan is built with -fno-sanitize-recover, ASan always halts.
+  ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}" \
+  UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}" \
+    ctest --test-dir build-asan --output-on-failure -j2
+}
+
+case "${1:-}" in
+  run) cmd_run ;;
+  test) cmd_test ;;
+  bench) cmd_bench ;;
+  sanitize) cmd_sanitize ;;
+  -h | --help | help) usage; exit 0 ;;
+  *)
+    [ -n "${1:-}" ] && printf 'walkit.sh: unknown command: %s\n\n' "$1" >&2
+    usage
+    exit 2
+    ;;
+esac
