@@ -382,10 +382,9 @@ BOOST_AUTO_TEST_CASE(dir_name_and_base_name_split_like_posix) {
     const char* base;
   };
   const Case cases[] = {
-      {"a/b/c", "a/b", "c"}, {"c", ".", "c"},         {"/c", "/", "c"},
-      {"/", "/", "/"},       {"a/b/", "a", "b"},      {"a//b", "a", "b"},
-      {"//a", "/", "a"},     {"/a/b.jsonl", "/a", "b.jsonl"}, {"", ".", "."},
-      {"./x", ".", "x"},
+      {"a/b/c", "a/b", "c"}, {"c", ".", "c"},    {"/c", "/", "c"},  {"/", "/", "/"},
+      {"a/b/", "a", "b"},    {"a//b", "a", "b"}, {"//a", "/", "a"}, {"/a/b.jsonl", "/a", "b.jsonl"},
+      {"", ".", "."},        {"./x", ".", "x"},
   };
   for (const Case& c : cases) {
     BOOST_TEST_CONTEXT("path \"" << c.path << "\"") {

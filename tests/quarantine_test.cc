@@ -6,10 +6,10 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <ostream>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <ostream>
 #include <random>
 #include <regex>
 #include <sstream>
@@ -153,8 +153,7 @@ BOOST_AUTO_TEST_CASE(hashes_binary_bytes_including_nul) {
   BOOST_TEST(walkit::sha256_hex(kTorn) == kTornSha);
 }
 
-BOOST_FIXTURE_TEST_CASE(agrees_with_sha256sum_across_block_boundaries,
-                        walkit::test::DirFixture) {
+BOOST_FIXTURE_TEST_CASE(agrees_with_sha256sum_across_block_boundaries, walkit::test::DirFixture) {
   const std::string tool = find_sha256sum();
   if (tool.empty()) {
     BOOST_TEST_MESSAGE("sha256sum not on PATH; cross-check skipped");

@@ -21,6 +21,7 @@ std::ostream& operator<<(std::ostream& os, ProblemKind k) { return os << problem
 std::ostream& operator<<(std::ostream& os, RecordType t) { return os << record_type_name(t); }
 std::ostream& operator<<(std::ostream& os, ReadMode m) { return os << read_mode_name(m); }
 std::ostream& operator<<(std::ostream& os, Disposition d) { return os << static_cast<int>(d); }
+std::ostream& operator<<(std::ostream& os, Code c) { return os << code_name(c); }
 }  // namespace walkit
 
 namespace {
@@ -161,7 +162,7 @@ std::vector<Case> problem_cases() {
       {"nul in a line", {h, chunk_line(0, std::string("{\"content\": \"a\0b\"}", 18))}, "",
        ProblemKind::kInvalidUtf8, 2},
       {"invalid json", {h, R"({"record_type": "chunk", )"}, "", ProblemKind::kInvalidJson, 2},
-      {"too deep", {h, std::string(300, '[')}, "", ProblemKind::kTooDeep, 2},
+      {"too deep", {h, R"({"a": )" + std::string(300, '[')}, "", ProblemKind::kTooDeep, 2},
       {"not object", {h, "[1, 2]"}, "", ProblemKind::kNotObject, 2},
       {"unknown record type", {h, R"({"record_type": "footer"})"}, "",
        ProblemKind::kUnknownRecordType, 2},
@@ -301,6 +302,7 @@ BOOST_AUTO_TEST_CASE(whole_record_missing_only_its_newline_is_a_complete_record)
     std::vector<std::string> lines;
     std::string tail;
     bool complete;
+    bool closed = false;  // by the whole lines alone
   } cases[] = {
       {"next chunk", {h, chunk_line(0)}, chunk_line(1), true},
       {"first chunk", {h}, chunk_line(0), true},
@@ -309,7 +311,8 @@ BOOST_AUTO_TEST_CASE(whole_record_missing_only_its_newline_is_a_complete_record)
       {"chunk with a wrong index", {h, chunk_line(0)}, chunk_line(5), false},
       {"chunk repeating the index", {h, chunk_line(0)}, chunk_line(0), false},
       {"second header", {h, chunk_line(0)}, h, false},
-      {"chunk after the trailer", {h, trailer_line(0)}, chunk_line(0), false},
+      {"chunk after the trailer", {h, trailer_line(0)}, chunk_line(0), false, true},
+      {"trailer with a wrong count", {h, chunk_line(0)}, trailer_line(3), false},
       {"chunk where the header belongs", {}, chunk_line(0), false},
       {"valid JSON that is no record", {h}, R"({"a": 1})", false},
   };
@@ -321,7 +324,7 @@ BOOST_AUTO_TEST_CASE(whole_record_missing_only_its_newline_is_a_complete_record)
       BOOST_TEST_REQUIRE(o.summary.torn_tail.has_value());
       BOOST_TEST(o.summary.torn_tail->length == c.tail.size());
       BOOST_TEST(o.summary.torn_tail->complete_record == c.complete);
-      BOOST_TEST(!o.summary.closed);
+      BOOST_TEST(o.summary.closed == c.closed);
     }
   }
 }
@@ -387,14 +390,25 @@ BOOST_AUTO_TEST_CASE(torn_tail_longer_than_the_line_limit_is_still_only_a_torn_t
 BOOST_AUTO_TEST_CASE(million_fold_nesting_is_too_deep_without_crashing) {
   std::string objects;
   for (int i = 0; i < 1000000; ++i) objects += R"({"a": )";
-  for (const std::string& deep : {std::string(1000000, '['), objects}) {
-    std::vector<std::string> ls = {header_line(), deep, chunk_line(0)};
-    Outcome o = read_bytes(join(ls), with_mode(ReadMode::kSkipCorrupt));
-    BOOST_TEST(o.error.is_ok(), o.error.to_string());
-    BOOST_TEST_REQUIRE(o.problems.size() == 1u);
-    BOOST_TEST(o.problems[0].kind == ProblemKind::kTooDeep);
-    BOOST_TEST(o.problems[0].line == 2u);
-    BOOST_TEST(o.records.size() == 2u);
+  const std::string arrays = R"({"a": )" + std::string(1000000, '[');
+  const std::string bare = std::string(1000000, '[');
+  for (const std::string& deep : {objects, arrays, bare}) {
+    BOOST_TEST_CONTEXT("line starting " << deep.substr(0, 12)) {
+      std::vector<std::string> ls = {header_line(), deep, chunk_line(0)};
+      Outcome o = read_bytes(join(ls), with_mode(ReadMode::kSkipCorrupt));
+      BOOST_TEST(o.error.is_ok(), o.error.to_string());
+      BOOST_TEST_REQUIRE(o.problems.size() == 1u);
+      BOOST_TEST(o.problems[0].line == 2u);
+      BOOST_TEST(o.records.size() == 2u);
+      if (&deep == &bare) {
+        // Its first byte already says "not an object"; either verdict stops
+        // the parse before any depth is built.
+        BOOST_TEST((o.problems[0].kind == ProblemKind::kTooDeep ||
+                    o.problems[0].kind == ProblemKind::kNotObject));
+      } else {
+        BOOST_TEST(o.problems[0].kind == ProblemKind::kTooDeep);
+      }
+    }
   }
 }
 
@@ -582,16 +596,31 @@ BOOST_AUTO_TEST_CASE(reporter_receives_problems_in_file_order) {
   BOOST_TEST(!o.summary.closed);
 }
 
+// The table, written out: strict fails on everything; tolerate-torn-tail
+// stops at a torn tail and fails on the rest; skip-corrupt goes on, except
+// that a torn tail (the end anyway) and a schema newer than this build (after
+// which nothing can be interpreted) stop the read.
 BOOST_AUTO_TEST_CASE(disposition_table_covers_every_mode_and_kind) {
   for (ProblemKind k : kAllKinds) {
     BOOST_TEST_CONTEXT(problem_kind_name(k)) {
       bool torn = k == ProblemKind::kTornTail;
+      bool stops = torn || k == ProblemKind::kSchemaTooNew;
       BOOST_TEST(disposition(ReadMode::kStrict, k) == Disposition::kFail);
       BOOST_TEST(disposition(ReadMode::kTolerateTornTail, k) ==
                  (torn ? Disposition::kReportAndStop : Disposition::kFail));
-      BOOST_TEST(disposition(ReadMode::kSkipCorrupt, k) == Disposition::kReportAndContinue);
+      BOOST_TEST(disposition(ReadMode::kSkipCorrupt, k) ==
+                 (stops ? Disposition::kReportAndStop : Disposition::kReportAndContinue));
     }
   }
+}
+
+BOOST_AUTO_TEST_CASE(skip_corrupt_stops_after_a_schema_newer_than_this_build) {
+  std::vector<std::string> ls = {header_line(kId, "2"), chunk_line(0), "{bad"};
+  Outcome o = read_bytes(join(ls), with_mode(ReadMode::kSkipCorrupt));
+  BOOST_TEST(o.error.is_ok(), o.error.to_string());
+  BOOST_TEST(o.records.empty());
+  BOOST_TEST_REQUIRE(o.problems.size() == 1u);
+  BOOST_TEST(o.problems[0].kind == ProblemKind::kSchemaTooNew);
 }
 
 BOOST_AUTO_TEST_CASE(read_modes_and_problem_kinds_have_stable_names) {

@@ -85,8 +85,8 @@ BOOST_AUTO_TEST_CASE(closed_session_with_four_chunks_matches_reference_bytes) {
   walkit::HeaderFields h;
   h.id = kId1;
   h.created_at = "2026-11-25T19:47:52.757624+00:00";
-  h.lineage_extras = Value(Value::Array{Value(Value::Array{"note", "x"}),
-                                        Value(Value::Array{"depth", 2})});
+  h.lineage_extras =
+      Value(Value::Array{Value(Value::Array{"note", "x"}), Value(Value::Array{"depth", 2})});
   h.sandbox_backend = "local";
   h.sandbox_spec = object({{"image", "python:3.11"},
                            {"entrypoint", nullptr},

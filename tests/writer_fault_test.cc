@@ -65,17 +65,17 @@ const std::vector<ChunkSpec>& workload_chunks() {
     return std::vector<ChunkSpec>{
         {"system", Value(Obj{{"content", "be brief"}}), R"({"content": "be brief"})"},
         {"user",
-         Value(Obj{{"content", "h\u00e9llo \u65e5\u672c\u8a9e \U0001F680 \"q\" back\\slash\ttab\n"
-                               "nl \x01"}}),
+         Value(Obj{{"content",
+                    "h\u00e9llo \u65e5\u672c\u8a9e \U0001F680 \"q\" back\\slash\ttab\n"
+                    "nl \x01"}}),
          R"({"content": "héllo 日本語 🚀 \"q\" back\\slash\ttab\nnl \u0001"})"},
         {"assistant",
          Value(Obj{{"content", ""},
                    {"tool_calls",
-                    Value(Arr{Value(Obj{{"id", "call_1"},
-                                        {"args", Value(Obj{{"n", 3},
-                                                           {"x", 2.5},
-                                                           {"ok", true},
-                                                           {"none", nullptr}})}})})}}),
+                    Value(Arr{Value(Obj{
+                        {"id", "call_1"},
+                        {"args",
+                         Value(Obj{{"n", 3}, {"x", 2.5}, {"ok", true}, {"none", nullptr}})}})})}}),
          R"({"content": "", "tool_calls": [{"id": "call_1", "args": )"
          R"({"n": 3, "x": 2.5, "ok": true, "none": null}}]})"},
         {"tool_result", Value(Obj{{"tool_call_id", "call_1"}, {"content", big}}),
@@ -104,7 +104,7 @@ std::string acked_prefix(size_t acked) {
 struct Outcome {
   std::vector<Status> calls;  // create, write_chunk..., close, close
   bool created = false;
-  size_t acked = 0;           // chunks whose write_chunk returned OK
+  size_t acked = 0;  // chunks whose write_chunk returned OK
 };
 
 Outcome run_workload(const std::string& dir, Durability d, walkit::FileSystem* fs) {
@@ -167,10 +167,10 @@ void check_reads_clean(const std::string& path, size_t acked) {
 struct Fault {
   FaultFs::Op op;
   uint64_t nth;
-  int err;            // 0: a short write at write `nth`
+  int err;             // 0: a short write at write `nth`
   size_t short_bytes;  // bytes the short write passes
   Mode mode;
-  bool cut_fails;     // ftruncate fails too (EIO, forever)
+  bool cut_fails;  // ftruncate fails too (EIO, forever)
   std::string describe() const {
     std::string s = std::string(FaultFs::op_name(op)) + "#" + std::to_string(nth) + " " +
                     (err == 0 ? "short(" + std::to_string(short_bytes) + ")" : strerrorname(err)) +
@@ -231,7 +231,7 @@ void run_fault_case(Durability d, const Fault& f) {
     const std::string prefix = o.created ? acked_prefix(o.acked) : std::string();
     if (cut_was_refused) {
       // The cut failed, so a torn record may stay; but nothing may follow it.
-      const std::string next = !o.created ? kHeader
+      const std::string next = !o.created                           ? kHeader
                                : o.acked < workload_chunks().size() ? chunk_line(o.acked)
                                                                     : kTrailer;
       BOOST_TEST_REQUIRE(bytes.size() >= prefix.size());
@@ -242,8 +242,8 @@ void run_fault_case(Durability d, const Fault& f) {
     }
     // Create failed: only a clean header may remain. Else exactly the acked
     // chunks, plus the trailer when the failure came after it was written.
-    const bool with_trailer = o.created && o.acked == workload_chunks().size() &&
-                              bytes == prefix + kTrailer;
+    const bool with_trailer =
+        o.created && o.acked == workload_chunks().size() && bytes == prefix + kTrailer;
     BOOST_TEST((bytes == (o.created ? prefix : kHeader) || with_trailer),
                "left " << bytes.size() << " bytes, expected " << prefix.size());
     BOOST_TEST((!has_final || with_trailer));
@@ -338,9 +338,9 @@ BOOST_AUTO_TEST_CASE(fault_fs_fails_the_chosen_call_and_logs_every_call) {
   BOOST_TEST(failed.status().sys_errno() == EIO);
   BOOST_TEST(failed.status().message().find("write (injected)") != std::string::npos);
   BOOST_TEST(fs.write(*fd, "ghi", 3).value() == 3u);
-  BOOST_TEST(fs.write(*fd, "jklmno", 6).value() == 2u);  // short
+  BOOST_TEST(fs.write(*fd, "jklmno", 6).value() == 2u);                // short
   BOOST_TEST(fs.write(*fd, "mno", 3).status().sys_errno() == ENOSPC);  // disk full
-  BOOST_TEST(fs.write(*fd, "p", 1).value() == 1u);  // once: space again
+  BOOST_TEST(fs.write(*fd, "p", 1).value() == 1u);                     // once: space again
   BOOST_TEST(fs.fdatasync(*fd).is_ok());
   BOOST_TEST(fs.close(*fd).is_ok());
   BOOST_TEST(walkit::test::slurp(dir.file("f")) == "abcghijkp");

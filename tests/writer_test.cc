@@ -61,8 +61,8 @@ Value content(const char* text) { return Value(Value::Object{{"content", text}})
 
 std::string trailer(uint64_t count, const std::string& usage = "null") {
   return R"({"record_type": "trailer", "closed_at": ")" + kClosedAt +
-         R"(", "final_chunk_count": )" + std::to_string(count) +
-         R"(, "cumulative_usage": )" + usage + "}\n";
+         R"(", "final_chunk_count": )" + std::to_string(count) + R"(, "cumulative_usage": )" +
+         usage + "}\n";
 }
 
 size_t count_lines(const std::string& s) {
@@ -272,7 +272,8 @@ BOOST_AUTO_TEST_CASE(destructor_without_close_closes) {
   BOOST_TEST(!exists(kPartial));
   std::string bytes = read(kFinal);
   BOOST_TEST(bytes.rfind(kHeader + kChunk0 + R"({"record_type": "trailer", )", 0) == 0u);
-  BOOST_TEST(bytes.find(R"("final_chunk_count": 1, "cumulative_usage": null}\n)") != std::string::npos);
+  BOOST_TEST(bytes.find(R"("final_chunk_count": 1, "cumulative_usage": null})"
+                        "\n") != std::string::npos);
   BOOST_TEST(count_lines(bytes) == 3u);
 }
 
@@ -407,13 +408,11 @@ BOOST_AUTO_TEST_CASE(durability_policy_parses_the_documented_forms_only) {
 
 BOOST_AUTO_TEST_CASE(json_payload_is_rewritten_canonically) {
   auto w = make();
-  BOOST_TEST_REQUIRE(
-      w->write_chunk_json(0, "user", R"({"b": 1,"a":[1, 2.5, "x\u00e9"]})").is_ok());
+  BOOST_TEST_REQUIRE(w->write_chunk_json(0, "user", R"({"b": 1,"a":[1, 2.5, "x\u00e9"]})").is_ok());
   BOOST_TEST(read(kPartial) ==
-             kHeader +
-                 R"({"record_type": "chunk", "index": 0, "kind": "user", "payload": )"
-                 R"({"b": 1, "a": [1, 2.5, "xé"]}})"
-                 "\n");
+             kHeader + R"({"record_type": "chunk", "index": 0, "kind": "user", "payload": )"
+                       R"({"b": 1, "a": [1, 2.5, "xé"]}})"
+                       "\n");
 }
 
 BOOST_AUTO_TEST_CASE(invalid_json_payload_is_refused_and_nothing_is_written) {

@@ -50,7 +50,7 @@ class TextGen {
     while (s.size() < n) {
       double u = uniform();
       if (u < 0.03) s += pick(kNonAscii);
-      else if (u < 0.05) s += "`" + std::string(pick(kIdents)) + "()`";
+      else if (u < 0.05) s.append("`").append(pick(kIdents)).append("()`");
       else s += pick(kWords);
       u = uniform();
       s += u < 0.06 ? ". " : u < 0.1 ? ", " : u < 0.115 ? ".\n\n" : " ";

@@ -179,13 +179,15 @@ int check_closed(const std::string& path, uint64_t chunks) {
 
 int run_demo(const DemoOptions& o) {
   std::random_device rd;
-  std::mt19937_64 rng(o.seed ? *o.seed : (uint64_t{rd()} << 32 | rd()));
+  const uint64_t seed = o.seed ? *o.seed : (uint64_t{rd()} << 32 | rd());
+  std::mt19937_64 rng(seed);
   std::mt19937_64 id_rng((uint64_t{rd()} << 32) | rd());
   const uint64_t kill_after = std::uniform_int_distribution<uint64_t>(1, o.records)(rng);
   const std::string id = new_session_id(id_rng);
   const std::string partial = o.dir + "/" + walkit::partial_name(id);
   std::cout << std::boolalpha << "sessions dir: " << o.dir << "\n\n[1/4] a writer child plans "
-            << o.records << " chunks; SIGKILL after " << kill_after << " acks\n";
+            << o.records << " chunks; SIGKILL after " << kill_after << " acks (--seed " << seed
+            << ")\n";
   uint64_t acked = 0;
   if (crash_a_writer(o, id, kill_after, &acked) != kExitOk) return kExitFailed;
 

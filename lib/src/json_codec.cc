@@ -64,7 +64,9 @@ struct RecordHandler : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, RecordHan
   Field usage_pending = Field::kNone;
   int usage_ints = 0;             // how many of the three usage fields were integers
   Seen seen[16] = {};
-  std::string_view record_type;   // valid during the parse only
+  // The record_type value, decoded at once: RapidJSON reuses the buffer that
+  // String() points into, so views into it do not outlive the callback.
+  std::string record_type;
   Usage usage;
 
   Field take() {
@@ -120,7 +122,7 @@ struct RecordHandler : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, RecordHan
     if (depth == 1) {
       std::string_view v(s, n);
       switch (pending) {
-        case Field::kRecordType: record_type = v; break;
+        case Field::kRecordType: record_type.assign(v); break;
         case Field::kKind: rec->kind.assign(v); break;
         case Field::kId: rec->id.assign(v); break;
         case Field::kCreatedAt: rec->created_at.assign(v); break;
@@ -212,7 +214,7 @@ LineProblem check_shape(const RecordHandler& h, Record* rec) {
     if (u == Seen::kObject && h.usage_ints == 3) rec->usage = h.usage;
   } else {
     return std::make_pair(ProblemKind::kUnknownRecordType,
-                          "unknown record_type \"" + std::string(h.record_type) + "\"");
+                          "unknown record_type \"" + h.record_type + "\"");
   }
   return std::nullopt;
 }

@@ -164,10 +164,9 @@ class PosixFileSystem final : public FileSystem {
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
       int err = errno;
       if (err == EWOULDBLOCK) {
-        return Status(Code::kLocked,
-                      "flock: " + describe_fd(fd) +
-                          " is locked by another process (a live writer?)",
-                      err);
+        return Status(
+            Code::kLocked,
+            "flock: " + describe_fd(fd) + " is locked by another process (a live writer?)", err);
       }
       return fd_error(err, "flock", fd);
     }

@@ -187,7 +187,7 @@ Status append_value(std::string& out, const Value& v, size_t depth) {
     for (const Value& e : v.as_array()) {
       if (!first) out += ", ";
       first = false;
-      if (is_container(e) && depth > kMaxDepth) return too_deep();
+      if (is_container(e) && depth >= kMaxDepth) return too_deep();
       WALKIT_RETURN_IF_ERROR(append_value(out, e, depth + 1));
     }
     out += ']';
@@ -201,7 +201,7 @@ Status append_value(std::string& out, const Value& v, size_t depth) {
     WALKIT_RETURN_IF_ERROR(check_utf8(m.first, "an object key"));
     append_python_json_string(out, m.first);
     out += ": ";
-    if (is_container(m.second) && depth > kMaxDepth) return too_deep();
+    if (is_container(m.second) && depth >= kMaxDepth) return too_deep();
     WALKIT_RETURN_IF_ERROR(append_value(out, m.second, depth + 1));
   }
   out += '}';

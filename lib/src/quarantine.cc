@@ -10,13 +10,14 @@
 // A crash anywhere before 4 returns no record, so the caller has not cut the
 // source yet; at worst an unreferenced bytes file or journal line remains.
 
+#include "walkit/quarantine.h"
+
 #include <chrono>
 #include <cstdint>
 #include <string>
 
 #include "walkit/format.h"
 #include "walkit/io.h"
-#include "walkit/quarantine.h"
 #include "walkit/value.h"
 
 namespace walkit {
@@ -141,8 +142,7 @@ Result<QuarantineRecord> quarantine_keep(FileSystem& fs, const QuarantineEntry& 
   // leaves the source file as it is, which loses nothing.
   for (const std::string* s : {&e.source_path, &e.reason, &e.tool}) {
     if (!valid_utf8_no_nul(*s)) {
-      return Status(Code::kInvalidArgument,
-                    "quarantine: not valid UTF-8, cannot journal: " + *s);
+      return Status(Code::kInvalidArgument, "quarantine: not valid UTF-8, cannot journal: " + *s);
     }
   }
   const std::string sessions_dir = dir_name(e.source_path);

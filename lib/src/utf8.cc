@@ -67,14 +67,24 @@ bool valid_utf8(std::string_view s, bool allow_nul, size_t* bad_offset) {
         continue;
       }
     }
-    // One character, byte-wise. The reported offset is the start of the
-    // ill-formed sequence (as Python's decoder reports it): [0, i) is valid.
-    const size_t len = sequence_length(p, i, n);
-    if (len == 0 || (p[i] == 0 && !allow_nul)) {
-      if (bad_offset) *bad_offset = i;
-      return false;
+    // Byte-wise to the end of this block (the last character may run past
+    // it), so text that is mostly non-ASCII does not reload a block per
+    // character. The reported offset is the start of the ill-formed sequence
+    // (as Python's decoder reports it): [0, i) is valid.
+    const size_t stop = n - i >= 8 ? i + 8 : n;
+    while (i < stop) {
+      const unsigned char c = p[i];
+      if (c - 1u < 0x7Fu) {  // 0x01-0x7F
+        ++i;
+        continue;
+      }
+      const size_t len = sequence_length(p, i, n);
+      if (len == 0 || (c == 0 && !allow_nul)) {
+        if (bad_offset) *bad_offset = i;
+        return false;
+      }
+      i += len;
     }
-    i += len;
   }
   return true;
 }

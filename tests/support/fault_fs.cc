@@ -7,8 +7,8 @@ namespace walkit::test {
 
 const char* FaultFs::op_name(Op op) {
   static const char* const kNames[kOpCount] = {
-      "open",  "write", "read",  "pread", "fdatasync", "fsync",  "ftruncate", "seek_end",
-      "lock",  "close", "fstat", "lstat", "rename",    "fsync_dir", "mkdir",  "unlink"};
+      "open", "write", "read",  "pread", "fdatasync", "fsync",     "ftruncate", "seek_end",
+      "lock", "close", "fstat", "lstat", "rename",    "fsync_dir", "mkdir",     "unlink"};
   return op >= 0 && op < kOpCount ? kNames[op] : "?";
 }
 

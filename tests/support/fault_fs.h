@@ -26,8 +26,22 @@ namespace walkit::test {
 class FaultFs : public walkit::FileSystem {
  public:
   enum Op {
-    kOpen, kWrite, kRead, kPread, kFdatasync, kFsync, kFtruncate, kSeekEnd, kLock, kClose,
-    kFstat, kLstat, kRename, kFsyncDir, kMkdir, kUnlink,
+    kOpen,
+    kWrite,
+    kRead,
+    kPread,
+    kFdatasync,
+    kFsync,
+    kFtruncate,
+    kSeekEnd,
+    kLock,
+    kClose,
+    kFstat,
+    kLstat,
+    kRename,
+    kFsyncDir,
+    kMkdir,
+    kUnlink,
     kOpCount
   };
   static const char* op_name(Op op);  // "open", "write", "fdatasync", ...
@@ -91,8 +105,8 @@ class FaultFs : public walkit::FileSystem {
   };
   // What to do with one call, decided under the lock.
   struct Decision {
-    size_t index = 0;  // position of the call's entry in log_
-    int err = 0;         // != 0: fail with this errno
+    size_t index = 0;      // position of the call's entry in log_
+    int err = 0;           // != 0: fail with this errno
     bool limited = false;  // (writes only) pass at most `limit` bytes
     size_t limit = 0;
   };
@@ -105,15 +119,15 @@ class FaultFs : public walkit::FileSystem {
 
   FileSystem& base_;
   mutable std::mutex mu_;
-  uint64_t counts_[kOpCount] = {};         // calls made so far, per op
-  std::vector<Fault> faults_;              // planned failures
-  bool has_short_ = false;                 // a short-write plan is set
-  uint64_t short_nth_ = 0;                 // ... at this write index
-  size_t short_k_ = 0;                     // ... passing this many bytes
-  Mode short_mode_ = Mode::kOnce;          // ... and how long ENOSPC follows
-  uint64_t injected_ = 0;                  // faults fired
-  std::map<int, std::string> fd_paths_;    // open fds -> the path they were opened with
-  std::vector<LogEntry> log_;              // every call, in order
+  uint64_t counts_[kOpCount] = {};       // calls made so far, per op
+  std::vector<Fault> faults_;            // planned failures
+  bool has_short_ = false;               // a short-write plan is set
+  uint64_t short_nth_ = 0;               // ... at this write index
+  size_t short_k_ = 0;                   // ... passing this many bytes
+  Mode short_mode_ = Mode::kOnce;        // ... and how long ENOSPC follows
+  uint64_t injected_ = 0;                // faults fired
+  std::map<int, std::string> fd_paths_;  // open fds -> the path they were opened with
+  std::vector<LogEntry> log_;            // every call, in order
 };
 
 }  // namespace walkit::test

@@ -4,7 +4,8 @@
 // Layout under <sessions>/.quarantine/ (mode 0700):
 //   <source-file-name>.<offset>.<length>.<unix-ns>.bin   the bytes, 0600
 //   journal.jsonl                                         one line per entry:
-//   {"source": "<file name>", "path": "<bin file name>", "offset": N,
+//   {"source": "<file name>", "source_path": "<path as given>",
+//    "path": "<bin file name>", "offset": N,
 //    "length": N, "sha256": "<hex>", "reason": "...", "time": "<ISO-8601>",
 //    "tool": "<tool> <version>"}
 // keep() returns only after the bytes file, the journal line and both
