@@ -194,7 +194,9 @@ BOOST_AUTO_TEST_CASE(reference_closed_session_reads_with_four_chunks_and_usage) 
   BOOST_TEST_REQUIRE(o.usage.has_value());
   BOOST_TEST((*o.usage == Usage{120, 30, 150}));
 
-  auto s = load_session(testdata(kRath + "1.jsonl"), ReaderOptions{.mode = ReadMode::kStrict});
+  ReaderOptions strict;
+  strict.mode = ReadMode::kStrict;
+  auto s = load_session(testdata(kRath + "1.jsonl"), strict);
   BOOST_TEST_REQUIRE(s.is_ok(), s.status().to_string());
   BOOST_TEST_REQUIRE(s->chunks.size() == 4u);
   const char* kinds[] = {"system", "user", "assistant", "tool_result"};
@@ -274,6 +276,7 @@ BOOST_AUTO_TEST_CASE(freshly_generated_corpus_matches_its_manifest) {
                           " --crash-fraction 0.5 > /dev/null";
   BOOST_TEST_REQUIRE(std::system(cmd.c_str()) == 0, cmd);
   size_t n = check_generated(out, out + ".manifest.jsonl");
+  BOOST_TEST_MESSAGE("fresh corpus: " << n << " sessions checked");
   BOOST_TEST(n == 200u);
   BOOST_TEST(count_files(out) == n);
 }

@@ -7,7 +7,13 @@
 // acknowledgements it sent before dying, and reads the session back. Every
 // acknowledged chunk must be there, in order, byte-for-byte the payload the
 // child was given (recomputed independently by the parent), and at most the
-// one record in flight may follow. Nothing else: no gap, no torn tail.
+// one record in flight may follow, whole or torn. Nothing else: no gap.
+//
+// A torn tail does happen: Linux copies a write(2) into the page cache page by
+// page and stops at a page boundary when a fatal signal is pending, so SIGKILL
+// can cut a record that spans pages. It is never an acknowledged record (the
+// ack follows write_chunk's return), and the reader reports it as a torn
+// tail; the test checks exactly that and counts how often it happened.
 //
 // WALKIT_KILL9_RUNS (default 220) and WALKIT_KILL9_SEED (default: random,
 // printed) reproduce or lengthen a run.
@@ -234,10 +240,43 @@ struct Totals {
   uint64_t max_n = 0;
 };
 
-enum class Moment { kRightAfterFork, kAfterAcks, kAfterLastAck };
+enum class Moment { kRightAfterFork, kAfterAcks, kAfterLastAck, kNever };
+
+// The bytes a chunk line starts with, written out by hand from SPEC §2 and
+// the payload's first keys: a torn tail must be a prefix of the in-flight
+// record (or start with all of this).
+std::string expected_line_start(const RunPlan& plan, uint64_t index) {
+  std::string i = std::to_string(index);
+  return "{\"record_type\": \"chunk\", \"index\": " + i + ", \"kind\": \"" +
+         std::string(kind_for(index)) + "\", \"payload\": {\"run\": " + std::to_string(plan.run) +
+         ", \"index\": " + i + ", \"text\": \"";
+}
+
+// A torn tail is acceptable only as the unacknowledged record in flight,
+// cut short: no NULs (a process kill leaves none), not a whole record, and
+// the beginning of chunk `n`.
+std::string check_torn_tail(const RunPlan& plan, const std::string& path, const TornTail& tail,
+                            uint64_t n, uint64_t acked) {
+  std::ostringstream why;
+  why << "torn tail of " << tail.length << " bytes at offset " << tail.offset
+      << " (ends at page offset " << (tail.offset + tail.length) % 4096 << ", acked " << acked
+      << ", whole chunks " << n << ")";
+  BOOST_TEST_MESSAGE("kill9: run " << plan.run << ": " << why.str());
+  if (n != acked) return why.str() + " after an unacknowledged whole record";
+  if (tail.nul_bytes != 0 || tail.complete_record)
+    return why.str() + " with NULs or a whole record";
+  std::string bytes = test::slurp(path).substr(tail.offset);
+  if (bytes.size() != tail.length) return why.str() + ": file size disagrees";
+  std::string start = expected_line_start(plan, n);
+  size_t common = std::min(start.size(), bytes.size());
+  if (bytes.compare(0, common, start, 0, common) != 0 || bytes.find('\n') != std::string::npos) {
+    return why.str() + " that is not the beginning of chunk " + std::to_string(n);
+  }
+  return "";
+}
 
 // Checks the session of one run against `acked`; returns "" or what is wrong.
-std::string verify_run(const RunPlan& plan, uint64_t acked, Totals* t) {
+std::string verify_run(const RunPlan& plan, uint64_t acked, bool exited, Totals* t) {
   std::ostringstream why;
   const std::string partial = plan.sessions_dir + "/" + partial_name(plan.id);
   const std::string final_path = plan.sessions_dir + "/" + final_name(plan.id);
@@ -245,6 +284,7 @@ std::string verify_run(const RunPlan& plan, uint64_t acked, Totals* t) {
   bool has_partial = file_exists(partial, &partial_size);
   bool has_final = file_exists(final_path);
   if (has_partial && has_final) return "both the partial and the final file exist";
+  if (exited && !has_final) return "the child exited 0 but left no final file";
   if (!has_partial && !has_final) {
     if (acked != 0) return std::to_string(acked) + " chunks acknowledged but no session file";
     ++t->no_file;
@@ -269,12 +309,10 @@ std::string verify_run(const RunPlan& plan, uint64_t acked, Totals* t) {
         << p.offset << ": " << p.detail << "; ";
   }
   if (s.torn_tail) {
-    // Each record is one write(2) to the page cache; a torn tail after a
-    // process kill would mean a record was split. Counted and reported.
     ++t->torn_tails;
-    why << "torn tail of " << s.torn_tail->length << " bytes at offset " << s.torn_tail->offset
-        << " (complete_record=" << s.torn_tail->complete_record << ", acked=" << acked
-        << ", whole chunks=" << s.chunks.size() << "); ";
+    std::string bad = check_torn_tail(plan, has_final ? final_path : partial, *s.torn_tail,
+                                      s.chunks.size(), acked);
+    if (!bad.empty()) why << bad << "; ";
   }
   const Value* hid = s.header.is_object() ? s.header.find("id") : nullptr;
   if (!hid || !hid->is_string() || hid->as_string() != plan.id)
@@ -335,17 +373,19 @@ BOOST_AUTO_TEST_CASE(every_acknowledged_chunk_survives_kill_9_in_order_and_nothi
     // When to kill: right after fork (maybe before the file exists), after
     // the last ack (inside close()), or after a log-uniform number of acks.
     double pick = unit(rng);
-    // (kRecord runs skip kAfterLastAck: 2500 fdatasyncs cost seconds on disk.)
+    // kNever lets the child close and exit. kRecord runs never go to the end:
+    // 2500 fdatasyncs cost seconds on a disk.
     bool synced = plan.durability.mode == Durability::kRecord;
     Moment moment = pick < 0.08              ? Moment::kRightAfterFork
-                    : pick < 0.12 && !synced ? Moment::kAfterLastAck
+                    : pick < 0.11 && !synced ? Moment::kAfterLastAck
+                    : pick < 0.13 && !synced ? Moment::kNever
                                              : Moment::kAfterAcks;
     uint64_t k_max = synced ? kMaxKillAfterSynced : kMaxKillAfter;
     uint64_t kill_after = 0;
     if (moment == Moment::kAfterAcks) {
       kill_after = static_cast<uint64_t>(std::exp(unit(rng) * std::log(double(k_max + 1)))) - 1;
       kill_after = std::min(kill_after, k_max);
-    } else if (moment == Moment::kAfterLastAck) {
+    } else if (moment == Moment::kAfterLastAck || moment == Moment::kNever) {
       kill_after = kMaxChunks;
     }
 
@@ -366,9 +406,12 @@ BOOST_AUTO_TEST_CASE(every_acknowledged_chunk_survives_kill_9_in_order_and_nothi
     std::vector<uint64_t> acks;
     std::string leftover, err;
     bool ok = true;
-    if (moment != Moment::kRightAfterFork)
+    if (moment == Moment::kNever) {
+      ok = read_acks(rd.fd, std::nullopt, &acks, &leftover, &err);  // EOF: the child exited
+    } else if (moment != Moment::kRightAfterFork) {
       ok = read_acks(rd.fd, kill_after, &acks, &leftover, &err);
-    ::kill(child.pid, SIGKILL);
+    }
+    ::kill(child.pid, SIGKILL);  // a no-op on an exited, unreaped child
     int status = 0;
     pid_t w;
     while ((w = ::waitpid(child.pid, &status, 0)) < 0 && errno == EINTR) {
@@ -393,7 +436,7 @@ BOOST_AUTO_TEST_CASE(every_acknowledged_chunk_survives_kill_9_in_order_and_nothi
     else if (finished && acks.size() != kMaxChunks)
       why = "child exited 0 after only " + std::to_string(acks.size()) + " acks";
     else
-      why = verify_run(plan, acks.size(), &t);
+      why = verify_run(plan, acks.size(), finished, &t);
     ++t.runs;
     if (!why.empty()) {
       ++failures;
@@ -402,15 +445,13 @@ BOOST_AUTO_TEST_CASE(every_acknowledged_chunk_survives_kill_9_in_order_and_nothi
     }
   }
   BOOST_CHECK_MESSAGE(failures == 0, "kill9: reproduce with WALKIT_KILL9_SEED=" << seed);
-  BOOST_CHECK_MESSAGE(
-      t.torn_tails == 0,
-      "kill9: " << t.torn_tails << " torn tails: a record was split by a process kill");
   BOOST_TEST_MESSAGE("kill9 summary: runs "
                      << t.runs << ", acked records verified " << t.acked_verified
                      << ", kills before file creation " << t.no_file << ", empty partials "
                      << t.empty_partial << ", in-flight record present " << t.in_flight_present
                      << ", sealed partials " << t.sealed_partial << ", final files " << t.final_file
-                     << ", torn tails " << t.torn_tails << ", max n " << t.max_n);
+                     << ", torn tails (in-flight record cut by the kill) " << t.torn_tails
+                     << ", max n " << t.max_n);
 }
 
 }  // namespace

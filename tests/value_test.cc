@@ -2,6 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -122,8 +123,9 @@ BOOST_AUTO_TEST_CASE(containers_use_python_separators) {
   o.set("a", Value::Array{Value(1), Value(Value::Object{{"b", Value::array()}}), Value::object()});
   o.set("c", Value::Object{{"d", nullptr}, {"e", true}, {"f", false}});
   o.set("é", "日本語 🚀");
-  BOOST_TEST(dumps(o) ==
-             R"({"a": [1, {"b": []}, {}], "c": {"d": null, "e": true, "f": false}, "é": "日本語 🚀"})");
+  BOOST_TEST(
+      dumps(o) ==
+      R"({"a": [1, {"b": []}, {}], "c": {"d": null, "e": true, "f": false}, "é": "日本語 🚀"})");
 }
 
 BOOST_AUTO_TEST_CASE(quote_backslash_and_short_escapes) {
@@ -210,6 +212,138 @@ BOOST_AUTO_TEST_CASE(floats_are_written_as_python_repr) {
   for (const auto& [d, expected] : cases) BOOST_TEST(dumps(Value(d)) == expected);
 }
 
+BOOST_AUTO_TEST_CASE(floats_match_cpython_repr_across_magnitudes) {
+  // Random bit patterns, random values at every magnitude from 1e-7 to 1e18,
+  // the neighbours of the powers of ten where repr switches notation, and
+  // subnormals; generated once with struct.pack('<d', x) and json.dumps(x).
+  const std::pair<uint64_t, const char*> cases[] = {
+      {0xea8ff5f8d837115full, "-2.0041263159998186e+205"},
+      {0x50a74cff026f4c84ull, "3.453496821447967e+80"},
+      {0x8f8de0e973e1d036ull, "-9.397083212100695e-234"},
+      {0xf11fc8de3eb459c8ull, "-8.084886405556965e+236"},
+      {0x856980bb0977e471ull, "-1.3720276514686117e-282"},
+      {0x2e7abed5658ef30dull, "8.604606973444405e-85"},
+      {0x7ad367d4ab3e1d35ull, "4.5088185460175e+283"},
+      {0xf99e6ae5c3c79558ull, "-6.740009572098909e+277"},
+      {0x4c1d5c6a1f99f50dull, "4.6075487092203076e+58"},
+      {0x9fddb5fef1217709ull, "-3.4624089828590996e-155"},
+      {0xd7bfc82d73d9c869ull, "-4.8916888153127004e+114"},
+      {0x0dd6a32cc059f534ull, "5.3045686026607115e-242"},
+      {0x9c86269bdefda9aaull, "-2.865907727854318e-171"},
+      {0xd9f0b7c0e6f6dabfull, "-1.7682228825917206e+125"},
+      {0xc1ace0d9a2729d41ull, "-242248913.223856"},
+      {0xdd1c84e44fa930d7ull, "-3.3962053834177443e+140"},
+      {0xdaaf6ec4a380626bull, "-6.8087860417125946e+128"},
+      {0x0b1f3790be06f2fdull, "4.1581062092798094e-255"},
+      {0x9e19cfdf06744ffaull, "-1.1205828482064693e-163"},
+      {0xea3d9d2048ecf042ull, "-5.802976904650975e+203"},
+      {0xa7e3deeab99a14f8ull, "-1.5759642589906686e-116"},
+      {0x2d4579fe90cf3f1dull, "1.3178793148016528e-90"},
+      {0x151bc8cc9eddb5e7ull, "5.40883310411043e-207"},
+      {0x46d1d9af3dd4d0f3ull, "1.4481908366154545e+33"},
+      {0xaac307276f67594eull, "-1.0619483285654497e-102"},
+      {0x539bc950fc1a4092ull, "5.796032523775296e+94"},
+      {0x3de54e17c7836f95ull, "1.5501464327153404e-10"},
+      {0x5f1bfb255eef1f8dull, "1.4311385970069181e+150"},
+      {0x448fdfc9b2829097ull, "1.8815189839987654e+22"},
+      {0x975d8cbac0ba9e79ull, "-3.953086101550207e-196"},
+      {0x53c70a70c92c2150ull, "3.8449074062853574e+95"},
+      {0xcf9e4f4204fb1856ull, "-3.427355506289389e+75"},
+      {0xc1f03b05c05c6f96ull, "-4356856837.777243"},
+      {0xa3d1165a531a0decull, "-3.673295045787805e-136"},
+      {0xbabeab119dfba360ull, "-9.909442006136607e-26"},
+      {0x64403c6a70d43907ull, "8.031312379523208e+174"},
+      {0x1ede424776790f49ull, "5.380659299986487e-160"},
+      {0x71cc128fb45bd900ull, "1.4624052361027445e+240"},
+      {0x3a29c5c1268ca41bull, "1.6264720571659729e-28"},
+      {0x704540b76a0154adull, "6.599070891551508e+232"},
+      {0x3e554eb435930dd8ull, "1.9844097341705224e-08"},
+      {0xbe67817d5cf86735ull, "-4.3782999999999996e-08"},
+      {0x3eae9eae706fdda7ull, "9.125426182467605e-07"},
+      {0xbead61778c83da3bull, "-8.75614e-07"},
+      {0x3ee4afdc33f7b063ull, "9.864308252859223e-06"},
+      {0xbec92a737110e454ull, "-3e-06"},
+      {0x3eea20e57d9c0725ull, "1.2459040522386545e-05"},
+      {0xbf0c3b9fe93ef35bull, "-5.385e-05"},
+      {0x3f4d3f855efc5536ull, "0.0008925820565958479"},
+      {0xbf4b755165ce3b0cull, "-0.00083796"},
+      {0x3f5e7d055388a8f6ull, "0.0018608619703948648"},
+      {0xbf805b1f0a87427full, "-0.0079863"},
+      {0x3fb1d663bee29bc3ull, "0.06967757616312924"},
+      {0xbfa6a012599ed7c8ull, "-0.04419000000000001"},
+      {0x3fe2e0cf9badf9ddull, "0.5899427452675884"},
+      {0xbfd2377e1b8ed1bfull, "-0.284637"},
+      {0x3fc88fdb5c97bb18ull, "0.19189016362312183"},
+      {0xbfe7ae147ae147aeull, "-0.74"},
+      {0x4026fa0df4d05463ull, "11.48838772814833"},
+      {0xc0537a9fbe76c8b4ull, "-77.916"},
+      {0x408e160784be50e9ull, "962.7536711567346"},
+      {0xc070f00000000000ull, "-271.0"},
+      {0x40b0639d81a38091ull, "4195.61525937928"},
+      {0xc085a170a3d70a3eull, "-692.1800000000001"},
+      {0x40d8078ae1b8bad0ull, "24606.170026953158"},
+      {0xc0f6260000000000ull, "-90720.0"},
+      {0x411d7011f5fb7741ull, "482308.49021707854"},
+      {0xc1255cc000000000ull, "-700000.0"},
+      {0x411e204a48f9f4ecull, "493586.57126600924"},
+      {0xc15e848000000000ull, "-8000000.0"},
+      {0x418bff73faa37095ull, "58715775.32980458"},
+      {0xc170078400000000ull, "-16808000.0"},
+      {0x41aa6840083e2a4cull, "221519876.12141645"},
+      {0xc1b082af40000000ull, "-277000000.0"},
+      {0x41cfaadfa99cde12ull, "1062584147.225527"},
+      {0xc1efb1ab9c000000ull, "-4253900000.0"},
+      {0x42164bd711897ac0ull, "23940416610.369873"},
+      {0xc211c9cb7c000000ull, "-19100000000.0"},
+      {0x42606aca0ea49cddull, "564088829220.902"},
+      {0xc26176592e000000ull, "-600000000000.0"},
+      {0x422ed20812c90434ull, "66186381668.50821"},
+      {0xc2917ae96e440000ull, "-4804900000000.0"},
+      {0x42a3043428fa5c77ull, "10454387948846.232"},
+      {0xc28ba60d33800000ull, "-3800000000000.0"},
+      {0x430623b4e687fa52ull, "778963669548874.2"},
+      {0xc2bc31bffcf00000ull, "-31000000000000.0"},
+      {0x431ba0974cb583bcull, "1944099014664431.0"},
+      {0xc3352eae258b5800ull, "-5962300000000000.0"},
+      {0x4360692ce2a069e8ull, "3.69539290320935e+16"},
+      {0xc35aa535d3d0c000ull, "-3e+16"},
+      {0x43a5d6d66851051eull, "7.868404316683999e+17"},
+      {0xc3aaec43b8b04200ull, "-9.7e+17"},
+      {0x3ee4f8b588e368f1ull, "1e-05"},
+      {0x3ee4f8b588e368f0ull, "9.999999999999999e-06"},
+      {0x3ee4f8b588e368f2ull, "1.0000000000000003e-05"},
+      {0x3f1a36e2eb1c432dull, "0.0001"},
+      {0x3f1a36e2eb1c432cull, "9.999999999999999e-05"},
+      {0x3f1a36e2eb1c432eull, "0.00010000000000000002"},
+      {0x430c6bf526340000ull, "1000000000000000.0"},
+      {0x430c6bf52633ffffull, "999999999999999.9"},
+      {0x430c6bf526340001ull, "1000000000000000.1"},
+      {0x4341c37937e08000ull, "1e+16"},
+      {0x4341c37937e07fffull, "9999999999999998.0"},
+      {0x4341c37937e08001ull, "1.0000000000000002e+16"},
+      {0x4376345785d8a000ull, "1e+17"},
+      {0x4376345785d89fffull, "9.999999999999998e+16"},
+      {0x4376345785d8a001ull, "1.0000000000000002e+17"},
+      {0x000fffffffffffffull, "2.225073858507201e-308"},
+      {0x0000000000000003ull, "1.5e-323"},
+      {0x00000000000007e8ull, "1e-320"},
+      {0x0000000000003039ull, "6.099e-320"},
+      {0x4340000000000000ull, "9007199254740992.0"},
+      {0x4340000000000001ull, "9007199254740994.0"},
+      {0x43e0000000000000ull, "9.223372036854776e+18"},
+      {0x43f0000000000000ull, "1.8446744073709552e+19"},
+      {0x3fc2492492492492ull, "0.14285714285714285"},
+      {0x3fe5555555555555ull, "0.6666666666666666"},
+      {0x3fe0000000000000ull, "0.5"},
+      {0x3fd0000000000000ull, "0.25"},
+      {0x01a56e1fc2f8f359ull, "1e-300"},
+      {0x7ea6f5522ab07104ull, "1.23e+302"},
+  };
+  for (const auto& [bits, expected] : cases) {
+    BOOST_TEST(dumps(Value(std::bit_cast<double>(bits))) == expected);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(nan_and_infinities_use_python_names) {
   const double inf = std::numeric_limits<double>::infinity();
   BOOST_TEST(dumps(Value(std::nan(""))) == "NaN");
@@ -266,17 +400,18 @@ BOOST_AUTO_TEST_CASE(nesting_deeper_than_kmaxdepth_is_rejected) {
 
 BOOST_AUTO_TEST_CASE(reference_writer_records_are_reproduced_byte_for_byte) {
   // Lines 1, 3 and 6 of a file written by the reference Python writer.
-  const std::string file =
-      walkit::test::slurp(walkit::test::testdata("rath/00000000-0000-4000-8000-000000000001.jsonl"));
+  const std::string file = walkit::test::slurp(
+      walkit::test::testdata("rath/00000000-0000-4000-8000-000000000001.jsonl"));
   std::vector<std::string> lines;
   for (size_t pos = 0, nl; (nl = file.find('\n', pos)) != std::string::npos; pos = nl + 1) {
     lines.push_back(file.substr(pos, nl - pos));
   }
   BOOST_REQUIRE(lines.size() == 6u);
 
-  const Value payload(Value::Object{
-      {"content", "héllo wörld ✓ — 日本語 🚀 \"quoted\" back\\slash\ttab\nnewline \x01"
-                  "ctl"}});
+  const Value payload(
+      Value::Object{{"content",
+                     "héllo wörld ✓ — 日本語 🚀 \"quoted\" back\\slash\ttab\nnewline \x01"
+                     "ctl"}});
   const std::string prefix = R"({"record_type": "chunk", "index": 1, "kind": "user", "payload": )";
   BOOST_REQUIRE(lines[2].size() > prefix.size() + 1);
   BOOST_TEST(dumps(payload) == lines[2].substr(prefix.size(), lines[2].size() - prefix.size() - 1));
@@ -307,9 +442,8 @@ BOOST_AUTO_TEST_CASE(reference_writer_records_are_reproduced_byte_for_byte) {
       {"record_type", "trailer"},
       {"closed_at", "2026-11-25T19:47:52.757876+00:00"},
       {"final_chunk_count", 4},
-      {"cumulative_usage", Value::Object{{"prompt_tokens", 120},
-                                         {"completion_tokens", 30},
-                                         {"total_tokens", 150}}}});
+      {"cumulative_usage",
+       Value::Object{{"prompt_tokens", 120}, {"completion_tokens", 30}, {"total_tokens", 150}}}});
   BOOST_TEST(dumps(trailer) == lines[5]);
 }
 
@@ -407,12 +541,17 @@ BOOST_AUTO_TEST_CASE(ascii_and_empty_text_are_valid) {
 
 BOOST_AUTO_TEST_CASE(boundary_code_points_are_valid) {
   const char* cases[] = {
-      "\x01", "\x7f",                          // U+0001, U+007F
-      "\xc2\x80", "\xdf\xbf",                  // U+0080, U+07FF
-      "\xe0\xa0\x80", "\xed\x9f\xbf",          // U+0800, U+D7FF
-      "\xee\x80\x80", "\xef\xbf\xbd",          // U+E000, U+FFFD
-      "\xef\xbf\xbf", "\xf0\x90\x80\x80",      // U+FFFF, U+10000
-      "\xf4\x8f\xbf\xbf",                      // U+10FFFF
+      "\x01",              // U+0001
+      "\x7f",              // U+007F
+      "\xc2\x80",          // U+0080
+      "\xdf\xbf",          // U+07FF
+      "\xe0\xa0\x80",      // U+0800
+      "\xed\x9f\xbf",      // U+D7FF
+      "\xee\x80\x80",      // U+E000
+      "\xef\xbf\xbd",      // U+FFFD
+      "\xef\xbf\xbf",      // U+FFFF
+      "\xf0\x90\x80\x80",  // U+10000
+      "\xf4\x8f\xbf\xbf",  // U+10FFFF
   };
   for (const char* c : cases) {
     BOOST_TEST(check(c) == kValid, std::string(c));
@@ -422,28 +561,28 @@ BOOST_AUTO_TEST_CASE(boundary_code_points_are_valid) {
 
 BOOST_AUTO_TEST_CASE(ill_formed_sequences_report_the_first_bad_byte) {
   const std::pair<std::string, int64_t> cases[] = {
-      {std::string("a\0b", 3), 1},       // NUL
-      {"\x80", 0},                        // stray continuation
-      {"ab\xbf", 2},                      // stray continuation after ASCII
-      {"\xc0\x80", 0},                    // overlong NUL
-      {"\xc1\xbf", 0},                    // overlong U+007F
-      {"\xe0\x80\x80", 0},                // overlong 3-byte
-      {"\xe0\x9f\xbf", 0},                // overlong U+07FF
-      {"\xed\xa0\x80", 0},                // U+D800
-      {"\xed\xbf\xbf", 0},                // U+DFFF
-      {"\xf0\x80\x80\x80", 0},            // overlong 4-byte
-      {"\xf0\x8f\xbf\xbf", 0},            // overlong U+FFFF
-      {"\xf4\x90\x80\x80", 0},            // U+110000
-      {"\xf5\x80\x80\x80", 0},            // lead above F4
-      {"\xff", 0},                        //
-      {"x\xc3", 1},                       // truncated 2-byte at end
-      {"x\xe2\x82", 1},                   // truncated 3-byte at end
-      {"x\xf0\x9f\x9a", 1},               // truncated 4-byte at end
-      {"\xc3\x41", 0},                    // continuation missing
-      {"\xe2\x28\xa1", 0},                // bad second byte
-      {"\xe2\x82\x28", 0},                // bad third byte
-      {"\xc3\xa9\xc3\xa9\xff", 4},        // after valid multibyte characters
-      {"0123456789\xe6\x97\xa5\xe6\x97", 13},
+      {std::string("a\0b", 3), 1},  // NUL
+      {"\x80", 0},                  // stray continuation
+      {"ab\xbf", 2},                // stray continuation after ASCII
+      {"\xc0\x80", 0},              // overlong NUL
+      {"\xc1\xbf", 0},              // overlong U+007F
+      {"\xe0\x80\x80", 0},          // overlong 3-byte
+      {"\xe0\x9f\xbf", 0},          // overlong U+07FF
+      {"\xed\xa0\x80", 0},          // U+D800
+      {"\xed\xbf\xbf", 0},          // U+DFFF
+      {"\xf0\x80\x80\x80", 0},      // overlong 4-byte
+      {"\xf0\x8f\xbf\xbf", 0},      // overlong U+FFFF
+      {"\xf4\x90\x80\x80", 0},      // U+110000
+      {"\xf5\x80\x80\x80", 0},      // lead above F4
+      {"\xff", 0},                  // never appears in UTF-8
+      {"x\xc3", 1},                 // truncated 2-byte at end
+      {"x\xe2\x82", 1},             // truncated 3-byte at end
+      {"x\xf0\x9f\x9a", 1},         // truncated 4-byte at end
+      {"\xc3\x41", 0},              // continuation missing
+      {"\xe2\x28\xa1", 0},          // bad second byte
+      {"\xe2\x82\x28", 0},          // bad third byte
+      {"\xc3\xa9\xc3\xa9\xff", 4},  // after valid multibyte characters
+      {"0123456789\xe6\x97\xa5\xe6\x97", 13},  // truncated after a full block
   };
   for (const auto& [s, offset] : cases) {
     BOOST_TEST(check(s) == offset);

@@ -57,6 +57,7 @@ struct Cli {
   Config cfg;
   std::string dir = ".";
   bool json = false;
+  bool keep = false;
   bool help = false;
   bool version = false;
 };
@@ -71,10 +72,10 @@ po::options_description options() {
        "(default: a generated realistic session)")
       ("dir", po::value<std::string>()->default_value("."), "where to write: a fresh "
        "subdirectory is made there and removed at the end; put it on the disk you care about")
+      ("keep", "keep the working subdirectory (and the generated session) at the end")
       ("quick", "small counts: seconds instead of about a minute (smoke tests)")
       ("only", po::value<std::string>(), "run only `writer` or `reader`")
-      ("reps", po::value<int>(), "repetitions of each baseline/walkit pair "
-       "(default 5; 3 for record mode and the reader)")
+      ("reps", po::value<int>(), "repetitions of each baseline/walkit pair (default 5)")
       ("interval", po::value<int>()->default_value(10), "milliseconds of the interval mode")
       ("session-mb", po::value<int>(), "size of the generated reader session (default 100)");
   return d;
@@ -89,11 +90,12 @@ Cli parse(int argc, char** argv) {
   cli.help = vm.count("help") > 0;
   cli.version = vm.count("version") > 0;
   cli.json = vm.count("json") > 0;
+  cli.keep = vm.count("keep") > 0;
   cli.dir = vm["dir"].as<std::string>();
   Config& c = cli.cfg;
   if (vm.count("file")) c.file = vm["file"].as<std::string>();
   if (vm.count("quick")) {
-    c.reps = c.disk_reps = 1;
+    c.reps = 1;
     c.process_records = 5000;
     c.record_records = 100;
     c.budget = std::chrono::milliseconds(200);
@@ -108,7 +110,7 @@ Cli parse(int argc, char** argv) {
   if (vm.count("reps")) {
     int r = vm["reps"].as<int>();
     if (r < 1 || r > 1000) throw po::error("--reps must be between 1 and 1000");
-    c.reps = c.disk_reps = r;
+    c.reps = r;
   }
   int interval = vm["interval"].as<int>();
   if (interval < 1 || interval > 60000) throw po::error("--interval must be 1..60000 ms");
@@ -158,12 +160,13 @@ void print_row(const Measurement& m) {
 // The fresh working directory: made under --dir, removed on every exit path.
 class WorkDir {
  public:
-  explicit WorkDir(const std::string& parent) {
+  WorkDir(const std::string& parent, bool keep) : keep_(keep) {
     std::string tmpl = parent + "/walbench.XXXXXX";
     if (!::mkdtemp(tmpl.data())) fail_errno("mkdtemp " + tmpl);
     path_ = std::filesystem::absolute(tmpl).lexically_normal().string();
   }
   ~WorkDir() {
+    if (keep_) return;
     std::error_code ec;
     std::filesystem::remove_all(path_, ec);
   }
@@ -171,6 +174,7 @@ class WorkDir {
 
  private:
   std::string path_;
+  bool keep_;  // --keep: leave it for the user
 };
 
 int run(const Cli& cli) {
@@ -178,16 +182,16 @@ int run(const Cli& cli) {
     struct stat st {};
     if (::stat(cli.cfg.file->c_str(), &st) != 0) fail_errno("stat " + *cli.cfg.file);
   }
-  WorkDir work(cli.dir);
+  WorkDir work(cli.dir, cli.keep);
   Config cfg = cli.cfg;
   cfg.work_dir = work.path();
   auto emit = [&](const std::vector<Measurement>& rows) {
     for (const Measurement& m : rows) cli.json ? print_json(m) : print_row(m);
   };
   if (!cli.json) {
-    std::printf("walbench %s in %s (removed at the end); each figure is the best of the "
+    std::printf("walbench %s in %s (%s at the end); each figure is the best of the "
                 "repetitions, runs alternated with their baseline\n\n",
-                walkit::kVersion, work.path().c_str());
+                walkit::kVersion, work.path().c_str(), cli.keep ? "kept" : "removed");
     std::printf("%-22s %-12s %22s  %-30s %12s  %6s  %s\n", "BENCH", "MODE", "WALKIT", "BASELINE",
                 "BASELINE", "RATIO", "NOTE");
   }

@@ -33,8 +33,7 @@ struct Config {
   std::optional<std::string> file;   // --file: reader input; none: generate one
   bool run_writer = true;
   bool run_reader = true;
-  int reps = 5;                      // repetitions of each alternated pair
-  int disk_reps = 3;                 // repetitions of disk-bound pairs (record mode, reader)
+  int reps = 5;                      // repetitions of each alternated baseline/walkit pair
   uint64_t process_records = 200000; // process and interval modes
   uint64_t record_records = 2000;    // record mode: at most this many ...
   std::chrono::milliseconds budget{2000};  // ... or this long, whichever first

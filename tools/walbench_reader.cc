@@ -199,7 +199,7 @@ std::vector<Measurement> run_reader_benchmarks(const Config& cfg) {
     if (best.seconds == 0 || r.seconds < best.seconds) best = r;
     best.rss_peak_kb = peak;  // the peak of all repetitions
   };
-  for (int rep = 0; rep < cfg.disk_reps; ++rep) {
+  for (int rep = 0; rep < cfg.reps; ++rep) {
     auto run_raw = [&] { keep_best(raw, in_child([&](ChildReport& r) { raw_sax(path, r); })); };
     if (rep % 2 == 0) run_raw();
     keep_best(wal, in_child([&](ChildReport& r) { walkit_read(path, mode, r); }));
@@ -207,7 +207,7 @@ std::vector<Measurement> run_reader_benchmarks(const Config& cfg) {
   }
 
   const std::string stat =
-      "best of " + std::to_string(cfg.disk_reps) + ", alternated with the baseline, warm cache";
+      "best of " + std::to_string(cfg.reps) + ", alternated with the baseline, warm cache";
   const std::string base_name = "RapidJSON SAX per line";
   Measurement m;
   m.bench = "reader";
@@ -241,7 +241,6 @@ std::vector<Measurement> run_reader_benchmarks(const Config& cfg) {
   rss.note = "ru_maxrss of the child (" + std::to_string(wal.rss_at_fork_kb) +
              " KiB at fork); longest line " + fixed(raw.longest_line / 1024.0, 0) + " KiB, file " +
              fixed(bytes / 1048576.0, 0) + " MiB";
-  if (!cfg.file) ::unlink(path.c_str());
   return {m, rss};
 }
 

@@ -131,6 +131,7 @@ int crash_a_writer(const DemoOptions& o, const std::string& id, uint64_t kill_af
   bool in_order = true;
   while (n < kill_after && read_ack(fds[0], &index)) in_order &= index == n++;
   kill(pid, SIGKILL);
+  const uint64_t before_kill = n;
   while (read_ack(fds[0], &index)) in_order &= index == n++;  // sent before it died
   close(fds[0]);
   int status = 0;
@@ -138,7 +139,8 @@ int crash_a_writer(const DemoOptions& o, const std::string& id, uint64_t kill_af
   if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
     return fail("the writer child died before the kill");
   if (!in_order) return fail("acknowledgements arrived out of order");
-  std::cout << "  killed pid " << pid << " after " << n << " acknowledged chunks\n";
+  std::cout << "  killed pid " << pid << "; acknowledged: " << n << " chunks (" << before_kill
+            << " read before the kill, " << n - before_kill << " drained after)\n";
   return kExitOk;
 }
 

@@ -7,6 +7,7 @@
 // float repr, not RFC 8259's freedom.
 
 #include <array>
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -16,13 +17,9 @@
 #include <system_error>
 
 #include "walkit/value.h"
+#include "utf8.h"
 
 namespace walkit {
-namespace detail {
-// utf8.cc. Like valid_utf8_no_nul, but NUL may be allowed.
-bool valid_utf8(std::string_view s, bool allow_nul, size_t* bad_offset);
-}  // namespace detail
-
 Value& Value::set(std::string key, Value v) {
   Object& members = as_object();
   for (Member& m : members) {
@@ -55,7 +52,7 @@ namespace {
 // 0x20; DEL and every non-ASCII byte go out raw under ensure_ascii=False.
 constexpr std::array<char, 256> make_escape_table() {
   std::array<char, 256> t{};
-  for (int c = 0; c < 0x20; ++c) t[c] = 'u';
+  for (size_t c = 0; c < 0x20; ++c) t[c] = 'u';
   t['\b'] = 'b';
   t['\t'] = 't';
   t['\n'] = 'n';
@@ -70,15 +67,41 @@ constexpr std::array<char, 256> kEscape = make_escape_table();
 constexpr uint64_t kOnes = 0x0101010101010101ull;
 constexpr uint64_t kHighBits = 0x8080808080808080ull;
 
-// True when some byte of x is below 0x20, '"' or '\\'. Each has-zero-byte
-// test is exact as a yes/no (its false positives only sit above a true hit).
-inline bool block_needs_escape(uint64_t x) {
+// Marks (high bit) the bytes of x that are below 0x20, '"' or '\\'. Each
+// has-zero-byte test may also mark a byte *after* a true hit (a borrow runs
+// upward), so the mask is exact as a yes/no and its lowest byte in memory
+// order is exact on little-endian machines.
+inline uint64_t escape_mask(uint64_t x) {
   const uint64_t below_space = (x - kOnes * 0x20) & ~x;
   const uint64_t q = x ^ (kOnes * '"');
   const uint64_t b = x ^ (kOnes * '\\');
   const uint64_t quote = (q - kOnes) & ~q;
   const uint64_t backslash = (b - kOnes) & ~b;
-  return ((below_space | quote | backslash) & kHighBits) != 0;
+  return (below_space | quote | backslash) & kHighBits;
+}
+
+// Index of the first byte to escape in the 8 bytes at p, given a nonzero
+// escape_mask of them.
+inline size_t first_escape(const unsigned char* p, uint64_t mask) {
+  if constexpr (std::endian::native == std::endian::little) {
+    return static_cast<size_t>(std::countr_zero(mask)) / 8;
+  } else {
+    size_t k = 0;
+    while (kEscape[p[k]] == 0) ++k;
+    return k;
+  }
+}
+
+inline void append_escape(std::string& out, unsigned char c) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  const char e = kEscape[c];
+  if (e == 'u') {
+    const char u[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xF]};
+    out.append(u, sizeof u);
+  } else {
+    const char two[2] = {'\\', e};
+    out.append(two, sizeof two);
+  }
 }
 
 void append_int(std::string& out, auto i) {
@@ -211,44 +234,36 @@ Status append_value(std::string& out, const Value& v, size_t depth) {
 }  // namespace
 
 void append_python_json_string(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const size_t n = s.size();
   out += '"';
   size_t run = 0;  // start of the raw bytes not yet appended
   size_t i = 0;
-  while (i < n) {
-    // Skip blocks with nothing to escape; append whole raw runs at once.
-    if (n - i >= 8) {
-      uint64_t x;
-      std::memcpy(&x, p + i, 8);
-      if (!block_needs_escape(x)) {
-        i += 8;
-        continue;
-      }
+  // Eight bytes per step; raw runs are appended whole, one append per escape.
+  while (n - i >= 8) {
+    uint64_t x;
+    std::memcpy(&x, p + i, 8);
+    const uint64_t mask = escape_mask(x);
+    if (mask == 0) {
+      i += 8;
+      continue;
     }
-    const size_t end = n - i >= 8 ? i + 8 : n;
-    for (; i < end; ++i) {
-      const char e = kEscape[p[i]];
-      if (e == 0) continue;
-      out.append(s.data() + run, i - run);
-      run = i + 1;
-      if (e == 'u') {
-        const char u[6] = {'\\', 'u', '0', '0', kHex[p[i] >> 4], kHex[p[i] & 0xF]};
-        out.append(u, sizeof u);
-      } else {
-        const char two[2] = {'\\', e};
-        out.append(two, sizeof two);
-      }
-    }
+    i += first_escape(p + i, mask);
+    out.append(s.data() + run, i - run);
+    append_escape(out, p[i]);
+    run = ++i;
+  }
+  for (; i < n; ++i) {
+    if (kEscape[p[i]] == 0) continue;
+    out.append(s.data() + run, i - run);
+    append_escape(out, p[i]);
+    run = i + 1;
   }
   out.append(s.data() + run, n - run);
   out += '"';
 }
 
-Status append_python_json(std::string& out, const Value& v) {
-  return append_value(out, v, 1);
-}
+Status append_python_json(std::string& out, const Value& v) { return append_value(out, v, 1); }
 
 Result<std::string> to_python_json(const Value& v) {
   std::string out;

@@ -2,21 +2,18 @@
 //
 // Every line of every file goes through here before RapidJSON sees it, so the
 // common case (ASCII) is checked eight bytes per step; only a block that holds
-// a byte >= 0x80 (or a possible NUL) drops to the byte-wise decoder, for one
-// character, before the fast path resumes.
+// a byte >= 0x80 (or a possible NUL) drops to the byte-wise decoder, up to the
+// end of that block, before the fast path resumes.
 
 #include <cstdint>
 #include <cstring>
 #include <string_view>
 
 #include "walkit/value.h"
+#include "utf8.h"
 
 namespace walkit {
 namespace detail {
-
-// Internal; python_json.cc declares it too. The serializer needs allow_nul:
-// a JSON string may hold NUL, which Python writes as \u0000.
-bool valid_utf8(std::string_view s, bool allow_nul, size_t* bad_offset);
 
 namespace {
 
