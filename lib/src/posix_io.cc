@@ -256,3 +256,40 @@ FileSystem& default_fs() {
 }
 
 }  // namespace walkit
+
+// Base-class defaults (declared in io.h): still POSIX, still in this file.
+#include <dirent.h>
+
+namespace walkit {
+
+Result<std::vector<std::string>> FileSystem::list_dir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return Status::from_errno(errno, "open directory " + dir);
+  DIR* d = ::fdopendir(fd);
+  if (!d) {
+    int err = errno;
+    ::close(fd);
+    return Status::from_errno(err, "fdopendir " + dir);
+  }
+  std::vector<std::string> names;
+  for (;;) {
+    errno = 0;
+    struct dirent* e = ::readdir(d);
+    if (!e) break;
+    std::string_view n = e->d_name;
+    if (n != "." && n != "..") names.emplace_back(n);
+  }
+  int err = errno;
+  ::closedir(d);
+  if (err != 0) return Status::from_errno(err, "readdir " + dir);
+  return names;
+}
+
+Status FileSystem::rename_replace(const std::string& from, const std::string& to) {
+  if (::rename(from.c_str(), to.c_str()) != 0) {
+    return Status::from_errno(errno, "rename " + from + " -> " + to);
+  }
+  return Status::ok();
+}
+
+}  // namespace walkit

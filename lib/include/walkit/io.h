@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "walkit/status.h"
 
@@ -77,6 +78,12 @@ class FileSystem {
   virtual Status fsync_dir(const std::string& dir) = 0;
   virtual Status mkdir(const std::string& path, unsigned mode) = 0;  // EEXIST is an error
   virtual Status unlink(const std::string& path) = 0;
+  // The names in `dir` (no "." or ".."), in no particular order. The base
+  // implementation is POSIX (posix_io.cc); wrappers may override.
+  virtual Result<std::vector<std::string>> list_dir(const std::string& dir);
+  // rename(2) that replaces `to`: only for rewriting a file over itself
+  // (salvage, compaction) after the new content is durable.
+  virtual Status rename_replace(const std::string& from, const std::string& to);
 };
 
 // The process-wide POSIX implementation.

@@ -2,8 +2,12 @@
 //
 // Output is byte-identical to the reference Python writer for the same
 // records (json.dumps(ensure_ascii=False) + "\n"). Each record is one line
-// appended with one write(2) (looping on short writes), so a record is either
-// wholly in the file or not at all as far as a process crash is concerned.
+// appended with one write(2) (looping on short writes). A record acknowledged
+// by write_chunk() survives kill -9. The record being written when the
+// process dies may be left as a torn tail: Linux copies a write into the page
+// cache page by page and stops at a page boundary when SIGKILL is pending, so
+// a record longer than a page can be cut (kill9_test sees this in ~3% of
+// runs). The reader reports such a tail and walrepair cuts it.
 //
 // Lifetime: create() (or resume()) -> write_chunk()* -> close() or abandon().
 // Destroying an open Writer closes it, or abandons it when an exception is in
