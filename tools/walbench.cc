@@ -5,6 +5,7 @@
 //   reader: full validation vs RapidJSON's raw SAX parse of the same lines.
 // Options are parsed in one step that does no work; the work is in
 // walbench_writer.cc / walbench_reader.cc; exit codes are decided in main().
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,6 +41,13 @@ std::string fixed(double x, int digits) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", digits, x);
   return buf;
+}
+
+double cpu_seconds() {
+  struct rusage ru {};
+  ::getrusage(RUSAGE_SELF, &ru);
+  auto sec = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec * 1e-6; };
+  return sec(ru.ru_utime) + sec(ru.ru_stime);
 }
 
 std::optional<double> Measurement::ratio() const {

@@ -66,6 +66,9 @@ std::vector<Measurement> run_reader_benchmarks(const Config& cfg);
 std::string generate_session(const std::string& dir, uint64_t target_bytes, uint64_t seed);
 
 using Clock = std::chrono::steady_clock;
+// CPU time (user + system) of this process so far: a second figure next to
+// wall time that other load on the machine disturbs less.
+double cpu_seconds();
 inline double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }

@@ -96,6 +96,7 @@ struct Run {
   uint64_t records = 0;
   uint64_t bytes = 0;
   double seconds = 0;
+  double cpu = 0;  // CPU seconds of the whole process (the syncer thread included)
   double rate() const { return seconds > 0 ? records / seconds : 0; }
   double mb_per_s() const { return seconds > 0 ? bytes / seconds / 1e6 : 0; }
 };
@@ -139,6 +140,7 @@ Run raw_run(const std::string& dir, const Workload& w, const Limit& lim, bool sy
     fsync_dir(dir);
   }
   Run r;
+  const double cpu0 = cpu_seconds();
   auto t0 = Clock::now();
   while (!lim.reached(r.records, t0)) {
     std::string_view line = w.line(r.records);
@@ -148,6 +150,7 @@ Run raw_run(const std::string& dir, const Workload& w, const Limit& lim, bool sy
     ++r.records;
   }
   r.seconds = seconds_since(t0);
+  r.cpu = cpu_seconds() - cpu0;
   ::close(fd);
   ::unlink(path.c_str());
   return r;
@@ -177,6 +180,7 @@ Run walkit_run(const std::string& dir, const std::string& id, const Workload& w,
   check(writer.status(), "create writer in " + dir);
   walkit::Writer& wr = **writer;
   Run r;
+  const double cpu0 = cpu_seconds();
   auto t0 = Clock::now();
   while (!lim.reached(r.records, t0)) {
     check(wr.write_chunk(r.records, kKind, w.payload), "write_chunk");
@@ -189,6 +193,7 @@ Run walkit_run(const std::string& dir, const std::string& id, const Workload& w,
     }
   }
   r.seconds = seconds_since(t0);
+  r.cpu = cpu_seconds() - cpu0;
   if (probe) {
     // Let the last group commits land (polling: the writer has no callback).
     auto deadline = Clock::now() + policy.interval * 20 + std::chrono::seconds(1);
@@ -216,6 +221,15 @@ struct Series {
     Run b;
     for (const Run& r : runs) if (b.seconds == 0 || r.rate() > b.rate()) b = r;
     return b;
+  }
+  // CPU seconds per record of the repetition that used the least.
+  double cpu_per_record() const {
+    double best = 0;
+    for (const Run& r : runs) {
+      double c = r.cpu / static_cast<double>(std::max<uint64_t>(r.records, 1));
+      if (best == 0 || c < best) best = c;
+    }
+    return best;
   }
   double median_rate() const {
     std::vector<double> v;
@@ -287,6 +301,9 @@ std::vector<Measurement> run_writer_benchmarks(const Config& cfg) {
                 {"records", static_cast<double>(r.records)},
                 {"line_bytes", round_to(line_bytes, 1)},
                 {"us_per_record", round_to(1e6 / std::max(r.rate(), 1e-9), 2)},
+                {"cpu_us_per_record", round_to(rs.cpu_per_record() * 1e6, 2)},
+                {"baseline_cpu_us_per_record", round_to(bs.cpu_per_record() * 1e6, 2)},
+                {"cpu_ratio", round_to(bs.cpu_per_record() / rs.cpu_per_record(), 3)},
                 {"stat", stat_text(reps)},
                 {"runs", rs.rates()},
                 {"baseline_runs", bs.rates()}};

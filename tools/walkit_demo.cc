@@ -55,11 +55,11 @@ walkit::Value chunk_payload(uint64_t i) {
   } else if (i % 4 == 0) {
     p.set("content", "Étape " + n + " : make parse_config() accept relative paths 🚀");
   } else if (i % 4 == 1) {
+    p.set("content", "Let me read the file first.");
     walkit::Value call = walkit::Value::object();
     call.set("id", "call_" + n);
     call.set("name", "read_file");
     call.set("arguments", "{\"path\": \"src/config.py\"}");
-    p.set("content", "Let me read the file first.");
     p.set("tool_calls", walkit::Value::Array{call});
   } else if (i % 4 == 2) {
     std::string code;
@@ -200,7 +200,7 @@ int run_demo(const DemoOptions& o) {
 
   std::cout << "\n[3/4] resuming the crashed session, appending one chunk, closing\n";
   walkit::ResumeReport rep;
-  auto w = walkit::Writer::resume(walkit::ResumeOptions{o.dir, id, {}, nullptr}, &rep);
+  auto w = walkit::Writer::resume(walkit::ResumeOptions{.sessions_dir = o.dir, .id = id}, &rep);
   if (!w.is_ok()) return fail("resume: " + w.status().to_string());
   std::cout << "  kept " << rep.chunks << " chunks; cut " << rep.cut_bytes
             << " bytes; completed a newline: " << rep.completed_newline << "\n";
@@ -225,7 +225,8 @@ int run_demo(const DemoOptions& o) {
   if (!clean.is_ok()) return fail("create: " + clean.status().to_string());
   for (uint64_t i = 0; st.is_ok() && i < 8; ++i)
     st = (*clean)->write_chunk(i, chunk_kind(i), chunk_payload(i));
-  if (st.is_ok()) st = (*clean)->close(walkit::CloseOptions{{}, walkit::Usage{1200, 340, 1540}});
+  if (st.is_ok())
+    st = (*clean)->close(walkit::CloseOptions{.cumulative_usage = walkit::Usage{1200, 340, 1540}});
   if (!st.is_ok()) return fail("clean writer: " + st.to_string());
   check_closed((*clean)->final_path(), 8);
 

@@ -285,6 +285,11 @@ Result<std::vector<std::string>> FileSystem::list_dir(const std::string& dir) {
   return names;
 }
 
+Status FileSystem::unlock(int fd) {
+  if (::flock(fd, LOCK_UN) != 0) return Status::from_errno(errno, "flock(LOCK_UN) fd " + std::to_string(fd));
+  return Status::ok();
+}
+
 Status FileSystem::rename_replace(const std::string& from, const std::string& to) {
   if (::rename(from.c_str(), to.c_str()) != 0) {
     return Status::from_errno(errno, "rename " + from + " -> " + to);

@@ -87,6 +87,21 @@ class FileSource : public ByteSource {
   int fd_;  // owned, open for reading
 };
 
+class FdSource : public ByteSource {
+ public:
+  FdSource(FileSystem& fs, int fd) : fs_(fs), fd_(fd) {}
+  Result<size_t> read(char* buf, size_t n) override {
+    auto r = fs_.pread(fd_, buf, n, offset_);
+    if (r.is_ok()) offset_ += *r;
+    return r;
+  }
+
+ private:
+  FileSystem& fs_;
+  int fd_;               // not owned
+  uint64_t offset_ = 0;  // next byte to read
+};
+
 bool is_blank(std::string_view line) {
   return std::all_of(line.begin(), line.end(),
                      [](char c) { return c == ' ' || c == '\t' || c == '\r'; });
@@ -96,6 +111,10 @@ bool is_blank(std::string_view line) {
 
 std::unique_ptr<ByteSource> memory_source(std::string_view bytes) {
   return std::make_unique<MemorySource>(bytes);
+}
+
+std::unique_ptr<ByteSource> fd_source(FileSystem& fs, int fd) {
+  return std::make_unique<FdSource>(fs, fd);
 }
 
 struct Reader::Impl {

@@ -148,23 +148,6 @@ Status check_dir_and_id(const std::string& dir, const std::string& id) {
   return Status::ok();
 }
 
-// Reads a file through an fd we already hold, so that what we check is the
-// inode we locked, not whatever the path names now.
-class FdSource : public ByteSource {
- public:
-  FdSource(FileSystem& fs, int fd) : fs_(fs), fd_(fd) {}
-  Result<size_t> read(char* buf, size_t n) override {
-    auto r = fs_.pread(fd_, buf, n, offset_);
-    if (r.is_ok()) offset_ += *r;
-    return r;
-  }
-
- private:
-  FileSystem& fs_;
-  int fd_;               // not owned
-  uint64_t offset_ = 0;  // next byte to read
-};
-
 }  // namespace
 
 Writer::Writer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -277,7 +260,7 @@ Result<std::unique_ptr<Writer>> Writer::resume(ResumeOptions opts, ResumeReport*
   ro.mode = ReadMode::kTolerateTornTail;
   ro.expected_id = impl->id;
   ro.fs = &fs;
-  Reader reader(std::make_unique<FdSource>(fs, impl->fd), path, ro);
+  Reader reader(fd_source(fs, impl->fd), path, ro);
   s = reader.skip_to_end();
   if (!s.is_ok()) return bail(s);  // corruption: salvage is an operator's decision
   const ReadSummary& sum = reader.summary();

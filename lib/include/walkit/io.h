@@ -84,6 +84,8 @@ class FileSystem {
   // rename(2) that replaces `to`: only for rewriting a file over itself
   // (salvage, compaction) after the new content is durable.
   virtual Status rename_replace(const std::string& from, const std::string& to);
+  // flock(LOCK_UN): lets a read-only probe release the lock at once.
+  virtual Status unlock(int fd);
 };
 
 // The process-wide POSIX implementation.

@@ -110,6 +110,10 @@ class ByteSource {
   virtual Result<size_t> read(char* buf, size_t n) = 0;  // 0 at end
 };
 std::unique_ptr<ByteSource> memory_source(std::string_view bytes);  // bytes must outlive it
+// Reads through an fd the caller holds (and keeps open), with pread from
+// byte 0: what is checked is the inode the caller opened or locked, not
+// whatever the path names now.
+std::unique_ptr<ByteSource> fd_source(FileSystem& fs, int fd);
 
 struct ReaderOptions {
   ReadMode mode = ReadMode::kTolerateTornTail;

@@ -1,0 +1,88 @@
+// walkit/scan.h — what state each session file is in (SPEC §5), read-only.
+//
+// Scanning never locks and never writes. Partial files are read in full;
+// closed files are checked by their last line only (it must be a valid
+// trailer) unless `verify`, so a directory costs O(files), not O(bytes).
+// Whether a partial is in flight is a non-blocking flock probe, released at
+// once.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "walkit/format.h"
+#include "walkit/io.h"
+#include "walkit/reader.h"
+#include "walkit/status.h"
+
+namespace walkit {
+
+enum class FileState {
+  kClosed,         // <id>.jsonl, valid trailer, no damage
+  kInFlight,       // partial whose flock is held by a live process
+  kCrashed,        // partial, valid header, no trailer; maybe a torn tail
+  kSealed,         // partial with a valid trailer (crash before the rename)
+  kUnrecoverable,  // partial with no valid header (empty, torn header)
+  kCorrupt,        // damage that is not a torn tail
+};
+const char* file_state_name(FileState s);  // "closed", "in_flight", ...
+
+// The facts that decide a state; filled by scan_file().
+struct StateFacts {
+  FileKind kind = FileKind::kPartial;
+  bool locked = false;        // flock probe failed: a live writer
+  bool header = false;        // valid header first
+  bool trailer = false;       // valid trailer whose count matches
+  uint64_t corrupt = 0;       // problems other than a torn tail
+  bool torn_tail = false;
+};
+// The one function that decides a file's state.
+FileState classify(const StateFacts& f);
+
+struct ScanOptions {
+  bool verify = false;  // read every byte of closed files too
+  size_t max_line_bytes = kDefaultMaxLineBytes;
+  FileSystem* fs = nullptr;  // null: default_fs()
+  int64_t now_unix_s = 0;    // for age_s; 0: the current time
+};
+
+struct FileScan {
+  std::string path;
+  std::string id;
+  FileKind kind = FileKind::kPartial;
+  FileState state = FileState::kCorrupt;
+  uint64_t chunks = 0;                 // whole valid chunk records (closed, unverified: the trailer's count)
+  std::optional<uint64_t> last_index;
+  uint64_t torn_bytes = 0;
+  bool torn_complete_record = false;   // the tail only lacks its '\n'
+  std::optional<TornTail> torn_tail;
+  uint64_t size = 0;
+  uint64_t dev = 0, ino = 0;           // identity at scan time
+  int64_t mtime_ns = 0;
+  int64_t age_s = 0;                   // seconds since last modification
+  bool closed = false;                 // valid trailer seen
+  bool verified = false;               // every byte was read
+  std::vector<Problem> problems;       // torn tail included
+  std::string why;                     // one line: why this state
+};
+
+// Scans one session file (the name must parse as a session name).
+Result<FileScan> scan_file(const std::string& path, const ScanOptions& opts = {});
+
+// One argument's worth of scanning: a directory's session files (not
+// recursive; temporaries, quarantine and other files ignored) or one file.
+struct ScanSet {
+  std::vector<FileScan> files;            // sorted by path
+  std::vector<std::string> skipped;       // "path: reason" (symlinks, not session files)
+  std::vector<Status> errors;             // files that could not be read
+  std::vector<std::string> stale_temps;   // *.__compact__ / *.__tmp__ left by a crash
+};
+ScanSet scan_paths(const std::vector<std::string>& paths, const ScanOptions& opts = {});
+
+// SPEC §2: $OPENRATH_HOME/sessions (tilde expanded), else ./.openrath/sessions
+// if ./.openrath is a directory, else ~/.openrath/sessions.
+std::string default_sessions_dir();
+
+}  // namespace walkit

@@ -1,0 +1,286 @@
+#include "walkit/scan.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+
+namespace walkit {
+
+const char* file_state_name(FileState s) {
+  switch (s) {
+    case FileState::kClosed: return "closed";
+    case FileState::kInFlight: return "in_flight";
+    case FileState::kCrashed: return "crashed";
+    case FileState::kSealed: return "sealed";
+    case FileState::kUnrecoverable: return "unrecoverable";
+    case FileState::kCorrupt: return "corrupt";
+  }
+  return "?";
+}
+
+FileState classify(const StateFacts& f) {
+  if (f.kind == FileKind::kFinal) {
+    // The final name promises a complete file: anything less is damage,
+    // a torn tail included (nothing may be appended after the rename).
+    bool clean = f.header && f.trailer && f.corrupt == 0 && !f.torn_tail;
+    return clean ? FileState::kClosed : FileState::kCorrupt;
+  }
+  if (f.locked) return FileState::kInFlight;
+  if (!f.header) return FileState::kUnrecoverable;
+  if (f.corrupt > 0) return FileState::kCorrupt;
+  return f.trailer ? FileState::kSealed : FileState::kCrashed;
+}
+
+namespace {
+
+class Collector : public Reporter {
+ public:
+  explicit Collector(std::vector<Problem>* out) : out_(out) {}
+  void report(const Problem& p) override { out_->push_back(p); }
+
+ private:
+  std::vector<Problem>* out_;  // not owned
+};
+
+// Closes an fd on scope exit.
+struct FdGuard {
+  FileSystem& fs;
+  int fd;
+  ~FdGuard() { (void)fs.close(fd); }
+};
+
+std::string why_of(const FileScan& s) {
+  switch (s.state) {
+    case FileState::kClosed: return "";
+    case FileState::kInFlight: return "locked by a live writer";
+    case FileState::kSealed:
+      return s.torn_bytes ? "trailer present, torn tail after it" : "trailer present, not renamed";
+    case FileState::kCrashed:
+      if (!s.torn_bytes) return "no trailer";
+      return s.torn_complete_record ? "no trailer; last record lacks its newline"
+                                    : "no trailer; torn tail";
+    case FileState::kUnrecoverable: return s.size == 0 ? "empty file" : "no valid header";
+    case FileState::kCorrupt: break;
+  }
+  for (const Problem& p : s.problems) {
+    if (p.kind == ProblemKind::kTornTail && s.kind == FileKind::kPartial) continue;
+    return std::string(problem_kind_name(p.kind)) + " at line " + std::to_string(p.line) +
+           ", byte " + std::to_string(p.offset);
+  }
+  return "no trailer";  // a closed name without a trailer and no other damage
+}
+
+// Checks a closed file by its last line only (SPEC §6): O(1) per file.
+Status check_last_line(FileSystem& fs, int fd, FileScan* s, size_t max_line) {
+  auto problem = [&](ProblemKind k, uint64_t line, uint64_t off, uint64_t len, std::string d) {
+    s->problems.push_back(Problem{k, line, off, len, std::move(d)});
+  };
+  if (s->size == 0) {
+    problem(ProblemKind::kMissingHeader, 1, 0, 0, "empty file");
+    return Status::ok();
+  }
+  // Last line: grow the window until it holds the previous '\n' or the
+  // whole file, bounded by the maximum line length.
+  size_t window = std::min<uint64_t>(s->size, 64 * 1024);
+  std::string buf;
+  for (;;) {
+    buf.resize(window);
+    auto n = fs.pread(fd, buf.data(), window, s->size - window);
+    if (!n.is_ok()) return n.status();
+    if (*n != window) return Status(Code::kFailedPrecondition, s->path + " shrank while reading it");
+    if (buf.back() != '\n') {
+      size_t nl = buf.rfind('\n');
+      uint64_t off = nl == std::string::npos ? s->size - window : s->size - window + nl + 1;
+      s->torn_bytes = s->size - off;
+      s->torn_tail = TornTail{off, s->torn_bytes, 0, false};
+      problem(ProblemKind::kTornTail, 0, off, s->torn_bytes, "closed file ends without a newline");
+      return Status::ok();
+    }
+    size_t prev = buf.size() >= 2 ? buf.rfind('\n', buf.size() - 2) : std::string::npos;
+    if (prev != std::string::npos) {
+      buf.erase(0, prev + 1);
+      break;
+    }
+    if (window == s->size) break;  // the file is one line
+    if (window > max_line) {
+      problem(ProblemKind::kLineTooLong, 0, s->size - window, window, "last line too long");
+      return Status::ok();
+    }
+    window = std::min<uint64_t>(s->size, uint64_t{window} * 4);
+  }
+  buf.pop_back();  // the '\n'
+  uint64_t off = s->size - buf.size() - 1;
+  Record r;
+  if (auto bad = parse_record_line(buf, &r)) {
+    problem(bad->first, 0, off, buf.size(), "last line: " + bad->second);
+  } else if (r.type != RecordType::kTrailer) {
+    problem(ProblemKind::kMissingHeader, 0, off, buf.size(),
+            std::string("last line is a ") + record_type_name(r.type) + ", not a trailer");
+  } else {
+    s->closed = true;
+    s->chunks = r.final_chunk_count;
+    if (r.final_chunk_count) s->last_index = r.final_chunk_count - 1;
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+Result<FileScan> scan_file(const std::string& path, const ScanOptions& opts) {
+  FileSystem& fs = opts.fs ? *opts.fs : default_fs();
+  FileScan s;
+  s.path = path;
+  auto name = parse_session_name(base_name(path));
+  if (!name) return Status(Code::kInvalidArgument, path + ": not a session file name");
+  s.id = name->id;
+  s.kind = name->kind;
+  auto before = fs.lstat(path);
+  if (!before.is_ok()) return before.status();
+  if (!before->is_regular()) {
+    return Status(Code::kInvalidArgument, path + ": not a regular file (symlinks are never followed)");
+  }
+  auto fd = fs.open(path, OpenFlags::kRead);
+  if (!fd.is_ok()) return fd.status();
+  FdGuard guard{fs, *fd};
+  auto st = fs.fstat(*fd);
+  if (!st.is_ok()) return st.status();
+  s.size = st->size;
+  s.dev = st->dev;
+  s.ino = st->ino;
+  s.mtime_ns = st->mtime_ns;
+  int64_t now = opts.now_unix_s;
+  if (now == 0) {
+    now = std::chrono::duration_cast<std::chrono::seconds>(
+              std::chrono::system_clock::now().time_since_epoch()).count();
+  }
+  s.age_s = std::max<int64_t>(0, now - st->mtime_ns / 1000000000);
+
+  StateFacts facts;
+  facts.kind = s.kind;
+  if (s.kind == FileKind::kPartial) {
+    // The probe: a live writer holds LOCK_EX. Released at once, so scanning
+    // stays lock-free for everyone else.
+    Status lk = fs.lock_exclusive(*fd);
+    if (lk.code() == Code::kLocked) {
+      facts.locked = true;
+    } else if (!lk.is_ok()) {
+      return lk;
+    } else {
+      (void)fs.unlock(*fd);
+    }
+  }
+  if (s.kind == FileKind::kPartial || opts.verify) {
+    ReaderOptions ro;
+    ro.mode = ReadMode::kSkipCorrupt;
+    ro.max_line_bytes = opts.max_line_bytes;
+    ro.expected_id = s.id;
+    Collector collect(&s.problems);
+    ro.reporter = &collect;
+    Reader reader(fd_source(fs, *fd), path, ro);
+    WALKIT_RETURN_IF_ERROR(reader.skip_to_end());
+    const ReadSummary& sum = reader.summary();
+    s.chunks = sum.chunks;
+    s.last_index = sum.last_index;
+    s.closed = sum.closed;
+    s.verified = true;
+    if (sum.torn_tail) {
+      s.torn_tail = sum.torn_tail;
+      s.torn_bytes = sum.torn_tail->length;
+      s.torn_complete_record = sum.torn_tail->complete_record;
+    }
+    facts.header = sum.header;
+    facts.trailer = sum.closed;
+    facts.corrupt = sum.corrupt;
+    facts.torn_tail = sum.torn_tail.has_value();
+  } else {
+    WALKIT_RETURN_IF_ERROR(check_last_line(fs, *fd, &s, opts.max_line_bytes));
+    facts.header = true;  // not read: the tail check vouches for the file
+    facts.trailer = s.closed;
+    facts.torn_tail = s.torn_tail.has_value();
+    facts.corrupt = s.problems.size() - (facts.torn_tail ? 1 : 0);
+  }
+  s.state = classify(facts);
+  s.why = why_of(s);
+  return s;
+}
+
+ScanSet scan_paths(const std::vector<std::string>& paths, const ScanOptions& opts) {
+  FileSystem& fs = opts.fs ? *opts.fs : default_fs();
+  ScanSet out;
+  auto scan_one = [&](const std::string& p) {
+    auto r = scan_file(p, opts);
+    if (r.is_ok()) {
+      out.files.push_back(std::move(*r));
+    } else {
+      out.errors.push_back(r.status());
+    }
+  };
+  auto ends_with = [](std::string_view s, std::string_view suf) {
+    return s.size() >= suf.size() && s.substr(s.size() - suf.size()) == suf;
+  };
+  for (const std::string& arg : paths) {
+    auto st = fs.lstat(arg);
+    if (!st.is_ok()) {
+      out.errors.push_back(st.status());
+      continue;
+    }
+    if (st->is_symlink()) {
+      out.skipped.push_back(arg + ": symlink, never followed");
+      continue;
+    }
+    if (!st->is_directory()) {
+      if (parse_session_name(base_name(arg))) {
+        scan_one(arg);
+      } else {
+        out.skipped.push_back(arg + ": not a session file name");
+      }
+      continue;
+    }
+    auto names = fs.list_dir(arg);
+    if (!names.is_ok()) {
+      out.errors.push_back(names.status());
+      continue;
+    }
+    for (const std::string& n : *names) {
+      std::string p = arg + "/" + n;
+      if (ends_with(n, kCompactSuffix) || ends_with(n, kTmpSuffix)) {
+        out.stale_temps.push_back(p);
+        continue;
+      }
+      if (!parse_session_name(n)) continue;  // not ours: ignored
+      auto est = fs.lstat(p);
+      if (!est.is_ok()) {
+        out.errors.push_back(est.status());
+        continue;
+      }
+      if (!est->is_regular()) {
+        out.skipped.push_back(p + (est->is_symlink() ? ": symlink, never followed" : ": not a regular file"));
+        continue;
+      }
+      scan_one(p);
+    }
+  }
+  std::sort(out.files.begin(), out.files.end(),
+            [](const FileScan& a, const FileScan& b) { return a.path < b.path; });
+  std::sort(out.skipped.begin(), out.skipped.end());
+  std::sort(out.stale_temps.begin(), out.stale_temps.end());
+  return out;
+}
+
+std::string default_sessions_dir() {
+  auto home = []() -> std::string {
+    const char* h = std::getenv("HOME");
+    return h ? h : "";
+  };
+  if (const char* env = std::getenv("OPENRATH_HOME"); env && *env) {
+    std::string base = env;
+    if (base == "~" || base.rfind("~/", 0) == 0) base = home() + base.substr(1);
+    return base + "/sessions";
+  }
+  auto st = default_fs().lstat(".openrath");
+  if (st.is_ok() && st->is_directory()) return "./.openrath/sessions";
+  return home() + "/.openrath/sessions";
+}
+
+}  // namespace walkit
