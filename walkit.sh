@@ -60,19 +60,19 @@ install_packages() {
     apt-get install -y --no-install-recommends "${missing[@]}"
 }
 
-# configure_and_build <build dir> <build type> [extra cmake args...]
+# configure_and_build <build dir> <build type> <target|all> [extra cmake args...]
 configure_and_build() {
-  local dir="$1" type="$2"
-  shift 2
+  local dir="$1" type="$2" target="$3"
+  shift 3
   step "Configuring ${dir}/ (${type})"
   cmake -S "$ROOT" -B "$ROOT/$dir" -G Ninja -DCMAKE_BUILD_TYPE="$type" "$@"
-  step "Building ${dir}/ with ${JOBS} jobs"
-  cmake --build "$ROOT/$dir" --parallel "$JOBS"
+  step "Building ${target} in ${dir}/ with ${JOBS} jobs"
+  cmake --build "$ROOT/$dir" --parallel "$JOBS" --target "$target"
 }
 
 cmd_run() {
   install_packages "${BASE_PACKAGES[@]}"
-  configure_and_build build Release
+  configure_and_build build Release walkit_demo
   mkdir -p build/demo-sessions
   local scratch
   scratch="$(mktemp -d "$ROOT/build/demo-sessions/run-XXXXXX")"
@@ -82,14 +82,14 @@ cmd_run() {
 
 cmd_test() {
   install_packages "${BASE_PACKAGES[@]}"
-  configure_and_build build RelWithDebInfo
+  configure_and_build build RelWithDebInfo all
   step "Running tests (ctest, build/)"
   ctest --test-dir build --output-on-failure -j2
 }
 
 cmd_bench() {
   install_packages "${BASE_PACKAGES[@]}"
-  configure_and_build build Release
+  configure_and_build build Release walbench
   [ -x build/tools/walbench ] || die "build/tools/walbench was not built"
   step "Running benchmarks (build/tools/walbench)"
   build/tools/walbench
@@ -97,7 +97,7 @@ cmd_bench() {
 
 cmd_sanitize() {
   install_packages "${BASE_PACKAGES[@]}" "${SANITIZE_PACKAGES[@]}"
-  configure_and_build build-asan RelWithDebInfo \
+  configure_and_build build-asan RelWithDebInfo all \
     -DCMAKE_CXX_COMPILER=clang++ -DWALKIT_SANITIZE=ON
   step "Running tests under ASan+UBSan (ctest, build-asan/)"
   # Any report fails its test: UBSan is built with -fno-sanitize-recover, ASan always halts.

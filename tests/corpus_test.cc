@@ -3,10 +3,9 @@
 // corpus with a manifest (testdata/gen), and, when python3 is available, a
 // fresh bigger corpus generated at test time with another seed.
 #define BOOST_TEST_MODULE corpus_test
-#include <boost/test/unit_test.hpp>
-
 #include <unistd.h>
 
+#include <boost/test/unit_test.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <regex>
@@ -73,7 +72,8 @@ Outcome read_file(const std::string& path, ReadMode mode) {
 }
 
 bool names_line(const std::string& msg, uint64_t line) {
-  return std::regex_search(msg, std::regex("line[^0-9]{0,3}" + std::to_string(line) + "([^0-9]|$)"));
+  return std::regex_search(msg,
+                           std::regex("line[^0-9]{0,3}" + std::to_string(line) + "([^0-9]|$)"));
 }
 
 // Offset of 1-based line n in `bytes`, computed from the bytes alone.
@@ -203,7 +203,8 @@ BOOST_AUTO_TEST_CASE(reference_closed_session_reads_with_four_chunks_and_usage) 
   for (size_t i = 0; i < 4; ++i) BOOST_TEST(s->chunks[i].kind == kinds[i]);
   BOOST_TEST(s->chunks[1].payload.find("content")->as_string() ==
              "h\u00e9llo w\u00f6rld \u2713 \u2014 \u65e5\u672c\u8a9e \U0001F680 \"quoted\" "
-             "back\\slash\ttab\nnewline \x01" "ctl");
+             "back\\slash\ttab\nnewline \x01"
+             "ctl");
   BOOST_TEST_REQUIRE(s->trailer.has_value());
   const Value* usage = s->trailer->find("cumulative_usage");
   BOOST_TEST_REQUIRE(usage != nullptr);

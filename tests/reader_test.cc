@@ -3,17 +3,17 @@
 // limits (line length, nesting depth), the mode table, and independence from
 // the read buffer size.
 #define BOOST_TEST_MODULE reader_test
-#include <boost/test/unit_test.hpp>
+#include "walkit/reader.h"
 
 #include <unistd.h>
 
+#include <boost/test/unit_test.hpp>
 #include <regex>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "support/test_support.h"
-#include "walkit/reader.h"
 #include "walkit/session.h"
 
 namespace walkit {
@@ -132,15 +132,18 @@ std::vector<std::string> raws(const Outcome& o) {
 
 // "line 3" in some spelling ("line 3", "line: 3", "line=3").
 bool names_line(const std::string& msg, uint64_t line) {
-  return std::regex_search(msg, std::regex("line[^0-9]{0,3}" + std::to_string(line) + "([^0-9]|$)"));
+  return std::regex_search(msg,
+                           std::regex("line[^0-9]{0,3}" + std::to_string(line) + "([^0-9]|$)"));
 }
 
+// clang-format off
 const std::vector<ProblemKind> kAllKinds = {
-    ProblemKind::kTornTail,        ProblemKind::kLineTooLong,        ProblemKind::kInvalidUtf8,
-    ProblemKind::kInvalidJson,     ProblemKind::kTooDeep,            ProblemKind::kNotObject,
-    ProblemKind::kUnknownRecordType, ProblemKind::kBadField,         ProblemKind::kSchemaTooNew,
-    ProblemKind::kMissingHeader,   ProblemKind::kDuplicateHeader,    ProblemKind::kRecordAfterTrailer,
-    ProblemKind::kIndexGap,        ProblemKind::kIdMismatch,         ProblemKind::kChunkCountMismatch};
+    ProblemKind::kTornTail, ProblemKind::kLineTooLong, ProblemKind::kInvalidUtf8,
+    ProblemKind::kInvalidJson, ProblemKind::kTooDeep, ProblemKind::kNotObject,
+    ProblemKind::kUnknownRecordType, ProblemKind::kBadField, ProblemKind::kSchemaTooNew,
+    ProblemKind::kMissingHeader, ProblemKind::kDuplicateHeader, ProblemKind::kRecordAfterTrailer,
+    ProblemKind::kIndexGap, ProblemKind::kIdMismatch, ProblemKind::kChunkCountMismatch};
+// clang-format on
 
 // One problem in a minimal input: `lines` are '\n'-terminated, then `tail`.
 struct Case {
@@ -155,11 +158,13 @@ struct Case {
 
 std::vector<Case> problem_cases() {
   const std::string h = header_line();
+  const std::string other_id = "00000000-0000-4000-8000-0000000000bb";
+  // clang-format off
   return {
       {"torn tail", {h, chunk_line(0)}, R"({"rec)", ProblemKind::kTornTail, 3},
       {"line too long", {h, std::string(1001, 'x')}, "", ProblemKind::kLineTooLong, 2, 1000},
-      {"invalid utf8", {h, chunk_line(0, "{\"content\": \"\xff\"}")}, "", ProblemKind::kInvalidUtf8, 2},
-      {"nul in a line", {h, chunk_line(0, std::string("{\"content\": \"a\0b\"}", 18))}, "",
+      {"invalid utf8", {h, chunk_line(0, "{\"c\": \"\xff\"}")}, "", ProblemKind::kInvalidUtf8, 2},
+      {"nul in a line", {h, chunk_line(0, std::string("{\"c\": \"a\0b\"}", 12))}, "",
        ProblemKind::kInvalidUtf8, 2},
       {"invalid json", {h, R"({"record_type": "chunk", )"}, "", ProblemKind::kInvalidJson, 2},
       {"too deep", {h, R"({"a": )" + std::string(300, '[')}, "", ProblemKind::kTooDeep, 2},
@@ -174,11 +179,11 @@ std::vector<Case> problem_cases() {
       {"record after trailer", {h, trailer_line(0), chunk_line(0)}, "",
        ProblemKind::kRecordAfterTrailer, 3},
       {"index gap", {h, chunk_line(0), chunk_line(2)}, "", ProblemKind::kIndexGap, 3},
-      {"id mismatch", {h}, "", ProblemKind::kIdMismatch, 1, kDefaultMaxLineBytes,
-       "00000000-0000-4000-8000-0000000000bb"},
+      {"id mismatch", {h}, "", ProblemKind::kIdMismatch, 1, kDefaultMaxLineBytes, other_id},
       {"chunk count mismatch", {h, chunk_line(0), trailer_line(2)}, "",
        ProblemKind::kChunkCountMismatch, 3},
   };
+  // clang-format on
 }
 
 Outcome read_case(const Case& c, ReadMode m) {
@@ -208,7 +213,8 @@ BOOST_AUTO_TEST_CASE(every_problem_kind_is_reported_at_its_line_and_offset) {
       seen[static_cast<size_t>(c.kind)] = true;
     }
   }
-  for (size_t i = 0; i < kAllKinds.size(); ++i) BOOST_TEST(seen[i], problem_kind_name(kAllKinds[i]));
+  for (size_t i = 0; i < kAllKinds.size(); ++i)
+    BOOST_TEST(seen[i], problem_kind_name(kAllKinds[i]));
 }
 
 BOOST_AUTO_TEST_CASE(strict_fails_on_every_problem_naming_the_line_and_offset) {
@@ -416,13 +422,14 @@ BOOST_AUTO_TEST_CASE(nesting_of_exactly_max_depth_is_accepted_and_one_more_is_to
   // The record object is depth 1 and its payload depth 2.
   std::string at_limit = chunk_line(0, nested_objects(kMaxDepth - 1));
   std::string over = chunk_line(1, nested_objects(kMaxDepth));
-  std::string over_arrays = chunk_line(1, R"({"a": )" + std::string(kMaxDepth - 1, '[') +
-                                              std::string(kMaxDepth - 1, ']') + "}");
+  std::string over_arrays = chunk_line(
+      1, R"({"a": )" + std::string(kMaxDepth - 1, '[') + std::string(kMaxDepth - 1, ']') + "}");
   for (const std::string& bad : {over, over_arrays}) {
     std::vector<std::string> ls = {header_line(), at_limit, bad};
     Outcome o = read_bytes(join(ls), with_mode(ReadMode::kSkipCorrupt));
     BOOST_TEST(o.error.is_ok(), o.error.to_string());
-    BOOST_TEST(raws(o) == (std::vector<std::string>{ls[0], ls[1]}), boost::test_tools::per_element());
+    BOOST_TEST(raws(o) == (std::vector<std::string>{ls[0], ls[1]}),
+               boost::test_tools::per_element());
     BOOST_TEST_REQUIRE(o.problems.size() == 1u);
     BOOST_TEST(o.problems[0].kind == ProblemKind::kTooDeep);
     BOOST_TEST(o.problems[0].line == 3u);
@@ -449,7 +456,8 @@ BOOST_AUTO_TEST_CASE(malformed_lines_are_classified) {
       {"string", R"("chunk")", ProblemKind::kNotObject},
       {"null", "null", ProblemKind::kNotObject},
       {"unknown type", R"({"record_type": "footer", "index": 0})", ProblemKind::kUnknownRecordType},
-      {"index as string", R"({"record_type": "chunk", "index": "0", "kind": "user", "payload": {}})",
+      {"index as string",
+       R"({"record_type": "chunk", "index": "0", "kind": "user", "payload": {}})",
        ProblemKind::kBadField},
       {"negative index", R"({"record_type": "chunk", "index": -1, "kind": "user", "payload": {}})",
        ProblemKind::kBadField},
@@ -523,7 +531,8 @@ BOOST_AUTO_TEST_CASE(file_named_for_another_id_is_an_id_mismatch) {
     }
   }
   f.write_file(kId + ".jsonl.__partial__", join(ls));
-  BOOST_TEST(read_path(f.path(kId + ".jsonl.__partial__"), with_mode(ReadMode::kStrict)).error.is_ok());
+  BOOST_TEST(
+      read_path(f.path(kId + ".jsonl.__partial__"), with_mode(ReadMode::kStrict)).error.is_ok());
 }
 
 BOOST_AUTO_TEST_CASE(open_refuses_a_missing_file_and_a_symlink) {
@@ -572,17 +581,16 @@ BOOST_AUTO_TEST_CASE(blank_lines_are_skipped_but_counted) {
 }
 
 BOOST_AUTO_TEST_CASE(reporter_receives_problems_in_file_order) {
-  std::vector<std::string> ls = {header_line(), "{oops", chunk_line(0), std::string(3, '\0'),
-                                 chunk_line(2), trailer_line(7)};
+  std::vector<std::string> ls = {header_line(),        "{oops",       chunk_line(0),
+                                 std::string(3, '\0'), chunk_line(2), trailer_line(7)};
   std::string tail = R"({"record)";
   Outcome o = read_bytes(join(ls) + tail, with_mode(ReadMode::kSkipCorrupt));
   BOOST_TEST(o.error.is_ok(), o.error.to_string());
-  std::vector<std::pair<ProblemKind, uint64_t>> expect = {
-      {ProblemKind::kInvalidJson, 2},
-      {ProblemKind::kInvalidUtf8, 4},
-      {ProblemKind::kIndexGap, 5},
-      {ProblemKind::kChunkCountMismatch, 6},
-      {ProblemKind::kTornTail, 7}};
+  std::vector<std::pair<ProblemKind, uint64_t>> expect = {{ProblemKind::kInvalidJson, 2},
+                                                          {ProblemKind::kInvalidUtf8, 4},
+                                                          {ProblemKind::kIndexGap, 5},
+                                                          {ProblemKind::kChunkCountMismatch, 6},
+                                                          {ProblemKind::kTornTail, 7}};
   BOOST_TEST_REQUIRE(o.problems.size() == expect.size());
   for (size_t i = 0; i < expect.size(); ++i) {
     BOOST_TEST(o.problems[i].kind == expect[i].first);
@@ -710,15 +718,14 @@ BOOST_AUTO_TEST_CASE(records_carry_the_fields_of_their_type) {
 }
 
 BOOST_AUTO_TEST_CASE(results_do_not_depend_on_the_buffer_size) {
-  std::vector<std::string> ls = {
-      header_line(),
-      "",
-      chunk_line(0, R"({"content": "héllo 日本語 🚀 \"q\" \\ \n"})"),
-      chunk_line(1, "{\"content\": \"\xff\"}"),
-      std::string(3, '\0'),
-      chunk_line(1),
-      std::string(500, 'y'),
-      chunk_line(2, R"({"a": [[{"b": []}]]})")};
+  std::vector<std::string> ls = {header_line(),
+                                 "",
+                                 chunk_line(0, R"({"content": "héllo 日本語 🚀 \"q\" \\ \n"})"),
+                                 chunk_line(1, "{\"content\": \"\xff\"}"),
+                                 std::string(3, '\0'),
+                                 chunk_line(1),
+                                 std::string(500, 'y'),
+                                 chunk_line(2, R"({"a": [[{"b": []}]]})")};
   std::string tail = std::string(R"({"record_type": "chunk", "ind)") + std::string(3, '\0');
   std::string bytes = join(ls) + tail;
   std::vector<std::string> expect_raw = {ls[0], ls[2], ls[5], ls[7]};

@@ -5,7 +5,6 @@
 // are computed from the bytes alone, never from the reader.
 #define BOOST_TEST_MODULE truncation_sweep_test
 #include <boost/test/unit_test.hpp>
-
 #include <filesystem>
 #include <sstream>
 #include <string>
@@ -89,7 +88,8 @@ std::string check(std::string_view input, const Expected& e, size_t buffer_bytes
     if (t.offset != e.whole_bytes) err << " tail offset " << t.offset << ";";
     if (t.length != tail) err << " tail length " << t.length << " != " << tail << ";";
     if (t.nul_bytes != e.nul_bytes) err << " nul_bytes " << t.nul_bytes << ";";
-    if (t.complete_record != e.complete_record) err << " complete_record " << t.complete_record << ";";
+    if (t.complete_record != e.complete_record)
+      err << " complete_record " << t.complete_record << ";";
   }
   if (c.problems.size() != (tail ? 1u : 0u)) {
     err << " reported " << c.problems.size() << " problems;";
@@ -127,8 +127,8 @@ size_t sweep(const std::string& bytes) {
   for (size_t buf : {size_t{7}, kDefaultBuffer}) {
     for (size_t cut = 0; cut <= bytes.size(); ++cut) {
       std::string_view prefix(bytes.data(), cut);
-      const bool complete = cut < bytes.size() && bytes[cut] == '\n' &&
-                            (cut == 0 || bytes[cut - 1] != '\n');
+      const bool complete =
+          cut < bytes.size() && bytes[cut] == '\n' && (cut == 0 || bytes[cut - 1] != '\n');
       run(prefix, expect_for(prefix, 0, complete, cut == bytes.size()), buf,
           "cut at " + std::to_string(cut));
     }

@@ -30,7 +30,8 @@ struct Run {
 Run walbench(const std::string& args) {
   const char* bin = std::getenv("WALKIT_BIN_DIR");
   BOOST_REQUIRE_MESSAGE(bin && *bin, "WALKIT_BIN_DIR is not set: run this test through ctest");
-  std::string cmd = "'" + std::string(bin) + "/walbench' " + args;
+  std::string cmd = "'";
+  cmd.append(bin).append("/walbench' ").append(args);
   FILE* p = ::popen(cmd.c_str(), "r");
   BOOST_REQUIRE(p != nullptr);
   Run r;
@@ -42,7 +43,7 @@ Run walbench(const std::string& args) {
   return r;
 }
 
-std::string quoted(const std::string& path) { return "'" + path + "'"; }
+std::string quoted(const std::string& path) { return std::string("'").append(path).append("'"); }
 
 std::vector<Value> json_lines(const std::string& out) {
   std::vector<Value> rows;
@@ -89,6 +90,13 @@ const Value* find_row(const std::vector<Value>& rows, const std::string& bench,
   return nullptr;
 }
 
+// A JSON integer, whichever of the two integer kinds the parser chose.
+int64_t integer(const Value* v) {
+  BOOST_REQUIRE(v != nullptr);
+  if (v->type() == Value::Type::kUint) return static_cast<int64_t>(v->as_uint());
+  return v->as_int();
+}
+
 std::string unit_of(const Value* row) { return row ? row->find("unit")->as_string() : "(missing)"; }
 
 }  // namespace
@@ -124,11 +132,10 @@ BOOST_AUTO_TEST_CASE(file_option_reads_the_given_session_with_the_tolerant_mode)
   const Value* reader = find_row(rows, "reader", "tolerate-torn-tail");
   BOOST_REQUIRE(reader != nullptr);
   check_contract_fields(*reader);
-  const Value* bytes = reader->find("file_bytes");
-  BOOST_REQUIRE(is_number(bytes));
-  BOOST_TEST(bytes->as_int() == static_cast<int64_t>(std::filesystem::file_size(file)));
+  BOOST_TEST(integer(reader->find("file_bytes")) ==
+             static_cast<int64_t>(std::filesystem::file_size(file)));
   // header + 4 chunks + trailer (testdata/rath/README.md)
-  BOOST_TEST(reader->find("records")->as_int() == 6);
+  BOOST_TEST(integer(reader->find("records")) == 6);
 }
 
 BOOST_AUTO_TEST_CASE(a_corrupt_session_file_is_an_operational_error) {

@@ -288,8 +288,9 @@ size_t run_all_faults(Durability d) {
     run_fault_case(d, f);
     ++cases;
   };
-  const FaultFs::Op synced_ops[] = {FaultFs::kWrite,    FaultFs::kFdatasync, FaultFs::kFsync,
-                                    FaultFs::kFsyncDir, FaultFs::kRename,    FaultFs::kFtruncate};
+  const FaultFs::Op synced_ops[] = {
+      FaultFs::kWrite,  FaultFs::kFdatasync,     FaultFs::kFsync,    FaultFs::kFsyncDir,
+      FaultFs::kRename, FaultFs::kRenameReplace, FaultFs::kFtruncate};
   for (FaultFs::Op op : synced_ops) {
     for (uint64_t n = 0; n < census.calls[op]; ++n) {
       for (Mode mode : {Mode::kOnce, Mode::kForever}) {

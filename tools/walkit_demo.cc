@@ -199,8 +199,11 @@ int run_demo(const DemoOptions& o) {
   if (!recovered_intact(*s, acked)) fail("recovered chunks differ from the acknowledged ones");
 
   std::cout << "\n[3/4] resuming the crashed session, appending one chunk, closing\n";
+  walkit::ResumeOptions ro;
+  ro.sessions_dir = o.dir;
+  ro.id = id;
   walkit::ResumeReport rep;
-  auto w = walkit::Writer::resume(walkit::ResumeOptions{.sessions_dir = o.dir, .id = id}, &rep);
+  auto w = walkit::Writer::resume(ro, &rep);
   if (!w.is_ok()) return fail("resume: " + w.status().to_string());
   std::cout << "  kept " << rep.chunks << " chunks; cut " << rep.cut_bytes
             << " bytes; completed a newline: " << rep.completed_newline << "\n";
@@ -223,10 +226,11 @@ int run_demo(const DemoOptions& o) {
   wo.header.id = new_session_id(id_rng);
   auto clean = walkit::Writer::create(wo);
   if (!clean.is_ok()) return fail("create: " + clean.status().to_string());
+  walkit::CloseOptions co;
+  co.cumulative_usage = walkit::Usage{1200, 340, 1540};
   for (uint64_t i = 0; st.is_ok() && i < 8; ++i)
     st = (*clean)->write_chunk(i, chunk_kind(i), chunk_payload(i));
-  if (st.is_ok())
-    st = (*clean)->close(walkit::CloseOptions{.cumulative_usage = walkit::Usage{1200, 340, 1540}});
+  if (st.is_ok()) st = (*clean)->close(co);
   if (!st.is_ok()) return fail("clean writer: " + st.to_string());
   check_closed((*clean)->final_path(), 8);
 

@@ -126,6 +126,7 @@ std::string journal_line(const QuarantineEntry& e, const std::string& bin_name,
   append_field(out, "reason", e.reason);
   append_field(out, "time", iso8601_utc(unix_ns / 1000));
   append_field(out, "tool", e.tool);
+  if (!e.run.empty()) append_field(out, "run", e.run);
   out += "}\n";
   return out;
 }
@@ -140,7 +141,7 @@ Result<QuarantineRecord> quarantine_keep(FileSystem& fs, const QuarantineEntry& 
   // The journal is JSON; a path or label that is not UTF-8 cannot be written
   // into it faithfully. Refuse before touching the disk: the caller then
   // leaves the source file as it is, which loses nothing.
-  for (const std::string* s : {&e.source_path, &e.reason, &e.tool}) {
+  for (const std::string* s : {&e.source_path, &e.reason, &e.tool, &e.run}) {
     if (!valid_utf8_no_nul(*s)) {
       return Status(Code::kInvalidArgument, "quarantine: not valid UTF-8, cannot journal: " + *s);
     }

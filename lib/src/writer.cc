@@ -6,6 +6,7 @@
 #include <mutex>
 #include <thread>
 
+#include "locked_file.h"
 #include "walkit/quarantine.h"
 #include "walkit/reader.h"
 #include "walkit/version.h"
@@ -296,7 +297,8 @@ Result<std::unique_ptr<Writer>> Writer::resume(ResumeOptions opts, ResumeReport*
       rep.chunks += 1;
     } else {
       QuarantineEntry q{path, tail->offset, bytes, "torn_tail",
-                        std::string("walkit-writer ") + kVersion + " (resume)"};
+                        std::string("walkit-writer ") + kVersion + " (resume)",
+                        detail::new_run_id("walkit-writer")};
       auto kept = quarantine_keep(fs, q);
       if (!kept.is_ok()) return bail(kept.status());
       s = fs.ftruncate(impl->fd, tail->offset);

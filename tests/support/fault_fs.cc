@@ -7,8 +7,9 @@ namespace walkit::test {
 
 const char* FaultFs::op_name(Op op) {
   static const char* const kNames[kOpCount] = {
-      "open", "write", "read",  "pread", "fdatasync", "fsync",     "ftruncate", "seek_end",
-      "lock", "close", "fstat", "lstat", "rename",    "fsync_dir", "mkdir",     "unlink"};
+      "open",     "write",  "read",     "pread",          "fdatasync", "fsync",  "ftruncate",
+      "seek_end", "lock",   "close",    "fstat",          "lstat",     "rename", "fsync_dir",
+      "mkdir",    "unlink", "list_dir", "rename_replace", "unlock"};
   return op >= 0 && op < kOpCount ? kNames[op] : "?";
 }
 
@@ -230,6 +231,30 @@ Status FaultFs::unlink(const std::string& path) {
   Decision d = begin(kUnlink, -1, path);
   if (d.err) return injected(kUnlink, d);
   Status s = base_.unlink(path);
+  finish(d, s);
+  return s;
+}
+
+Result<std::vector<std::string>> FaultFs::list_dir(const std::string& dir) {
+  Decision d = begin(kListDir, -1, dir);
+  if (d.err) return injected(kListDir, d);
+  Result<std::vector<std::string>> r = base_.list_dir(dir);
+  finish(d, r.status());
+  return r;
+}
+
+Status FaultFs::rename_replace(const std::string& from, const std::string& to) {
+  Decision d = begin(kRenameReplace, -1, from, 0, to);
+  if (d.err) return injected(kRenameReplace, d);
+  Status s = base_.rename_replace(from, to);
+  finish(d, s);
+  return s;
+}
+
+Status FaultFs::unlock(int fd) {
+  Decision d = begin(kUnlock, fd, {});
+  if (d.err) return injected(kUnlock, d);
+  Status s = base_.unlock(fd);
   finish(d, s);
   return s;
 }

@@ -42,6 +42,9 @@ class FaultFs : public walkit::FileSystem {
     kFsyncDir,
     kMkdir,
     kUnlink,
+    kListDir,
+    kRenameReplace,
+    kUnlock,
     kOpCount
   };
   static const char* op_name(Op op);  // "open", "write", "fdatasync", ...
@@ -57,7 +60,7 @@ class FaultFs : public walkit::FileSystem {
     Op op;
     int fd = -1;
     std::string path;
-    std::string path2;   // rename target
+    std::string path2;   // rename / rename_replace target
     uint64_t bytes = 0;  // write/read: bytes requested; ftruncate: new size
     uint64_t done = 0;   // write/read: bytes transferred
     int err = 0;         // errno of the failure (injected or real), 0 on success
@@ -95,6 +98,9 @@ class FaultFs : public walkit::FileSystem {
   Status fsync_dir(const std::string& dir) override;
   Status mkdir(const std::string& path, unsigned mode) override;
   Status unlink(const std::string& path) override;
+  Result<std::vector<std::string>> list_dir(const std::string& dir) override;
+  Status rename_replace(const std::string& from, const std::string& to) override;
+  Status unlock(int fd) override;
 
  private:
   struct Fault {

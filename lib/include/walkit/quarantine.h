@@ -7,7 +7,7 @@
 //   {"source": "<file name>", "source_path": "<path as given>",
 //    "path": "<bin file name>", "offset": N,
 //    "length": N, "sha256": "<hex>", "reason": "...", "time": "<ISO-8601>",
-//    "tool": "<tool> <version>"}
+//    "tool": "<tool> <version>", "run": "<run id>"}
 // keep() returns only after the bytes file, the journal line and both
 // directory entries are durable (fdatasync + directory fsync), so a caller
 // may cut the session file right after.
@@ -28,6 +28,9 @@ struct QuarantineEntry {
   std::string_view bytes;   // the exact bytes
   std::string reason;       // "torn_tail", "nul_run", "fused_fragment", ...
   std::string tool;         // "walrepair 0.1.0", "walkit-writer 0.1.0 (resume)"
+  // Groups the entries of one repair of one file, so --undo can reverse
+  // whole repairs, newest first. Empty: not journaled.
+  std::string run;
 };
 
 struct QuarantineRecord {

@@ -1,0 +1,103 @@
+// walpromote's step: seal a crashed partial, rename a sealed one.
+#include "locked_file.h"
+#include "walkit/repair.h"
+#include "walkit/version.h"
+#include "walkit/writer.h"
+
+namespace walkit {
+
+const char* promote_action_name(PromoteAction a) {
+  switch (a) {
+    case PromoteAction::kNothing: return "nothing";
+    case PromoteAction::kSealAndRename: return "seal_and_rename";
+    case PromoteAction::kRename: return "rename";
+    case PromoteAction::kSkippedInFlight: return "skipped_in_flight";
+    case PromoteAction::kRefused: return "refused";
+    case PromoteAction::kConflict: return "conflict";
+  }
+  return "?";
+}
+
+Result<PromoteReport> promote_file(const std::string& path, const PromoteOptions& opts) {
+  FileSystem& fs = opts.fs ? *opts.fs : default_fs();
+  PromoteReport rep;
+  rep.path = path;
+  auto name = parse_session_name(base_name(path));
+  if (!name) return Status(Code::kInvalidArgument, path + ": not a session file name");
+  rep.final_path = dir_name(path) + "/" + final_name(name->id);
+  if (opts.repair_first) {
+    RepairOptions ro = opts.repair;
+    ro.dry_run = opts.dry_run;
+    if (!ro.fs) ro.fs = &fs;
+    auto r = repair_file(path, ro);
+    if (!r.is_ok()) return r.status();
+    rep.repair = *r;
+  }
+  detail::LockedFile f;
+  WALKIT_RETURN_IF_ERROR(detail::open_locked(fs, path, !opts.dry_run, &f));
+  if (f.locked_by_other) {
+    rep.before = FileState::kInFlight;
+    rep.action = PromoteAction::kSkippedInFlight;
+    rep.detail = "locked by a live writer; untouched";
+    return rep;
+  }
+  auto an = detail::analyze(fs, f.fd, path, kDefaultMaxLineBytes);
+  if (!an.is_ok()) return an.status();
+  rep.before = an->state;
+  rep.chunks = an->summary.chunks;
+  // In a dry run the repair was only planned: judge by its predicted result.
+  FileState state = an->state;
+  bool torn = an->summary.torn_tail.has_value();
+  if (opts.dry_run && rep.repair && rep.repair->action != RepairAction::kNothing) {
+    state = rep.repair->after;
+    rep.chunks = rep.repair->chunks;
+    torn = false;
+  }
+  switch (state) {
+    case FileState::kClosed:
+      rep.detail = "already closed";
+      return rep;
+    case FileState::kCrashed:
+    case FileState::kSealed:
+      if (torn) {
+        rep.action = PromoteAction::kRefused;
+        rep.detail = "torn tail; repair first (walrepair, or --repair)";
+        return rep;
+      }
+      rep.action = state == FileState::kCrashed ? PromoteAction::kSealAndRename : PromoteAction::kRename;
+      break;
+    default:
+      rep.action = PromoteAction::kRefused;
+      rep.detail = std::string(file_state_name(state)) + "; not promoted";
+      return rep;
+  }
+  if (fs.lstat(rep.final_path).is_ok()) {
+    rep.action = PromoteAction::kConflict;
+    rep.detail = rep.final_path + " already exists; nothing replaced";
+    return rep;
+  }
+  rep.detail = rep.action == PromoteAction::kSealAndRename
+                   ? "sealed with " + std::to_string(rep.chunks) + " recovered chunks, renamed"
+                   : "renamed";
+  if (opts.dry_run) return rep;
+  if (rep.action == PromoteAction::kSealAndRename) {
+    std::string tool = opts.tool.empty() ? std::string("walpromote ") + kVersion : opts.tool;
+    std::string line = trailer_line(opts.closed_at, rep.chunks, std::nullopt, tool);
+    WALKIT_RETURN_IF_ERROR(write_all(fs, f.fd, line.data(), line.size()));
+  }
+  // Durable order: content, then the name that promises it, then the name.
+  WALKIT_RETURN_IF_ERROR(fs.fdatasync(f.fd));
+  Status s = fs.rename_noreplace(path, rep.final_path);
+  if (s.code() == Code::kAlreadyExists) {
+    rep.action = PromoteAction::kConflict;
+    rep.detail = rep.final_path + " appeared meanwhile; nothing replaced (the partial is sealed)";
+    rep.changed = true;
+    return rep;
+  }
+  WALKIT_RETURN_IF_ERROR(s);
+  WALKIT_RETURN_IF_ERROR(fs.fsync_dir(dir_name(path)));
+  rep.changed = true;
+  return rep;
+}
+
+}  // namespace walkit

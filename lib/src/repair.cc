@@ -1,0 +1,187 @@
+// walrepair's step: cut torn tails, complete a record that lost only its
+// '\n', salvage corrupt files, move unrecoverable ones to the quarantine.
+#include "walkit/repair.h"
+
+#include "locked_file.h"
+#include "salvage.h"
+#include "walkit/quarantine.h"
+#include "walkit/version.h"
+
+namespace walkit {
+
+const char* repair_action_name(RepairAction a) {
+  switch (a) {
+    case RepairAction::kNothing: return "nothing";
+    case RepairAction::kCutTornTail: return "cut_torn_tail";
+    case RepairAction::kAddNewline: return "add_newline";
+    case RepairAction::kSalvage: return "salvage";
+    case RepairAction::kQuarantineFile: return "quarantine_file";
+    case RepairAction::kSkippedInFlight: return "skipped_in_flight";
+    case RepairAction::kRefusedCorrupt: return "refused_corrupt";
+    case RepairAction::kLeftUnrecoverable: return "left_unrecoverable";
+  }
+  return "?";
+}
+
+namespace {
+
+using detail::Analysis;
+
+// What to do, decided from the state alone (plus the options).
+RepairAction plan_action(const Analysis& a, const RepairOptions& o) {
+  switch (a.state) {
+    case FileState::kClosed:
+    case FileState::kInFlight: return RepairAction::kNothing;
+    case FileState::kCrashed:
+    case FileState::kSealed: {
+      const auto& t = a.summary.torn_tail;
+      if (!t) return RepairAction::kNothing;
+      return t->complete_record ? RepairAction::kAddNewline : RepairAction::kCutTornTail;
+    }
+    case FileState::kUnrecoverable:
+      return o.quarantine_unrecoverable ? RepairAction::kQuarantineFile
+                                        : RepairAction::kLeftUnrecoverable;
+    case FileState::kCorrupt: {
+      // A newer schema is not damage we understand: never rewrite it.
+      for (const Problem& p : a.problems) {
+        if (p.kind == ProblemKind::kSchemaTooNew) return RepairAction::kRefusedCorrupt;
+      }
+      return o.salvage ? RepairAction::kSalvage : RepairAction::kRefusedCorrupt;
+    }
+  }
+  return RepairAction::kNothing;
+}
+
+Result<std::string> read_range(FileSystem& fs, int fd, uint64_t off, uint64_t len, const std::string& path) {
+  std::string bytes(len, '\0');
+  auto n = fs.pread(fd, bytes.data(), len, off);
+  if (!n.is_ok()) return n.status();
+  if (*n != len) return Status(Code::kFailedPrecondition, path + " changed while reading it");
+  return bytes;
+}
+
+}  // namespace
+
+Result<RepairReport> repair_file(const std::string& path, const RepairOptions& opts) {
+  FileSystem& fs = opts.fs ? *opts.fs : default_fs();
+  const std::string tool = opts.tool.empty() ? std::string("walrepair ") + kVersion : opts.tool;
+  RepairReport rep;
+  rep.path = path;
+  detail::LockedFile f;
+  WALKIT_RETURN_IF_ERROR(detail::open_locked(fs, path, !opts.dry_run, &f));
+  if (f.locked_by_other) {
+    rep.before = rep.after = FileState::kInFlight;
+    rep.action = RepairAction::kSkippedInFlight;
+    rep.detail = "locked by a live writer; untouched";
+    return rep;
+  }
+  auto an = detail::analyze(fs, f.fd, path, opts.max_line_bytes);
+  if (!an.is_ok()) return an.status();
+  const Analysis& a = *an;
+  rep.before = rep.after = a.state;
+  rep.chunks = a.summary.chunks;
+  rep.action = plan_action(a, opts);
+  const std::string run = detail::new_run_id(tool);
+  const uint64_t size = f.info.size;
+
+  switch (rep.action) {
+    case RepairAction::kNothing:
+    case RepairAction::kSkippedInFlight:
+      rep.detail = "nothing to repair";
+      return rep;
+    case RepairAction::kRefusedCorrupt:
+      rep.detail = "corrupt; untouched (use --salvage)";
+      for (const Problem& p : a.problems) {
+        if (p.kind == ProblemKind::kSchemaTooNew) rep.detail = "newer schema_version; never rewritten";
+      }
+      return rep;
+    case RepairAction::kLeftUnrecoverable:
+      rep.detail = "no valid header; untouched (use --quarantine-unrecoverable)";
+      return rep;
+
+    case RepairAction::kAddNewline: {
+      const TornTail& t = *a.summary.torn_tail;
+      rep.after = a.summary.closed || a.state == FileState::kSealed ? FileState::kSealed : FileState::kCrashed;
+      rep.chunks = a.summary.chunks;
+      // Is the completed record a chunk (one more) or the trailer (sealed)?
+      auto tail = read_range(fs, f.fd, t.offset, t.length, path);
+      if (!tail.is_ok()) return tail.status();
+      Record r;
+      if (!parse_record_line(*tail, &r)) {
+        if (r.type == RecordType::kChunk) rep.chunks += 1;
+        if (r.type == RecordType::kTrailer) rep.after = FileState::kSealed;
+      }
+      rep.detail = "a whole record lacked its newline: added \"\\n\", nothing cut";
+      if (opts.dry_run) return rep;
+      // Journaled (length 0) so that --undo can take the byte away again.
+      auto q = quarantine_keep(fs, QuarantineEntry{path, size, {}, "added_newline", tool, run});
+      if (!q.is_ok()) return q.status();
+      WALKIT_RETURN_IF_ERROR(write_all(fs, f.fd, "\n", 1));
+      WALKIT_RETURN_IF_ERROR(fs.fdatasync(f.fd));
+      rep.changed = true;
+      return rep;
+    }
+
+    case RepairAction::kCutTornTail: {
+      const TornTail& t = *a.summary.torn_tail;
+      ByteRange r{t.offset, t.length, t.nul_bytes == t.length ? "nul_run" : "torn_tail", {}};
+      rep.after = a.state;
+      rep.detail = "cut a torn tail of " + std::to_string(t.length) + " bytes at offset " +
+                   std::to_string(t.offset);
+      if (opts.dry_run) {
+        rep.removed.push_back(r);
+        return rep;
+      }
+      auto bytes = read_range(fs, f.fd, t.offset, t.length, path);
+      if (!bytes.is_ok()) return bytes.status();
+      // Kept durably first; only then cut.
+      auto q = quarantine_keep(fs, QuarantineEntry{path, t.offset, *bytes, r.reason, tool, run});
+      if (!q.is_ok()) return q.status();
+      r.quarantine_path = q->bin_path;
+      WALKIT_RETURN_IF_ERROR(fs.ftruncate(f.fd, t.offset));
+      WALKIT_RETURN_IF_ERROR(fs.fdatasync(f.fd));
+      rep.removed.push_back(std::move(r));
+      rep.changed = true;
+      return rep;
+    }
+
+    case RepairAction::kSalvage: {
+      auto plan = detail::plan_salvage(fs, f.fd, path, size, opts.max_line_bytes);
+      if (!plan.is_ok()) return plan.status();
+      rep.chunks = plan->chunks;
+      auto name = parse_session_name(base_name(path));
+      rep.after = plan->trailer ? (name->kind == FileKind::kFinal ? FileState::kClosed : FileState::kSealed)
+                                : FileState::kCrashed;
+      uint64_t dropped = 0;
+      for (const ByteRange& r : plan->removed) dropped += r.length;
+      rep.detail = "salvaged " + std::to_string(plan->chunks) + " chunks; quarantined " +
+                   std::to_string(dropped) + " bytes in " + std::to_string(plan->removed.size()) +
+                   " ranges";
+      if (opts.dry_run) {
+        rep.removed = plan->removed;
+        return rep;
+      }
+      WALKIT_RETURN_IF_ERROR(detail::apply_salvage(fs, f.fd, path, *plan, tool, run, &rep));
+      rep.changed = true;
+      return rep;
+    }
+
+    case RepairAction::kQuarantineFile: {
+      rep.detail = "no valid header: moved to the quarantine (" + std::to_string(size) + " bytes)";
+      rep.removed.push_back(ByteRange{0, size, "unrecoverable", {}});
+      if (opts.dry_run) return rep;
+      auto bytes = read_range(fs, f.fd, 0, size, path);
+      if (!bytes.is_ok()) return bytes.status();
+      auto q = quarantine_keep(fs, QuarantineEntry{path, 0, *bytes, "unrecoverable", tool, run});
+      if (!q.is_ok()) return q.status();
+      rep.removed.back().quarantine_path = q->bin_path;
+      WALKIT_RETURN_IF_ERROR(fs.unlink(path));
+      WALKIT_RETURN_IF_ERROR(fs.fsync_dir(dir_name(path)));
+      rep.changed = true;
+      return rep;
+    }
+  }
+  return rep;
+}
+
+}  // namespace walkit

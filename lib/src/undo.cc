@@ -1,0 +1,185 @@
+// walrepair --undo: put quarantined bytes back where they came from.
+//
+// Each repair journals its removed ranges under one run id, with offsets
+// in the coordinates of the file as that repair found it. Reversing runs
+// newest first, and within a run inserting ranges in ascending offset
+// order, rebuilds each earlier version exactly.
+#include <algorithm>
+#include <map>
+
+#include "locked_file.h"
+#include "walkit/quarantine.h"
+#include "walkit/repair.h"
+#include "walkit/value.h"
+
+namespace walkit {
+namespace {
+
+struct Entry {
+  std::string bin;     // file name inside the quarantine
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  std::string sha256;
+  std::string reason;
+};
+
+struct Run {
+  std::string id;
+  std::vector<Entry> entries;
+};
+
+const std::string* str(const Value& v, std::string_view key) {
+  const Value* f = v.find(key);
+  return f && f->is_string() ? &f->as_string() : nullptr;
+}
+
+uint64_t num(const Value& v, std::string_view key) {
+  const Value* f = v.find(key);
+  if (!f) return 0;
+  if (f->type() == Value::Type::kInt) return static_cast<uint64_t>(f->as_int());
+  if (f->type() == Value::Type::kUint) return f->as_uint();
+  return 0;
+}
+
+// Runs recorded for `source` (a file name), oldest first, minus undone ones.
+Result<std::vector<Run>> journal_runs(FileSystem& fs, const std::string& qdir, const std::string& source) {
+  auto text = read_file(fs, qdir + "/journal.jsonl");
+  if (!text.is_ok()) {
+    if (text.status().code() == Code::kNotFound) return std::vector<Run>{};
+    return text.status();
+  }
+  std::vector<Run> runs;
+  std::vector<std::string> undone;
+  size_t pos = 0, line_no = 0;
+  while (pos < text->size()) {
+    size_t nl = text->find('\n', pos);
+    if (nl == std::string::npos) break;  // a torn journal line: never acted on
+    std::string_view line(text->data() + pos, nl - pos);
+    pos = nl + 1;
+    ++line_no;
+    if (line.empty()) continue;
+    auto v = parse_json(line);
+    if (!v.is_ok() || !v->is_object()) {
+      return Status(Code::kCorruption, qdir + "/journal.jsonl line " + std::to_string(line_no) + ": " +
+                                           v.status().message());
+    }
+    const std::string* src = str(*v, "source");
+    if (!src || *src != source) continue;
+    if (const std::string* u = str(*v, "undone_run")) {
+      undone.push_back(*u);
+      continue;
+    }
+    const std::string* bin = str(*v, "path");
+    if (!bin) continue;
+    const std::string* run = str(*v, "run");
+    std::string id = run ? *run : "entry:" + *bin;  // unjournaled runs: one entry each
+    if (runs.empty() || runs.back().id != id) runs.push_back(Run{id, {}});
+    const std::string* sha = str(*v, "sha256");
+    const std::string* reason = str(*v, "reason");
+    runs.back().entries.push_back(Entry{*bin, num(*v, "offset"), num(*v, "length"), sha ? *sha : "",
+                                        reason ? *reason : ""});
+  }
+  std::erase_if(runs, [&](const Run& r) { return std::count(undone.begin(), undone.end(), r.id) > 0; });
+  return runs;
+}
+
+// Rebuilds the file as it was before `run` from `current`.
+Result<std::string> reverse_run(FileSystem& fs, const std::string& qdir, const Run& run,
+                                std::string current, uint64_t* restored) {
+  std::vector<Entry> entries = run.entries;
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.offset < b.offset; });
+  for (const Entry& e : entries) {
+    if (e.reason == "added_newline") {
+      if (current.size() != e.offset + 1 || current.back() != '\n') {
+        return Status(Code::kFailedPrecondition, "the file changed since the repair (added newline at " +
+                                                     std::to_string(e.offset) + " not found)");
+      }
+      current.pop_back();
+    }
+  }
+  std::string out;
+  size_t k = 0;  // next byte of `current` to copy
+  for (const Entry& e : entries) {
+    if (e.reason == "added_newline") continue;
+    auto bytes = read_file(fs, qdir + "/" + e.bin);
+    if (!bytes.is_ok()) return bytes.status();
+    if (bytes->size() != e.length || sha256_hex(*bytes) != e.sha256) {
+      return Status(Code::kCorruption, qdir + "/" + e.bin + ": does not match its journal line (length or SHA-256)");
+    }
+    if (e.offset < out.size() || e.offset - out.size() > current.size() - k) {
+      return Status(Code::kFailedPrecondition, "the file changed since the repair (offset " +
+                                                   std::to_string(e.offset) + " does not fit)");
+    }
+    size_t take = e.offset - out.size();
+    out.append(current, k, take);
+    k += take;
+    out += *bytes;
+    *restored += bytes->size();
+  }
+  out.append(current, k, std::string::npos);
+  return out;
+}
+
+}  // namespace
+
+Result<UndoReport> undo_repairs(const std::string& path, const RepairOptions& opts) {
+  FileSystem& fs = opts.fs ? *opts.fs : default_fs();
+  UndoReport rep;
+  rep.path = path;
+  const std::string qdir = quarantine_dir_for(path);
+  const std::string source = base_name(path);
+  auto runs = journal_runs(fs, qdir, source);
+  if (!runs.is_ok()) return runs.status();
+  if (runs->empty()) {
+    rep.detail = "nothing in the quarantine for " + source;
+    return rep;
+  }
+  detail::LockedFile f;
+  std::string current;
+  bool exists = fs.lstat(path).is_ok();
+  if (exists) {
+    WALKIT_RETURN_IF_ERROR(detail::open_locked(fs, path, false, &f));
+    if (f.locked_by_other) return Status(Code::kLocked, path + " is locked by a live writer; not undone");
+    std::string buf(f.info.size, '\0');
+    auto n = fs.pread(f.fd, buf.data(), buf.size(), 0);
+    if (!n.is_ok()) return n.status();
+    buf.resize(*n);
+    current = std::move(buf);
+  }
+  for (auto it = runs->rbegin(); it != runs->rend(); ++it) {
+    auto prev = reverse_run(fs, qdir, *it, std::move(current), &rep.restored);
+    if (!prev.is_ok()) return prev.status();
+    current = std::move(*prev);
+    ++rep.runs;
+  }
+  rep.detail = "restored " + std::to_string(rep.restored) + " bytes from " + std::to_string(rep.runs) + " repairs";
+  if (opts.dry_run) return rep;
+  // Write the rebuilt file beside the original, durable, then swap it in.
+  auto name = parse_session_name(source);
+  std::string tmp = dir_name(path) + "/" + (name ? name->id : source) + std::string(kTmpSuffix);
+  if (fs.lstat(tmp).is_ok()) WALKIT_RETURN_IF_ERROR(fs.unlink(tmp));
+  auto out = fs.open(tmp, OpenFlags::kWrite | OpenFlags::kCreateExcl, 0600);
+  if (!out.is_ok()) return out.status();
+  Status s = write_all(fs, *out, current.data(), current.size());
+  if (s.is_ok()) s = fs.fdatasync(*out);
+  Status c = fs.close(*out);
+  if (s.is_ok()) s = c;
+  if (s.is_ok()) s = exists ? fs.rename_replace(tmp, path) : fs.rename_noreplace(tmp, path);
+  if (!s.is_ok()) {
+    (void)fs.unlink(tmp);
+    return s;
+  }
+  WALKIT_RETURN_IF_ERROR(fs.fsync_dir(dir_name(path)));
+  for (const Run& r : *runs) {
+    std::string line = "{\"source\": ";
+    append_python_json_string(line, source);
+    line += ", \"undone_run\": ";
+    append_python_json_string(line, r.id);
+    line += ", \"time\": \"" + iso8601_utc_now() + "\"}\n";
+    WALKIT_RETURN_IF_ERROR(detail::append_journal(fs, path, line));
+  }
+  rep.changed = true;
+  return rep;
+}
+
+}  // namespace walkit
