@@ -36,6 +36,7 @@ struct Writer::Impl {
   // counters and the error hand-over.
   std::mutex mu;
   std::condition_variable cv;
+  std::condition_variable durable_cv;  // signalled after each group commit
   std::thread syncer;
   bool stop_syncer = false;        // guarded by mu
   uint64_t written_chunks = 0;     // guarded by mu: chunks appended
@@ -101,6 +102,7 @@ struct Writer::Impl {
       } else {
         sync_error = s;
       }
+      durable_cv.notify_all();
     }
   }
 
@@ -115,6 +117,7 @@ struct Writer::Impl {
     }
     cv.notify_all();
     syncer.join();
+    durable_cv.notify_all();
     if (!sync_error.is_ok() && latched.is_ok()) latched = sync_error;
   }
 
@@ -345,8 +348,25 @@ Status Writer::sync() {
   Status s = w.fs->fdatasync(w.fd);
   // Records already acknowledged stay; the error still latches (fsyncgate).
   if (!s.is_ok()) return w.fail(s, false);
-  w.durable.store(w.next_index);
+  {
+    std::lock_guard<std::mutex> lk(w.mu);
+    w.durable.store(w.next_index);
+  }
+  w.durable_cv.notify_all();
   return Status::ok();
+}
+
+Status Writer::wait_durable(uint64_t chunks) {
+  Impl& w = *impl_;
+  if (w.durability.mode != Durability::kInterval) return w.latched;
+  std::unique_lock<std::mutex> lk(w.mu);
+  w.durable_cv.wait(lk, [&] {
+    return w.durable.load() >= chunks || !w.sync_error.is_ok() || w.stop_syncer;
+  });
+  if (!w.sync_error.is_ok()) return w.sync_error;
+  if (w.durable.load() >= chunks) return Status::ok();
+  return Status(Code::kFailedPrecondition, w.partial + ": writer stopped before chunk " +
+                                               std::to_string(chunks) + " was durable");
 }
 
 Status Writer::close(const CloseOptions& opts) {

@@ -119,6 +119,12 @@ class Writer {
 
   // Forces an fdatasync now (any mode); latches on failure.
   Status sync();
+  // Returns once the first `chunks` chunks are durable at the writer's
+  // level: at once in kProcess and kRecord modes; in kInterval mode when a
+  // group commit has covered them (or with the latched error). For callers
+  // that acknowledge to others, like walwrite. Safe to call from a thread
+  // other than the one writing.
+  Status wait_durable(uint64_t chunks);
 
   // Writes the trailer, fdatasyncs, renames to <id>.jsonl without ever
   // replacing an existing file, fsyncs the directory, unlocks. Idempotent:
