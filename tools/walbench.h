@@ -73,6 +73,8 @@ inline double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
+// a / b, or 0 when b is not positive (a run too short for the clock).
+inline double ratio_of(double a, double b) { return b > 0 ? a / b : 0; }
 // Rounds for JSON: `digits` decimals.
 double round_to(double x, int digits);
 // Formats for the table: `digits` decimals.

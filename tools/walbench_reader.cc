@@ -219,22 +219,22 @@ std::vector<Measurement> run_reader_benchmarks(const Config& cfg) {
   Measurement m;
   m.bench = "reader";
   m.mode = walkit::read_mode_name(mode);
-  m.value = round_to(bytes / wal.seconds / 1e6, 1);
+  m.value = round_to(ratio_of(bytes, wal.seconds) / 1e6, 1);
   m.unit = "MB/s";
   m.baseline = base_name;
-  m.baseline_value = round_to(bytes / raw.seconds / 1e6, 1);
-  m.extras = {{"records_per_s", round_to(wal.records / wal.seconds, 0)},
-              {"baseline_records_per_s", round_to(raw.records / raw.seconds, 0)},
+  m.baseline_value = round_to(ratio_of(bytes, raw.seconds) / 1e6, 1);
+  m.extras = {{"records_per_s", round_to(ratio_of(wal.records, wal.seconds), 0)},
+              {"baseline_records_per_s", round_to(ratio_of(raw.records, raw.seconds), 0)},
               {"records", static_cast<double>(wal.records)},
               {"file_bytes", bytes},
-              {"cpu_mb_per_s", round_to(bytes / wal.cpu_seconds / 1e6, 1)},
-              {"baseline_cpu_mb_per_s", round_to(bytes / raw.cpu_seconds / 1e6, 1)},
-              {"cpu_ratio", round_to(raw.cpu_seconds / wal.cpu_seconds, 3)},
+              {"cpu_mb_per_s", round_to(ratio_of(bytes, wal.cpu_seconds) / 1e6, 1)},
+              {"baseline_cpu_mb_per_s", round_to(ratio_of(bytes, raw.cpu_seconds) / 1e6, 1)},
+              {"cpu_ratio", round_to(ratio_of(raw.cpu_seconds, wal.cpu_seconds), 3)},
               {"longest_line", static_cast<double>(raw.longest_line)},
               {"input", input},
               {"stat", stat}};
-  m.note = fixed(wal.records / wal.seconds, 0) + " vs " + fixed(raw.records / raw.seconds, 0) +
-           " records/s; CPU-time ratio " + fixed(raw.cpu_seconds / wal.cpu_seconds, 2) + "; " +
+  m.note = fixed(ratio_of(wal.records, wal.seconds), 0) + " vs " + fixed(ratio_of(raw.records, raw.seconds), 0) +
+           " records/s; CPU-time ratio " + fixed(ratio_of(raw.cpu_seconds, wal.cpu_seconds), 2) + "; " +
            fixed(bytes / 1e6, 1) + " MB " + input;
 
   Measurement rss;

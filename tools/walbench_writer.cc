@@ -302,10 +302,10 @@ std::vector<Measurement> run_writer_benchmarks(const Config& cfg) {
                 {"baseline_mb_per_s", round_to(b.mb_per_s(), 1)},
                 {"records", static_cast<double>(r.records)},
                 {"line_bytes", round_to(line_bytes, 1)},
-                {"us_per_record", round_to(1e6 / std::max(r.rate(), 1e-9), 2)},
+                {"us_per_record", round_to(ratio_of(1e6, r.rate()), 2)},
                 {"cpu_us_per_record", round_to(rs.cpu_per_record() * 1e6, 2)},
                 {"baseline_cpu_us_per_record", round_to(bs.cpu_per_record() * 1e6, 2)},
-                {"cpu_ratio", round_to(bs.cpu_per_record() / rs.cpu_per_record(), 3)},
+                {"cpu_ratio", round_to(ratio_of(bs.cpu_per_record(), rs.cpu_per_record()), 3)},
                 {"stat", stat_text(reps)},
                 {"runs", rs.rates()},
                 {"baseline_runs", bs.rates()}};
@@ -317,7 +317,7 @@ std::vector<Measurement> run_writer_benchmarks(const Config& cfg) {
   row("record", rec, "write(2)+fdatasync per record", raw_sync, cfg.reps);
   row(interval.to_string(), intv, "walkit process mode", proc, cfg.reps);
   out.back().extras.emplace_back("raw_write_ratio",
-                                 round_to(intv.best().rate() / raw.best().rate(), 3));
+                                 round_to(ratio_of(intv.best().rate(), raw.best().rate()), 3));
 
   Measurement lat;
   lat.bench = "writer-commit-latency";
@@ -326,7 +326,7 @@ std::vector<Measurement> run_writer_benchmarks(const Config& cfg) {
   lat.unit = "ms";
   lat.baseline = "interval";
   lat.baseline_value = static_cast<double>(cfg.interval.count());
-  const double sync_ms = raw_sync.median_rate() > 0 ? 1e3 / raw_sync.median_rate() : 0;
+  const double sync_ms = ratio_of(1e3, raw_sync.median_rate());
   lat.extras = {{"p50_ms", round_to(percentile(probe.ms, 0.5), 2)},
                 {"p99_ms", round_to(percentile(probe.ms, 0.99), 2)},
                 {"samples", static_cast<double>(probe.ms.size())},

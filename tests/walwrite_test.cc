@@ -1,0 +1,300 @@
+#define BOOST_TEST_MODULE walwrite_test
+#include <boost/test/unit_test.hpp>
+
+// Runs the walwrite binary as a child (WALKIT_BIN_DIR, set by ctest): stdin
+// lines in, acks out. Expectations are written by hand here (payloads built
+// as Values, chunk bytes as literals); what walwrite wrote is read back with
+// walkit::load_session.
+#include <signal.h>
+
+#include <filesystem>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "support/test_support.h"
+#include "tool_process.h"
+#include "walkit/session.h"
+#include "walkit/value.h"
+
+namespace {
+
+using walkit::Value;
+using walkit::test::ToolProcess;
+
+const char* const kKinds[] = {"user", "assistant", "tool_result"};
+
+// Input line i and, built independently, the payload walwrite must store for it.
+std::string input_line(int i) {
+  return std::string("{\"kind\": \"") + kKinds[i % 3] + "\", \"payload\": {\"content\": \"step " +
+         std::to_string(i) + ": caf\\u00e9 ✓ \\\"quoted\\\"\\n\", \"n\": " + std::to_string(i) +
+         ", \"flags\": [true, null, 1.5]}}\n";
+}
+Value expected_payload(int i) {
+  return Value(Value::Object{{"content", "step " + std::to_string(i) + ": café ✓ \"quoted\"\n"},
+                             {"n", i},
+                             {"flags", Value::Array{true, nullptr, 1.5}}});
+}
+
+struct WalwriteFixture : walkit::test::DirFixture {
+  std::string partial(const std::string& id) const { return path(id + ".jsonl.__partial__"); }
+  std::string closed(const std::string& id) const { return path(id + ".jsonl"); }
+  std::string log() const { return path("walwrite.stderr"); }  // outside any session name
+
+  std::vector<std::string> args(const std::string& id, const std::string& durability) const {
+    return {"--id", id, "--sessions-dir", dir(), "--durability", durability};
+  }
+
+  // Chunks 0..n-1 of the session at `file` have the kinds and payloads sent.
+  void check_chunks(const walkit::Session& s, int n) const {
+    BOOST_REQUIRE_EQUAL(s.chunks.size(), static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) {
+      BOOST_TEST_CONTEXT("chunk " << i) {
+        BOOST_TEST(s.chunks[i].index == static_cast<uint64_t>(i));
+        BOOST_TEST(s.chunks[i].kind == kKinds[i % 3]);
+        BOOST_TEST((s.chunks[i].payload == expected_payload(i)));
+      }
+    }
+  }
+
+  // Feeds `n` lines (the first few one at a time, each ack awaited before the
+  // next line is sent; then the rest at once), closes stdin, and checks acks
+  // 0..n-1, exit 0, and a closed session holding exactly what was sent.
+  void round_trip(const std::string& durability, int n) {
+    const std::string id = "rt-" + durability.substr(0, 3);
+    ToolProcess w("walwrite", args(id, durability));
+    int acked = 0;
+    for (; acked < 5; ++acked) {
+      BOOST_REQUIRE(w.send(input_line(acked)));
+      BOOST_REQUIRE_EQUAL(w.read_line().value_or("EOF"), std::to_string(acked));
+    }
+    for (int i = acked; i < n; ++i) BOOST_REQUIRE(w.send(input_line(i)));
+    w.close_stdin();
+    for (; acked < n; ++acked)
+      BOOST_REQUIRE_EQUAL(w.read_line().value_or("EOF"), std::to_string(acked));
+    BOOST_TEST(!w.read_line().has_value());
+    BOOST_TEST(w.wait() == 0);
+    BOOST_TEST(!exists(id + ".jsonl.__partial__"));
+    auto s = walkit::load_session(closed(id), {.mode = walkit::ReadMode::kStrict});
+    BOOST_REQUIRE_MESSAGE(s.is_ok(), s.status().to_string());
+    BOOST_TEST(s->closed);
+    check_chunks(*s, n);
+  }
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(walwrite, WalwriteFixture)
+
+BOOST_AUTO_TEST_CASE(process_mode_acks_each_record_and_eof_closes_the_session) {
+  round_trip("process", 200);
+}
+
+BOOST_AUTO_TEST_CASE(record_mode_acks_each_record_and_eof_closes_the_session) {
+  round_trip("record", 40);
+}
+
+BOOST_AUTO_TEST_CASE(interval_mode_acks_each_record_once_a_group_commit_covers_it) {
+  round_trip("interval=5", 200);
+}
+
+BOOST_AUTO_TEST_CASE(chunk_lines_are_the_reference_writers_bytes) {
+  ToolProcess w("walwrite", args("bytes", "process"));
+  BOOST_REQUIRE(
+      w.send("{\"payload\":{\"content\":\"h\\u00e9llo\\u0001\",\"x\":[1,2.0]},"
+             "\"kind\":\"user\",\"ignored\":1}\n"));
+  w.close_stdin();
+  BOOST_TEST(w.read_rest() == "0\n");
+  BOOST_TEST(w.wait() == 0);
+  std::string file = walkit::test::slurp(closed("bytes"));
+  size_t first = file.find('\n') + 1;
+  BOOST_TEST(file.substr(first, file.find('\n', first) + 1 - first) ==
+             "{\"record_type\": \"chunk\", \"index\": 0, \"kind\": \"user\", \"payload\": "
+             "{\"content\": \"héllo\\u0001\", \"x\": [1, 2.0]}}\n");
+}
+
+BOOST_AUTO_TEST_CASE(a_last_line_without_newline_is_still_a_chunk) {
+  ToolProcess w("walwrite", args("lastline", "process"));
+  std::string line = input_line(0);
+  BOOST_REQUIRE(w.send(line.substr(0, line.size() - 1)));
+  w.close_stdin();
+  BOOST_TEST(w.read_rest() == "0\n");
+  BOOST_TEST(w.wait() == 0);
+  auto s = walkit::load_session(closed("lastline"));
+  BOOST_REQUIRE(s.is_ok());
+  check_chunks(*s, 1);
+}
+
+BOOST_AUTO_TEST_CASE(blank_lines_are_skipped) {
+  ToolProcess w("walwrite", args("blank", "process"));
+  BOOST_REQUIRE(w.send("\n" + input_line(0) + "  \n\n" + input_line(1)));
+  w.close_stdin();
+  BOOST_TEST(w.read_rest() == "0\n1\n");
+  BOOST_TEST(w.wait() == 0);
+  auto s = walkit::load_session(closed("blank"));
+  BOOST_REQUIRE(s.is_ok());
+  check_chunks(*s, 2);
+}
+
+BOOST_AUTO_TEST_CASE(a_line_of_several_mebibytes_is_one_chunk) {
+  const std::string big(5 << 20, 'x');
+  ToolProcess w("walwrite", args("big", "record"));
+  BOOST_REQUIRE(
+      w.send("{\"kind\": \"tool_result\", \"payload\": {\"content\": \"" + big + "\"}}\n"));
+  BOOST_TEST(w.read_line().value_or("EOF") == "0");
+  w.close_stdin();
+  BOOST_TEST(w.wait() == 0);
+  auto s = walkit::load_session(closed("big"));
+  BOOST_REQUIRE(s.is_ok());
+  BOOST_REQUIRE_EQUAL(s->chunks.size(), 1u);
+  BOOST_TEST((s->chunks[0].payload == Value(Value::Object{{"content", big}})));
+}
+
+BOOST_AUTO_TEST_CASE(
+    a_bad_line_exits_4_naming_its_line_and_offset_and_keeps_the_records_before_it) {
+  const std::vector<std::string> bad = {
+      "{\"kind\": \"user\", \"payload\": {\"a\": 1}",  // invalid JSON
+      "{\"payload\": {}}",                             // no kind
+      "{\"kind\": 3, \"payload\": {}}",                // kind not a string
+      "{\"kind\": \"user\"}",                          // no payload
+      "{\"kind\": \"user\", \"payload\": [1, 2]}",     // payload not an object
+      "[\"user\", {}]",                                // not an object
+  };
+  for (size_t b = 0; b < bad.size(); ++b) {
+    BOOST_TEST_CONTEXT("bad line " << bad[b]) {
+      const std::string id = "bad" + std::to_string(b);
+      const std::string good = input_line(0) + input_line(1) + input_line(2);
+      const std::string err = path(id + ".stderr");
+      ToolProcess w("walwrite", args(id, "process"), err);
+      BOOST_REQUIRE(w.send(good + bad[b] + "\n" + input_line(3)));
+      BOOST_TEST(w.read_rest() == "0\n1\n2\n");
+      BOOST_TEST(w.wait() == 4);
+      std::string message = walkit::test::slurp(err);
+      BOOST_TEST(message.find("line 4") != std::string::npos, message);
+      BOOST_TEST(message.find("offset " + std::to_string(good.size())) != std::string::npos,
+                 message);
+      BOOST_TEST(!exists(id + ".jsonl"));
+      auto s = walkit::load_session(partial(id), {.mode = walkit::ReadMode::kStrict});
+      BOOST_REQUIRE_MESSAGE(s.is_ok(), s.status().to_string());
+      BOOST_TEST(!s->trailer.has_value());
+      check_chunks(*s, 3);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(sigterm_after_k_acks_abandons_with_exit_1_keeping_every_acked_record) {
+  for (const char* mode : {"process", "interval=5"}) {
+    BOOST_TEST_CONTEXT("durability " << mode) {
+      const std::string id = std::string("term-") + (mode[0] == 'p' ? "p" : "i");
+      const int k = 7;
+      ToolProcess w("walwrite", args(id, mode));
+      std::string input;
+      for (int i = 0; i < 100; ++i) input += input_line(i);
+      BOOST_REQUIRE(w.send(input));  // stdin stays open: only the signal ends it
+      for (int i = 0; i < k; ++i)
+        BOOST_REQUIRE_EQUAL(w.read_line().value_or("EOF"), std::to_string(i));
+      w.signal(SIGTERM);
+      w.read_rest();
+      BOOST_TEST(w.wait() == 1);
+      BOOST_TEST(!exists(id + ".jsonl"));
+      auto s = walkit::load_session(partial(id), {.mode = walkit::ReadMode::kStrict});
+      BOOST_REQUIRE_MESSAGE(s.is_ok(), s.status().to_string());
+      BOOST_TEST(!s->trailer.has_value());
+      BOOST_TEST(s->chunks.size() >= static_cast<size_t>(k));
+      check_chunks(*s, static_cast<int>(s->chunks.size()));
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(sigint_while_waiting_for_input_abandons_with_exit_1) {
+  ToolProcess w("walwrite", args("int", "record"));
+  BOOST_REQUIRE(w.send(input_line(0)));
+  BOOST_REQUIRE_EQUAL(w.read_line().value_or("EOF"), "0");
+  w.signal(SIGINT);
+  BOOST_TEST(w.wait() == 1);
+  auto s = walkit::load_session(partial("int"), {.mode = walkit::ReadMode::kStrict});
+  BOOST_REQUIRE(s.is_ok());
+  BOOST_TEST(!s->trailer.has_value());
+  check_chunks(*s, 1);
+}
+
+BOOST_AUTO_TEST_CASE(resume_repairs_a_torn_tail_and_continues_at_the_next_index) {
+  {
+    ToolProcess w("walwrite", args("res", "process"));
+    BOOST_REQUIRE(w.send(input_line(0) + input_line(1) + input_line(2)));
+    for (int i = 0; i < 3; ++i) BOOST_REQUIRE(w.read_line().has_value());
+    w.signal(SIGKILL);
+    BOOST_TEST(w.wait() == 128 + SIGKILL);
+  }
+  append("res.jsonl.__partial__", "{\"record_type\": \"chunk\", \"index\": 3, \"ki");  // torn
+  ToolProcess w("walwrite", {"--resume", "--id", "res", "--sessions-dir", dir()});
+  BOOST_REQUIRE(w.send(input_line(3) + input_line(4)));
+  w.close_stdin();
+  BOOST_TEST(w.read_rest() == "3\n4\n");
+  BOOST_TEST(w.wait() == 0);
+  auto s = walkit::load_session(closed("res"), {.mode = walkit::ReadMode::kStrict});
+  BOOST_REQUIRE_MESSAGE(s.is_ok(), s.status().to_string());  // strict: one header, no gap
+  BOOST_TEST(s->closed);
+  check_chunks(*s, 5);
+}
+
+BOOST_AUTO_TEST_CASE(a_second_writer_for_a_live_session_fails_with_exit_8) {
+  ToolProcess first("walwrite", args("twice", "process"));
+  BOOST_REQUIRE(first.send(input_line(0)));
+  BOOST_REQUIRE_EQUAL(first.read_line().value_or("EOF"), "0");
+  ToolProcess second("walwrite", args("twice", "process"), log());
+  BOOST_REQUIRE(second.send(input_line(0)));
+  second.close_stdin();
+  BOOST_TEST(second.read_rest() == "");
+  BOOST_TEST(second.wait() == 8);
+  first.close_stdin();
+  BOOST_TEST(first.wait() == 0);
+  auto s = walkit::load_session(closed("twice"), {.mode = walkit::ReadMode::kStrict});
+  BOOST_REQUIRE(s.is_ok());
+  check_chunks(*s, 1);
+}
+
+BOOST_AUTO_TEST_CASE(without_id_the_session_is_named_by_a_random_uuid4) {
+  ToolProcess w("walwrite", {"--sessions-dir", dir()});
+  BOOST_REQUIRE(w.send(input_line(0)));
+  w.close_stdin();
+  BOOST_TEST(w.read_rest() == "0\n");
+  BOOST_TEST(w.wait() == 0);
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(dir())) {
+    names.push_back(e.path().filename().string());
+  }
+  BOOST_REQUIRE_EQUAL(names.size(), 1u);
+  static const std::regex kUuid4(
+      "[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\\.jsonl");
+  BOOST_TEST(std::regex_match(names[0], kUuid4), names[0]);
+}
+
+BOOST_AUTO_TEST_CASE(help_and_version_exit_0) {
+  auto help = walkit::test::run_tool("walwrite", {"--help"});
+  BOOST_TEST(help.exit_code == 0);
+  for (const char* opt : {"--id", "--sessions-dir", "--durability", "--resume"}) {
+    BOOST_TEST(help.out.find(opt) != std::string::npos, opt);
+  }
+  auto version = walkit::test::run_tool("walwrite", {"--version"});
+  BOOST_TEST(version.exit_code == 0);
+  BOOST_TEST(version.out.rfind("walwrite (walkit) ", 0) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(usage_errors_exit_16_and_create_nothing) {
+  const std::vector<std::vector<std::string>> bad = {
+      {"--sessions-dir", dir(), "--durability", "sometimes"},
+      {"--sessions-dir", dir(), "--durability", "interval=0"},
+      {"--sessions-dir", dir(), "--resume"},
+      {"--sessions-dir", dir(), "--id", "../escape"},
+      {"--sessions-dir", dir(), "--no-such-option"},
+  };
+  for (const auto& a : bad) {
+    BOOST_TEST_CONTEXT(a[2] << ' ' << (a.size() > 3 ? a[3] : "")) {
+      BOOST_TEST(walkit::test::run_tool("walwrite", a).exit_code == 16);
+    }
+  }
+  BOOST_TEST(std::filesystem::is_empty(dir()));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,224 @@
+// The tools' shared plumbing: exit bits, durations, the parse step, discovery.
+#include "cli.h"
+
+#include <iostream>
+#include <limits>
+
+#include "walkit/format.h"
+#include "walkit/io.h"
+#include "walkit/value.h"
+#include "walkit/version.h"
+
+namespace po = boost::program_options;
+
+namespace walkit::cli {
+
+// ---------------------------------------------------------------------------
+// Exit status: the one table where outcomes meet exit bits (SPEC §6).
+
+namespace {
+int exit_bit(Verdict v) {
+  switch (v) {
+    case Verdict::kNothing: return kExitClean;
+    case Verdict::kRecovery: return kExitRecovery;
+    case Verdict::kLeftDamaged: return kExitLeftDamaged;
+    case Verdict::kError: return kExitOperational;
+  }
+  return kExitOperational;
+}
+}  // namespace
+
+void ExitStatus::add(Verdict v) { bits_ |= exit_bit(v); }
+
+Verdict verdict_of(FileState s) {
+  switch (s) {
+    case FileState::kClosed:
+    case FileState::kInFlight: return Verdict::kNothing;  // a live session is normal
+    case FileState::kCrashed:
+    case FileState::kSealed: return Verdict::kRecovery;
+    case FileState::kUnrecoverable:
+    case FileState::kCorrupt: return Verdict::kLeftDamaged;
+  }
+  return Verdict::kError;
+}
+
+Verdict verdict_of(RepairAction a) {
+  switch (a) {
+    case RepairAction::kNothing:
+    case RepairAction::kSkippedInFlight: return Verdict::kNothing;
+    case RepairAction::kCutTornTail:
+    case RepairAction::kAddNewline:
+    case RepairAction::kSalvage:
+    case RepairAction::kQuarantineFile: return Verdict::kRecovery;
+    case RepairAction::kRefusedCorrupt:
+    case RepairAction::kLeftUnrecoverable: return Verdict::kLeftDamaged;
+  }
+  return Verdict::kError;
+}
+
+Verdict verdict_of(PromoteAction a) {
+  switch (a) {
+    case PromoteAction::kNothing:
+    case PromoteAction::kSkippedInFlight: return Verdict::kNothing;
+    case PromoteAction::kSealAndRename:
+    case PromoteAction::kRename: return Verdict::kRecovery;
+    case PromoteAction::kRefused:
+    case PromoteAction::kConflict: return Verdict::kLeftDamaged;
+  }
+  return Verdict::kError;
+}
+
+Verdict verdict_of(const UndoReport& r) {
+  return r.runs > 0 ? Verdict::kRecovery : Verdict::kNothing;
+}
+
+// ---------------------------------------------------------------------------
+// Durations
+
+std::optional<Duration> parse_duration(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  const int64_t kMax = int64_t{100} * 366 * 86400;  // a century: past that, a typo
+  int64_t total = 0;
+  size_t i = 0;
+  while (i < text.size()) {
+    int64_t n = 0;
+    size_t digits = 0;
+    for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i, ++digits) {
+      n = n * 10 + (text[i] - '0');
+      if (n > kMax) return std::nullopt;
+    }
+    if (digits == 0) return std::nullopt;
+    int64_t unit = 0;
+    if (i == text.size()) {
+      if (total != 0 || i != digits) return std::nullopt;  // "1h30": the unit is missing
+      unit = 1;                                             // a bare number: seconds
+    } else {
+      switch (text[i++]) {
+        case 's': unit = 1; break;
+        case 'm': unit = 60; break;
+        case 'h': unit = 3600; break;
+        case 'd': unit = 86400; break;
+        case 'w': unit = 7 * 86400; break;
+        default: return std::nullopt;
+      }
+    }
+    total += n * unit;
+    if (total > kMax) return std::nullopt;
+  }
+  return Duration{total};
+}
+
+void validate(boost::any& v, const std::vector<std::string>& values, Duration*, int) {
+  po::validators::check_first_occurrence(v);
+  const std::string& s = po::validators::get_single_string(values);
+  auto d = parse_duration(s);
+  if (!d) throw po::invalid_option_value(s + " (want e.g. 90s, 30m, 2h, 7d)");
+  v = *d;
+}
+
+// ---------------------------------------------------------------------------
+// The parse step
+
+namespace {
+const char kExitLegend[] =
+    "Exit status (bits combine, as fsck's): 0 nothing to report; 1 sessions needing\n"
+    "recovery found, or repaired; 4 corrupt or unrecoverable sessions left as they\n"
+    "are; 8 operational error (I/O, permissions); 16 usage error.\n";
+}  // namespace
+
+int usage_error(const char* tool, const std::string& message) {
+  std::cerr << tool << ": " << message << "\nTry '" << tool << " --help'.\n";
+  return kExitUsage;
+}
+
+std::optional<int> parse_command_line(int argc, char** argv, const ToolInfo& tool,
+                                      const po::options_description& extra, po::variables_map* vm,
+                                      CommonOptions* common) {
+  po::options_description general("Common options");
+  general.add_options()
+      ("help,h", "print this help and exit")
+      ("version", "print the version and exit")
+      ("json", "print NDJSON: one object per file, then one summary object")
+      ("quiet,q", "print nothing; report through the exit status only");
+  po::options_description hidden;
+  hidden.add_options()("path", po::value<std::vector<std::string>>(), "session files or directories");
+  po::options_description all;
+  all.add(extra).add(general).add(hidden);
+  po::positional_options_description positional;
+  positional.add("path", -1);
+  try {
+    po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), *vm);
+    po::notify(*vm);
+  } catch (const po::error& e) {
+    return usage_error(tool.name, e.what());
+  }
+  if (vm->count("help")) {
+    std::cout << "Usage: " << tool.name << " " << tool.synopsis << "\n\n" << tool.about
+              << "\nPATH: session files and/or sessions directories (not recursive); default:\n"
+                 "$OPENRATH_HOME/sessions, else ./.openrath/sessions, else ~/.openrath/sessions.\n"
+                 "Symlinks are never followed.\n\n"
+              << extra << "\n" << general << "\n" << kExitLegend;
+    return kExitClean;
+  }
+  if (vm->count("version")) {
+    std::cout << tool.name << " " << kVersion << "\n";
+    return kExitClean;
+  }
+  common->json = vm->count("json") > 0;
+  common->quiet = vm->count("quiet") > 0;
+  if (vm->count("path")) common->paths = (*vm)["path"].as<std::vector<std::string>>();
+  if (common->paths.empty()) common->paths.push_back(default_sessions_dir());
+  return std::nullopt;
+}
+
+// ---------------------------------------------------------------------------
+// Discovery
+
+Found scan_arguments(const std::vector<std::string>& paths, const ScanOptions& opts) {
+  Found found;
+  ScanSet& all = found.set;
+  for (const std::string& arg : paths) {
+    ScanSet one = scan_paths({arg}, opts);
+    for (FileScan& f : one.files) all.files.push_back(std::move(f));
+    for (std::string& s : one.skipped) all.skipped.push_back(std::move(s));
+    for (std::string& s : one.stale_temps) all.stale_temps.push_back(std::move(s));
+    for (Status& s : one.errors) {
+      all.errors.push_back(std::move(s));
+      found.error_args.push_back(arg);
+    }
+  }
+  return found;
+}
+
+Result<std::vector<std::string>> quarantined_sources(const std::string& sessions_dir) {
+  const std::string journal =
+      sessions_dir + "/" + std::string(kQuarantineDir) + "/journal.jsonl";
+  auto text = read_file(default_fs(), journal);
+  if (!text.is_ok()) {
+    if (text.status().code() == Code::kNotFound) return std::vector<std::string>{};
+    return text.status();
+  }
+  std::vector<std::string> out;
+  size_t pos = 0;
+  for (size_t line = 1;; ++line) {
+    size_t nl = text->find('\n', pos);
+    if (nl == std::string::npos) break;  // a torn journal line is never acted on
+    std::string_view bytes(text->data() + pos, nl - pos);
+    pos = nl + 1;
+    if (bytes.empty()) continue;
+    auto v = parse_json(bytes);
+    if (!v.is_ok() || !v->is_object()) {
+      return Status(Code::kCorruption, journal + " line " + std::to_string(line) + ": not a JSON object");
+    }
+    const Value* src = v->find("source");
+    // Only session file names: a journal line must never point a tool elsewhere.
+    if (!src || !src->is_string() || !parse_session_name(src->as_string())) continue;
+    std::string path = sessions_dir + "/" + src->as_string();
+    bool seen = false;
+    for (const std::string& p : out) seen = seen || p == path;
+    if (!seen) out.push_back(std::move(path));
+  }
+  return out;
+}
+
+}  // namespace walkit::cli

@@ -1,0 +1,133 @@
+// tools/cli.h — what walscan, walrepair and walpromote share: a parse step
+// that does no work, the exit-status table, --older-than durations, file
+// discovery, and the printers for the library's report structs (cli_print.cc).
+// The library does the work; the mains only wire these together.
+#pragma once
+
+#include <boost/program_options.hpp>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "walkit/repair.h"
+#include "walkit/scan.h"
+
+namespace walkit::cli {
+
+// ---- exit status: an fsck-style bitmask (SPEC §6), decided in cli.cc only.
+enum ExitBit : int {
+  kExitClean = 0,
+  kExitRecovery = 1,     // sessions needing recovery found, or repaired (a dry run: would be)
+  kExitLeftDamaged = 4,  // corrupt or unrecoverable sessions left as they are
+  kExitOperational = 8,  // an operation failed: I/O, permissions, a file replaced under us
+  kExitUsage = 16,       // bad command line
+};
+
+// What one outcome means to the operator; every library outcome maps to one.
+enum class Verdict { kNothing, kRecovery, kLeftDamaged, kError };
+Verdict verdict_of(FileState s);          // walscan; in_flight is normal (kNothing)
+Verdict verdict_of(RepairAction a);       // a dry run's plan counts as done
+Verdict verdict_of(PromoteAction a);
+Verdict verdict_of(const UndoReport& r);  // bytes put back (or would be): kRecovery
+
+// Accumulates verdicts; code() is the process exit status.
+class ExitStatus {
+ public:
+  void add(Verdict v);
+  int code() const { return bits_; }
+
+ private:
+  int bits_ = 0;  // OR of the ExitBit of every verdict added
+};
+
+// ---- --older-than: "90s", "30m", "2h", "7d", "1w", "1h30m"; a bare number is seconds.
+struct Duration {
+  int64_t seconds = 0;
+};
+std::optional<Duration> parse_duration(std::string_view text);
+// Boost.Program_options hook: a bad duration is a usage error of the parse step.
+void validate(boost::any& v, const std::vector<std::string>& values, Duration*, int);
+
+// ---- the parse step
+struct CommonOptions {
+  std::vector<std::string> paths;  // as given; {default_sessions_dir()} when none
+  bool json = false;               // NDJSON: one object per file, then a summary object
+  bool quiet = false;              // -q: no output at all, the exit status only
+};
+
+struct ToolInfo {
+  const char* name;      // "walscan"
+  const char* synopsis;  // "[PATH...] [--all] ..."
+  const char* about;     // a few lines for --help
+};
+
+// Parses argv once into `common` and `vm` (the tool's own options are
+// `extra`); does no other work. Returns the exit status to stop with: 0
+// after --help / --version (printed on stdout), kExitUsage after a usage
+// error (message on stderr); nullopt to go on.
+std::optional<int> parse_command_line(int argc, char** argv, const ToolInfo& tool,
+                                      const boost::program_options::options_description& extra,
+                                      boost::program_options::variables_map* vm,
+                                      CommonOptions* common);
+// Prints "<tool>: <message>" and the --help hint on stderr; returns kExitUsage.
+int usage_error(const char* tool, const std::string& message);
+
+// ---- discovery
+struct Found {
+  ScanSet set;                          // the arguments' ScanSets, in argument order
+  std::vector<std::string> error_args;  // error_args[i]: the argument set.errors[i] came from
+};
+// scan_paths() one argument at a time, so that every error names its argument.
+Found scan_arguments(const std::vector<std::string>& paths, const ScanOptions& opts);
+// Session files of a sessions directory that its quarantine journal names
+// (for `walrepair --undo DIR`), as "<dir>/<file>", in first-journaled order.
+Result<std::vector<std::string>> quarantined_sources(const std::string& sessions_dir);
+
+// ---- printers (cli_print.cc). Every JSON object is one line ending in '\n'.
+std::string json_string(std::string_view s);  // a JSON literal; non-UTF-8 bytes become U+FFFD
+// {"schema": .., "path": .., <key>: <text>}: errors ("error") and skipped paths ("skipped").
+std::string note_json(const char* schema, const std::string& path, const char* key,
+                      const std::string& text);
+// A ScanSet::skipped entry ("path: reason") as a note_json line.
+std::string skipped_json(const char* schema, const std::string& entry);
+std::string notes_text(const ScanSet& set);  // "skipped: ..." / "stale temporary: ..." lines
+
+// walscan
+struct ScanTally {
+  uint64_t files = 0;
+  uint64_t by_state[6] = {};  // indexed by FileState
+  uint64_t torn_bytes = 0;
+  int64_t oldest_crashed_age_s = 0;
+  uint64_t errors = 0, skipped = 0, stale_temps = 0;
+  void add(const FileScan& s);
+};
+std::string scan_json(const FileScan& s);
+std::string stale_json(const std::string& path);
+std::string scan_summary_json(const ScanTally& t);
+std::string scan_table(const std::vector<const FileScan*>& rows);  // empty when no rows
+std::string scan_summary_line(const ScanTally& t);
+std::string scan_prom(const ScanTally& t);
+
+// walrepair, walpromote: a count for every action name, zeros included.
+struct ActionTally {
+  std::vector<std::pair<std::string, uint64_t>> counts;  // in the enum's order
+  uint64_t files = 0, changed = 0, errors = 0, skipped = 0, closed_untouched = 0;
+  void add(const std::string& action, bool changed_file);
+};
+ActionTally repair_tally();
+ActionTally undo_tally();
+ActionTally promote_tally();
+std::string action_summary_json(const char* schema, const ActionTally& t, bool dry_run);
+std::string action_summary_line(const char* tool, const ActionTally& t, bool dry_run);
+std::string repair_json(const RepairReport& r, bool dry_run);
+std::string undo_json(const UndoReport& r, bool dry_run);
+std::string promote_json(const PromoteReport& r, bool dry_run);
+std::string repair_table(const std::vector<RepairReport>& rows, bool dry_run);
+std::string undo_table(const std::vector<UndoReport>& rows, bool dry_run);
+std::string promote_table(const std::vector<PromoteReport>& rows, bool dry_run);
+const char* undo_action(const UndoReport& r);  // "undo" or "nothing"
+
+}  // namespace walkit::cli

@@ -1,0 +1,334 @@
+// The tools' printers: NDJSON lines (json.dumps style, like the session files
+// themselves), aligned tables, summary lines and the Prometheus textfile.
+#include <algorithm>
+
+#include "cli.h"
+#include "walkit/value.h"
+
+namespace walkit::cli {
+
+namespace {
+
+// One JSON object, built key by key: {"a": 1, "b": "x"}.
+class JsonObject {
+ public:
+  JsonObject& str(std::string_view k, std::string_view v) { return raw(k, json_string(v)); }
+  JsonObject& num(std::string_view k, uint64_t v) { return raw(k, std::to_string(v)); }
+  JsonObject& inum(std::string_view k, int64_t v) { return raw(k, std::to_string(v)); }
+  JsonObject& boolean(std::string_view k, bool v) { return raw(k, v ? "true" : "false"); }
+  JsonObject& raw(std::string_view k, std::string_view json) {
+    s_ += s_.size() == 1 ? "" : ", ";
+    s_ += json_string(k);
+    s_ += ": ";
+    s_ += json;
+    return *this;
+  }
+  std::string object() const { return s_ + "}"; }
+  std::string line() const { return s_ + "}\n"; }
+
+ private:
+  std::string s_ = "{";
+};
+
+// Columns padded to their widest cell; numbers right-aligned; the last column unpadded.
+class Table {
+ public:
+  Table(std::vector<std::string> header, std::vector<bool> right) : right_(std::move(right)) {
+    rows_.push_back({std::move(header), {}});
+  }
+  void row(std::vector<std::string> cells) { rows_.push_back({std::move(cells), {}}); }
+  void note(std::string line) { rows_.back().notes.push_back(std::move(line)); }
+  std::string render() const {
+    std::vector<size_t> width(right_.size(), 0);
+    for (const Row& r : rows_) {
+      for (size_t c = 0; c < r.cells.size(); ++c) width[c] = std::max(width[c], r.cells[c].size());
+    }
+    std::string out;
+    for (const Row& r : rows_) {
+      std::string line;
+      for (size_t c = 0; c < r.cells.size(); ++c) {
+        const std::string& cell = r.cells[c];
+        std::string pad(width[c] - cell.size(), ' ');
+        bool last = c + 1 == r.cells.size();
+        line += right_[c] ? pad + cell : (last ? cell : cell + pad);
+        if (!last) line += "  ";
+      }
+      out += line + "\n";
+      for (const std::string& n : r.notes) out += "  " + n + "\n";
+    }
+    return out;
+  }
+
+ private:
+  struct Row {
+    std::vector<std::string> cells;
+    std::vector<std::string> notes;  // free lines under the row
+  };
+  std::vector<bool> right_;  // per column: right-aligned
+  std::vector<Row> rows_;    // rows_[0] is the header
+};
+
+std::string age_text(int64_t s) {
+  if (s < 120) return std::to_string(s) + "s";
+  if (s < 2 * 3600) return std::to_string(s / 60) + "m";
+  if (s < 2 * 86400) return std::to_string(s / 3600) + "h";
+  return std::to_string(s / 86400) + "d";
+}
+
+std::string range_json(const ByteRange& r) {
+  return JsonObject()
+      .num("offset", r.offset).num("length", r.length).str("reason", r.reason)
+      .raw("quarantine_path", r.quarantine_path.empty() ? "null" : json_string(r.quarantine_path))
+      .object();
+}
+
+std::string ranges_json(const std::vector<ByteRange>& ranges) {
+  std::string out = "[";
+  for (const ByteRange& r : ranges) out += (out.size() > 1 ? ", " : "") + range_json(r);
+  return out + "]";
+}
+
+std::string range_text(const ByteRange& r, bool dry_run) {
+  std::string s = "bytes " + std::to_string(r.offset) + ".." + std::to_string(r.offset + r.length) +
+                  " (" + std::to_string(r.length) + ", " + r.reason + ")";
+  if (dry_run) return "would quarantine " + s;
+  return "quarantined " + s + " -> " + r.quarantine_path;
+}
+
+const char* kStates[] = {"closed", "in_flight", "crashed", "sealed", "unrecoverable", "corrupt"};
+
+ActionTally tally_of(std::initializer_list<const char*> names) {
+  ActionTally t;
+  for (const char* n : names) t.counts.emplace_back(n, 0);
+  return t;
+}
+
+}  // namespace
+
+std::string json_string(std::string_view s) {
+  std::string clean;
+  size_t bad = 0;
+  // NUL is valid UTF-8 and escapes fine; anything else invalid becomes U+FFFD.
+  while (!valid_utf8_no_nul(s, &bad)) {
+    clean.append(s.substr(0, bad));
+    clean += s[bad] == '\0' ? std::string(1, '\0') : std::string("\xEF\xBF\xBD");
+    s.remove_prefix(bad + 1);
+  }
+  clean.append(s);
+  std::string out;
+  append_python_json_string(out, clean);
+  return out;
+}
+
+std::string note_json(const char* schema, const std::string& path, const char* key,
+                      const std::string& text) {
+  return JsonObject().str("schema", schema).str("path", path).str(key, text).line();
+}
+
+std::string skipped_json(const char* schema, const std::string& entry) {
+  size_t colon = entry.rfind(": ");  // ScanSet::skipped is "path: reason"
+  if (colon == std::string::npos) return note_json(schema, entry, "skipped", "");
+  return note_json(schema, entry.substr(0, colon), "skipped", entry.substr(colon + 2));
+}
+
+std::string notes_text(const ScanSet& set) {
+  std::string out;
+  for (const std::string& s : set.skipped) out += "skipped: " + s + "\n";
+  for (const std::string& s : set.stale_temps) out += "stale temporary: " + s + "\n";
+  return out;
+}
+
+// ---- walscan
+
+void ScanTally::add(const FileScan& s) {
+  ++files;
+  ++by_state[static_cast<int>(s.state)];
+  torn_bytes += s.torn_bytes;
+  if (s.state == FileState::kCrashed) oldest_crashed_age_s = std::max(oldest_crashed_age_s, s.age_s);
+}
+
+std::string scan_json(const FileScan& s) {
+  std::string problems = "[";
+  for (const Problem& p : s.problems) {
+    problems += (problems.size() > 1 ? ", " : "") +
+                JsonObject().str("kind", problem_kind_name(p.kind)).num("line", p.line)
+                    .num("offset", p.offset).num("length", p.length).str("detail", p.detail)
+                    .object();
+  }
+  problems += "]";
+  return JsonObject()
+      .str("schema", "walscan/1").str("path", s.path).str("id", s.id)
+      .str("state", file_state_name(s.state)).num("chunks", s.chunks)
+      .raw("last_index", s.last_index ? std::to_string(*s.last_index) : "null")
+      .num("torn_bytes", s.torn_bytes).num("size", s.size).inum("age_s", s.age_s)
+      .boolean("closed", s.closed).boolean("verified", s.verified).raw("problems", problems)
+      .str("why", s.why)
+      .line();
+}
+
+std::string stale_json(const std::string& path) {
+  return JsonObject().str("schema", "walscan/1").str("path", path).boolean("stale_temp", true).line();
+}
+
+std::string scan_summary_json(const ScanTally& t) {
+  JsonObject o;
+  o.str("schema", "walscan/1").boolean("summary", true).num("files", t.files);
+  for (int i = 0; i < 6; ++i) o.num(kStates[i], t.by_state[i]);
+  return o.num("errors", t.errors).num("skipped", t.skipped).num("stale_temps", t.stale_temps).line();
+}
+
+std::string scan_table(const std::vector<const FileScan*>& rows) {
+  if (rows.empty()) return "";
+  Table t({"STATE", "CHUNKS", "LAST", "TORN", "SIZE", "AGE", "PATH", "WHY"},
+          {false, true, true, true, true, true, false, false});
+  for (const FileScan* s : rows) {
+    t.row({file_state_name(s->state), std::to_string(s->chunks),
+           s->last_index ? std::to_string(*s->last_index) : "-", std::to_string(s->torn_bytes),
+           std::to_string(s->size), age_text(s->age_s), s->path, s->why});
+  }
+  return t.render();
+}
+
+std::string scan_summary_line(const ScanTally& t) {
+  std::string out = "walscan: " + std::to_string(t.files) + " files:";
+  for (int i = 0; i < 6; ++i) out += std::string(i ? ", " : " ") + std::to_string(t.by_state[i]) + " " + kStates[i];
+  return out + "; " + std::to_string(t.skipped) + " skipped, " + std::to_string(t.errors) +
+         " errors, " + std::to_string(t.stale_temps) + " stale temporaries\n";
+}
+
+std::string scan_prom(const ScanTally& t) {
+  auto metric = [](std::string& out, const char* name, const char* help) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " gauge\n";
+  };
+  std::string out;
+  metric(out, "walkit_sessions", "Session files by state (walscan).");
+  for (int i = 0; i < 6; ++i) {
+    out += std::string("walkit_sessions{state=\"") + kStates[i] + "\"} " + std::to_string(t.by_state[i]) + "\n";
+  }
+  metric(out, "walkit_torn_bytes_total", "Bytes in torn tails, summed over the scanned session files.");
+  out += "walkit_torn_bytes_total " + std::to_string(t.torn_bytes) + "\n";
+  metric(out, "walkit_oldest_crashed_session_age_seconds",
+         "Seconds since the oldest crashed session was last modified (0: none).");
+  out += "walkit_oldest_crashed_session_age_seconds " + std::to_string(t.oldest_crashed_age_s) + "\n";
+  metric(out, "walkit_scan_errors", "Paths that could not be scanned.");
+  out += "walkit_scan_errors " + std::to_string(t.errors) + "\n";
+  metric(out, "walkit_stale_temporaries", "Temporary files left by a crashed rewrite.");
+  out += "walkit_stale_temporaries " + std::to_string(t.stale_temps) + "\n";
+  return out;
+}
+
+// ---- walrepair, walpromote
+
+void ActionTally::add(const std::string& action, bool changed_file) {
+  ++files;
+  if (changed_file) ++changed;
+  for (auto& [name, n] : counts) n += name == action;
+}
+
+ActionTally repair_tally() {
+  return tally_of({"nothing", "cut_torn_tail", "add_newline", "salvage", "quarantine_file",
+                   "skipped_in_flight", "refused_corrupt", "left_unrecoverable"});
+}
+ActionTally undo_tally() { return tally_of({"nothing", "undo"}); }
+ActionTally promote_tally() {
+  return tally_of({"nothing", "seal_and_rename", "rename", "skipped_in_flight", "refused", "conflict"});
+}
+
+std::string action_summary_json(const char* schema, const ActionTally& t, bool dry_run) {
+  JsonObject o;
+  o.str("schema", schema).boolean("summary", true).boolean("dry_run", dry_run).num("files", t.files)
+      .num("changed", t.changed);
+  for (const auto& [name, n] : t.counts) o.num(name, n);
+  return o.num("closed_untouched", t.closed_untouched).num("errors", t.errors)
+      .num("skipped", t.skipped).line();
+}
+
+std::string action_summary_line(const char* tool, const ActionTally& t, bool dry_run) {
+  std::string out = std::string(tool) + (dry_run ? " (dry run, nothing changed): " : ": ") +
+                    std::to_string(t.files) + " files:";
+  bool first = true;
+  for (const auto& [name, n] : t.counts) {
+    if (n == 0) continue;
+    out += std::string(first ? " " : ", ") + std::to_string(n) + " " + name;
+    first = false;
+  }
+  if (first) out += " none";
+  return out + "; " + std::to_string(t.changed) + " changed, " + std::to_string(t.closed_untouched) +
+         " closed untouched, " + std::to_string(t.skipped) + " skipped, " + std::to_string(t.errors) +
+         " errors\n";
+}
+
+std::string repair_json(const RepairReport& r, bool dry_run) {
+  return JsonObject()
+      .str("schema", "walrepair/1").str("path", r.path).str("action", repair_action_name(r.action))
+      .str("before", file_state_name(r.before)).str("after", file_state_name(r.after))
+      .boolean("changed", r.changed).boolean("dry_run", dry_run).num("chunks", r.chunks)
+      .raw("removed", ranges_json(r.removed)).str("detail", r.detail)
+      .line();
+}
+
+const char* undo_action(const UndoReport& r) { return r.runs > 0 ? "undo" : "nothing"; }
+
+std::string undo_json(const UndoReport& r, bool dry_run) {
+  return JsonObject()
+      .str("schema", "walrepair/1").str("path", r.path).str("action", undo_action(r))
+      .boolean("changed", r.changed).boolean("dry_run", dry_run).num("runs", r.runs)
+      .num("restored_bytes", r.restored).str("detail", r.detail)
+      .line();
+}
+
+std::string promote_json(const PromoteReport& r, bool dry_run) {
+  std::string repair = "null";
+  if (r.repair) {
+    repair = JsonObject()
+                 .str("action", repair_action_name(r.repair->action))
+                 .str("before", file_state_name(r.repair->before))
+                 .str("after", file_state_name(r.repair->after)).boolean("changed", r.repair->changed)
+                 .num("chunks", r.repair->chunks).raw("removed", ranges_json(r.repair->removed))
+                 .str("detail", r.repair->detail)
+                 .object();
+  }
+  return JsonObject()
+      .str("schema", "walpromote/1").str("path", r.path).str("final_path", r.final_path)
+      .str("action", promote_action_name(r.action)).str("before", file_state_name(r.before))
+      .boolean("changed", r.changed).boolean("dry_run", dry_run).num("chunks", r.chunks)
+      .raw("repair", repair).str("detail", r.detail)
+      .line();
+}
+
+std::string repair_table(const std::vector<RepairReport>& rows, bool dry_run) {
+  if (rows.empty()) return "";
+  Table t({"ACTION", "BEFORE", "AFTER", "CHUNKS", "PATH", "DETAIL"},
+          {false, false, false, true, false, false});
+  for (const RepairReport& r : rows) {
+    t.row({repair_action_name(r.action), file_state_name(r.before), file_state_name(r.after),
+           std::to_string(r.chunks), r.path, r.detail});
+    for (const ByteRange& b : r.removed) t.note(range_text(b, dry_run));
+  }
+  return t.render();
+}
+
+std::string undo_table(const std::vector<UndoReport>& rows, bool /*dry_run*/) {
+  if (rows.empty()) return "";
+  Table t({"ACTION", "RUNS", "RESTORED", "PATH", "DETAIL"}, {false, true, true, false, false});
+  for (const UndoReport& r : rows) {
+    t.row({undo_action(r), std::to_string(r.runs), std::to_string(r.restored), r.path, r.detail});
+  }
+  return t.render();
+}
+
+std::string promote_table(const std::vector<PromoteReport>& rows, bool dry_run) {
+  if (rows.empty()) return "";
+  Table t({"ACTION", "BEFORE", "CHUNKS", "PATH", "DETAIL"}, {false, false, true, false, false});
+  for (const PromoteReport& r : rows) {
+    t.row({promote_action_name(r.action), file_state_name(r.before), std::to_string(r.chunks), r.path,
+           r.detail});
+    if (r.repair && r.repair->action != RepairAction::kNothing) {
+      t.note(std::string("repair: ") + repair_action_name(r.repair->action) + ": " + r.repair->detail);
+      for (const ByteRange& b : r.repair->removed) t.note(range_text(b, dry_run));
+    }
+  }
+  return t.render();
+}
+
+}  // namespace walkit::cli

@@ -1,0 +1,74 @@
+// walscan — which sessions need attention (SPEC §5–6). Read-only: takes no
+// lock beyond the library's flock probe, writes nothing.
+#include <iostream>
+
+#include "cli.h"
+
+namespace po = boost::program_options;
+using namespace walkit;
+using namespace walkit::cli;
+
+namespace {
+const ToolInfo kTool{
+    "walscan", "[PATH...] [--all] [--verify] [--older-than DUR] [--json|--prom] [-q]",
+    "Lists the session files that need attention (crashed, sealed, unrecoverable,\n"
+    "corrupt) and stale temporaries. Partial files are read in full; closed files are\n"
+    "checked by their last line unless --verify. Never locks or changes anything.\n"};
+}  // namespace
+
+int main(int argc, char** argv) {
+  po::options_description own("walscan options");
+  own.add_options()
+      ("all", "list every session file, closed and in-flight ones too")
+      ("verify", "read every byte of closed files too (default: their last line only)")
+      ("older-than", po::value<Duration>()->value_name("DUR"),
+       "only files not modified for DUR (90s, 30m, 2h, 7d, 1w, 1h30m)")
+      ("prom", "print the Prometheus textfile-collector format");
+  po::variables_map vm;
+  CommonOptions common;
+  if (auto stop = parse_command_line(argc, argv, kTool, own, &vm, &common)) return *stop;
+  if (common.json && vm.count("prom")) return usage_error(kTool.name, "--json and --prom exclude each other");
+  const bool list_all = vm.count("all") > 0;
+  const bool prom = vm.count("prom") > 0;
+  std::optional<int64_t> min_age;
+  if (vm.count("older-than")) min_age = vm["older-than"].as<Duration>().seconds;
+
+  ScanOptions opts;
+  opts.verify = vm.count("verify") > 0;
+  const Found found = scan_arguments(common.paths, opts);
+
+  ScanTally tally;
+  ExitStatus exit;
+  std::vector<const FileScan*> listed;
+  for (const FileScan& f : found.set.files) {
+    if (min_age && f.age_s < *min_age) continue;
+    tally.add(f);
+    exit.add(verdict_of(f.state));
+    if (list_all || verdict_of(f.state) != Verdict::kNothing) listed.push_back(&f);
+  }
+  tally.errors = found.set.errors.size();
+  tally.skipped = found.set.skipped.size();
+  tally.stale_temps = found.set.stale_temps.size();
+  for (size_t i = 0; i < tally.errors; ++i) exit.add(Verdict::kError);
+  // A stale temporary is what a crashed rewrite leaves: recovery work.
+  if (tally.stale_temps) exit.add(Verdict::kRecovery);
+
+  if (common.quiet) return exit.code();
+  if (prom) {
+    std::cout << scan_prom(tally);
+  } else if (common.json) {
+    for (const FileScan* f : listed) std::cout << scan_json(*f);
+    for (const std::string& s : found.set.skipped) std::cout << skipped_json("walscan/1", s);
+    for (const std::string& s : found.set.stale_temps) std::cout << stale_json(s);
+    for (size_t i = 0; i < tally.errors; ++i) {
+      std::cout << note_json("walscan/1", found.error_args[i], "error", found.set.errors[i].to_string());
+    }
+    std::cout << scan_summary_json(tally);
+  } else {
+    std::cout << scan_table(listed) << notes_text(found.set) << scan_summary_line(tally);
+  }
+  if (!common.json) {
+    for (const Status& e : found.set.errors) std::cerr << kTool.name << ": " << e.to_string() << "\n";
+  }
+  return exit.code();
+}
