@@ -59,6 +59,12 @@ ino_t inode(const std::string& path) {
   return st.st_ino;
 }
 
+walkit::ReaderOptions strict() {
+  walkit::ReaderOptions o;
+  o.mode = walkit::ReadMode::kStrict;
+  return o;
+}
+
 struct LiveFixture : walkit::test::DirFixture {
   // A crashed partial with 3 chunks and a torn tail, left by a killed walwrite.
   void make_crashed(const std::string& id) {
@@ -116,7 +122,7 @@ BOOST_AUTO_TEST_CASE(tools_report_a_live_session_in_flight_and_leave_it_byte_ide
   }
   live.close_stdin();
   BOOST_TEST(live.wait() == 0);
-  auto s = walkit::load_session(path("live.jsonl"), {.mode = walkit::ReadMode::kStrict});
+  auto s = walkit::load_session(path("live.jsonl"), strict());
   BOOST_REQUIRE_MESSAGE(s.is_ok(), s.status().to_string());
   BOOST_TEST(s->closed);
   BOOST_REQUIRE_EQUAL(s->chunks.size(), 6u);
@@ -124,7 +130,7 @@ BOOST_AUTO_TEST_CASE(tools_report_a_live_session_in_flight_and_leave_it_byte_ide
   BOOST_TEST(read("live.jsonl").compare(0, before.size(), before) ==
              0);  // appended, never rewritten
 
-  auto crashed = walkit::load_session(path("crashed.jsonl"), {.mode = walkit::ReadMode::kStrict});
+  auto crashed = walkit::load_session(path("crashed.jsonl"), strict());
   BOOST_REQUIRE_MESSAGE(crashed.is_ok(), crashed.status().to_string());
   BOOST_TEST(crashed->closed);
   BOOST_TEST(crashed->chunks.size() == 3u);

@@ -36,6 +36,12 @@ Value expected_payload(int i) {
                              {"flags", Value::Array{true, nullptr, 1.5}}});
 }
 
+walkit::ReaderOptions strict() {
+  walkit::ReaderOptions o;
+  o.mode = walkit::ReadMode::kStrict;
+  return o;
+}
+
 struct WalwriteFixture : walkit::test::DirFixture {
   std::string partial(const std::string& id) const { return path(id + ".jsonl.__partial__"); }
   std::string closed(const std::string& id) const { return path(id + ".jsonl"); }
@@ -75,7 +81,7 @@ struct WalwriteFixture : walkit::test::DirFixture {
     BOOST_TEST(!w.read_line().has_value());
     BOOST_TEST(w.wait() == 0);
     BOOST_TEST(!exists(id + ".jsonl.__partial__"));
-    auto s = walkit::load_session(closed(id), {.mode = walkit::ReadMode::kStrict});
+    auto s = walkit::load_session(closed(id), strict());
     BOOST_REQUIRE_MESSAGE(s.is_ok(), s.status().to_string());
     BOOST_TEST(s->closed);
     check_chunks(*s, n);
@@ -174,7 +180,7 @@ BOOST_AUTO_TEST_CASE(
       BOOST_TEST(message.find("offset " + std::to_string(good.size())) != std::string::npos,
                  message);
       BOOST_TEST(!exists(id + ".jsonl"));
-      auto s = walkit::load_session(partial(id), {.mode = walkit::ReadMode::kStrict});
+      auto s = walkit::load_session(partial(id), strict());
       BOOST_REQUIRE_MESSAGE(s.is_ok(), s.status().to_string());
       BOOST_TEST(!s->trailer.has_value());
       check_chunks(*s, 3);
@@ -197,7 +203,7 @@ BOOST_AUTO_TEST_CASE(sigterm_after_k_acks_abandons_with_exit_1_keeping_every_ack
       w.read_rest();
       BOOST_TEST(w.wait() == 1);
       BOOST_TEST(!exists(id + ".jsonl"));
-      auto s = walkit::load_session(partial(id), {.mode = walkit::ReadMode::kStrict});
+      auto s = walkit::load_session(partial(id), strict());
       BOOST_REQUIRE_MESSAGE(s.is_ok(), s.status().to_string());
       BOOST_TEST(!s->trailer.has_value());
       BOOST_TEST(s->chunks.size() >= static_cast<size_t>(k));
@@ -212,7 +218,7 @@ BOOST_AUTO_TEST_CASE(sigint_while_waiting_for_input_abandons_with_exit_1) {
   BOOST_REQUIRE_EQUAL(w.read_line().value_or("EOF"), "0");
   w.signal(SIGINT);
   BOOST_TEST(w.wait() == 1);
-  auto s = walkit::load_session(partial("int"), {.mode = walkit::ReadMode::kStrict});
+  auto s = walkit::load_session(partial("int"), strict());
   BOOST_REQUIRE(s.is_ok());
   BOOST_TEST(!s->trailer.has_value());
   check_chunks(*s, 1);
@@ -232,7 +238,7 @@ BOOST_AUTO_TEST_CASE(resume_repairs_a_torn_tail_and_continues_at_the_next_index)
   w.close_stdin();
   BOOST_TEST(w.read_rest() == "3\n4\n");
   BOOST_TEST(w.wait() == 0);
-  auto s = walkit::load_session(closed("res"), {.mode = walkit::ReadMode::kStrict});
+  auto s = walkit::load_session(closed("res"), strict());
   BOOST_REQUIRE_MESSAGE(s.is_ok(), s.status().to_string());  // strict: one header, no gap
   BOOST_TEST(s->closed);
   check_chunks(*s, 5);
@@ -249,7 +255,7 @@ BOOST_AUTO_TEST_CASE(a_second_writer_for_a_live_session_fails_with_exit_8) {
   BOOST_TEST(second.wait() == 8);
   first.close_stdin();
   BOOST_TEST(first.wait() == 0);
-  auto s = walkit::load_session(closed("twice"), {.mode = walkit::ReadMode::kStrict});
+  auto s = walkit::load_session(closed("twice"), strict());
   BOOST_REQUIRE(s.is_ok());
   check_chunks(*s, 1);
 }

@@ -3,6 +3,7 @@
 
 #include <iostream>
 #include <limits>
+#include <sstream>
 
 #include "walkit/format.h"
 #include "walkit/io.h"
@@ -112,7 +113,7 @@ void validate(boost::any& v, const std::vector<std::string>& values, Duration*, 
   po::validators::check_first_occurrence(v);
   const std::string& s = po::validators::get_single_string(values);
   auto d = parse_duration(s);
-  if (!d) throw po::invalid_option_value(s + " (want e.g. 90s, 30m, 2h, 7d)");
+  if (!d) throw po::error("invalid duration '" + s + "' (want e.g. 90s, 30m, 2h, 7d, 1h30m)");
   v = *d;
 }
 
@@ -153,11 +154,16 @@ std::optional<int> parse_command_line(int argc, char** argv, const ToolInfo& too
     return usage_error(tool.name, e.what());
   }
   if (vm->count("help")) {
-    std::cout << "Usage: " << tool.name << " " << tool.synopsis << "\n\n" << tool.about
-              << "\nPATH: session files and/or sessions directories (not recursive); default:\n"
-                 "$OPENRATH_HOME/sessions, else ./.openrath/sessions, else ~/.openrath/sessions.\n"
-                 "Symlinks are never followed.\n\n"
-              << extra << "\n" << general << "\n" << kExitLegend;
+    std::ostringstream help;
+    help << "Usage: " << tool.name << " " << tool.synopsis << "\n\n" << tool.about
+         << "\nPATH: session files and/or sessions directories (not recursive); default:\n"
+            "$OPENRATH_HOME/sessions, else ./.openrath/sessions, else ~/.openrath/sessions.\n"
+            "Symlinks are never followed.\n\n"
+         << extra << "\n" << general << "\n" << kExitLegend;
+    // Boost pads wrapped descriptions with trailing blanks: drop them.
+    std::string text = help.str();
+    for (size_t at; (at = text.find(" \n")) != std::string::npos;) text.erase(at, 1);
+    std::cout << text;
     return kExitClean;
   }
   if (vm->count("version")) {

@@ -114,7 +114,7 @@ std::string scan_prom(const ScanTally& t);
 // walrepair, walpromote: a count for every action name, zeros included.
 struct ActionTally {
   std::vector<std::pair<std::string, uint64_t>> counts;  // in the enum's order
-  uint64_t files = 0, changed = 0, errors = 0, skipped = 0, closed_untouched = 0;
+  uint64_t files = 0, changed = 0, errors = 0, skipped = 0, already_final = 0;
   void add(const std::string& action, bool changed_file);
 };
 ActionTally repair_tally();

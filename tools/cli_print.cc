@@ -53,6 +53,7 @@ class Table {
         line += right_[c] ? pad + cell : (last ? cell : cell + pad);
         if (!last) line += "  ";
       }
+      while (!line.empty() && line.back() == ' ') line.pop_back();  // an empty last cell
       out += line + "\n";
       for (const std::string& n : r.notes) out += "  " + n + "\n";
     }
@@ -239,7 +240,7 @@ std::string action_summary_json(const char* schema, const ActionTally& t, bool d
   o.str("schema", schema).boolean("summary", true).boolean("dry_run", dry_run).num("files", t.files)
       .num("changed", t.changed);
   for (const auto& [name, n] : t.counts) o.num(name, n);
-  return o.num("closed_untouched", t.closed_untouched).num("errors", t.errors)
+  return o.num("already_final", t.already_final).num("errors", t.errors)
       .num("skipped", t.skipped).line();
 }
 
@@ -253,8 +254,8 @@ std::string action_summary_line(const char* tool, const ActionTally& t, bool dry
     first = false;
   }
   if (first) out += " none";
-  return out + "; " + std::to_string(t.changed) + " changed, " + std::to_string(t.closed_untouched) +
-         " closed untouched, " + std::to_string(t.skipped) + " skipped, " + std::to_string(t.errors) +
+  return out + "; " + std::to_string(t.changed) + " changed, " + std::to_string(t.already_final) +
+         " already final, " + std::to_string(t.skipped) + " skipped, " + std::to_string(t.errors) +
          " errors\n";
 }
 

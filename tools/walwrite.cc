@@ -261,8 +261,12 @@ int run(const Cli& cli) {
   std::string id = cli.id.empty() ? random_uuid4() : cli.id;
   if (id.empty()) return (std::cerr << "walwrite: cannot read /dev/urandom\n", kExitOperational);
   walkit::ResumeReport rep;
+  walkit::WriterOptions create;
+  create.sessions_dir = cli.dir;
+  create.header.id = id;
+  create.durability = cli.durability;
   auto w = cli.resume ? walkit::Writer::resume({cli.dir, id, cli.durability, nullptr}, &rep)
-                      : walkit::Writer::create({cli.dir, {.id = id}, cli.durability, nullptr});
+                      : walkit::Writer::create(create);
   if (!w.is_ok())
     return (std::cerr << "walwrite: " << w.status().to_string() << '\n', kExitOperational);
   walkit::Writer& writer = **w;
@@ -334,8 +338,8 @@ int main(int argc, char** argv) {
         << "\nEach stdin line: {\"kind\": \"user\", \"payload\": {...}}. Each "
            "acked chunk's index is printed on stdout, one per line.\nExit status: 0 closed at "
            "end of input, 1 interrupted (SIGTERM/SIGINT), 4 bad input line, 8 operational "
-           "error, 16 usage error;\non 1, 4 and 8 the session is left as a crashed partial "
-           "holding every acked record (walpromote seals it).\n";
+           "error, 16 usage error;\nafter 1, 4 or a write error the session is left as a "
+           "crashed partial holding every acked record (walpromote seals it).\n";
     return kExitOk;
   }
   if (cli.version) {

@@ -208,8 +208,9 @@ Result<std::unique_ptr<Writer>> Writer::create(WriterOptions opts) {
   }
   s = impl->append(*header);
   if (s.is_ok() && impl->durability.mode != Durability::kProcess) {
-    // The header and the new directory entry must both survive power loss.
-    s = fs.fdatasync(impl->fd);
+    // The header and the new directory entry must both survive power loss
+    // (append() already synced the header in kRecord mode).
+    if (impl->durability.mode == Durability::kInterval) s = fs.fdatasync(impl->fd);
     if (s.is_ok()) s = fs.fsync_dir(impl->dir);
   }
   if (!s.is_ok()) {
@@ -382,7 +383,8 @@ Status Writer::close(const CloseOptions& opts) {
   // name promise "closed", and the rename before anyone is told.
   if (s.is_ok() && w.durability.mode != Durability::kRecord) {
     s = w.fs->fdatasync(w.fd);
-    if (!s.is_ok()) s = w.fail(s, false);
+    // The trailer was never acknowledged: cut it, as append() does in kRecord.
+    if (!s.is_ok()) s = w.fail(s, true);
   }
   if (s.is_ok()) {
     s = w.fs->rename_noreplace(w.partial, w.final_path);

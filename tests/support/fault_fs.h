@@ -1,11 +1,12 @@
 // FaultFs: a FileSystem that forwards to a base FileSystem, counts and logs
 // every call, and fails chosen calls on purpose.
 //
-// A fault names one call by operation and 0-based per-operation index ("the
-// 3rd write"), because a workload is deterministic: a counting run (no
-// faults) tells how many calls of each kind it makes, and a later run can fail
-// each of them in turn. The log (operation, path or fd, bytes) is what a
-// crash-state enumerator replays to know which bytes were written when.
+// A fault names one call by operation and 0-based per-operation index
+// ("write #3" is the fourth write), because a workload is deterministic: a
+// counting run (a FaultFs with no fault planned) tells how many calls of each
+// kind it makes, and later runs can fail each of them in turn. The log
+// (operation, path or fd, bytes) is what a crash-state enumerator replays to
+// know which bytes were written when.
 //
 // Thread-safe (a mutex), since the writer's interval mode syncs from a
 // background thread; the index of a call is then only as deterministic as

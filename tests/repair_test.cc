@@ -1,0 +1,709 @@
+// repair_file / undo_repairs / promote_file on small hand-written files
+// (SPEC §5): what is cut, what is quarantined and journaled, what is kept,
+// and what is refused. Expected bytes are written out here, never taken from
+// the code under test.
+#define BOOST_TEST_MODULE repair_test
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/test/unit_test.hpp>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "support/test_support.h"
+#include "walkit/quarantine.h"
+#include "walkit/repair.h"
+#include "walkit/session.h"
+#include "walkit/value.h"
+
+namespace walkit {
+std::ostream& operator<<(std::ostream& os, FileState s) { return os << file_state_name(s); }
+std::ostream& operator<<(std::ostream& os, RepairAction a) { return os << repair_action_name(a); }
+std::ostream& operator<<(std::ostream& os, PromoteAction a) { return os << promote_action_name(a); }
+std::ostream& operator<<(std::ostream& os, Code c) { return os << code_name(c); }
+}  // namespace walkit
+
+namespace {
+
+using namespace walkit;
+using walkit::test::DirFixture;
+using walkit::test::slurp;
+using walkit::test::spit;
+using walkit::test::TempDir;
+using walkit::test::testdata;
+
+const std::string kPartial = "s1.jsonl.__partial__";
+const std::string kFinal = "s1.jsonl";
+
+const std::string H =
+    "{\"record_type\": \"header\", \"schema_version\": 1, \"id\": \"s1\", \"created_at\": "
+    "\"2026-01-01T00:00:00+00:00\", \"parent_session_ids\": [], \"lineage_operator\": \"implicit\", "
+    "\"lineage_kind\": \"unknown\", \"lineage_extras\": [], \"sandbox_backend\": null, "
+    "\"sandbox_spec\": null, \"sandbox_handle_id\": null}\n";
+std::string C(int i) {
+  return "{\"record_type\": \"chunk\", \"index\": " + std::to_string(i) +
+         ", \"kind\": \"user\", \"payload\": {\"content\": \"message " + std::to_string(i) + "\"}}\n";
+}
+std::string T(int n) {
+  return "{\"record_type\": \"trailer\", \"closed_at\": \"2026-01-01T00:00:01+00:00\", "
+         "\"final_chunk_count\": " + std::to_string(n) + ", \"cumulative_usage\": null}\n";
+}
+std::string no_nl(const std::string& line) { return line.substr(0, line.size() - 1); }
+
+// The first 57 bytes of C(2) and their SHA-256, computed with sha256sum.
+const std::string kTorn57 = "{\"record_type\": \"chunk\", \"index\": 2, \"kind\": \"user\", \"pay";
+const std::string kTorn57Sha = "d70da1260a71ec0e47112e0e76b6140680f5c8770ea5b0e91c535c4f39a932b6";
+
+struct JournalEntry {
+  std::string source, bin, sha256, reason, run;
+  uint64_t offset = 0, length = 0;
+};
+
+uint64_t num(const Value& v, const char* key) {
+  const Value* f = v.find(key);
+  BOOST_TEST_REQUIRE(f != nullptr);
+  return f->type() == Value::Type::kUint ? f->as_uint() : static_cast<uint64_t>(f->as_int());
+}
+std::string str(const Value& v, const char* key) {
+  const Value* f = v.find(key);
+  return f && f->is_string() ? f->as_string() : "";
+}
+
+// The quarantine journal's byte-range entries (not undo markers).
+std::vector<JournalEntry> journal(const std::string& dir) {
+  std::vector<JournalEntry> out;
+  if (!std::filesystem::exists(dir + "/.quarantine/journal.jsonl")) return out;
+  const std::string text = slurp(dir + "/.quarantine/journal.jsonl");
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    BOOST_TEST_REQUIRE(nl != std::string::npos);  // the journal never has a torn line here
+    auto v = parse_json(std::string_view(text).substr(pos, nl - pos));
+    pos = nl + 1;
+    BOOST_TEST_REQUIRE(v.is_ok(), v.status().to_string());
+    if (!v->find("path")) continue;
+    out.push_back(JournalEntry{str(*v, "source"), str(*v, "path"), str(*v, "sha256"), str(*v, "reason"),
+                               str(*v, "run"), num(*v, "offset"), num(*v, "length")});
+  }
+  return out;
+}
+
+// The file as it was before one repair: kept bytes with the quarantined
+// ranges put back at their offsets, and an added '\n' taken away.
+std::string reconstruct(const std::string& dir, std::string kept, std::vector<JournalEntry> entries) {
+  std::sort(entries.begin(), entries.end(),
+            [](const JournalEntry& a, const JournalEntry& b) { return a.offset < b.offset; });
+  for (const JournalEntry& e : entries) {
+    if (e.reason != "added_newline") continue;
+    BOOST_TEST_REQUIRE(kept.size() == e.offset + 1);
+    BOOST_TEST_REQUIRE(kept.back() == '\n');
+    kept.pop_back();
+  }
+  std::string out;
+  size_t k = 0;
+  for (const JournalEntry& e : entries) {
+    if (e.reason == "added_newline") continue;
+    const std::string bytes = slurp(dir + "/.quarantine/" + e.bin);
+    BOOST_TEST(bytes.size() == e.length);
+    BOOST_TEST(sha256_hex(bytes) == e.sha256);
+    BOOST_TEST_REQUIRE(e.offset >= out.size());
+    size_t take = e.offset - out.size();
+    BOOST_TEST_REQUIRE(take <= kept.size() - k);
+    out.append(kept, k, take);
+    k += take;
+    out += bytes;
+  }
+  out.append(kept, k, std::string::npos);
+  return out;
+}
+
+// Every path under `dir` with its bytes (symlinks by their target).
+std::map<std::string, std::string> snapshot(const std::string& dir) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    std::string rel = e.path().string().substr(dir.size() + 1);
+    if (e.is_symlink()) out[rel] = "-> " + std::filesystem::read_symlink(e.path()).string();
+    else if (e.is_regular_file()) out[rel] = slurp(e.path().string());
+    else out[rel] = "<dir>";
+  }
+  return out;
+}
+
+struct HeldLock {
+  int fd = -1;
+  explicit HeldLock(const std::string& path) {
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    BOOST_TEST_REQUIRE(fd >= 0);
+    BOOST_TEST_REQUIRE(::flock(fd, LOCK_EX | LOCK_NB) == 0);
+  }
+  ~HeldLock() { ::close(fd); }
+};
+
+struct Fx : DirFixture {
+  RepairReport repair(const std::string& name, RepairOptions o = {}) {
+    auto r = repair_file(path(name), o);
+    BOOST_TEST_REQUIRE(r.is_ok(), r.status().to_string());
+    return *r;
+  }
+  PromoteReport promote(const std::string& name, PromoteOptions o = {}) {
+    auto r = promote_file(path(name), o);
+    BOOST_TEST_REQUIRE(r.is_ok(), r.status().to_string());
+    return *r;
+  }
+  Session load_strict(const std::string& name) {
+    ReaderOptions ro;
+    ro.mode = ReadMode::kStrict;
+    auto s = load_session(path(name), ro);
+    BOOST_TEST_REQUIRE(s.is_ok(), s.status().to_string());
+    return *s;
+  }
+  // original == kept + quarantined, from the journal alone.
+  void check_nothing_lost(const std::string& name, const std::string& original, const std::string& kept) {
+    std::vector<JournalEntry> mine;
+    for (JournalEntry& e : journal(dir())) {
+      if (e.source == name) mine.push_back(e);
+    }
+    BOOST_TEST(reconstruct(dir(), kept, mine) == original);
+  }
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(repair, Fx)
+
+BOOST_AUTO_TEST_CASE(torn_tail_is_quarantined_journaled_then_cut) {
+  const std::string original = H + C(0) + C(1) + kTorn57;
+  write_file(kPartial, original);
+  RepairReport r = repair(kPartial);
+  BOOST_TEST(r.action == RepairAction::kCutTornTail);
+  BOOST_TEST(r.before == FileState::kCrashed);
+  BOOST_TEST(r.after == FileState::kCrashed);
+  BOOST_TEST(r.changed);
+  BOOST_TEST(r.chunks == 2u);
+  BOOST_TEST(read(kPartial) == H + C(0) + C(1));  // ends at the last '\n'
+  BOOST_TEST_REQUIRE(r.removed.size() == 1u);
+  BOOST_TEST(r.removed[0].offset == (H + C(0) + C(1)).size());
+  BOOST_TEST(r.removed[0].length == 57u);
+  BOOST_TEST(r.removed[0].reason == "torn_tail");
+  BOOST_TEST(slurp(r.removed[0].quarantine_path) == kTorn57);
+
+  auto j = journal(dir());
+  BOOST_TEST_REQUIRE(j.size() == 1u);
+  BOOST_TEST(j[0].source == kPartial);
+  BOOST_TEST(j[0].offset == (H + C(0) + C(1)).size());
+  BOOST_TEST(j[0].length == 57u);
+  BOOST_TEST(j[0].reason == "torn_tail");
+  BOOST_TEST(j[0].sha256 == kTorn57Sha);
+  BOOST_TEST(j[0].sha256 == sha256_hex(kTorn57));
+  BOOST_TEST(path(".quarantine/" + j[0].bin) == r.removed[0].quarantine_path);
+  check_nothing_lost(kPartial, original, read(kPartial));
+
+  BOOST_TEST(mode(kPartial) == 0600u);
+  BOOST_TEST(mode(".quarantine") == 0700u);
+  BOOST_TEST(mode(".quarantine/journal.jsonl") == 0600u);
+  BOOST_TEST(mode(".quarantine/" + j[0].bin) == 0600u);
+}
+
+BOOST_AUTO_TEST_CASE(whole_record_missing_its_newline_gets_one_and_nothing_is_cut) {
+  const std::string original = H + C(0) + no_nl(C(1));
+  write_file(kPartial, original);
+  RepairReport r = repair(kPartial);
+  BOOST_TEST(r.action == RepairAction::kAddNewline);
+  BOOST_TEST(r.changed);
+  BOOST_TEST(r.removed.empty());
+  BOOST_TEST(r.chunks == 2u);  // one more than the scan counted
+  BOOST_TEST(r.after == FileState::kCrashed);
+  BOOST_TEST(read(kPartial) == H + C(0) + C(1));
+  check_nothing_lost(kPartial, original, read(kPartial));
+  BOOST_TEST(mode(kPartial) == 0600u);
+}
+
+BOOST_AUTO_TEST_CASE(trailer_missing_its_newline_makes_the_file_sealed) {
+  write_file(kPartial, H + C(0) + no_nl(T(1)));
+  RepairReport r = repair(kPartial);
+  BOOST_TEST(r.action == RepairAction::kAddNewline);
+  BOOST_TEST(r.after == FileState::kSealed);
+  BOOST_TEST(r.chunks == 1u);
+  BOOST_TEST(read(kPartial) == H + C(0) + T(1));
+}
+
+BOOST_AUTO_TEST_CASE(nul_tail_is_cut_with_reason_nul_run) {
+  const std::string original = H + C(0) + std::string(4096, '\0');
+  write_file(kPartial, original);
+  RepairReport r = repair(kPartial);
+  BOOST_TEST(r.action == RepairAction::kCutTornTail);
+  BOOST_TEST_REQUIRE(r.removed.size() == 1u);
+  BOOST_TEST(r.removed[0].reason == "nul_run");
+  BOOST_TEST(r.removed[0].offset == (H + C(0)).size());
+  BOOST_TEST(r.removed[0].length == 4096u);
+  BOOST_TEST(read(kPartial) == H + C(0));
+  check_nothing_lost(kPartial, original, read(kPartial));
+}
+
+BOOST_AUTO_TEST_CASE(torn_fragment_followed_by_nuls_is_cut_as_one_torn_tail) {
+  const std::string original = H + C(0) + kTorn57 + std::string(512, '\0');
+  write_file(kPartial, original);
+  RepairReport r = repair(kPartial);
+  BOOST_TEST(r.action == RepairAction::kCutTornTail);
+  BOOST_TEST_REQUIRE(r.removed.size() == 1u);
+  BOOST_TEST(r.removed[0].reason == "torn_tail");
+  BOOST_TEST(r.removed[0].length == 57u + 512u);
+  BOOST_TEST(read(kPartial) == H + C(0));
+}
+
+BOOST_AUTO_TEST_CASE(dry_run_plans_the_same_and_changes_nothing) {
+  struct Case { const char* what; std::string bytes; RepairOptions opts; };
+  RepairOptions salvage;
+  salvage.salvage = true;
+  RepairOptions quarantine;
+  quarantine.quarantine_unrecoverable = true;
+  const std::vector<Case> cases = {
+      {"torn", H + C(0) + kTorn57, {}},
+      {"newline", H + C(0) + no_nl(C(1)), {}},
+      {"nul", H + std::string(100, '\0'), {}},
+      {"salvage", H + C(0) + "garbage\n" + C(1), salvage},
+      {"unrecoverable", H.substr(0, 30), quarantine},
+  };
+  for (const Case& c : cases) {
+    BOOST_TEST_CONTEXT(c.what) {
+      TempDir dry_dir, wet_dir;
+      spit(dry_dir.file(kPartial), c.bytes);
+      spit(wet_dir.file(kPartial), c.bytes);
+      const auto before = snapshot(dry_dir.path());
+      RepairOptions o = c.opts;
+      o.dry_run = true;
+      auto dry = repair_file(dry_dir.file(kPartial), o);
+      BOOST_TEST_REQUIRE(dry.is_ok(), dry.status().to_string());
+      BOOST_TEST(!dry->changed);
+      BOOST_TEST((snapshot(dry_dir.path()) == before));
+      auto wet = repair_file(wet_dir.file(kPartial), c.opts);
+      BOOST_TEST_REQUIRE(wet.is_ok(), wet.status().to_string());
+      BOOST_TEST(wet->changed);
+      BOOST_TEST(dry->action == wet->action);
+      BOOST_TEST(dry->after == wet->after);
+      BOOST_TEST(dry->chunks == wet->chunks);
+      BOOST_TEST_REQUIRE(dry->removed.size() == wet->removed.size());
+      for (size_t i = 0; i < dry->removed.size(); ++i) {
+        BOOST_TEST(dry->removed[i].offset == wet->removed[i].offset);
+        BOOST_TEST(dry->removed[i].length == wet->removed[i].length);
+        BOOST_TEST(dry->removed[i].reason == wet->removed[i].reason);
+        BOOST_TEST(dry->removed[i].quarantine_path.empty());
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(corrupt_file_is_refused_without_salvage) {
+  const std::string original = H + C(0) + "garbage\n" + C(1);
+  write_file(kPartial, original);
+  const auto before = snapshot(dir());
+  RepairReport r = repair(kPartial);
+  BOOST_TEST(r.before == FileState::kCorrupt);
+  BOOST_TEST(r.action == RepairAction::kRefusedCorrupt);
+  BOOST_TEST(!r.changed);
+  BOOST_TEST((snapshot(dir()) == before));
+  PromoteReport p = promote(kPartial);
+  BOOST_TEST(p.action == PromoteAction::kRefused);
+  BOOST_TEST((snapshot(dir()) == before));
+}
+
+BOOST_AUTO_TEST_CASE(closed_and_clean_crashed_files_need_nothing) {
+  const std::string abandoned = "00000000-0000-4000-8000-000000000003.jsonl.__partial__";
+  write_file(kFinal, H + C(0) + T(1));
+  write_file(abandoned, slurp(testdata("rath/" + abandoned)));
+  const auto before = snapshot(dir());
+  RepairReport c = repair(kFinal);
+  BOOST_TEST(c.before == FileState::kClosed);
+  BOOST_TEST(c.action == RepairAction::kNothing);
+  RepairReport r = repair(abandoned);
+  BOOST_TEST(r.action == RepairAction::kNothing);
+  BOOST_TEST(r.before == FileState::kCrashed);
+  BOOST_TEST(r.chunks == 4u);
+  BOOST_TEST(!r.changed);
+  BOOST_TEST((snapshot(dir()) == before));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(salvage, Fx)
+
+BOOST_AUTO_TEST_CASE(reference_reopened_file_keeps_header_and_both_chunks) {
+  const std::string name = "00000000-0000-4000-8000-000000000005.jsonl.__partial__";
+  const std::string original = slurp(testdata("rath/" + name));
+  write_file(name, original);
+  // Lines of the original, by hand: header, chunk 0, torn chunk 1 fused
+  // with a second header, chunk 1 ("after restart").
+  std::vector<std::string> lines;
+  for (size_t pos = 0; pos < original.size();) {
+    size_t nl = original.find('\n', pos);
+    lines.push_back(original.substr(pos, nl + 1 - pos));
+    pos = nl + 1;
+  }
+  BOOST_TEST_REQUIRE(lines.size() == 4u);
+
+  RepairOptions o;
+  o.salvage = true;
+  RepairReport r = repair(name, o);
+  BOOST_TEST(r.before == FileState::kCorrupt);
+  BOOST_TEST(r.action == RepairAction::kSalvage);
+  BOOST_TEST(r.after == FileState::kCrashed);
+  BOOST_TEST(r.chunks == 2u);
+  BOOST_TEST(r.changed);
+  BOOST_TEST(read(name) == lines[0] + lines[1] + lines[3]);
+  // Quarantined: exactly line 3 (the fragment and the second header).
+  std::string dropped;
+  for (const ByteRange& b : r.removed) dropped += slurp(b.quarantine_path);
+  BOOST_TEST(dropped == lines[2]);
+  BOOST_TEST_REQUIRE(!r.removed.empty());
+  BOOST_TEST(r.removed.front().offset == (lines[0] + lines[1]).size());
+
+  Session s = load_strict(name);
+  BOOST_TEST_REQUIRE(s.chunks.size() == 2u);
+  BOOST_TEST(s.chunks[1].index == 1u);
+  BOOST_TEST(s.chunks[1].payload.find("content")->as_string() == "after restart");
+  check_nothing_lost(name, original, read(name));
+  BOOST_TEST(mode(name) == 0600u);
+  BOOST_TEST(!exists("00000000-0000-4000-8000-000000000005.jsonl.__tmp__"));
+}
+
+BOOST_AUTO_TEST_CASE(nul_run_glued_to_a_whole_record_keeps_the_record) {
+  const std::string original = H + C(0) + std::string(512, '\0') + C(1) + C(2);
+  write_file(kPartial, original);
+  RepairOptions o;
+  o.salvage = true;
+  RepairReport r = repair(kPartial, o);
+  BOOST_TEST(r.action == RepairAction::kSalvage);
+  BOOST_TEST(r.chunks == 3u);
+  BOOST_TEST(read(kPartial) == H + C(0) + C(1) + C(2));
+  BOOST_TEST_REQUIRE(r.removed.size() == 1u);
+  BOOST_TEST(r.removed[0].reason == "nul_run");
+  BOOST_TEST(r.removed[0].offset == (H + C(0)).size());
+  BOOST_TEST(r.removed[0].length == 512u);
+  BOOST_TEST(load_strict(kPartial).chunks.size() == 3u);
+  check_nothing_lost(kPartial, original, read(kPartial));
+}
+
+BOOST_AUTO_TEST_CASE(nul_line_in_the_middle_is_dropped_with_its_newline) {
+  const std::string original = H + C(0) + std::string(300, '\0') + "\n" + C(1);
+  write_file(kPartial, original);
+  RepairOptions o;
+  o.salvage = true;
+  RepairReport r = repair(kPartial, o);
+  BOOST_TEST(r.action == RepairAction::kSalvage);
+  BOOST_TEST(read(kPartial) == H + C(0) + C(1));
+  uint64_t dropped = 0;
+  for (const ByteRange& b : r.removed) {
+    dropped += b.length;
+    BOOST_TEST(b.reason == "nul_run");
+  }
+  BOOST_TEST(dropped == 301u);
+  check_nothing_lost(kPartial, original, read(kPartial));
+}
+
+BOOST_AUTO_TEST_CASE(fused_fragment_is_quarantined_and_the_whole_record_after_it_kept) {
+  // What appending onto an unrepaired torn tail produces: chunk 1 was torn,
+  // then chunk 1 was written again straight after the fragment.
+  const std::string fragment = C(1).substr(0, 25);
+  const std::string original = H + C(0) + fragment + C(1) + C(2);
+  write_file(kPartial, original);
+  RepairOptions o;
+  o.salvage = true;
+  RepairReport r = repair(kPartial, o);
+  BOOST_TEST(r.action == RepairAction::kSalvage);
+  BOOST_TEST(r.chunks == 3u);
+  BOOST_TEST(read(kPartial) == H + C(0) + C(1) + C(2));
+  BOOST_TEST_REQUIRE(r.removed.size() == 1u);
+  BOOST_TEST(r.removed[0].reason == "fused_fragment");
+  BOOST_TEST(r.removed[0].offset == (H + C(0)).size());
+  BOOST_TEST(slurp(r.removed[0].quarantine_path) == fragment);
+  BOOST_TEST(load_strict(kPartial).chunks.size() == 3u);
+  check_nothing_lost(kPartial, original, read(kPartial));
+}
+
+BOOST_AUTO_TEST_CASE(salvage_then_undo_restores_the_original) {
+  const std::string original = H + C(0) + "garbage\n" + C(1) + kTorn57;
+  write_file(kPartial, original);
+  RepairOptions o;
+  o.salvage = true;
+  RepairReport r = repair(kPartial, o);
+  BOOST_TEST(r.action == RepairAction::kSalvage);
+  BOOST_TEST(read(kPartial) == H + C(0) + C(1));
+  auto u = undo_repairs(path(kPartial));
+  BOOST_TEST_REQUIRE(u.is_ok(), u.status().to_string());
+  BOOST_TEST(u->changed);
+  BOOST_TEST(u->runs == 1u);
+  BOOST_TEST(u->restored == 8u + 57u);
+  BOOST_TEST(read(kPartial) == original);
+  BOOST_TEST(mode(kPartial) == 0600u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(unrecoverable_and_undo, Fx)
+
+BOOST_AUTO_TEST_CASE(unrecoverable_is_left_alone_by_default) {
+  write_file(kPartial, H.substr(0, 40));
+  const auto before = snapshot(dir());
+  RepairReport r = repair(kPartial);
+  BOOST_TEST(r.before == FileState::kUnrecoverable);
+  BOOST_TEST(r.action == RepairAction::kLeftUnrecoverable);
+  BOOST_TEST(!r.changed);
+  BOOST_TEST((snapshot(dir()) == before));
+}
+
+BOOST_AUTO_TEST_CASE(unrecoverable_moves_to_the_quarantine_and_undo_brings_it_back) {
+  const std::string original = H.substr(0, 40);
+  write_file(kPartial, original);
+  RepairOptions o;
+  o.quarantine_unrecoverable = true;
+  RepairReport r = repair(kPartial, o);
+  BOOST_TEST(r.action == RepairAction::kQuarantineFile);
+  BOOST_TEST(r.changed);
+  BOOST_TEST(!exists(kPartial));
+  BOOST_TEST_REQUIRE(r.removed.size() == 1u);
+  BOOST_TEST(slurp(r.removed[0].quarantine_path) == original);
+  check_nothing_lost(kPartial, original, "");
+
+  auto u = undo_repairs(path(kPartial));
+  BOOST_TEST_REQUIRE(u.is_ok(), u.status().to_string());
+  BOOST_TEST(u->changed);
+  BOOST_TEST(read(kPartial) == original);
+  BOOST_TEST(mode(kPartial) == 0600u);
+  // A second undo has nothing left to reverse.
+  auto again = undo_repairs(path(kPartial));
+  BOOST_TEST_REQUIRE(again.is_ok(), again.status().to_string());
+  BOOST_TEST(!again->changed);
+  BOOST_TEST(read(kPartial) == original);
+}
+
+BOOST_AUTO_TEST_CASE(undo_reverses_two_repairs_newest_first_keeping_later_appends) {
+  // Crash torn in chunk 1; repaired; a resumed writer wrote chunk 1 again and
+  // crashed torn in chunk 2; repaired again. Undo puts both fragments back
+  // where they were and keeps the chunk appended in between.
+  const std::string frag1 = C(1).substr(0, 20);
+  write_file(kPartial, H + C(0) + frag1);
+  BOOST_TEST(repair(kPartial).action == RepairAction::kCutTornTail);
+  append(kPartial, C(1) + kTorn57);
+  BOOST_TEST(repair(kPartial).action == RepairAction::kCutTornTail);
+  BOOST_TEST(read(kPartial) == H + C(0) + C(1));
+  auto u = undo_repairs(path(kPartial));
+  BOOST_TEST_REQUIRE(u.is_ok(), u.status().to_string());
+  BOOST_TEST(u->runs == 2u);
+  BOOST_TEST(u->restored == 20u + 57u);
+  BOOST_TEST(read(kPartial) == H + C(0) + frag1 + C(1) + kTorn57);
+}
+
+BOOST_AUTO_TEST_CASE(undo_of_an_added_newline_after_later_appends_loses_nothing) {
+  write_file(kPartial, H + C(0) + no_nl(C(1)));
+  BOOST_TEST(repair(kPartial).action == RepairAction::kAddNewline);
+  append(kPartial, kTorn57);  // a resumed writer crashed mid-append of chunk 2
+  BOOST_TEST(repair(kPartial).action == RepairAction::kCutTornTail);
+  const std::string repaired = read(kPartial);
+  auto u = undo_repairs(path(kPartial));
+  if (u.is_ok()) {
+    // Both repairs reversed in place: the '\n' taken out, the fragment back.
+    BOOST_TEST(read(kPartial) == H + C(0) + no_nl(C(1)) + kTorn57);
+  } else {
+    BOOST_TEST_MESSAGE("undo refused: " << u.status().to_string());
+    BOOST_TEST(read(kPartial) == repaired);  // a refusal changes nothing
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(safety, Fx)
+
+BOOST_AUTO_TEST_CASE(locked_file_is_skipped_in_flight_and_untouched) {
+  write_file(kPartial, H + C(0) + kTorn57);
+  const auto before = snapshot(dir());
+  HeldLock lock(path(kPartial));
+  RepairOptions o;
+  o.salvage = true;
+  o.quarantine_unrecoverable = true;
+  RepairReport r = repair(kPartial, o);
+  BOOST_TEST(r.action == RepairAction::kSkippedInFlight);
+  BOOST_TEST(!r.changed);
+  PromoteOptions po;
+  po.repair_first = true;
+  PromoteReport p = promote(kPartial, po);
+  BOOST_TEST(p.action == PromoteAction::kSkippedInFlight);
+  BOOST_TEST(!p.changed);
+  BOOST_TEST((snapshot(dir()) == before));
+}
+
+BOOST_AUTO_TEST_CASE(undo_of_a_locked_file_is_refused) {
+  write_file(kPartial, H + C(0) + kTorn57);
+  BOOST_TEST(repair(kPartial).changed);
+  const std::string repaired = read(kPartial);
+  HeldLock lock(path(kPartial));
+  auto u = undo_repairs(path(kPartial));
+  BOOST_TEST_REQUIRE(!u.is_ok());
+  BOOST_TEST(u.status().code() == Code::kLocked);
+  BOOST_TEST(read(kPartial) == repaired);
+}
+
+BOOST_AUTO_TEST_CASE(symlink_is_refused_and_its_target_untouched) {
+  write_file("target.txt", H + C(0) + kTorn57);
+  BOOST_TEST_REQUIRE(::symlink(path("target.txt").c_str(), path(kPartial).c_str()) == 0);
+  const auto before = snapshot(dir());
+  RepairOptions o;
+  o.salvage = true;
+  auto r = repair_file(path(kPartial), o);
+  BOOST_TEST(!r.is_ok());
+  PromoteOptions po;
+  po.repair_first = true;
+  auto p = promote_file(path(kPartial), po);
+  BOOST_TEST(!p.is_ok());
+  BOOST_TEST((snapshot(dir()) == before));
+  BOOST_TEST(std::filesystem::is_symlink(path(kPartial)));
+}
+
+// A hard link is the same inode under another name: nothing at the session
+// name distinguishes it from an ordinary file, so a repair through the
+// session name changes what the other name sees too. What the tools do
+// promise is that no rename ever replaces an existing file.
+BOOST_AUTO_TEST_CASE(hard_linked_partial_is_repaired_in_place_shared_by_both_names) {
+  write_file("victim.dat", H + C(0) + kTorn57);
+  BOOST_TEST_REQUIRE(::link(path("victim.dat").c_str(), path(kPartial).c_str()) == 0);
+  RepairReport r = repair(kPartial);
+  BOOST_TEST(r.action == RepairAction::kCutTornTail);
+  BOOST_TEST(read(kPartial) == H + C(0));
+  BOOST_TEST(read("victim.dat") == H + C(0));  // same inode, same bytes
+}
+
+BOOST_AUTO_TEST_CASE(promote_never_replaces_an_existing_closed_file) {
+  const std::string victim = "victim bytes, not a session\n";
+  write_file(kFinal, victim);
+  const std::string partial = H + C(0);
+  write_file(kPartial, partial);
+  PromoteReport p = promote(kPartial);
+  BOOST_TEST(p.action == PromoteAction::kConflict);
+  BOOST_TEST(read(kFinal) == victim);
+  BOOST_TEST(read(kPartial) == partial);  // not sealed either: the conflict is found first
+}
+
+BOOST_AUTO_TEST_CASE(promote_does_not_replace_a_hard_link_planted_at_the_final_name) {
+  write_file("victim.dat", "precious\n");
+  BOOST_TEST_REQUIRE(::link(path("victim.dat").c_str(), path(kFinal).c_str()) == 0);
+  write_file(kPartial, H + C(0) + T(1));
+  PromoteReport p = promote(kPartial);
+  BOOST_TEST(p.action == PromoteAction::kConflict);
+  BOOST_TEST(read("victim.dat") == "precious\n");
+  BOOST_TEST(read(kFinal) == "precious\n");
+  BOOST_TEST(read(kPartial) == H + C(0) + T(1));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(promote, Fx)
+
+BOOST_AUTO_TEST_CASE(crashed_partial_is_sealed_with_recovered_by_and_renamed) {
+  const std::string name = "00000000-0000-4000-8000-000000000003";
+  const std::string original = slurp(testdata("rath/" + name + ".jsonl.__partial__"));
+  write_file(name + ".jsonl.__partial__", original);
+  PromoteOptions o;
+  o.closed_at = "2026-02-02T00:00:00+00:00";
+  PromoteReport p = promote(name + ".jsonl.__partial__", o);
+  BOOST_TEST(p.before == FileState::kCrashed);
+  BOOST_TEST(p.action == PromoteAction::kSealAndRename);
+  BOOST_TEST(p.changed);
+  BOOST_TEST(p.chunks == 4u);
+  BOOST_TEST(p.final_path == path(name + ".jsonl"));
+  BOOST_TEST(!exists(name + ".jsonl.__partial__"));
+  const std::string closed = read(name + ".jsonl");
+  BOOST_TEST_REQUIRE(closed.size() > original.size());
+  BOOST_TEST(closed.substr(0, original.size()) == original);
+  const std::string trailer = closed.substr(original.size());
+  BOOST_TEST(trailer.back() == '\n');
+  BOOST_TEST(std::count(trailer.begin(), trailer.end(), '\n') == 1);
+  auto v = parse_json(no_nl(trailer));
+  BOOST_TEST_REQUIRE(v.is_ok());
+  BOOST_TEST(v->find("record_type")->as_string() == "trailer");
+  BOOST_TEST(v->find("closed_at")->as_string() == "2026-02-02T00:00:00+00:00");
+  BOOST_TEST(num(*v, "final_chunk_count") == 4u);
+  BOOST_TEST_REQUIRE(v->find("cumulative_usage") != nullptr);
+  BOOST_TEST(v->find("cumulative_usage")->is_null());
+  BOOST_TEST_REQUIRE(v->find("recovered_by") != nullptr);
+  BOOST_TEST(v->find("recovered_by")->as_string().rfind("walpromote ", 0) == 0u);
+  // The reference format's grep keeps working.
+  BOOST_TEST(trailer.find("\"record_type\": \"trailer\"") != std::string::npos);
+  Session s = load_strict(name + ".jsonl");
+  BOOST_TEST(s.closed);
+  BOOST_TEST(s.chunks.size() == 4u);
+  BOOST_TEST(mode(name + ".jsonl") == 0600u);
+}
+
+BOOST_AUTO_TEST_CASE(sealed_partial_is_renamed_only) {
+  const std::string bytes = H + C(0) + C(1) + T(2);
+  write_file(kPartial, bytes);
+  PromoteReport p = promote(kPartial);
+  BOOST_TEST(p.before == FileState::kSealed);
+  BOOST_TEST(p.action == PromoteAction::kRename);
+  BOOST_TEST(p.changed);
+  BOOST_TEST(!exists(kPartial));
+  BOOST_TEST(read(kFinal) == bytes);
+  BOOST_TEST(mode(kFinal) == 0600u);
+}
+
+BOOST_AUTO_TEST_CASE(header_only_partial_is_sealed_with_zero_chunks) {
+  write_file(kPartial, H);
+  PromoteReport p = promote(kPartial);
+  BOOST_TEST(p.action == PromoteAction::kSealAndRename);
+  Session s = load_strict(kFinal);
+  BOOST_TEST(s.chunks.empty());
+  BOOST_TEST(num(*s.trailer, "final_chunk_count") == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(torn_tail_is_refused_without_repair_first) {
+  const std::string original = H + C(0) + kTorn57;
+  write_file(kPartial, original);
+  PromoteReport p = promote(kPartial);
+  BOOST_TEST(p.action == PromoteAction::kRefused);
+  BOOST_TEST(!p.changed);
+  BOOST_TEST(read(kPartial) == original);
+  BOOST_TEST(!exists(kFinal));
+
+  PromoteOptions o;
+  o.repair_first = true;
+  PromoteReport q = promote(kPartial, o);
+  BOOST_TEST(q.action == PromoteAction::kSealAndRename);
+  BOOST_TEST_REQUIRE(q.repair.has_value());
+  BOOST_TEST(q.repair->action == RepairAction::kCutTornTail);
+  BOOST_TEST(q.chunks == 1u);
+  Session s = load_strict(kFinal);
+  BOOST_TEST(s.chunks.size() == 1u);
+  BOOST_TEST(read(kFinal).substr(0, (H + C(0)).size()) == H + C(0));
+  check_nothing_lost(kPartial, original, H + C(0));
+  BOOST_TEST(mode(kFinal) == 0600u);
+}
+
+BOOST_AUTO_TEST_CASE(dry_run_promote_changes_nothing) {
+  write_file(kPartial, H + C(0) + kTorn57);
+  const auto before = snapshot(dir());
+  PromoteOptions o;
+  o.dry_run = true;
+  o.repair_first = true;
+  PromoteReport p = promote(kPartial, o);
+  BOOST_TEST(p.action == PromoteAction::kSealAndRename);
+  BOOST_TEST(p.chunks == 1u);
+  BOOST_TEST(!p.changed);
+  BOOST_TEST((snapshot(dir()) == before));
+}
+
+BOOST_AUTO_TEST_CASE(closed_unrecoverable_and_corrupt_are_not_promoted) {
+  write_file(kFinal, H + C(0) + T(1));
+  write_file("s2.jsonl.__partial__", "");
+  write_file("s3.jsonl.__partial__", H + C(0) + "garbage\n");
+  const auto before = snapshot(dir());
+  BOOST_TEST(promote(kFinal).action == PromoteAction::kNothing);
+  BOOST_TEST(promote("s2.jsonl.__partial__").action == PromoteAction::kRefused);
+  BOOST_TEST(promote("s3.jsonl.__partial__").action == PromoteAction::kRefused);
+  BOOST_TEST((snapshot(dir()) == before));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,73 @@
+// walpromote — seals crashed partials and renames sealed ones to their final
+// name (SPEC §5–6); with --repair, walrepair's step runs first.
+#include <iostream>
+
+#include "cli.h"
+
+namespace po = boost::program_options;
+using namespace walkit;
+using namespace walkit::cli;
+
+namespace {
+const ToolInfo kTool{
+    "walpromote", "[PATH...] [-n|--dry-run] [--repair] [--json] [-q]",
+    "Promotes partial session files: a crashed one gets a trailer (the chunks\n"
+    "recovered, cumulative_usage null, recovered_by) and its final name; a sealed one\n"
+    "is renamed. Never replaces an existing file, never touches a live session.\n"
+    "A torn tail is refused unless --repair cuts it first (into the quarantine).\n"};
+constexpr const char* kSchema = "walpromote/1";
+}  // namespace
+
+int main(int argc, char** argv) {
+  po::options_description own("walpromote options");
+  own.add_options()
+      ("dry-run,n", "print what would be promoted; change nothing")
+      ("repair", "run walrepair's step on each file first (cut torn tails)");
+  po::variables_map vm;
+  CommonOptions common;
+  if (auto stop = parse_command_line(argc, argv, kTool, own, &vm, &common)) return *stop;
+  PromoteOptions opts;
+  opts.dry_run = vm.count("dry-run") > 0;
+  opts.repair_first = vm.count("repair") > 0;
+  const bool print_json = common.json && !common.quiet;
+
+  const Found found = scan_arguments(common.paths, ScanOptions{});
+  ExitStatus exit;
+  ActionTally tally = promote_tally();
+  std::vector<PromoteReport> done;
+  auto error = [&](const std::string& path, const Status& s) {
+    ++tally.errors;
+    exit.add(Verdict::kError);
+    if (print_json) std::cout << note_json(kSchema, path, "error", s.to_string());
+    else if (!common.quiet) std::cerr << kTool.name << ": " << s.to_string() << "\n";
+  };
+  for (const FileScan& f : found.set.files) {
+    if (f.kind == FileKind::kFinal) {  // already has its final name: not promote's business
+      ++tally.already_final;
+      continue;
+    }
+    auto r = promote_file(f.path, opts);
+    if (!r.is_ok()) {
+      error(f.path, r.status());
+      continue;
+    }
+    if (r->repair) exit.add(verdict_of(r->repair->action));
+    exit.add(verdict_of(r->action));
+    tally.add(promote_action_name(r->action), r->changed);
+    if (print_json) std::cout << promote_json(*r, opts.dry_run);
+    done.push_back(std::move(*r));
+  }
+  for (size_t i = 0; i < found.set.errors.size(); ++i) error(found.error_args[i], found.set.errors[i]);
+  tally.skipped = found.set.skipped.size();
+
+  if (common.quiet) return exit.code();
+  if (common.json) {
+    for (const std::string& s : found.set.skipped) std::cout << skipped_json(kSchema, s);
+    std::cout << action_summary_json(kSchema, tally, opts.dry_run);
+  } else {
+    std::cout << promote_table(done, opts.dry_run);
+    for (const std::string& s : found.set.skipped) std::cout << "skipped: " << s << "\n";
+    std::cout << action_summary_line(kTool.name, tally, opts.dry_run);
+  }
+  return exit.code();
+}

@@ -1,0 +1,123 @@
+// walrepair — cuts torn tails, completes records that lost only their '\n',
+// salvages or quarantines on request, and undoes all of it (SPEC §5–6).
+// Every removed byte goes to the quarantine first; the library does the work.
+#include <iostream>
+
+#include "cli.h"
+
+namespace po = boost::program_options;
+using namespace walkit;
+using namespace walkit::cli;
+
+namespace {
+const ToolInfo kTool{
+    "walrepair", "[PATH...] [-n|--dry-run] [--salvage] [--quarantine-unrecoverable] [--undo] [--json] [-q]",
+    "Repairs crashed and sealed partial session files: a torn tail is moved to the\n"
+    "quarantine (<sessions>/.quarantine/) and cut; a last record that lost only its\n"
+    "newline gets it back. Files held by a live writer are never touched; corrupt\n"
+    "files are refused unless --salvage. --undo puts quarantined bytes back.\n"};
+constexpr const char* kSchema = "walrepair/1";
+
+struct Run {
+  const CommonOptions& common;
+  RepairOptions opts;
+  ExitStatus exit;
+  ActionTally tally;
+  void error(const std::string& path, const Status& s) {
+    ++tally.errors;
+    exit.add(Verdict::kError);
+    if (common.quiet) return;
+    if (common.json) std::cout << note_json(kSchema, path, "error", s.to_string());
+    else std::cerr << kTool.name << ": " << s.to_string() << "\n";
+  }
+};
+
+// --undo: file arguments are taken literally (they may no longer exist); a
+// directory stands for every session file its quarantine journal names.
+void undo(Run& run) {
+  std::vector<UndoReport> done;
+  for (const std::string& arg : run.common.paths) {
+    std::vector<std::string> files{arg};
+    auto st = default_fs().lstat(arg);
+    if (st.is_ok() && st->is_directory()) {
+      auto sources = quarantined_sources(arg);
+      if (!sources.is_ok()) {
+        run.error(arg, sources.status());
+        continue;
+      }
+      files = *sources;
+    }
+    for (const std::string& f : files) {
+      auto r = undo_repairs(f, run.opts);
+      if (!r.is_ok()) {
+        run.error(f, r.status());
+        continue;
+      }
+      run.exit.add(verdict_of(*r));
+      run.tally.add(undo_action(*r), r->changed);
+      if (run.common.json && !run.common.quiet) std::cout << undo_json(*r, run.opts.dry_run);
+      done.push_back(std::move(*r));
+    }
+  }
+  if (run.common.quiet || run.common.json) return;
+  std::cout << undo_table(done, run.opts.dry_run);
+}
+
+void repair(Run& run) {
+  const Found found = scan_arguments(run.common.paths, ScanOptions{});
+  std::vector<RepairReport> done;
+  for (const FileScan& f : found.set.files) {
+    // The tail check proved it closed; repair has nothing to do there (SPEC §5).
+    if (f.state == FileState::kClosed) {
+      ++run.tally.already_final;
+      continue;
+    }
+    auto r = repair_file(f.path, run.opts);  // re-reads the file under its lock
+    if (!r.is_ok()) {
+      run.error(f.path, r.status());
+      continue;
+    }
+    run.exit.add(verdict_of(r->action));
+    run.tally.add(repair_action_name(r->action), r->changed);
+    if (run.common.json && !run.common.quiet) std::cout << repair_json(*r, run.opts.dry_run);
+    done.push_back(std::move(*r));
+  }
+  for (size_t i = 0; i < found.set.errors.size(); ++i) run.error(found.error_args[i], found.set.errors[i]);
+  run.tally.skipped = found.set.skipped.size();
+  if (run.common.quiet) return;
+  if (run.common.json) {
+    for (const std::string& s : found.set.skipped) std::cout << skipped_json(kSchema, s);
+  } else {
+    std::cout << repair_table(done, run.opts.dry_run);
+    for (const std::string& s : found.set.skipped) std::cout << "skipped: " << s << "\n";
+  }
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  po::options_description own("walrepair options");
+  own.add_options()
+      ("dry-run,n", "print exactly what would be cut; change nothing")
+      ("salvage", "corrupt files: keep every valid record, quarantine the rest")
+      ("quarantine-unrecoverable", "move files with no valid header to the quarantine")
+      ("undo", "put back everything the quarantine holds for the named files (a directory: all)");
+  po::variables_map vm;
+  CommonOptions common;
+  if (auto stop = parse_command_line(argc, argv, kTool, own, &vm, &common)) return *stop;
+  const bool is_undo = vm.count("undo") > 0;
+  if (is_undo && (vm.count("salvage") || vm.count("quarantine-unrecoverable"))) {
+    return usage_error(kTool.name, "--undo takes no --salvage or --quarantine-unrecoverable");
+  }
+  Run run{common, {}, {}, is_undo ? undo_tally() : repair_tally()};
+  run.opts.dry_run = vm.count("dry-run") > 0;
+  run.opts.salvage = vm.count("salvage") > 0;
+  run.opts.quarantine_unrecoverable = vm.count("quarantine-unrecoverable") > 0;
+
+  if (is_undo) undo(run);
+  else repair(run);
+  if (!common.quiet) {
+    std::cout << (common.json ? action_summary_json(kSchema, run.tally, run.opts.dry_run)
+                              : action_summary_line(kTool.name, run.tally, run.opts.dry_run));
+  }
+  return run.exit.code();
+}
