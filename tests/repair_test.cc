@@ -17,6 +17,7 @@
 
 #include "support/test_support.h"
 #include "walkit/quarantine.h"
+#include "walkit/reader.h"
 #include "walkit/repair.h"
 #include "walkit/session.h"
 #include "walkit/value.h"
@@ -144,6 +145,49 @@ struct HeldLock {
   ~HeldLock() { ::close(fd); }
 };
 
+// Forwards to the POSIX file system; right after the first lstat of
+// `target`, renames `replacement` over it.
+class SwapAfterLstat : public FileSystem {
+ public:
+  SwapAfterLstat(std::string target, std::string replacement)
+      : target_(std::move(target)), replacement_(std::move(replacement)) {}
+  bool swapped = false;
+
+  Result<FileInfo> lstat(const std::string& p) override {
+    auto r = base_.lstat(p);
+    if (p == target_ && !swapped) {
+      swapped = ::rename(replacement_.c_str(), target_.c_str()) == 0;
+    }
+    return r;
+  }
+  Result<int> open(const std::string& p, OpenFlags f, unsigned m) override { return base_.open(p, f, m); }
+  Result<size_t> write(int fd, const void* d, size_t n) override { return base_.write(fd, d, n); }
+  Result<size_t> read(int fd, void* d, size_t n) override { return base_.read(fd, d, n); }
+  Result<size_t> pread(int fd, void* d, size_t n, uint64_t o) override { return base_.pread(fd, d, n, o); }
+  Status fdatasync(int fd) override { return base_.fdatasync(fd); }
+  Status fsync(int fd) override { return base_.fsync(fd); }
+  Status ftruncate(int fd, uint64_t n) override { return base_.ftruncate(fd, n); }
+  Result<uint64_t> seek_end(int fd) override { return base_.seek_end(fd); }
+  Status lock_exclusive(int fd) override { return base_.lock_exclusive(fd); }
+  Status close(int fd) override { return base_.close(fd); }
+  Result<FileInfo> fstat(int fd) override { return base_.fstat(fd); }
+  Status rename_noreplace(const std::string& a, const std::string& b) override {
+    return base_.rename_noreplace(a, b);
+  }
+  Status fsync_dir(const std::string& d) override { return base_.fsync_dir(d); }
+  Status mkdir(const std::string& d, unsigned m) override { return base_.mkdir(d, m); }
+  Status unlink(const std::string& p) override { return base_.unlink(p); }
+  Result<std::vector<std::string>> list_dir(const std::string& d) override { return base_.list_dir(d); }
+  Status rename_replace(const std::string& a, const std::string& b) override {
+    return base_.rename_replace(a, b);
+  }
+  Status unlock(int fd) override { return base_.unlock(fd); }
+
+ private:
+  FileSystem& base_ = default_fs();
+  std::string target_, replacement_;
+};
+
 struct Fx : DirFixture {
   RepairReport repair(const std::string& name, RepairOptions o = {}) {
     auto r = repair_file(path(name), o);
@@ -254,6 +298,77 @@ BOOST_AUTO_TEST_CASE(torn_fragment_followed_by_nuls_is_cut_as_one_torn_tail) {
   BOOST_TEST(r.removed[0].reason == "torn_tail");
   BOOST_TEST(r.removed[0].length == 57u + 512u);
   BOOST_TEST(read(kPartial) == H + C(0));
+}
+
+BOOST_AUTO_TEST_CASE(torn_tail_after_a_trailer_is_cut_and_the_file_stays_sealed) {
+  const std::string original = H + C(0) + T(1) + kTorn57;
+  write_file(kPartial, original);
+  RepairReport r = repair(kPartial);
+  BOOST_TEST(r.before == FileState::kSealed);
+  BOOST_TEST(r.action == RepairAction::kCutTornTail);
+  BOOST_TEST(r.after == FileState::kSealed);
+  BOOST_TEST(read(kPartial) == H + C(0) + T(1));
+  check_nothing_lost(kPartial, original, read(kPartial));
+  BOOST_TEST(promote(kPartial).action == PromoteAction::kRename);
+  BOOST_TEST(read(kFinal) == H + C(0) + T(1));
+}
+
+BOOST_AUTO_TEST_CASE(tail_that_parses_but_does_not_fit_the_sequence_is_cut_not_completed) {
+  // Each tail is a whole JSON record without its '\n', but not the next
+  // record: completing it would make the file corrupt.
+  const std::vector<std::pair<const char*, std::string>> cases = {
+      {"chunk with a gap", H + C(0) + no_nl(C(5))},
+      {"repeated chunk", H + C(0) + no_nl(C(0))},
+      {"second header", H + C(0) + no_nl(H)},
+      {"trailer with a wrong count", H + C(0) + no_nl(T(7))},
+      {"record after the trailer", H + C(0) + T(1) + no_nl(C(1))},
+  };
+  for (const auto& [what, bytes] : cases) {
+    BOOST_TEST_CONTEXT(what) {
+      TempDir d;
+      spit(d.file(kPartial), bytes);
+      auto r = repair_file(d.file(kPartial));
+      BOOST_TEST_REQUIRE(r.is_ok(), r.status().to_string());
+      BOOST_TEST(r->action == RepairAction::kCutTornTail);
+      const std::string kept = slurp(d.file(kPartial));
+      BOOST_TEST(kept == bytes.substr(0, bytes.rfind('\n') + 1));
+      ReaderOptions ro;
+      ro.mode = ReadMode::kStrict;
+      ro.expected_id = "s1";
+      auto rd = Reader::open(d.file(kPartial), ro);
+      BOOST_TEST_REQUIRE(rd.is_ok());
+      BOOST_TEST((*rd)->skip_to_end().is_ok());
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(closed_file_with_bytes_after_its_trailer_is_refused_then_salvaged) {
+  const std::string closed = H + C(0) + T(1);
+  write_file(kFinal, closed + kTorn57);
+  RepairReport refused = repair(kFinal);
+  BOOST_TEST(refused.before == FileState::kCorrupt);
+  BOOST_TEST(refused.action == RepairAction::kRefusedCorrupt);
+  BOOST_TEST(read(kFinal) == closed + kTorn57);
+  RepairOptions o;
+  o.salvage = true;
+  RepairReport r = repair(kFinal, o);
+  BOOST_TEST(r.action == RepairAction::kSalvage);
+  BOOST_TEST(r.after == FileState::kClosed);
+  BOOST_TEST(read(kFinal) == closed);
+  check_nothing_lost(kFinal, closed + kTorn57, closed);
+  BOOST_TEST(mode(kFinal) == 0600u);
+}
+
+BOOST_AUTO_TEST_CASE(closed_name_without_a_trailer_is_salvaged_to_the_partial_name) {
+  write_file(kFinal, H + C(0) + C(1));
+  RepairOptions o;
+  o.salvage = true;
+  RepairReport r = repair(kFinal, o);
+  BOOST_TEST(r.action == RepairAction::kSalvage);
+  BOOST_TEST(r.after == FileState::kCrashed);
+  BOOST_TEST(!exists(kFinal));
+  BOOST_TEST(read(kPartial) == H + C(0) + C(1));
+  BOOST_TEST(mode(kPartial) == 0600u);
 }
 
 BOOST_AUTO_TEST_CASE(dry_run_plans_the_same_and_changes_nothing) {
@@ -596,6 +711,33 @@ BOOST_AUTO_TEST_CASE(promote_does_not_replace_a_hard_link_planted_at_the_final_n
   BOOST_TEST(read("victim.dat") == "precious\n");
   BOOST_TEST(read(kFinal) == "precious\n");
   BOOST_TEST(read(kPartial) == H + C(0) + T(1));
+}
+
+BOOST_AUTO_TEST_CASE(promote_does_not_replace_a_symlink_planted_at_the_final_name) {
+  write_file("victim.dat", "precious\n");
+  BOOST_TEST_REQUIRE(::symlink(path("victim.dat").c_str(), path(kFinal).c_str()) == 0);
+  write_file(kPartial, H + C(0));
+  PromoteReport p = promote(kPartial);
+  BOOST_TEST(p.action == PromoteAction::kConflict);
+  BOOST_TEST(std::filesystem::is_symlink(path(kFinal)));
+  BOOST_TEST(read("victim.dat") == "precious\n");
+  BOOST_TEST(read(kPartial) == H + C(0));
+}
+
+BOOST_AUTO_TEST_CASE(path_replaced_between_look_and_open_is_not_touched) {
+  write_file(kPartial, H + C(0) + kTorn57);
+  write_file("other", H + C(0) + C(1).substr(0, 10));
+  // After repair_file's first lstat of the session path, another file takes
+  // its name (as a racing process could): the opened inode is not the one
+  // looked at.
+  SwapAfterLstat swap(path(kPartial), path("other"));
+  RepairOptions o;
+  o.fs = &swap;
+  auto r = repair_file(path(kPartial), o);
+  BOOST_TEST_REQUIRE(swap.swapped);
+  BOOST_TEST(!r.is_ok());
+  BOOST_TEST(read(kPartial) == H + C(0) + C(1).substr(0, 10));
+  BOOST_TEST(!exists(".quarantine"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

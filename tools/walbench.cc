@@ -92,7 +92,9 @@ po::options_description options() {
 // Parses argv into a Cli; throws po::error (a usage error) on bad input.
 Cli parse(int argc, char** argv) {
   po::variables_map vm;
-  po::store(po::command_line_parser(argc, argv).options(options()).run(), vm);
+  // No positional arguments: an empty description makes a stray one an error.
+  po::positional_options_description none;
+  po::store(po::command_line_parser(argc, argv).options(options()).positional(none).run(), vm);
   po::notify(vm);
   Cli cli;
   cli.help = vm.count("help") > 0;

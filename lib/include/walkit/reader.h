@@ -31,7 +31,9 @@ enum class ReadMode {
   // A torn tail (the writer died mid-append) is reported and ends the read;
   // anything else is an error. The default for loaders of live/crashed logs.
   kTolerateTornTail,
-  // Every problem is reported and reading goes on with the next line.
+  // Every problem is reported and reading goes on with the next line, except
+  // a torn tail (it ends the file) and a schema newer than this build (the
+  // rest cannot be interpreted): both are reported and end the read.
   // For scanners and salvage, which must see all the damage.
   kSkipCorrupt,
 };
