@@ -36,8 +36,12 @@ commands:
 EOF
 }
 
+# "dpkg -s" also knows removed packages whose config files remain: check the status line.
+# (Captured, not piped into grep -q, which under pipefail could fail on SIGPIPE.)
 is_installed() {
-  dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed'
+  local status
+  status="$(dpkg -s "$1" 2>/dev/null)" || return 1
+  grep -q '^Status: install ok installed' <<<"$status"
 }
 
 install_packages() {

@@ -150,7 +150,8 @@ Output run_step(const std::string& cmd, const std::string& dir, const std::vecto
   if (pid == 0) {
     int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (o < 0 || e < 0 || ::dup2(o, 1) < 0 || ::dup2(e, 2) < 0 || ::chdir(dir.c_str()) != 0) _exit(126);
+    if (o < 0 || e < 0 || ::dup2(o, 1) < 0 || ::dup2(e, 2) < 0 || ::chdir(dir.c_str()) != 0)
+      _exit(126);
     ::execve(exe.c_str(), argv.data(), envp.data());
     _exit(127);
   }
@@ -177,15 +178,23 @@ void set_mtime(const fs::path& p, int64_t when) {
   BOOST_REQUIRE(::utimensat(AT_FDCWD, p.c_str(), ts, AT_SYMLINK_NOFOLLOW) == 0);
 }
 
-// Copies input/ into `dir`: files 0600 (what writers create), mtimes fixed.
+// Fixes every file's mtime before each step, so that ages print as 0s (or,
+// for the files named in `old`, as a large age) whatever the clock says.
+void stamp_mtimes(const fs::path& c, const fs::path& dir) {
+  std::vector<std::string> old = lines_of(text_of(c / "old"));
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    if (e.is_symlink() || !e.is_regular_file()) continue;
+    bool is_old = std::count(old.begin(), old.end(), e.path().filename().string()) > 0;
+    set_mtime(e.path(), is_old ? kOldMtime : kFutureMtime);
+  }
+}
+
+// Copies input/ into `dir`: files 0600 (what writers create), directories 0700.
 void prepare_input(const fs::path& c, const fs::path& dir) {
   if (fs::exists(c / "input")) fs::copy(c / "input", dir, fs::copy_options::recursive);
-  std::vector<std::string> old = lines_of(text_of(c / "old"));
   for (const auto& e : fs::recursive_directory_iterator(dir)) {
     fs::permissions(e.path(), e.is_directory() ? fs::perms::owner_all
                                                : fs::perms::owner_read | fs::perms::owner_write);
-    bool is_old = std::count(old.begin(), old.end(), e.path().filename().string()) > 0;
-    if (e.is_regular_file()) set_mtime(e.path(), is_old ? kOldMtime : kFutureMtime);
   }
   for (const std::string& l : lines_of(text_of(c / "symlinks"))) {  // "<link> <target>"
     size_t sp = l.find(' ');
@@ -233,12 +242,15 @@ void run_case(const std::string& name) {
   for (size_t i = 0; i < steps.size(); ++i) {
     std::string suffix = steps.size() == 1 ? "" : "." + std::to_string(i + 1);
     BOOST_TEST_CONTEXT("step " << i + 1 << ": " << steps[i]) {
+      stamp_mtimes(c, dir);
       Output r = run_step(steps[i], dir, env, scratch.path());
       std::string want = slurp((c / ("expected" + suffix + ".stdout")).string());
       replace_all(want, "$VERSION", walkit::kVersion);
       std::string got = normalize(r.out, dir);
-      BOOST_TEST(matches(want, got), "stdout differs:\n--- expected\n" << want << "--- got\n" << got
-                                                                       << "--- stderr\n" << r.err);
+      BOOST_TEST(matches(want, got), "stdout differs:\n--- expected\n"
+                                         << want << "--- got\n"
+                                         << got << "--- stderr\n"
+                                         << r.err);
       int want_exit = std::stoi(slurp((c / ("expected" + suffix + ".exit")).string()));
       BOOST_TEST(r.exit_code == want_exit, "stderr: " << r.err);
       fs::path want_err = c / ("expected" + suffix + ".stderr");

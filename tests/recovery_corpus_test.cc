@@ -98,7 +98,8 @@ std::vector<Expect> load_manifest(const std::string& path) {
 std::map<std::string, std::string> files_in(const std::string& dir) {
   std::map<std::string, std::string> out;
   for (const auto& e : fs::directory_iterator(dir)) {
-    if (e.is_regular_file() && !e.is_symlink()) out[e.path().filename().string()] = slurp(e.path().string());
+    if (e.is_regular_file() && !e.is_symlink())
+      out[e.path().filename().string()] = slurp(e.path().string());
   }
   return out;
 }
@@ -134,15 +135,17 @@ std::map<std::string, std::vector<JournalEntry>> journal(const std::string& dir)
     auto v = parse_json(line);
     BOOST_TEST_REQUIRE(v.is_ok(), v.status().to_string());
     if (!v->find("path")) continue;
-    out[str(*v, "source")].push_back(JournalEntry{str(*v, "path"), str(*v, "sha256"), str(*v, "reason"),
-                                                  opt_num(*v, "offset").value(), opt_num(*v, "length").value()});
+    out[str(*v, "source")].push_back(JournalEntry{str(*v, "path"), str(*v, "sha256"),
+                                                  str(*v, "reason"), opt_num(*v, "offset").value(),
+                                                  opt_num(*v, "length").value()});
   }
   return out;
 }
 
 // The file before its one repair: kept bytes with the quarantined ranges
 // put back at their offsets, and an added '\n' taken away.
-std::string reconstruct(const std::string& qdir, std::string kept, std::vector<JournalEntry> entries) {
+std::string reconstruct(const std::string& qdir, std::string kept,
+                        std::vector<JournalEntry> entries) {
   std::sort(entries.begin(), entries.end(),
             [](const JournalEntry& a, const JournalEntry& b) { return a.offset < b.offset; });
   for (const JournalEntry& e : entries) {
@@ -267,11 +270,14 @@ void recover_and_check(const std::string& dir, const std::vector<Expect>& manife
       const bool touched = expected_repair(m) == RepairAction::kAddNewline ||
                            expected_repair(m) == RepairAction::kCutTornTail;
       BOOST_TEST(j.count(m.file) == (touched ? 1u : 0u));
-      if (touched) BOOST_TEST(reconstruct(dir + "/.quarantine", kept[m.file], j.at(m.file)) == originals.at(m.file));
+      if (touched)
+        BOOST_TEST(reconstruct(dir + "/.quarantine", kept[m.file], j.at(m.file)) ==
+                   originals.at(m.file));
       if (m.recoverable()) {
         check_closed_result(dir, m, kept[m.file]);
       } else {
-        BOOST_TEST(slurp(dir + "/" + m.file) == originals.at(m.file));  // closed or unrecoverable: untouched
+        BOOST_TEST(slurp(dir + "/" + m.file) ==
+                   originals.at(m.file));  // closed or unrecoverable: untouched
       }
     }
   }
@@ -341,9 +347,11 @@ bool have_python(boost::unit_test::test_unit_id) {
 
 BOOST_AUTO_TEST_CASE(committed_corpus_covers_every_leftover_kind) {
   std::set<std::string> kinds;
-  for (const Expect& m : load_manifest(testdata("gen/sessions.manifest.jsonl"))) kinds.insert(m.kind);
-  const std::set<std::string> all = {"closed", "abandoned", "torn_midline", "torn_newline", "nul_tail",
-                                     "header_only", "sealed", "empty", "torn_header"};
+  for (const Expect& m : load_manifest(testdata("gen/sessions.manifest.jsonl")))
+    kinds.insert(m.kind);
+  const std::set<std::string> all = {"closed",       "abandoned", "torn_midline",
+                                     "torn_newline", "nul_tail",  "header_only",
+                                     "sealed",       "empty",     "torn_header"};
   BOOST_TEST((kinds == all));
 }
 
@@ -355,8 +363,9 @@ BOOST_AUTO_TEST_CASE(fresh_corpus_with_many_crashes_recovers_as_its_manifest_say
                      *boost::unit_test::precondition(have_python)) {
   TempDir t;
   const std::string out = t.file("sessions");
-  const std::string cmd = "python3 '" + testdata("gen_sessions.py") + "' '" + out +
-                          "' --sessions 150 --seed 4242 --crash-fraction 0.6 --chunks-max 40 >/dev/null";
+  const std::string cmd =
+      "python3 '" + testdata("gen_sessions.py") + "' '" + out +
+      "' --sessions 150 --seed 4242 --crash-fraction 0.6 --chunks-max 40 >/dev/null";
   BOOST_TEST_REQUIRE(std::system(cmd.c_str()) == 0);
   run_corpus(out, t.file("sessions.manifest.jsonl"));
 }

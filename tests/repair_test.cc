@@ -3,6 +3,8 @@
 // and what is refused. Expected bytes are written out here, never taken from
 // the code under test.
 #define BOOST_TEST_MODULE repair_test
+#include "walkit/repair.h"
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -18,7 +20,6 @@
 #include "support/test_support.h"
 #include "walkit/quarantine.h"
 #include "walkit/reader.h"
-#include "walkit/repair.h"
 #include "walkit/session.h"
 #include "walkit/value.h"
 
@@ -43,16 +44,19 @@ const std::string kFinal = "s1.jsonl";
 
 const std::string H =
     "{\"record_type\": \"header\", \"schema_version\": 1, \"id\": \"s1\", \"created_at\": "
-    "\"2026-01-01T00:00:00+00:00\", \"parent_session_ids\": [], \"lineage_operator\": \"implicit\", "
+    "\"2026-01-01T00:00:00+00:00\", \"parent_session_ids\": [], \"lineage_operator\": "
+    "\"implicit\", "
     "\"lineage_kind\": \"unknown\", \"lineage_extras\": [], \"sandbox_backend\": null, "
     "\"sandbox_spec\": null, \"sandbox_handle_id\": null}\n";
 std::string C(int i) {
   return "{\"record_type\": \"chunk\", \"index\": " + std::to_string(i) +
-         ", \"kind\": \"user\", \"payload\": {\"content\": \"message " + std::to_string(i) + "\"}}\n";
+         ", \"kind\": \"user\", \"payload\": {\"content\": \"message " + std::to_string(i) +
+         "\"}}\n";
 }
 std::string T(int n) {
   return "{\"record_type\": \"trailer\", \"closed_at\": \"2026-01-01T00:00:01+00:00\", "
-         "\"final_chunk_count\": " + std::to_string(n) + ", \"cumulative_usage\": null}\n";
+         "\"final_chunk_count\": " +
+         std::to_string(n) + ", \"cumulative_usage\": null}\n";
 }
 std::string no_nl(const std::string& line) { return line.substr(0, line.size() - 1); }
 
@@ -88,15 +92,17 @@ std::vector<JournalEntry> journal(const std::string& dir) {
     pos = nl + 1;
     BOOST_TEST_REQUIRE(v.is_ok(), v.status().to_string());
     if (!v->find("path")) continue;
-    out.push_back(JournalEntry{str(*v, "source"), str(*v, "path"), str(*v, "sha256"), str(*v, "reason"),
-                               str(*v, "run"), num(*v, "offset"), num(*v, "length")});
+    out.push_back(JournalEntry{str(*v, "source"), str(*v, "path"), str(*v, "sha256"),
+                               str(*v, "reason"), str(*v, "run"), num(*v, "offset"),
+                               num(*v, "length")});
   }
   return out;
 }
 
 // The file as it was before one repair: kept bytes with the quarantined
 // ranges put back at their offsets, and an added '\n' taken away.
-std::string reconstruct(const std::string& dir, std::string kept, std::vector<JournalEntry> entries) {
+std::string reconstruct(const std::string& dir, std::string kept,
+                        std::vector<JournalEntry> entries) {
   std::sort(entries.begin(), entries.end(),
             [](const JournalEntry& a, const JournalEntry& b) { return a.offset < b.offset; });
   for (const JournalEntry& e : entries) {
@@ -128,9 +134,12 @@ std::map<std::string, std::string> snapshot(const std::string& dir) {
   std::map<std::string, std::string> out;
   for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
     std::string rel = e.path().string().substr(dir.size() + 1);
-    if (e.is_symlink()) out[rel] = "-> " + std::filesystem::read_symlink(e.path()).string();
-    else if (e.is_regular_file()) out[rel] = slurp(e.path().string());
-    else out[rel] = "<dir>";
+    if (e.is_symlink())
+      out[rel] = "-> " + std::filesystem::read_symlink(e.path()).string();
+    else if (e.is_regular_file())
+      out[rel] = slurp(e.path().string());
+    else
+      out[rel] = "<dir>";
   }
   return out;
 }
@@ -160,10 +169,14 @@ class SwapAfterLstat : public FileSystem {
     }
     return r;
   }
-  Result<int> open(const std::string& p, OpenFlags f, unsigned m) override { return base_.open(p, f, m); }
+  Result<int> open(const std::string& p, OpenFlags f, unsigned m) override {
+    return base_.open(p, f, m);
+  }
   Result<size_t> write(int fd, const void* d, size_t n) override { return base_.write(fd, d, n); }
   Result<size_t> read(int fd, void* d, size_t n) override { return base_.read(fd, d, n); }
-  Result<size_t> pread(int fd, void* d, size_t n, uint64_t o) override { return base_.pread(fd, d, n, o); }
+  Result<size_t> pread(int fd, void* d, size_t n, uint64_t o) override {
+    return base_.pread(fd, d, n, o);
+  }
   Status fdatasync(int fd) override { return base_.fdatasync(fd); }
   Status fsync(int fd) override { return base_.fsync(fd); }
   Status ftruncate(int fd, uint64_t n) override { return base_.ftruncate(fd, n); }
@@ -177,7 +190,9 @@ class SwapAfterLstat : public FileSystem {
   Status fsync_dir(const std::string& d) override { return base_.fsync_dir(d); }
   Status mkdir(const std::string& d, unsigned m) override { return base_.mkdir(d, m); }
   Status unlink(const std::string& p) override { return base_.unlink(p); }
-  Result<std::vector<std::string>> list_dir(const std::string& d) override { return base_.list_dir(d); }
+  Result<std::vector<std::string>> list_dir(const std::string& d) override {
+    return base_.list_dir(d);
+  }
   Status rename_replace(const std::string& a, const std::string& b) override {
     return base_.rename_replace(a, b);
   }
@@ -207,7 +222,8 @@ struct Fx : DirFixture {
     return *s;
   }
   // original == kept + quarantined, from the journal alone.
-  void check_nothing_lost(const std::string& name, const std::string& original, const std::string& kept) {
+  void check_nothing_lost(const std::string& name, const std::string& original,
+                          const std::string& kept) {
     std::vector<JournalEntry> mine;
     for (JournalEntry& e : journal(dir())) {
       if (e.source == name) mine.push_back(e);
@@ -372,7 +388,11 @@ BOOST_AUTO_TEST_CASE(closed_name_without_a_trailer_is_salvaged_to_the_partial_na
 }
 
 BOOST_AUTO_TEST_CASE(dry_run_plans_the_same_and_changes_nothing) {
-  struct Case { const char* what; std::string bytes; RepairOptions opts; };
+  struct Case {
+    const char* what;
+    std::string bytes;
+    RepairOptions opts;
+  };
   RepairOptions salvage;
   salvage.salvage = true;
   RepairOptions quarantine;
@@ -627,6 +647,25 @@ BOOST_AUTO_TEST_CASE(undo_of_an_added_newline_after_later_appends_loses_nothing)
     BOOST_TEST_MESSAGE("undo refused: " << u.status().to_string());
     BOOST_TEST(read(kPartial) == repaired);  // a refusal changes nothing
   }
+}
+
+// KNOWN BUG (reported to the lead): undo_repairs() looks for the kept bytes
+// at the closed name, but salvage moved them to the partial name, so undo
+// fails ("offset ... does not fit"). Disabled until fixed; run it by name:
+//   repair_test --run_test=unrecoverable_and_undo/<this test's name>
+BOOST_AUTO_TEST_CASE(undo_of_a_closed_file_salvaged_to_the_partial_name_restores_it,
+                     *boost::unit_test::disabled()) {
+  const std::string original = H + C(0) + "garbage\n" + C(1);
+  write_file(kFinal, original);
+  RepairOptions o;
+  o.salvage = true;
+  BOOST_TEST(repair(kFinal, o).action == RepairAction::kSalvage);
+  BOOST_TEST(!exists(kFinal));
+  BOOST_TEST(read(kPartial) == H + C(0) + C(1));
+  auto u = undo_repairs(path(kFinal));
+  BOOST_TEST_REQUIRE(u.is_ok(), u.status().to_string());
+  BOOST_TEST(u->changed);
+  BOOST_TEST(read(kFinal) == original);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

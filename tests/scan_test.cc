@@ -3,6 +3,8 @@
 // the outcomes its README states, tail-only checks of closed files, the
 // lock probe against a live writer, and directory filtering.
 #define BOOST_TEST_MODULE scan_test
+#include "walkit/scan.h"
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -15,7 +17,6 @@
 #include <vector>
 
 #include "support/test_support.h"
-#include "walkit/scan.h"
 #include "walkit/writer.h"
 
 namespace walkit {
@@ -68,7 +69,8 @@ struct HeldLock {
   ~HeldLock() { ::close(fd); }
 };
 
-StateFacts facts(FileKind kind, bool locked, bool header, bool trailer, uint64_t corrupt, bool torn) {
+StateFacts facts(FileKind kind, bool locked, bool header, bool trailer, uint64_t corrupt,
+                 bool torn) {
   StateFacts f;
   f.kind = kind;
   f.locked = locked;
@@ -107,8 +109,10 @@ BOOST_AUTO_TEST_CASE(locked_partial_is_in_flight_whatever_its_content) {
 
 BOOST_AUTO_TEST_CASE(partial_without_valid_header_is_unrecoverable) {
   const auto P = FileKind::kPartial;
-  BOOST_TEST(classify(facts(P, false, false, false, 0, false)) == FileState::kUnrecoverable);  // empty
-  BOOST_TEST(classify(facts(P, false, false, false, 0, true)) == FileState::kUnrecoverable);   // torn header
+  BOOST_TEST(classify(facts(P, false, false, false, 0, false)) ==
+             FileState::kUnrecoverable);  // empty
+  BOOST_TEST(classify(facts(P, false, false, false, 0, true)) ==
+             FileState::kUnrecoverable);  // torn header
   BOOST_TEST(classify(facts(P, false, false, false, 2, false)) == FileState::kUnrecoverable);
 }
 
@@ -331,7 +335,8 @@ BOOST_AUTO_TEST_CASE(directory_scan_filters_symlinks_temporaries_and_foreign_fil
   BOOST_TEST_REQUIRE(::mkdir(path(".quarantine").c_str(), 0700) == 0);
   write_file(".quarantine/journal.jsonl", "");
   // A symlink with a session name, pointing at a real session file.
-  BOOST_TEST_REQUIRE(::symlink(path(closed_name('1')).c_str(), path(closed_name('9')).c_str()) == 0);
+  BOOST_TEST_REQUIRE(::symlink(path(closed_name('1')).c_str(), path(closed_name('9')).c_str()) ==
+                     0);
   const std::string link_target_before = read(closed_name('1'));
 
   ScanSet set = scan_paths({dir()});
@@ -362,7 +367,8 @@ BOOST_AUTO_TEST_CASE(file_arguments_symlinks_and_foreign_names_are_reported) {
   BOOST_TEST(set.errors.size() == 1u);   // the missing file
   bool symlink_reported = false;
   for (const std::string& s : set.skipped) {
-    if (s.find(path(partial_of('4'))) == 0 && s.find("symlink") != std::string::npos) symlink_reported = true;
+    if (s.find(path(partial_of('4'))) == 0 && s.find("symlink") != std::string::npos)
+      symlink_reported = true;
   }
   BOOST_TEST(symlink_reported);
 }
@@ -399,7 +405,10 @@ struct EnvFixture : DirFixture {
     restore("OPENRATH_HOME", openrath_home);
   }
   static void restore(const char* k, const std::optional<std::string>& v) {
-    if (v) ::setenv(k, v->c_str(), 1); else ::unsetenv(k);
+    if (v)
+      ::setenv(k, v->c_str(), 1);
+    else
+      ::unsetenv(k);
   }
 };
 

@@ -91,6 +91,10 @@ class ToolProcess {
     if (in_ >= 0) ::close(in_);
     in_ = -1;
   }
+  void close_stdout() {  // the child's next write to stdout fails with EPIPE
+    if (out_ >= 0) ::close(out_);
+    out_ = -1;
+  }
   // The next stdout line without its '\n'; nullopt at end of output. Blocks.
   std::optional<std::string> read_line() {
     for (;;) {

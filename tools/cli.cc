@@ -20,10 +20,14 @@ namespace walkit::cli {
 namespace {
 int exit_bit(Verdict v) {
   switch (v) {
-    case Verdict::kNothing: return kExitClean;
-    case Verdict::kRecovery: return kExitRecovery;
-    case Verdict::kLeftDamaged: return kExitLeftDamaged;
-    case Verdict::kError: return kExitOperational;
+    case Verdict::kNothing:
+      return kExitClean;
+    case Verdict::kRecovery:
+      return kExitRecovery;
+    case Verdict::kLeftDamaged:
+      return kExitLeftDamaged;
+    case Verdict::kError:
+      return kExitOperational;
   }
   return kExitOperational;
 }
@@ -34,11 +38,14 @@ void ExitStatus::add(Verdict v) { bits_ |= exit_bit(v); }
 Verdict verdict_of(FileState s) {
   switch (s) {
     case FileState::kClosed:
-    case FileState::kInFlight: return Verdict::kNothing;  // a live session is normal
+    case FileState::kInFlight:
+      return Verdict::kNothing;  // a live session is normal
     case FileState::kCrashed:
-    case FileState::kSealed: return Verdict::kRecovery;
+    case FileState::kSealed:
+      return Verdict::kRecovery;
     case FileState::kUnrecoverable:
-    case FileState::kCorrupt: return Verdict::kLeftDamaged;
+    case FileState::kCorrupt:
+      return Verdict::kLeftDamaged;
   }
   return Verdict::kError;
 }
@@ -46,13 +53,16 @@ Verdict verdict_of(FileState s) {
 Verdict verdict_of(RepairAction a) {
   switch (a) {
     case RepairAction::kNothing:
-    case RepairAction::kSkippedInFlight: return Verdict::kNothing;
+    case RepairAction::kSkippedInFlight:
+      return Verdict::kNothing;
     case RepairAction::kCutTornTail:
     case RepairAction::kAddNewline:
     case RepairAction::kSalvage:
-    case RepairAction::kQuarantineFile: return Verdict::kRecovery;
+    case RepairAction::kQuarantineFile:
+      return Verdict::kRecovery;
     case RepairAction::kRefusedCorrupt:
-    case RepairAction::kLeftUnrecoverable: return Verdict::kLeftDamaged;
+    case RepairAction::kLeftUnrecoverable:
+      return Verdict::kLeftDamaged;
   }
   return Verdict::kError;
 }
@@ -60,11 +70,14 @@ Verdict verdict_of(RepairAction a) {
 Verdict verdict_of(PromoteAction a) {
   switch (a) {
     case PromoteAction::kNothing:
-    case PromoteAction::kSkippedInFlight: return Verdict::kNothing;
+    case PromoteAction::kSkippedInFlight:
+      return Verdict::kNothing;
     case PromoteAction::kSealAndRename:
-    case PromoteAction::kRename: return Verdict::kRecovery;
+    case PromoteAction::kRename:
+      return Verdict::kRecovery;
     case PromoteAction::kRefused:
-    case PromoteAction::kConflict: return Verdict::kLeftDamaged;
+    case PromoteAction::kConflict:
+      return Verdict::kLeftDamaged;
   }
   return Verdict::kError;
 }
@@ -92,15 +105,26 @@ std::optional<Duration> parse_duration(std::string_view text) {
     int64_t unit = 0;
     if (i == text.size()) {
       if (total != 0 || i != digits) return std::nullopt;  // "1h30": the unit is missing
-      unit = 1;                                             // a bare number: seconds
+      unit = 1;                                            // a bare number: seconds
     } else {
       switch (text[i++]) {
-        case 's': unit = 1; break;
-        case 'm': unit = 60; break;
-        case 'h': unit = 3600; break;
-        case 'd': unit = 86400; break;
-        case 'w': unit = 7 * 86400; break;
-        default: return std::nullopt;
+        case 's':
+          unit = 1;
+          break;
+        case 'm':
+          unit = 60;
+          break;
+        case 'h':
+          unit = 3600;
+          break;
+        case 'd':
+          unit = 86400;
+          break;
+        case 'w':
+          unit = 7 * 86400;
+          break;
+        default:
+          return std::nullopt;
       }
     }
     total += n * unit;
@@ -136,13 +160,16 @@ std::optional<int> parse_command_line(int argc, char** argv, const ToolInfo& too
                                       const po::options_description& extra, po::variables_map* vm,
                                       CommonOptions* common) {
   po::options_description general("Common options");
+  // clang-format off
   general.add_options()
       ("help,h", "print this help and exit")
       ("version", "print the version and exit")
       ("json", "print NDJSON: one object per file, then one summary object")
       ("quiet,q", "print nothing; report through the exit status only");
+  // clang-format on
   po::options_description hidden;
-  hidden.add_options()("path", po::value<std::vector<std::string>>(), "session files or directories");
+  hidden.add_options()("path", po::value<std::vector<std::string>>(),
+                       "session files or directories");
   po::options_description all;
   all.add(extra).add(general).add(hidden);
   po::positional_options_description positional;
@@ -155,11 +182,14 @@ std::optional<int> parse_command_line(int argc, char** argv, const ToolInfo& too
   }
   if (vm->count("help")) {
     std::ostringstream help;
-    help << "Usage: " << tool.name << " " << tool.synopsis << "\n\n" << tool.about
+    help << "Usage: " << tool.name << " " << tool.synopsis << "\n\n"
+         << tool.about
          << "\nPATH: session files and/or sessions directories (not recursive); default:\n"
             "$OPENRATH_HOME/sessions, else ./.openrath/sessions, else ~/.openrath/sessions.\n"
             "Symlinks are never followed.\n\n"
-         << extra << "\n" << general << "\n" << kExitLegend;
+         << extra << "\n"
+         << general << "\n"
+         << kExitLegend;
     // Boost pads wrapped descriptions with trailing blanks: drop them.
     std::string text = help.str();
     for (size_t at; (at = text.find(" \n")) != std::string::npos;) text.erase(at, 1);
@@ -197,8 +227,7 @@ Found scan_arguments(const std::vector<std::string>& paths, const ScanOptions& o
 }
 
 Result<std::vector<std::string>> quarantined_sources(const std::string& sessions_dir) {
-  const std::string journal =
-      sessions_dir + "/" + std::string(kQuarantineDir) + "/journal.jsonl";
+  const std::string journal = sessions_dir + "/" + std::string(kQuarantineDir) + "/journal.jsonl";
   auto text = read_file(default_fs(), journal);
   if (!text.is_ok()) {
     if (text.status().code() == Code::kNotFound) return std::vector<std::string>{};
@@ -214,7 +243,8 @@ Result<std::vector<std::string>> quarantined_sources(const std::string& sessions
     if (bytes.empty()) continue;
     auto v = parse_json(bytes);
     if (!v.is_ok() || !v->is_object()) {
-      return Status(Code::kCorruption, journal + " line " + std::to_string(line) + ": not a JSON object");
+      return Status(Code::kCorruption,
+                    journal + " line " + std::to_string(line) + ": not a JSON object");
     }
     const Value* src = v->find("source");
     // Only session file names: a journal line must never point a tool elsewhere.

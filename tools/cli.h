@@ -28,8 +28,8 @@ enum ExitBit : int {
 
 // What one outcome means to the operator; every library outcome maps to one.
 enum class Verdict { kNothing, kRecovery, kLeftDamaged, kError };
-Verdict verdict_of(FileState s);          // walscan; in_flight is normal (kNothing)
-Verdict verdict_of(RepairAction a);       // a dry run's plan counts as done
+Verdict verdict_of(FileState s);     // walscan; in_flight is normal (kNothing)
+Verdict verdict_of(RepairAction a);  // a dry run's plan counts as done
 Verdict verdict_of(PromoteAction a);
 Verdict verdict_of(const UndoReport& r);  // bytes put back (or would be): kRecovery
 
@@ -98,7 +98,8 @@ std::string notes_text(const ScanSet& set);  // "skipped: ..." / "stale temporar
 // walscan
 struct ScanTally {
   uint64_t files = 0;
-  uint64_t by_state[6] = {};  // indexed by FileState
+  static constexpr int kStateCount = 6;  // FileState's values, kClosed .. kCorrupt
+  uint64_t by_state[kStateCount] = {};   // indexed by FileState
   uint64_t torn_bytes = 0;
   int64_t oldest_crashed_age_s = 0;
   uint64_t errors = 0, skipped = 0, stale_temps = 0;

@@ -78,7 +78,9 @@ std::string age_text(int64_t s) {
 
 std::string range_json(const ByteRange& r) {
   return JsonObject()
-      .num("offset", r.offset).num("length", r.length).str("reason", r.reason)
+      .num("offset", r.offset)
+      .num("length", r.length)
+      .str("reason", r.reason)
       .raw("quarantine_path", r.quarantine_path.empty() ? "null" : json_string(r.quarantine_path))
       .object();
 }
@@ -96,7 +98,7 @@ std::string range_text(const ByteRange& r, bool dry_run) {
   return "quarantined " + s + " -> " + r.quarantine_path;
 }
 
-const char* kStates[] = {"closed", "in_flight", "crashed", "sealed", "unrecoverable", "corrupt"};
+const char* state_name(int i) { return file_state_name(static_cast<FileState>(i)); }
 
 ActionTally tally_of(std::initializer_list<const char*> names) {
   ActionTally t;
@@ -145,37 +147,55 @@ void ScanTally::add(const FileScan& s) {
   ++files;
   ++by_state[static_cast<int>(s.state)];
   torn_bytes += s.torn_bytes;
-  if (s.state == FileState::kCrashed) oldest_crashed_age_s = std::max(oldest_crashed_age_s, s.age_s);
+  if (s.state == FileState::kCrashed)
+    oldest_crashed_age_s = std::max(oldest_crashed_age_s, s.age_s);
 }
 
 std::string scan_json(const FileScan& s) {
   std::string problems = "[";
   for (const Problem& p : s.problems) {
-    problems += (problems.size() > 1 ? ", " : "") +
-                JsonObject().str("kind", problem_kind_name(p.kind)).num("line", p.line)
-                    .num("offset", p.offset).num("length", p.length).str("detail", p.detail)
-                    .object();
+    problems += (problems.size() > 1 ? ", " : "") + JsonObject()
+                                                        .str("kind", problem_kind_name(p.kind))
+                                                        .num("line", p.line)
+                                                        .num("offset", p.offset)
+                                                        .num("length", p.length)
+                                                        .str("detail", p.detail)
+                                                        .object();
   }
   problems += "]";
   return JsonObject()
-      .str("schema", "walscan/1").str("path", s.path).str("id", s.id)
-      .str("state", file_state_name(s.state)).num("chunks", s.chunks)
+      .str("schema", "walscan/1")
+      .str("path", s.path)
+      .str("id", s.id)
+      .str("state", file_state_name(s.state))
+      .num("chunks", s.chunks)
       .raw("last_index", s.last_index ? std::to_string(*s.last_index) : "null")
-      .num("torn_bytes", s.torn_bytes).num("size", s.size).inum("age_s", s.age_s)
-      .boolean("closed", s.closed).boolean("verified", s.verified).raw("problems", problems)
+      .num("torn_bytes", s.torn_bytes)
+      .num("size", s.size)
+      .inum("age_s", s.age_s)
+      .boolean("closed", s.closed)
+      .boolean("verified", s.verified)
+      .raw("problems", problems)
       .str("why", s.why)
       .line();
 }
 
 std::string stale_json(const std::string& path) {
-  return JsonObject().str("schema", "walscan/1").str("path", path).boolean("stale_temp", true).line();
+  return JsonObject()
+      .str("schema", "walscan/1")
+      .str("path", path)
+      .boolean("stale_temp", true)
+      .line();
 }
 
 std::string scan_summary_json(const ScanTally& t) {
   JsonObject o;
   o.str("schema", "walscan/1").boolean("summary", true).num("files", t.files);
-  for (int i = 0; i < 6; ++i) o.num(kStates[i], t.by_state[i]);
-  return o.num("errors", t.errors).num("skipped", t.skipped).num("stale_temps", t.stale_temps).line();
+  for (int i = 0; i < ScanTally::kStateCount; ++i) o.num(state_name(i), t.by_state[i]);
+  return o.num("errors", t.errors)
+      .num("skipped", t.skipped)
+      .num("stale_temps", t.stale_temps)
+      .line();
 }
 
 std::string scan_table(const std::vector<const FileScan*>& rows) {
@@ -192,7 +212,8 @@ std::string scan_table(const std::vector<const FileScan*>& rows) {
 
 std::string scan_summary_line(const ScanTally& t) {
   std::string out = "walscan: " + std::to_string(t.files) + " files:";
-  for (int i = 0; i < 6; ++i) out += std::string(i ? ", " : " ") + std::to_string(t.by_state[i]) + " " + kStates[i];
+  for (int i = 0; i < ScanTally::kStateCount; ++i)
+    out += std::string(i ? ", " : " ") + std::to_string(t.by_state[i]) + " " + state_name(i);
   return out + "; " + std::to_string(t.skipped) + " skipped, " + std::to_string(t.errors) +
          " errors, " + std::to_string(t.stale_temps) + " stale temporaries\n";
 }
@@ -203,14 +224,17 @@ std::string scan_prom(const ScanTally& t) {
   };
   std::string out;
   metric(out, "walkit_sessions", "Session files by state (walscan).");
-  for (int i = 0; i < 6; ++i) {
-    out += std::string("walkit_sessions{state=\"") + kStates[i] + "\"} " + std::to_string(t.by_state[i]) + "\n";
+  for (int i = 0; i < ScanTally::kStateCount; ++i) {
+    out += std::string("walkit_sessions{state=\"") + state_name(i) + "\"} " +
+           std::to_string(t.by_state[i]) + "\n";
   }
-  metric(out, "walkit_torn_bytes_total", "Bytes in torn tails, summed over the scanned session files.");
+  metric(out, "walkit_torn_bytes_total",
+         "Bytes in torn tails, summed over the scanned session files.");
   out += "walkit_torn_bytes_total " + std::to_string(t.torn_bytes) + "\n";
   metric(out, "walkit_oldest_crashed_session_age_seconds",
          "Seconds since the oldest crashed session was last modified (0: none).");
-  out += "walkit_oldest_crashed_session_age_seconds " + std::to_string(t.oldest_crashed_age_s) + "\n";
+  out +=
+      "walkit_oldest_crashed_session_age_seconds " + std::to_string(t.oldest_crashed_age_s) + "\n";
   metric(out, "walkit_scan_errors", "Paths that could not be scanned.");
   out += "walkit_scan_errors " + std::to_string(t.errors) + "\n";
   metric(out, "walkit_stale_temporaries", "Temporary files left by a crashed rewrite.");
@@ -232,16 +256,22 @@ ActionTally repair_tally() {
 }
 ActionTally undo_tally() { return tally_of({"nothing", "undo"}); }
 ActionTally promote_tally() {
-  return tally_of({"nothing", "seal_and_rename", "rename", "skipped_in_flight", "refused", "conflict"});
+  return tally_of(
+      {"nothing", "seal_and_rename", "rename", "skipped_in_flight", "refused", "conflict"});
 }
 
 std::string action_summary_json(const char* schema, const ActionTally& t, bool dry_run) {
   JsonObject o;
-  o.str("schema", schema).boolean("summary", true).boolean("dry_run", dry_run).num("files", t.files)
+  o.str("schema", schema)
+      .boolean("summary", true)
+      .boolean("dry_run", dry_run)
+      .num("files", t.files)
       .num("changed", t.changed);
   for (const auto& [name, n] : t.counts) o.num(name, n);
-  return o.num("already_final", t.already_final).num("errors", t.errors)
-      .num("skipped", t.skipped).line();
+  return o.num("already_final", t.already_final)
+      .num("errors", t.errors)
+      .num("skipped", t.skipped)
+      .line();
 }
 
 std::string action_summary_line(const char* tool, const ActionTally& t, bool dry_run) {
@@ -261,10 +291,16 @@ std::string action_summary_line(const char* tool, const ActionTally& t, bool dry
 
 std::string repair_json(const RepairReport& r, bool dry_run) {
   return JsonObject()
-      .str("schema", "walrepair/1").str("path", r.path).str("action", repair_action_name(r.action))
-      .str("before", file_state_name(r.before)).str("after", file_state_name(r.after))
-      .boolean("changed", r.changed).boolean("dry_run", dry_run).num("chunks", r.chunks)
-      .raw("removed", ranges_json(r.removed)).str("detail", r.detail)
+      .str("schema", "walrepair/1")
+      .str("path", r.path)
+      .str("action", repair_action_name(r.action))
+      .str("before", file_state_name(r.before))
+      .str("after", file_state_name(r.after))
+      .boolean("changed", r.changed)
+      .boolean("dry_run", dry_run)
+      .num("chunks", r.chunks)
+      .raw("removed", ranges_json(r.removed))
+      .str("detail", r.detail)
       .line();
 }
 
@@ -272,9 +308,14 @@ const char* undo_action(const UndoReport& r) { return r.runs > 0 ? "undo" : "not
 
 std::string undo_json(const UndoReport& r, bool dry_run) {
   return JsonObject()
-      .str("schema", "walrepair/1").str("path", r.path).str("action", undo_action(r))
-      .boolean("changed", r.changed).boolean("dry_run", dry_run).num("runs", r.runs)
-      .num("restored_bytes", r.restored).str("detail", r.detail)
+      .str("schema", "walrepair/1")
+      .str("path", r.path)
+      .str("action", undo_action(r))
+      .boolean("changed", r.changed)
+      .boolean("dry_run", dry_run)
+      .num("runs", r.runs)
+      .num("restored_bytes", r.restored)
+      .str("detail", r.detail)
       .line();
 }
 
@@ -284,16 +325,24 @@ std::string promote_json(const PromoteReport& r, bool dry_run) {
     repair = JsonObject()
                  .str("action", repair_action_name(r.repair->action))
                  .str("before", file_state_name(r.repair->before))
-                 .str("after", file_state_name(r.repair->after)).boolean("changed", r.repair->changed)
-                 .num("chunks", r.repair->chunks).raw("removed", ranges_json(r.repair->removed))
+                 .str("after", file_state_name(r.repair->after))
+                 .boolean("changed", r.repair->changed)
+                 .num("chunks", r.repair->chunks)
+                 .raw("removed", ranges_json(r.repair->removed))
                  .str("detail", r.repair->detail)
                  .object();
   }
   return JsonObject()
-      .str("schema", "walpromote/1").str("path", r.path).str("final_path", r.final_path)
-      .str("action", promote_action_name(r.action)).str("before", file_state_name(r.before))
-      .boolean("changed", r.changed).boolean("dry_run", dry_run).num("chunks", r.chunks)
-      .raw("repair", repair).str("detail", r.detail)
+      .str("schema", "walpromote/1")
+      .str("path", r.path)
+      .str("final_path", r.final_path)
+      .str("action", promote_action_name(r.action))
+      .str("before", file_state_name(r.before))
+      .boolean("changed", r.changed)
+      .boolean("dry_run", dry_run)
+      .num("chunks", r.chunks)
+      .raw("repair", repair)
+      .str("detail", r.detail)
       .line();
 }
 
@@ -322,10 +371,11 @@ std::string promote_table(const std::vector<PromoteReport>& rows, bool dry_run) 
   if (rows.empty()) return "";
   Table t({"ACTION", "BEFORE", "CHUNKS", "PATH", "DETAIL"}, {false, false, true, false, false});
   for (const PromoteReport& r : rows) {
-    t.row({promote_action_name(r.action), file_state_name(r.before), std::to_string(r.chunks), r.path,
-           r.detail});
+    t.row({promote_action_name(r.action), file_state_name(r.before), std::to_string(r.chunks),
+           r.path, r.detail});
     if (r.repair && r.repair->action != RepairAction::kNothing) {
-      t.note(std::string("repair: ") + repair_action_name(r.repair->action) + ": " + r.repair->detail);
+      t.note(std::string("repair: ") + repair_action_name(r.repair->action) + ": " +
+             r.repair->detail);
       for (const ByteRange& b : r.repair->removed) t.note(range_text(b, dry_run));
     }
   }

@@ -26,6 +26,7 @@ export PATH="$BIN:$PATH"
 mkdir -p "$2" || exit 2
 WORK=$(mktemp -d "$2/recovery-demo.XXXXXX") || exit 2  # fresh every run, kept for inspection
 cd "$WORK" || exit 2
+WORK=$(pwd)
 mkdir -m 700 sessions
 S=sessions
 
@@ -53,6 +54,7 @@ state_is() {  # state_is ID STATE: walscan --json says so (whatever its exit sta
 
 # --- the generator: chunk I prints one walwrite input line (JSON escapes as in the wire format) ---
 CODE='def parse_config(path: str) -> dict:\n    \"\"\"Lit la configuration — chemins relatifs résolus.\"\"\"\n    with open(path, encoding=\"utf-8\") as f:\n\treturn json.load(f)  # 設定ファイル ✓\n'
+# shellcheck disable=SC2016  # the backticks are literal Markdown, not command substitution
 chunk() {
   local i=$1 content='' r
   if ((i == 0)); then

@@ -10,6 +10,9 @@
 //   only the header, and the clock covers the appends only (not create/close,
 //   whose fsyncs the baseline does not have). In record mode the baseline
 //   also fdatasyncs its header first, as the writer does on create.
+// - Same disk state: every run starts after syncfs(2), so that no run pays
+//   for the previous run's pending writeback or journal (the unlinked files
+//   of the previous runs, whose freed blocks the next fdatasync would commit).
 // - Noise: runs alternate baseline/walkit, the order flips every repetition,
 //   and each side keeps its best repetition.
 #include <fcntl.h>
@@ -121,6 +124,13 @@ void write_all(int fd, std::string_view bytes, const std::string& path) {
   }
 }
 
+// Flushes the filesystem that holds `dir` (unmeasured, before a run).
+void settle(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0 || ::syncfs(fd) != 0) fail_errno("syncfs " + dir);
+  ::close(fd);
+}
+
 void fsync_dir(const std::string& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0 || ::fsync(fd) != 0) fail_errno("fsync directory " + dir);
@@ -132,6 +142,7 @@ void fsync_dir(const std::string& dir) {
 // when `sync` the same durable creation (header, directory entry).
 Run raw_run(const std::string& dir, const Workload& w, const Limit& lim, bool sync) {
   const std::string path = dir + "/raw.jsonl";
+  settle(dir);
   int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                   0600);
   if (fd < 0) fail_errno("open " + path);
@@ -173,6 +184,7 @@ struct LatencyProbe {
 
 Run walkit_run(const std::string& dir, const std::string& id, const Workload& w,
                DurabilityPolicy policy, const Limit& lim, LatencyProbe* probe) {
+  settle(dir);
   walkit::WriterOptions opts;
   opts.sessions_dir = dir;
   opts.header = w.header;

@@ -124,9 +124,13 @@ int crash_a_writer(const DemoOptions& o, const std::string& id, uint64_t kill_af
   std::cout.flush();
   pid_t pid = fork();
   if (pid < 0) return fail("fork");
-  if (pid == 0) close(fds[0]), run_writer_child(o, id, fds[1]);
-  close(fds[1]);
-  uint64_t& n = *acked = 0;
+  if (pid == 0) {
+    close(fds[0]);
+    run_writer_child(o, id, fds[1]);
+  }
+  close(fds[1]);  // so that the read end sees EOF once the child is dead
+  *acked = 0;
+  uint64_t& n = *acked;
   uint64_t index = 0;
   bool in_order = true;
   while (n < kill_after && read_ack(fds[0], &index)) in_order &= index == n++;

@@ -20,9 +20,11 @@ constexpr const char* kSchema = "walpromote/1";
 
 int main(int argc, char** argv) {
   po::options_description own("walpromote options");
+  // clang-format off
   own.add_options()
       ("dry-run,n", "print what would be promoted; change nothing")
       ("repair", "run walrepair's step on each file first (cut torn tails)");
+  // clang-format on
   po::variables_map vm;
   CommonOptions common;
   if (auto stop = parse_command_line(argc, argv, kTool, own, &vm, &common)) return *stop;
@@ -38,8 +40,10 @@ int main(int argc, char** argv) {
   auto error = [&](const std::string& path, const Status& s) {
     ++tally.errors;
     exit.add(Verdict::kError);
-    if (print_json) std::cout << note_json(kSchema, path, "error", s.to_string());
-    else if (!common.quiet) std::cerr << kTool.name << ": " << s.to_string() << "\n";
+    if (print_json)
+      std::cout << note_json(kSchema, path, "error", s.to_string());
+    else if (!common.quiet)
+      std::cerr << kTool.name << ": " << s.to_string() << "\n";
   };
   for (const FileScan& f : found.set.files) {
     if (f.kind == FileKind::kFinal) {  // already has its final name: not promote's business
@@ -57,7 +61,8 @@ int main(int argc, char** argv) {
     if (print_json) std::cout << promote_json(*r, opts.dry_run);
     done.push_back(std::move(*r));
   }
-  for (size_t i = 0; i < found.set.errors.size(); ++i) error(found.error_args[i], found.set.errors[i]);
+  for (size_t i = 0; i < found.set.errors.size(); ++i)
+    error(found.error_args[i], found.set.errors[i]);
   tally.skipped = found.set.skipped.size();
 
   if (common.quiet) return exit.code();

@@ -11,7 +11,8 @@ using namespace walkit::cli;
 
 namespace {
 const ToolInfo kTool{
-    "walrepair", "[PATH...] [-n|--dry-run] [--salvage] [--quarantine-unrecoverable] [--undo] [--json] [-q]",
+    "walrepair",
+    "[PATH...] [-n|--dry-run] [--salvage] [--quarantine-unrecoverable] [--undo] [--json] [-q]",
     "Repairs crashed and sealed partial session files: a torn tail is moved to the\n"
     "quarantine (<sessions>/.quarantine/) and cut; a last record that lost only its\n"
     "newline gets it back. Files held by a live writer are never touched; corrupt\n"
@@ -27,8 +28,10 @@ struct Run {
     ++tally.errors;
     exit.add(Verdict::kError);
     if (common.quiet) return;
-    if (common.json) std::cout << note_json(kSchema, path, "error", s.to_string());
-    else std::cerr << kTool.name << ": " << s.to_string() << "\n";
+    if (common.json)
+      std::cout << note_json(kSchema, path, "error", s.to_string());
+    else
+      std::cerr << kTool.name << ": " << s.to_string() << "\n";
   }
 };
 
@@ -82,7 +85,8 @@ void repair(Run& run) {
     if (run.common.json && !run.common.quiet) std::cout << repair_json(*r, run.opts.dry_run);
     done.push_back(std::move(*r));
   }
-  for (size_t i = 0; i < found.set.errors.size(); ++i) run.error(found.error_args[i], found.set.errors[i]);
+  for (size_t i = 0; i < found.set.errors.size(); ++i)
+    run.error(found.error_args[i], found.set.errors[i]);
   run.tally.skipped = found.set.skipped.size();
   if (run.common.quiet) return;
   if (run.common.json) {
@@ -96,11 +100,13 @@ void repair(Run& run) {
 
 int main(int argc, char** argv) {
   po::options_description own("walrepair options");
+  // clang-format off
   own.add_options()
       ("dry-run,n", "print exactly what would be cut; change nothing")
       ("salvage", "corrupt files: keep every valid record, quarantine the rest")
       ("quarantine-unrecoverable", "move files with no valid header to the quarantine")
       ("undo", "put back everything the quarantine holds for the named files (a directory: all)");
+  // clang-format on
   po::variables_map vm;
   CommonOptions common;
   if (auto stop = parse_command_line(argc, argv, kTool, own, &vm, &common)) return *stop;
@@ -113,8 +119,10 @@ int main(int argc, char** argv) {
   run.opts.salvage = vm.count("salvage") > 0;
   run.opts.quarantine_unrecoverable = vm.count("quarantine-unrecoverable") > 0;
 
-  if (is_undo) undo(run);
-  else repair(run);
+  if (is_undo)
+    undo(run);
+  else
+    repair(run);
   if (!common.quiet) {
     std::cout << (common.json ? action_summary_json(kSchema, run.tally, run.opts.dry_run)
                               : action_summary_line(kTool.name, run.tally, run.opts.dry_run));

@@ -18,16 +18,19 @@ const ToolInfo kTool{
 
 int main(int argc, char** argv) {
   po::options_description own("walscan options");
+  // clang-format off
   own.add_options()
       ("all", "list every session file, closed and in-flight ones too")
       ("verify", "read every byte of closed files too (default: their last line only)")
       ("older-than", po::value<Duration>()->value_name("DUR"),
        "only files not modified for DUR (90s, 30m, 2h, 7d, 1w, 1h30m)")
       ("prom", "print the Prometheus textfile-collector format");
+  // clang-format on
   po::variables_map vm;
   CommonOptions common;
   if (auto stop = parse_command_line(argc, argv, kTool, own, &vm, &common)) return *stop;
-  if (common.json && vm.count("prom")) return usage_error(kTool.name, "--json and --prom exclude each other");
+  if (common.json && vm.count("prom"))
+    return usage_error(kTool.name, "--json and --prom exclude each other");
   const bool list_all = vm.count("all") > 0;
   const bool prom = vm.count("prom") > 0;
   std::optional<int64_t> min_age;
@@ -61,14 +64,16 @@ int main(int argc, char** argv) {
     for (const std::string& s : found.set.skipped) std::cout << skipped_json("walscan/1", s);
     for (const std::string& s : found.set.stale_temps) std::cout << stale_json(s);
     for (size_t i = 0; i < tally.errors; ++i) {
-      std::cout << note_json("walscan/1", found.error_args[i], "error", found.set.errors[i].to_string());
+      std::cout << note_json("walscan/1", found.error_args[i], "error",
+                             found.set.errors[i].to_string());
     }
     std::cout << scan_summary_json(tally);
   } else {
     std::cout << scan_table(listed) << notes_text(found.set) << scan_summary_line(tally);
   }
   if (!common.json) {
-    for (const Status& e : found.set.errors) std::cerr << kTool.name << ": " << e.to_string() << "\n";
+    for (const Status& e : found.set.errors)
+      std::cerr << kTool.name << ": " << e.to_string() << "\n";
   }
   return exit.code();
 }
