@@ -199,9 +199,12 @@ int run(const Cli& cli) {
     for (const Measurement& m : rows) cli.json ? print_json(m) : print_row(m);
   };
   if (!cli.json) {
-    std::printf("walbench %s in %s (%s at the end); each figure is the best of the "
-                "repetitions, runs alternated with their baseline\n\n",
-                walkit::kVersion, work.path().c_str(), cli.keep ? "kept" : "removed");
+    std::printf("walbench %s in %s (%s at the end)\n"
+                "Each figure is the best of %d runs alternated with its baseline (record mode: "
+                "the total of\nruns interleaved with it). RATIO is walkit/baseline: higher is "
+                "better for throughput,\nlower for latency and RSS. --json adds every run, "
+                "CPU-time ratios and more.\n\n",
+                walkit::kVersion, work.path().c_str(), cli.keep ? "kept" : "removed", cfg.reps);
     std::printf("%-22s %-12s %22s  %-30s %12s  %6s  %s\n", "BENCH", "MODE", "WALKIT", "BASELINE",
                 "BASELINE", "RATIO", "NOTE");
   }

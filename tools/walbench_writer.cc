@@ -13,8 +13,9 @@
 // - Same disk state: every run starts after syncfs(2), so that no run pays
 //   for the previous run's pending writeback or journal (the unlinked files
 //   of the previous runs, whose freed blocks the next fdatasync would commit).
-// - Noise: runs alternate baseline/walkit, the order flips every repetition,
-//   and each side keeps its best repetition.
+// - Noise: process and interval runs alternate with their baseline, the
+//   order flipping every repetition, and each side keeps its best run. Record
+//   mode runs both sides at once in alternating blocks (see record_pair()).
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -115,15 +116,6 @@ struct Limit {
   }
 };
 
-void write_all(int fd, std::string_view bytes, const std::string& path) {
-  while (!bytes.empty()) {
-    ssize_t n = ::write(fd, bytes.data(), bytes.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) fail_errno("write " + path);
-    bytes.remove_prefix(static_cast<size_t>(n));
-  }
-}
-
 // Flushes the filesystem that holds `dir` (unmeasured, before a run).
 void settle(const std::string& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -131,42 +123,75 @@ void settle(const std::string& dir) {
   ::close(fd);
 }
 
-void fsync_dir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0 || ::fsync(fd) != 0) fail_errno("fsync directory " + dir);
-  ::close(fd);
-}
+// The baseline's file: one write(2) per record (and one fdatasync per record
+// when `sync`), with the flags the writer opens its partial with (O_APPEND),
+// and when `sync` the same durable creation (header, directory entry).
+class RawFile {
+ public:
+  RawFile(const std::string& dir, const Workload& w, bool sync)
+      : w_(w), path_(dir + "/raw.jsonl"), sync_(sync) {
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                 0600);
+    if (fd_ < 0) fail_errno("open " + path_);
+    write_all(w.header_bytes);
+    if (sync_) {
+      if (::fdatasync(fd_) != 0) fail_errno("fdatasync " + path_);
+      int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (dfd < 0 || ::fsync(dfd) != 0) fail_errno("fsync directory " + dir);
+      ::close(dfd);
+    }
+  }
+  ~RawFile() {
+    ::close(fd_);
+    ::unlink(path_.c_str());
+  }
+  void append(uint64_t i) {
+    write_all(w_.line(i));
+    if (sync_ && ::fdatasync(fd_) != 0) fail_errno("fdatasync " + path_);
+  }
 
-// The baseline: one write(2) per record (and one fdatasync per record when
-// `sync`), with the flags the writer opens its partial with (O_APPEND), and
-// when `sync` the same durable creation (header, directory entry).
-Run raw_run(const std::string& dir, const Workload& w, const Limit& lim, bool sync) {
-  const std::string path = dir + "/raw.jsonl";
-  settle(dir);
-  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                  0600);
-  if (fd < 0) fail_errno("open " + path);
-  write_all(fd, w.header_bytes, path);
-  if (sync) {
-    if (::fdatasync(fd) != 0) fail_errno("fdatasync " + path);
-    fsync_dir(dir);
+ private:
+  void write_all(std::string_view bytes) {
+    while (!bytes.empty()) {
+      ssize_t n = ::write(fd_, bytes.data(), bytes.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) fail_errno("write " + path_);
+      bytes.remove_prefix(static_cast<size_t>(n));
+    }
   }
-  Run r;
-  const double cpu0 = cpu_seconds();
-  auto t0 = Clock::now();
-  while (!lim.reached(r.records, t0)) {
-    std::string_view line = w.line(r.records);
-    write_all(fd, line, path);
-    if (sync && ::fdatasync(fd) != 0) fail_errno("fdatasync " + path);
-    r.bytes += line.size();
-    ++r.records;
+  const Workload& w_;
+  std::string path_;
+  bool sync_;
+  int fd_ = -1;  // open for appending, the file removed on destruction
+};
+
+// A walkit::Writer on a fresh session, closed and removed on destruction.
+class WalkitFile {
+ public:
+  WalkitFile(const std::string& dir, const std::string& id, const Workload& w,
+             DurabilityPolicy policy)
+      : w_(w) {
+    walkit::WriterOptions opts;
+    opts.sessions_dir = dir;
+    opts.header = w.header;
+    opts.header.id = id;
+    opts.durability = policy;
+    auto created = walkit::Writer::create(std::move(opts));
+    check(created.status(), "create writer in " + dir);
+    writer_ = std::move(*created);
   }
-  r.seconds = seconds_since(t0);
-  r.cpu = cpu_seconds() - cpu0;
-  ::close(fd);
-  ::unlink(path.c_str());
-  return r;
-}
+  ~WalkitFile() noexcept(false) {
+    if (std::uncaught_exceptions() > 0) return;  // the Writer abandons itself
+    check(writer_->close(), "close writer");
+    ::unlink(writer_->final_path().c_str());
+  }
+  void append(uint64_t i) { check(writer_->write_chunk(i, kKind, w_.payload), "write_chunk"); }
+  const walkit::Writer& writer() const { return *writer_; }
+
+ private:
+  const Workload& w_;
+  std::unique_ptr<walkit::Writer> writer_;
+};
 
 // Commit latencies of interval mode: time from write_chunk() returning to
 // durable_chunks() covering the record, sampled (and polled) every kEvery
@@ -182,28 +207,42 @@ struct LatencyProbe {
   }
 };
 
+// Appends records [r.records, r.records + count) to `f`, adding to `r`.
+template <typename File>
+void timed_block(File& f, const Workload& w, uint64_t count, Run& r) {
+  const double cpu0 = cpu_seconds();
+  auto t0 = Clock::now();
+  for (uint64_t end = r.records + count; r.records < end; ++r.records) {
+    f.append(r.records);
+    r.bytes += w.line(r.records).size();
+  }
+  r.seconds += seconds_since(t0);
+  r.cpu += cpu_seconds() - cpu0;
+}
+
+Run raw_run(const std::string& dir, const Workload& w, const Limit& lim) {
+  settle(dir);
+  RawFile f(dir, w, false);
+  Run r;
+  timed_block(f, w, lim.records, r);
+  return r;
+}
+
 Run walkit_run(const std::string& dir, const std::string& id, const Workload& w,
                DurabilityPolicy policy, const Limit& lim, LatencyProbe* probe) {
   settle(dir);
-  walkit::WriterOptions opts;
-  opts.sessions_dir = dir;
-  opts.header = w.header;
-  opts.header.id = id;
-  opts.durability = policy;
-  auto writer = walkit::Writer::create(std::move(opts));
-  check(writer.status(), "create writer in " + dir);
-  walkit::Writer& wr = **writer;
+  WalkitFile f(dir, id, w, policy);
   Run r;
   const double cpu0 = cpu_seconds();
   auto t0 = Clock::now();
   while (!lim.reached(r.records, t0)) {
-    check(wr.write_chunk(r.records, kKind, w.payload), "write_chunk");
-    r.bytes += w.ends[r.records] - (r.records == 0 ? 0 : w.ends[r.records - 1]);
+    f.append(r.records);
+    r.bytes += w.line(r.records).size();
     ++r.records;
     if (probe && r.records % LatencyProbe::kEvery == 0) {
       auto now = Clock::now();
       probe->pending.emplace_back(r.records - 1, now);
-      probe->poll(wr.durable_chunks(), now);
+      probe->poll(f.writer().durable_chunks(), now);
     }
   }
   r.seconds = seconds_since(t0);
@@ -213,12 +252,32 @@ Run walkit_run(const std::string& dir, const std::string& id, const Workload& w,
     auto deadline = Clock::now() + policy.interval * 20 + std::chrono::seconds(1);
     while (probe->next < probe->pending.size() && Clock::now() < deadline) {
       ::usleep(100);
-      probe->poll(wr.durable_chunks(), Clock::now());
+      probe->poll(f.writer().durable_chunks(), Clock::now());
     }
   }
-  check(wr.close(), "close writer");
-  ::unlink(wr.final_path().c_str());
   return r;
+}
+
+// Record mode: fdatasync latency drifts by 10x within seconds on a shared
+// disk, so whole runs one after the other compare different disks. Both files
+// are open at once instead and the records go in alternating blocks of
+// kRecordBlock, the side that starts a block flipping each time.
+constexpr uint64_t kRecordBlock = 20;
+std::pair<Run, Run> record_pair(const std::string& dir, const std::string& id, const Workload& w,
+                                const Limit& lim) {
+  settle(dir);
+  RawFile raw_file(dir, w, true);
+  WalkitFile wal_file(dir, id, w, DurabilityPolicy{Durability::kRecord, {}});
+  Run raw, wal;
+  for (bool raw_first = true;; raw_first = !raw_first) {
+    uint64_t n = std::min(kRecordBlock, lim.records - raw.records);
+    if (n == 0 || 2 * std::chrono::duration<double>(lim.budget).count() <= raw.seconds + wal.seconds)
+      break;
+    if (raw_first) timed_block(raw_file, w, n, raw);
+    timed_block(wal_file, w, n, wal);
+    if (!raw_first) timed_block(raw_file, w, n, raw);
+  }
+  return {raw, wal};
 }
 
 double percentile(std::vector<double> v, double q) {
@@ -231,6 +290,18 @@ double percentile(std::vector<double> v, double q) {
 struct Series {
   std::vector<Run> runs;
   void add(const Run& r) { runs.push_back(r); }
+  // All repetitions as one run: for interleaved runs, whose repetitions
+  // saw the same disk on both sides.
+  Run total() const {
+    Run t;
+    for (const Run& r : runs) {
+      t.records += r.records;
+      t.bytes += r.bytes;
+      t.seconds += r.seconds;
+      t.cpu += r.cpu;
+    }
+    return t;
+  }
   Run best() const {
     Run b;
     for (const Run& r : runs) if (b.seconds == 0 || r.rate() > b.rate()) b = r;
@@ -245,11 +316,6 @@ struct Series {
     }
     return best;
   }
-  double median_rate() const {
-    std::vector<double> v;
-    for (const Run& r : runs) v.push_back(r.rate());
-    return percentile(v, 0.5);
-  }
   std::string rates() const {
     std::string s;
     for (const Run& r : runs) {
@@ -260,9 +326,6 @@ struct Series {
   }
 };
 
-std::string stat_text(int reps) {
-  return "best of " + std::to_string(reps) + ", alternated with the baseline";
-}
 
 }  // namespace
 
@@ -273,7 +336,6 @@ std::vector<Measurement> run_writer_benchmarks(const Config& cfg) {
   const Workload w = make_workload(cfg, n);
   const double line_bytes = static_cast<double>(w.lines.size()) / static_cast<double>(n);
   DurabilityPolicy process;
-  DurabilityPolicy record{Durability::kRecord, std::chrono::milliseconds(0)};
   DurabilityPolicy interval{Durability::kInterval, cfg.interval};
   int seq = 0;
   auto next_id = [&seq] { return "walbench-" + std::to_string(seq++); };
@@ -284,25 +346,27 @@ std::vector<Measurement> run_writer_benchmarks(const Config& cfg) {
   const Limit fast{cfg.process_records};
   const Limit fast_budget{cfg.process_records, cfg.budget};
   for (int rep = 0; rep < cfg.reps; ++rep) {
-    if (rep % 2 == 0) raw.add(raw_run(dir, w, fast, false));
+    if (rep % 2 == 0) raw.add(raw_run(dir, w, fast));
     proc.add(walkit_run(dir, next_id(), w, process, fast, nullptr));
     intv.add(walkit_run(dir, next_id(), w, interval, fast_budget, &probe));
-    if (rep % 2 == 1) raw.add(raw_run(dir, w, fast, false));
+    if (rep % 2 == 1) raw.add(raw_run(dir, w, fast));
   }
-  // Record mode: one fdatasync per record, so a time budget.
+  // Record mode: one fdatasync per record, so a time budget; interleaved.
   Series raw_sync, rec;
   const Limit slow{cfg.record_records, cfg.budget};
   for (int rep = 0; rep < cfg.reps; ++rep) {
-    if (rep % 2 == 0) raw_sync.add(raw_run(dir, w, slow, true));
-    rec.add(walkit_run(dir, next_id(), w, record, slow, nullptr));
-    if (rep % 2 == 1) raw_sync.add(raw_run(dir, w, slow, true));
+    auto [raw_run, wal_run] = record_pair(dir, next_id(), w, slow);
+    raw_sync.add(raw_run);
+    rec.add(wal_run);
   }
   ::rmdir(dir.c_str());
 
   std::vector<Measurement> out;
+  const std::string best_of = "best of " + std::to_string(cfg.reps) + ", alternated with the baseline";
   auto row = [&](std::string mode, const Series& rs, std::string base, const Series& bs,
-                 int reps) {
-    const Run r = rs.best(), b = bs.best();
+                 bool interleaved) {
+    const Run r = interleaved ? rs.total() : rs.best();
+    const Run b = interleaved ? bs.total() : bs.best();
     Measurement m;
     m.bench = "writer";
     m.mode = std::move(mode);
@@ -318,16 +382,19 @@ std::vector<Measurement> run_writer_benchmarks(const Config& cfg) {
                 {"cpu_us_per_record", round_to(rs.cpu_per_record() * 1e6, 2)},
                 {"baseline_cpu_us_per_record", round_to(bs.cpu_per_record() * 1e6, 2)},
                 {"cpu_ratio", round_to(ratio_of(bs.cpu_per_record(), rs.cpu_per_record()), 3)},
-                {"stat", stat_text(reps)},
+                {"stat", interleaved ? "total of " + std::to_string(cfg.reps) +
+                                           " runs interleaved with the baseline in blocks of " +
+                                           std::to_string(kRecordBlock) + " records"
+                                     : best_of},
                 {"runs", rs.rates()},
                 {"baseline_runs", bs.rates()}};
     m.note = fixed(r.mb_per_s(), 1) + " vs " + fixed(b.mb_per_s(), 1) + " MB/s, " +
              std::to_string(r.records) + " records of " + fixed(line_bytes, 0) + " B";
     out.push_back(std::move(m));
   };
-  row("process", proc, "write(2) per record", raw, cfg.reps);
-  row("record", rec, "write(2)+fdatasync per record", raw_sync, cfg.reps);
-  row(interval.to_string(), intv, "walkit process mode", proc, cfg.reps);
+  row("process", proc, "write(2) per record", raw, false);
+  row("record", rec, "write(2)+fdatasync per record", raw_sync, true);
+  row(interval.to_string(), intv, "walkit process mode", proc, false);
   out.back().extras.emplace_back("raw_write_ratio",
                                  round_to(ratio_of(intv.best().rate(), raw.best().rate()), 3));
 
@@ -338,18 +405,18 @@ std::vector<Measurement> run_writer_benchmarks(const Config& cfg) {
   lat.unit = "ms";
   lat.baseline = "interval";
   lat.baseline_value = static_cast<double>(cfg.interval.count());
-  const double sync_ms = ratio_of(1e3, raw_sync.median_rate());
+  const double sync_ms = ratio_of(1e3, raw_sync.total().rate());
   lat.extras = {{"p50_ms", round_to(percentile(probe.ms, 0.5), 2)},
                 {"p99_ms", round_to(percentile(probe.ms, 0.99), 2)},
                 {"samples", static_cast<double>(probe.ms.size())},
                 {"undurable_samples", static_cast<double>(probe.pending.size() - probe.next)},
-                {"idle_write_fdatasync_ms", round_to(sync_ms, 3)},
+                {"write_fdatasync_ms", round_to(sync_ms, 3)},
                 {"stat", "max over all repetitions (sampled every 16th record)"}};
   // The syncer sleeps `interval` between fdatasyncs, so a record written just
   // after a sync took its snapshot waits for that sync, the interval and the
   // next sync: expect up to interval + 2 syncs (which are slower under load).
   lat.note = "max write->durable (p50 " + fixed(percentile(probe.ms, 0.5), 2) + ", p99 " +
-             fixed(percentile(probe.ms, 0.99), 2) + "); idle write+fdatasync " +
+             fixed(percentile(probe.ms, 0.99), 2) + "); one write+fdatasync " +
              fixed(sync_ms, 2) + " ms";
   out.push_back(std::move(lat));
   return out;

@@ -291,19 +291,21 @@ int run(const Cli& cli) {
     if (got == LineReader::Got::kStopped) return give_up(kExitInterrupted, "interrupted");
     if (got == LineReader::Got::kError)
       return give_up(kExitOperational, std::string("read stdin: ") + std::strerror(in.error()));
-    std::string where = "stdin line " + std::to_string(in.line_no()) + " (byte offset " +
-                        std::to_string(in.offset()) + "): ";
+    auto where = [&in] {  // built only for a message
+      return "stdin line " + std::to_string(in.line_no()) + " (byte offset " +
+             std::to_string(in.offset()) + "): ";
+    };
     if (got == LineReader::Got::kTooLong)
-      return give_up(kExitBadInput, where + "line longer than 64 MiB");
+      return give_up(kExitBadInput, where() + "line longer than 64 MiB");
     if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;  // blank
     auto rec = walkit::parse_json(line);
     std::string bad = rec.is_ok() ? check_record(*rec) : rec.status().message();
-    if (!bad.empty()) return give_up(kExitBadInput, where + bad);
+    if (!bad.empty()) return give_up(kExitBadInput, where() + bad);
     const walkit::Value& kind = *rec->find("kind");
     const walkit::Value& payload = *rec->find("payload");
     Status s = writer.write_chunk(writer.next_index(), kind.as_string(), payload);
     if (!s.is_ok() && s.code() == walkit::Code::kInvalidArgument)
-      return give_up(kExitBadInput, where + s.message());
+      return give_up(kExitBadInput, where() + s.message());
     if (!s.is_ok()) return give_up(kExitOperational, s.to_string());
     acker.written(writer.next_index());
     if (acker.failed())

@@ -30,6 +30,13 @@ Status open_locked(FileSystem& fs, const std::string& path, bool writable, Locke
   auto st = fs.fstat(out->fd);
   if (!st.is_ok()) return st.status();
   out->info = *st;
+  // Another name for the same inode (a hard link planted beside, or onto,
+  // a victim) would see every change made through this one: refuse.
+  if (writable && st->nlink > 1) {
+    return Status(Code::kFailedPrecondition,
+                  path + " has " + std::to_string(st->nlink) +
+                      " hard links; refusing to change a file that other names share");
+  }
   // The name may have been re-pointed between lstat and open: act only on
   // the file the operator named, as it was when we looked.
   auto now = fs.lstat(path);

@@ -90,11 +90,12 @@ Result<std::string> reverse_run(FileSystem& fs, const std::string& qdir, const R
   std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.offset < b.offset; });
   for (const Entry& e : entries) {
     if (e.reason == "added_newline") {
-      if (current.size() != e.offset + 1 || current.back() != '\n') {
+      // Records may have been appended after it since (a resumed writer).
+      if (e.offset >= current.size() || current[e.offset] != '\n') {
         return Status(Code::kFailedPrecondition, "the file changed since the repair (added newline at " +
                                                      std::to_string(e.offset) + " not found)");
       }
-      current.pop_back();
+      current.erase(e.offset, 1);
     }
   }
   std::string out;
@@ -136,10 +137,18 @@ Result<UndoReport> undo_repairs(const std::string& path, const RepairOptions& op
   }
   detail::LockedFile f;
   std::string current;
-  bool exists = fs.lstat(path).is_ok();
+  // Salvage moves a closed file that lost its trailer to the partial name;
+  // its journal entries still name the closed file.
+  std::string actual = path;
+  auto name = parse_session_name(source);
+  if (!fs.lstat(path).is_ok() && name && name->kind == FileKind::kFinal) {
+    std::string partial = dir_name(path) + "/" + partial_name(name->id);
+    if (fs.lstat(partial).is_ok()) actual = partial;
+  }
+  bool exists = fs.lstat(actual).is_ok();
   if (exists) {
-    WALKIT_RETURN_IF_ERROR(detail::open_locked(fs, path, false, &f));
-    if (f.locked_by_other) return Status(Code::kLocked, path + " is locked by a live writer; not undone");
+    WALKIT_RETURN_IF_ERROR(detail::open_locked(fs, actual, false, &f));
+    if (f.locked_by_other) return Status(Code::kLocked, actual + " is locked by a live writer; not undone");
     std::string buf(f.info.size, '\0');
     auto n = fs.pread(f.fd, buf.data(), buf.size(), 0);
     if (!n.is_ok()) return n.status();
@@ -155,7 +164,6 @@ Result<UndoReport> undo_repairs(const std::string& path, const RepairOptions& op
   rep.detail = "restored " + std::to_string(rep.restored) + " bytes from " + std::to_string(rep.runs) + " repairs";
   if (opts.dry_run) return rep;
   // Write the rebuilt file beside the original, durable, then swap it in.
-  auto name = parse_session_name(source);
   std::string tmp = dir_name(path) + "/" + (name ? name->id : source) + std::string(kTmpSuffix);
   if (fs.lstat(tmp).is_ok()) WALKIT_RETURN_IF_ERROR(fs.unlink(tmp));
   auto out = fs.open(tmp, OpenFlags::kWrite | OpenFlags::kCreateExcl, 0600);
@@ -164,11 +172,14 @@ Result<UndoReport> undo_repairs(const std::string& path, const RepairOptions& op
   if (s.is_ok()) s = fs.fdatasync(*out);
   Status c = fs.close(*out);
   if (s.is_ok()) s = c;
-  if (s.is_ok()) s = exists ? fs.rename_replace(tmp, path) : fs.rename_noreplace(tmp, path);
+  if (s.is_ok()) {
+    s = exists && actual == path ? fs.rename_replace(tmp, path) : fs.rename_noreplace(tmp, path);
+  }
   if (!s.is_ok()) {
     (void)fs.unlink(tmp);
     return s;
   }
+  if (actual != path) WALKIT_RETURN_IF_ERROR(fs.unlink(actual));
   WALKIT_RETURN_IF_ERROR(fs.fsync_dir(dir_name(path)));
   for (const Run& r : *runs) {
     std::string line = "{\"source\": ";
