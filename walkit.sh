@@ -71,17 +71,16 @@ configure_and_build() {
   step "Configuring ${dir}/ (${type})"
   cmake -S "$ROOT" -B "$ROOT/$dir" -G Ninja -DCMAKE_BUILD_TYPE="$type" "$@"
   step "Building ${target} in ${dir}/ with ${JOBS} jobs"
-  cmake --build "$ROOT/$dir" --parallel "$JOBS" --target "$target"
+  # shellcheck disable=SC2086  # $target is a space-separated list of targets
+  cmake --build "$ROOT/$dir" --parallel "$JOBS" --target $target
 }
 
 cmd_run() {
   install_packages "${BASE_PACKAGES[@]}"
-  configure_and_build build Release walkit_demo
+  configure_and_build build Release "walwrite walscan walrepair walpromote"
   mkdir -p build/demo-sessions
-  local scratch
-  scratch="$(mktemp -d "$ROOT/build/demo-sessions/run-XXXXXX")"
-  step "Running the crash-recovery demo in ${scratch}"
-  build/tools/walkit_demo --dir "$scratch"
+  step "Running the crash-recovery demo (tools/recovery_demo.sh) under build/demo-sessions/"
+  bash tools/recovery_demo.sh build/tools build/demo-sessions
 }
 
 cmd_test() {

@@ -123,9 +123,10 @@ BOOST_AUTO_TEST_CASE(quick_run_removes_its_working_directory) {
 }
 
 BOOST_AUTO_TEST_CASE(file_option_reads_the_given_session_with_the_tolerant_mode) {
-  const std::string file = walkit::test::testdata("rath/00000000-0000-4000-8000-000000000001.jsonl");
-  Run r = walbench("--quick --json --only reader --file " + quoted(file) + " --dir " +
-                   quoted(dir()));
+  const std::string file =
+      walkit::test::testdata("rath/00000000-0000-4000-8000-000000000001.jsonl");
+  Run r =
+      walbench("--quick --json --only reader --file " + quoted(file) + " --dir " + quoted(dir()));
   BOOST_TEST(r.exit_code == 0);
   std::vector<Value> rows = json_lines(r.out);
   BOOST_REQUIRE_EQUAL(rows.size(), 2u);  // throughput and peak RSS; no writer rows

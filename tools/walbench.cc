@@ -5,6 +5,8 @@
 //   reader: full validation vs RapidJSON's raw SAX parse of the same lines.
 // Options are parsed in one step that does no work; the work is in
 // walbench_writer.cc / walbench_reader.cc; exit codes are decided in main().
+#include "walbench.h"
+
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -18,7 +20,6 @@
 #include <iostream>
 #include <string>
 
-#include "walbench.h"
 #include "walkit/value.h"
 #include "walkit/version.h"
 
@@ -28,9 +29,7 @@ void check(const walkit::Status& s, const std::string& what) {
   if (!s.is_ok()) throw BenchError(what + ": " + s.to_string());
 }
 
-void fail_errno(const std::string& what) {
-  throw BenchError(what + ": " + std::strerror(errno));
-}
+void fail_errno(const std::string& what) { throw BenchError(what + ": " + std::strerror(errno)); }
 
 double round_to(double x, int digits) {
   double scale = std::pow(10.0, digits);
@@ -72,20 +71,27 @@ struct Cli {
 
 po::options_description options() {
   po::options_description d("Options");
+  // One option per line reads better than the formatter's layout.
+  // clang-format off
   d.add_options()
       ("help,h", "print this help and exit")
       ("version", "print the walkit version and exit")
       ("json", "print one JSON object per measurement, one per line")
-      ("file", po::value<std::string>()->value_name("PATH"), "benchmark the reader on this session file "
-       "(default: a generated realistic session)")
-      ("dir", po::value<std::string>()->default_value(".")->value_name("DIR"), "where to write: a fresh "
-       "subdirectory is made there and removed at the end; put it on the disk you care about")
+      ("file", po::value<std::string>()->value_name("PATH"),
+       "benchmark the reader on this session file (default: a generated realistic session)")
+      ("dir", po::value<std::string>()->default_value(".")->value_name("DIR"),
+       "where to write: a fresh subdirectory is made there and removed at the end; "
+       "put it on the disk you care about")
       ("keep", "keep the working subdirectory (and the generated session) at the end")
       ("quick", "small counts: seconds instead of about a minute (smoke tests)")
       ("only", po::value<std::string>()->value_name("WHICH"), "run only `writer` or `reader`")
-      ("reps", po::value<int>()->value_name("N"), "repetitions of each baseline/walkit pair (default 5)")
-      ("interval", po::value<int>()->default_value(10)->value_name("MS"), "milliseconds of the interval mode")
-      ("session-mb", po::value<int>()->value_name("MB"), "size of the generated reader session (default 100)");
+      ("reps", po::value<int>()->value_name("N"),
+       "repetitions of each baseline/walkit pair (default 5)")
+      ("interval", po::value<int>()->default_value(10)->value_name("MS"),
+       "milliseconds of the interval mode")
+      ("session-mb", po::value<int>()->value_name("MB"),
+       "size of the generated reader session (default 100)");
+  // clang-format on
   return d;
 }
 
@@ -149,8 +155,10 @@ void print_json(const Measurement& m) {
   auto r = m.ratio();
   v.set("ratio", r ? json_number(round_to(*r, 3)) : walkit::Value());
   for (const auto& [key, extra] : m.extras) {
-    if (const double* d = std::get_if<double>(&extra)) v.set(key, json_number(*d));
-    else v.set(key, std::get<std::string>(extra));
+    if (const double* d = std::get_if<double>(&extra))
+      v.set(key, json_number(*d));
+    else
+      v.set(key, std::get<std::string>(extra));
   }
   std::string line;
   check(walkit::append_python_json(line, v), "format JSON");
@@ -199,12 +207,13 @@ int run(const Cli& cli) {
     for (const Measurement& m : rows) cli.json ? print_json(m) : print_row(m);
   };
   if (!cli.json) {
-    std::printf("walbench %s in %s (%s at the end)\n"
-                "Each figure is the best of %d runs alternated with its baseline (record mode: "
-                "the total of\nruns interleaved with it). RATIO is walkit/baseline: higher is "
-                "better for throughput,\nlower for latency and RSS. --json adds every run, "
-                "CPU-time ratios and more.\n\n",
-                walkit::kVersion, work.path().c_str(), cli.keep ? "kept" : "removed", cfg.reps);
+    std::printf(
+        "walbench %s in %s (%s at the end)\n"
+        "Each figure is the best of %d runs alternated with its baseline (record mode: "
+        "the total of\nruns interleaved with it). RATIO is walkit/baseline: higher is "
+        "better for throughput,\nlower for latency and RSS. --json adds every run, "
+        "CPU-time ratios and more.\n\n",
+        walkit::kVersion, work.path().c_str(), cli.keep ? "kept" : "removed", cfg.reps);
     std::printf("%-22s %-12s %22s  %-30s %12s  %6s  %s\n", "BENCH", "MODE", "WALKIT", "BASELINE",
                 "BASELINE", "RATIO", "NOTE");
   }

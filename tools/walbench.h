@@ -29,17 +29,17 @@ void check(const walkit::Status& s, const std::string& what);
 
 // What a run measures; derived from the command line in one place.
 struct Config {
-  std::string work_dir;              // fresh directory of this run (absolute)
-  std::optional<std::string> file;   // --file: reader input; none: generate one
+  std::string work_dir;             // fresh directory of this run (absolute)
+  std::optional<std::string> file;  // --file: reader input; none: generate one
   bool run_writer = true;
   bool run_reader = true;
-  int reps = 5;                      // repetitions of each alternated baseline/walkit pair
-  uint64_t process_records = 200000; // process and interval modes
-  uint64_t record_records = 2000;    // record mode: at most this many ...
+  int reps = 5;                            // repetitions of each alternated baseline/walkit pair
+  uint64_t process_records = 200000;       // process and interval modes
+  uint64_t record_records = 2000;          // record mode: at most this many ...
   std::chrono::milliseconds budget{2000};  // ... or this long, whichever first
   std::chrono::milliseconds interval{10};  // interval=<ms> mode
-  size_t chunk_line_bytes = 300;     // target length of a writer benchmark line
-  uint64_t session_bytes = 100000000;  // generated reader input
+  size_t chunk_line_bytes = 300;           // target length of a writer benchmark line
+  uint64_t session_bytes = 100000000;      // generated reader input
 };
 
 // One row of output. `extras` are additional JSON fields (number or text).

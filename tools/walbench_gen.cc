@@ -22,14 +22,18 @@ namespace walbench {
 namespace {
 
 constexpr std::string_view kWords[] = {
-    "the", "session", "writer", "reader", "returns", "a", "torn", "tail", "line", "record",
-    "we", "should", "check", "index", "file", "error", "before", "after", "and", "is", "not",
-    "this", "that", "function", "value", "in", "of", "to", "with", "for", "on", "it", "test",
-    "fix", "bug", "payload", "chunk", "sync", "directory", "buffer", "so", "when", "because"};
-constexpr std::string_view kNonAscii[] = {"héllo", "wörld", "naïve", "日本語のテキスト", "✓ done",
-                                          "Ελληνικά", "emoji 🚀", "ß", "—", "café"};
-constexpr std::string_view kIdents[] = {"line", "buf", "offset", "status", "reader", "out",
-                                        "count", "path", "fd", "record", "opts", "next_index"};
+    "the",    "session", "writer", "reader",  "returns", "a",     "torn",      "tail",
+    "line",   "record",  "we",     "should",  "check",   "index", "file",      "error",
+    "before", "after",   "and",    "is",      "not",     "this",  "that",      "function",
+    "value",  "in",      "of",     "to",      "with",    "for",   "on",        "it",
+    "test",   "fix",     "bug",    "payload", "chunk",   "sync",  "directory", "buffer",
+    "so",     "when",    "because"};
+constexpr std::string_view kNonAscii[] = {"héllo",  "wörld",    "naïve",   "日本語のテキスト",
+                                          "✓ done", "Ελληνικά", "emoji 🚀", "ß",
+                                          "—",      "café"};
+constexpr std::string_view kIdents[] = {"line",   "buf",    "offset", "status",
+                                        "reader", "out",    "count",  "path",
+                                        "fd",     "record", "opts",   "next_index"};
 constexpr std::string_view kTools[] = {"read_file", "run_shell_command", "search_code",
                                        "write_file", "list_dir"};
 
@@ -40,18 +44,25 @@ class TextGen {
   double uniform() { return static_cast<double>(rng_() >> 11) * 0x1.0p-53; }
   size_t below(size_t n) { return static_cast<size_t>(uniform() * static_cast<double>(n)); }
   template <typename T, size_t N>
-  const T& pick(const T (&a)[N]) { return a[below(N)]; }
+  const T& pick(const T (&a)[N]) {
+    return a[below(N)];
+  }
   // Log-uniform in [lo, hi): many small, some large.
-  size_t size(double lo, double hi) { return static_cast<size_t>(lo * std::pow(hi / lo, uniform())); }
+  size_t size(double lo, double hi) {
+    return static_cast<size_t>(lo * std::pow(hi / lo, uniform()));
+  }
   uint64_t bits() { return rng_(); }
 
   std::string prose(size_t n) {
     std::string s;
     while (s.size() < n) {
       double u = uniform();
-      if (u < 0.03) s += pick(kNonAscii);
-      else if (u < 0.05) s.append("`").append(pick(kIdents)).append("()`");
-      else s += pick(kWords);
+      if (u < 0.03)
+        s += pick(kNonAscii);
+      else if (u < 0.05)
+        s.append("`").append(pick(kIdents)).append("()`");
+      else
+        s += pick(kWords);
       u = uniform();
       s += u < 0.06 ? ". " : u < 0.1 ? ", " : u < 0.115 ? ".\n\n" : " ";
     }
@@ -65,15 +76,30 @@ class TextGen {
       if (uniform() < 0.1) s += '\t';
       std::string_view a = pick(kIdents), b = pick(kIdents);
       switch (below(7)) {
-        case 0: s += "if (" + std::string(a) + " != nullptr && " + std::string(b) + ".size() > " +
-                     std::to_string(below(4096)) + ") {"; break;
-        case 1: s += "return Status(\"bad \\\"" + std::string(a) + "\\\" at \" + std::to_string(" +
-                     std::string(b) + "));"; break;
-        case 2: s += "// " + prose(20 + below(60)); break;
-        case 3: s += "std::string " + std::string(a) + " = \"" + std::string(pick(kWords)) + "\\n\";"; break;
-        case 4: s += "std::printf(\"%s\\t%d\\n\", " + std::string(a) + ".c_str(), " + std::string(b) + ");"; break;
-        case 5: s += "#include <" + std::string(a) + ".h>"; break;
-        default: s += "}"; break;
+        case 0:
+          s += "if (" + std::string(a) + " != nullptr && " + std::string(b) + ".size() > " +
+               std::to_string(below(4096)) + ") {";
+          break;
+        case 1:
+          s += "return Status(\"bad \\\"" + std::string(a) + "\\\" at \" + std::to_string(" +
+               std::string(b) + "));";
+          break;
+        case 2:
+          s += "// " + prose(20 + below(60));
+          break;
+        case 3:
+          s += "std::string " + std::string(a) + " = \"" + std::string(pick(kWords)) + "\\n\";";
+          break;
+        case 4:
+          s += "std::printf(\"%s\\t%d\\n\", " + std::string(a) + ".c_str(), " + std::string(b) +
+               ");";
+          break;
+        case 5:
+          s += "#include <" + std::string(a) + ".h>";
+          break;
+        default:
+          s += "}";
+          break;
       }
       s += '\n';
     }
@@ -135,8 +161,8 @@ std::string generate_session(const std::string& dir, uint64_t target_bytes, uint
                                 {"type", "function"},
                                 {"function", obj({{"name", tool}, {"arguments", args}})}});
       put("assistant", obj({{"content", nullptr}, {"tool_calls", walkit::Value::Array{call}}}));
-      std::string result = gen.uniform() < 0.7 ? gen.code(gen.size(100, 20000))
-                                               : gen.prose(gen.size(100, 20000));
+      std::string result =
+          gen.uniform() < 0.7 ? gen.code(gen.size(100, 20000)) : gen.prose(gen.size(100, 20000));
       put("tool_result", obj({{"tool_call_id", call_id}, {"name", tool}, {"content", result}}));
     }
     put("assistant", obj({{"content", gen.prose(gen.size(50, 2500))}, {"tool_calls", nullptr}}));

@@ -13,6 +13,8 @@
 // and the child's RSS at fork is reported beside its peak.
 #include <fcntl.h>
 #include <malloc.h>
+#include <rapidjson/error/en.h>
+#include <rapidjson/reader.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -22,8 +24,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <rapidjson/error/en.h>
-#include <rapidjson/reader.h>
 #include <vector>
 
 #include "walbench.h"
@@ -115,8 +115,8 @@ void raw_sax(const std::string& path, ChildReport& rep) {
         if (!reader.Parse<rapidjson::kParseStopWhenDoneFlag>(in, handler)) {
           ::close(fd);
           throw BenchError("RapidJSON: " + path + " line " + std::to_string(line) + " (offset " +
-                           std::to_string(offset) + "): " +
-                           rapidjson::GetParseError_En(reader.GetParseErrorCode()));
+                           std::to_string(offset) +
+                           "): " + rapidjson::GetParseError_En(reader.GetParseErrorCode()));
         }
         ++rep.records;
         rep.longest_line = std::max<uint64_t>(rep.longest_line, len);
@@ -155,12 +155,11 @@ void walkit_read(const std::string& path, walkit::ReadMode mode, ChildReport& re
   rep.cpu_seconds = cpu_seconds() - cpu0;
   const walkit::ReadSummary& s = (*reader)->summary();
   if (s.corrupt > 0 || !s.header) {
-    std::string why = s.first_corruption ? std::string(walkit::problem_kind_name(
-                                               s.first_corruption->kind)) +
-                                               " at line " +
-                                               std::to_string(s.first_corruption->line) + ": " +
-                                               s.first_corruption->detail
-                                         : "no valid header";
+    std::string why = s.first_corruption
+                          ? std::string(walkit::problem_kind_name(s.first_corruption->kind)) +
+                                " at line " + std::to_string(s.first_corruption->line) + ": " +
+                                s.first_corruption->detail
+                          : "no valid header";
     throw BenchError("walkit reader found corruption in " + path + ": " + why);
   }
   rep.records = s.chunks + (s.header ? 1 : 0) + (s.closed ? 1 : 0);
@@ -233,9 +232,10 @@ std::vector<Measurement> run_reader_benchmarks(const Config& cfg) {
               {"longest_line", static_cast<double>(raw.longest_line)},
               {"input", input},
               {"stat", stat}};
-  m.note = fixed(ratio_of(wal.records, wal.seconds), 0) + " vs " + fixed(ratio_of(raw.records, raw.seconds), 0) +
-           " records/s; CPU-time ratio " + fixed(ratio_of(raw.cpu_seconds, wal.cpu_seconds), 2) + "; " +
-           fixed(bytes / 1e6, 1) + " MB " + input;
+  m.note = fixed(ratio_of(wal.records, wal.seconds), 0) + " vs " +
+           fixed(ratio_of(raw.records, raw.seconds), 0) + " records/s; CPU-time ratio " +
+           fixed(ratio_of(raw.cpu_seconds, wal.cpu_seconds), 2) + "; " + fixed(bytes / 1e6, 1) +
+           " MB " + input;
 
   Measurement rss;
   rss.bench = "reader-peak-rss";

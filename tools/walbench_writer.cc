@@ -271,7 +271,8 @@ std::pair<Run, Run> record_pair(const std::string& dir, const std::string& id, c
   Run raw, wal;
   for (bool raw_first = true;; raw_first = !raw_first) {
     uint64_t n = std::min(kRecordBlock, lim.records - raw.records);
-    if (n == 0 || 2 * std::chrono::duration<double>(lim.budget).count() <= raw.seconds + wal.seconds)
+    if (n == 0 ||
+        2 * std::chrono::duration<double>(lim.budget).count() <= raw.seconds + wal.seconds)
       break;
     if (raw_first) timed_block(raw_file, w, n, raw);
     timed_block(wal_file, w, n, wal);
@@ -304,7 +305,8 @@ struct Series {
   }
   Run best() const {
     Run b;
-    for (const Run& r : runs) if (b.seconds == 0 || r.rate() > b.rate()) b = r;
+    for (const Run& r : runs)
+      if (b.seconds == 0 || r.rate() > b.rate()) b = r;
     return b;
   }
   // CPU seconds per record of the repetition that used the least.
@@ -325,7 +327,6 @@ struct Series {
     return s;
   }
 };
-
 
 }  // namespace
 
@@ -362,7 +363,8 @@ std::vector<Measurement> run_writer_benchmarks(const Config& cfg) {
   ::rmdir(dir.c_str());
 
   std::vector<Measurement> out;
-  const std::string best_of = "best of " + std::to_string(cfg.reps) + ", alternated with the baseline";
+  const std::string best_of =
+      "best of " + std::to_string(cfg.reps) + ", alternated with the baseline";
   auto row = [&](std::string mode, const Series& rs, std::string base, const Series& bs,
                  bool interleaved) {
     const Run r = interleaved ? rs.total() : rs.best();
@@ -416,8 +418,8 @@ std::vector<Measurement> run_writer_benchmarks(const Config& cfg) {
   // after a sync took its snapshot waits for that sync, the interval and the
   // next sync: expect up to interval + 2 syncs (which are slower under load).
   lat.note = "max write->durable (p50 " + fixed(percentile(probe.ms, 0.5), 2) + ", p99 " +
-             fixed(percentile(probe.ms, 0.99), 2) + "); one write+fdatasync " +
-             fixed(sync_ms, 2) + " ms";
+             fixed(percentile(probe.ms, 0.99), 2) + "); one write+fdatasync " + fixed(sync_ms, 2) +
+             " ms";
   out.push_back(std::move(lat));
   return out;
 }

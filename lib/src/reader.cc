@@ -41,6 +41,7 @@ const char* problem_kind_name(ProblemKind k) {
     case ProblemKind::kIndexGap: return "index_gap";
     case ProblemKind::kIdMismatch: return "id_mismatch";
     case ProblemKind::kChunkCountMismatch: return "chunk_count_mismatch";
+    case ProblemKind::kMissingTrailer: return "missing_trailer";
   }
   return "?";
 }

@@ -65,8 +65,8 @@ std::string why_of(const FileScan& s) {
   }
   for (const Problem& p : s.problems) {
     if (p.kind == ProblemKind::kTornTail && s.kind == FileKind::kPartial) continue;
-    return std::string(problem_kind_name(p.kind)) + " at line " + std::to_string(p.line) +
-           ", byte " + std::to_string(p.offset);
+    std::string where = p.line ? " at line " + std::to_string(p.line) + ", byte " : " at byte ";
+    return problem_kind_name(p.kind) + where + std::to_string(p.offset);
   }
   return "no trailer";  // a closed name without a trailer and no other damage
 }
@@ -78,6 +78,7 @@ Status check_last_line(FileSystem& fs, int fd, FileScan* s, size_t max_line) {
   };
   if (s->size == 0) {
     problem(ProblemKind::kMissingHeader, 1, 0, 0, "empty file");
+    problem(ProblemKind::kMissingTrailer, 0, 0, 0, "empty file");
     return Status::ok();
   }
   // Last line: grow the window until it holds the previous '\n' or the
@@ -115,7 +116,7 @@ Status check_last_line(FileSystem& fs, int fd, FileScan* s, size_t max_line) {
   if (auto bad = parse_record_line(buf, &r)) {
     problem(bad->first, 0, off, buf.size(), "last line: " + bad->second);
   } else if (r.type != RecordType::kTrailer) {
-    problem(ProblemKind::kMissingHeader, 0, off, buf.size(),
+    problem(ProblemKind::kMissingTrailer, 0, off, buf.size(),
             std::string("last line is a ") + record_type_name(r.type) + ", not a trailer");
   } else {
     s->closed = true;
@@ -188,6 +189,16 @@ Result<FileScan> scan_file(const std::string& path, const ScanOptions& opts) {
       s.torn_tail = sum.torn_tail;
       s.torn_bytes = sum.torn_tail->length;
       s.torn_complete_record = sum.torn_tail->complete_record;
+    }
+    // Make the verdict visible in the problem list too.
+    if (!sum.header && s.problems.empty()) {
+      s.problems.push_back(Problem{ProblemKind::kMissingHeader, 1, 0, 0, "empty file"});
+    }
+    if (s.kind == FileKind::kFinal && !sum.closed &&
+        std::none_of(s.problems.begin(), s.problems.end(), [](const Problem& p) {
+          return p.kind == ProblemKind::kChunkCountMismatch || p.kind == ProblemKind::kTornTail;
+        })) {
+      s.problems.push_back(Problem{ProblemKind::kMissingTrailer, 0, s.size, 0, "no trailer"});
     }
     facts.header = sum.header;
     facts.trailer = sum.closed;

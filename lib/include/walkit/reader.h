@@ -56,12 +56,13 @@ enum class ProblemKind {
   kIndexGap,            // chunk index is not previous + 1
   kIdMismatch,          // header id differs from the file name's id
   kChunkCountMismatch,  // trailer final_chunk_count differs from chunks read
+  kMissingTrailer,      // a closed (<id>.jsonl) file whose last line is not a trailer
 };
 const char* problem_kind_name(ProblemKind k);  // "torn_tail", "invalid_json", ...
 
 struct Problem {
   ProblemKind kind;
-  uint64_t line = 0;    // 1-based line number
+  uint64_t line = 0;    // 1-based line number; 0 when unknown (tail-only checks)
   uint64_t offset = 0;  // byte offset of the line's first byte
   uint64_t length = 0;  // bytes of the line (without '\n'), or of the torn tail
   std::string detail;   // human text, e.g. "invalid JSON at byte 17: missing ','"
