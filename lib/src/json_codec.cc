@@ -239,7 +239,9 @@ LineProblem parse_record_line_nul(std::string_view line, Record* rec) {
   rec->index = rec->final_chunk_count = 0;
   rec->schema_version = 0;
   RecordHandler h(rec);
-  rapidjson::Reader reader;
+  // One parser per thread: its internal stack keeps its capacity between
+  // lines instead of being regrown for every long string.
+  thread_local rapidjson::Reader reader;
   rapidjson::StringStream ss(line.data());
   rapidjson::ParseResult ok = reader.Parse<kLineFlags>(ss, h);
   if (!ok) {
