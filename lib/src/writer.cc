@@ -90,8 +90,14 @@ struct Writer::Impl {
 
   void syncer_loop() {
     std::unique_lock<std::mutex> lk(mu);
+    // Ticks on a fixed schedule (not `interval` after the previous sync
+    // ended), so a record waits at most one interval for its sync to start.
+    auto next = std::chrono::steady_clock::now() + durability.interval;
     while (!stop_syncer) {
-      cv.wait_for(lk, durability.interval, [&] { return stop_syncer; });
+      cv.wait_until(lk, next, [&] { return stop_syncer; });
+      next += durability.interval;
+      auto now = std::chrono::steady_clock::now();
+      if (next < now) next = now;  // a sync overran: start the next at once
       uint64_t target = written_chunks;
       if (target == durable.load() || !sync_error.is_ok()) continue;
       lk.unlock();

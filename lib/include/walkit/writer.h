@@ -35,9 +35,10 @@ enum class Durability {
   kProcess,
   // fdatasync before write_chunk returns: durable against power loss.
   kRecord,
-  // Group commit: a background thread fdatasyncs every `interval`, so a power
-  // loss loses at most the records of the last interval (plus one sync's
-  // latency). durable_chunks() says what is already on stable storage.
+  // Group commit: a background thread fdatasyncs on a fixed `interval`
+  // schedule, so a power loss loses at most the records of the last interval
+  // plus one fdatasync's latency (two when a sync outlasts the interval).
+  // durable_chunks() says what is already on stable storage.
   kInterval,
 };
 
