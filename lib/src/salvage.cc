@@ -77,69 +77,42 @@ struct Sequence {
 
 }  // namespace
 
-Result<SalvagePlan> plan_salvage(FileSystem& fs, int fd, const std::string& path, uint64_t size,
-                                 size_t max_line_bytes) {
-  std::vector<Event> events;
-  EventCollector collect(&events);
-  ReaderOptions ro;
-  ro.mode = ReadMode::kSkipCorrupt;
-  ro.max_line_bytes = max_line_bytes;
-  ro.reporter = &collect;
-  auto name = parse_session_name(base_name(path));
-  if (!name) return Status(Code::kInvalidArgument, path + ": not a session file name");
-  Reader reader(fd_source(fs, fd), path, ro);
-  Record r;
-  for (;;) {
-    auto more = reader.next(&r);
-    if (!more.is_ok()) return more.status();
-    if (!*more) break;
-    Event e;
-    e.offset = r.offset;
-    e.length = r.raw.size();
-    e.record = true;
-    e.rec = r;
-    e.rec.raw = {};
-    events.push_back(std::move(e));
-  }
-  // A line can carry both a problem (an index gap, say) and a record; the
-  // record event decides. Stable sort keeps file order for equal offsets.
-  std::stable_sort(events.begin(), events.end(), [](const Event& a, const Event& b) {
-    return a.offset != b.offset ? a.offset < b.offset : a.record > b.record;
-  });
+namespace {
 
-  SalvagePlan plan;
-  Sequence seq;
-  seq.id = name->id;
-  uint64_t pos = 0;  // everything before pos is decided
-  auto remove = [&](uint64_t off, uint64_t len, std::string reason) {
-    if (len) plan.removed.push_back(ByteRange{off, len, std::move(reason), {}});
-  };
-  const std::optional<TornTail>& tail = reader.summary().torn_tail;
-  for (size_t i = 0; i < events.size(); ++i) {
-    const Event& e = events[i];
-    if (e.offset < pos) continue;  // second event for a line already decided
+// Decides each line as its events arrive, in file order, so memory stays
+// bounded by the damage (a few ranges), not by the file size.
+class Planner {
+ public:
+  Planner(FileSystem& fs, int fd, const std::string& path, uint64_t size, size_t max_line,
+          std::string id)
+      : fs_(fs), fd_(fd), path_(path), size_(size), max_line_(max_line) {
+    seq_.id = std::move(id);
+  }
+
+  Status on_line(const Event& e, const std::optional<TornTail>& tail) {
+    if (e.offset < pos_) return Status::ok();  // a second event for a decided line
     bool is_tail = tail && e.offset == tail->offset;
-    uint64_t end = is_tail ? size : e.offset + e.length + 1;
-    remove(pos, e.offset - pos, "blank_line");
+    uint64_t end = is_tail ? size_ : e.offset + e.length + 1;
+    remove(pos_, e.offset - pos_, "blank_line");
     if (e.record) {
-      if (seq.fits(e.rec)) {
-        seq.take(e.rec);
-        plan.kept.emplace_back(e.offset, end - e.offset);
+      if (seq_.fits(e.rec)) {
+        seq_.take(e.rec);
+        keep(e.offset, end - e.offset);
       } else {
         remove(e.offset, end - e.offset, "out_of_sequence");
       }
     } else if (is_tail) {
       Record tr;
-      std::string bytes(tail->length, '\0');
       bool whole = false;
-      if (tail->nul_bytes == 0 && tail->length <= max_line_bytes) {
-        auto n = fs.pread(fd, bytes.data(), bytes.size(), tail->offset);
+      if (tail->nul_bytes == 0 && tail->length <= max_line_) {
+        std::string bytes(tail->length, '\0');
+        auto n = fs_.pread(fd_, bytes.data(), bytes.size(), tail->offset);
         if (!n.is_ok()) return n.status();
-        whole = *n == bytes.size() && !parse_record_line(bytes, &tr) && seq.fits(tr);
+        whole = *n == bytes.size() && !parse_record_line(bytes, &tr) && seq_.fits(tr);
       }
       if (whole) {
-        seq.take(tr);
-        plan.kept.emplace_back(e.offset, end - e.offset);
+        seq_.take(tr);
+        keep(e.offset, end - e.offset);
         plan.add_newline = true;
       } else {
         remove(e.offset, end - e.offset, tail->nul_bytes == tail->length ? "nul_run" : "torn_tail");
@@ -147,29 +120,98 @@ Result<SalvagePlan> plan_salvage(FileSystem& fs, int fd, const std::string& path
     } else {
       std::string reason = problem_kind_name(e.kind);
       std::string line;
-      if (e.length <= max_line_bytes) {
+      if (e.length <= max_line_) {
         line.resize(e.length);
-        auto n = fs.pread(fd, line.data(), line.size(), e.offset);
+        auto n = fs_.pread(fd_, line.data(), line.size(), e.offset);
         if (!n.is_ok()) return n.status();
-        if (*n != line.size()) return Status(Code::kFailedPrecondition, path + " changed while reading it");
+        if (*n != line.size()) return Status(Code::kFailedPrecondition, path_ + " changed while reading it");
       }
       Record fr;
       size_t at = line.empty() ? std::string::npos : fused_record_start(line, &fr);
-      if (at != std::string::npos && seq.fits(fr)) {
-        seq.take(fr);
+      if (at != std::string::npos && seq_.fits(fr)) {
+        seq_.take(fr);
         remove(e.offset, at, all_nul(std::string_view(line).substr(0, at)) ? "nul_run" : "fused_fragment");
-        plan.kept.emplace_back(e.offset + at, end - e.offset - at);
+        keep(e.offset + at, end - e.offset - at);
       } else {
         if (!line.empty() && all_nul(line)) reason = "nul_run";
         remove(e.offset, end - e.offset, reason);
       }
     }
-    pos = end;
+    pos_ = end;
+    return Status::ok();
   }
-  remove(pos, size - pos, "blank_line");
-  plan.chunks = seq.next_index;
-  plan.trailer = seq.trailer;
-  return plan;
+
+  SalvagePlan finish() {
+    remove(pos_, size_ - pos_, "blank_line");
+    plan.chunks = seq_.next_index;
+    plan.trailer = seq_.trailer;
+    return std::move(plan);
+  }
+
+  SalvagePlan plan;
+
+ private:
+  void keep(uint64_t off, uint64_t len) {
+    if (!plan.kept.empty() && plan.kept.back().first + plan.kept.back().second == off) {
+      plan.kept.back().second += len;  // contiguous records: one range
+    } else {
+      plan.kept.emplace_back(off, len);
+    }
+  }
+  void remove(uint64_t off, uint64_t len, std::string reason) {
+    if (len) plan.removed.push_back(ByteRange{off, len, std::move(reason), {}});
+  }
+
+  FileSystem& fs_;
+  int fd_;
+  const std::string& path_;
+  uint64_t size_;
+  size_t max_line_;
+  Sequence seq_;
+  uint64_t pos_ = 0;  // every byte before pos_ is decided
+};
+
+}  // namespace
+
+Result<SalvagePlan> plan_salvage(FileSystem& fs, int fd, const std::string& path, uint64_t size,
+                                 size_t max_line_bytes) {
+  auto name = parse_session_name(base_name(path));
+  if (!name) return Status(Code::kInvalidArgument, path + ": not a session file name");
+  // Problems for a line are reported before next() returns that line's
+  // record (if any); a record decides its own line.
+  std::vector<Event> problems;
+  EventCollector collect(&problems);
+  ReaderOptions ro;
+  ro.mode = ReadMode::kSkipCorrupt;
+  ro.max_line_bytes = max_line_bytes;
+  ro.reporter = &collect;
+  Reader reader(fd_source(fs, fd), path, ro);
+  Planner planner(fs, fd, path, size, max_line_bytes, name->id);
+  std::optional<TornTail> no_tail;
+  auto drain_before = [&](uint64_t offset) -> Status {
+    for (const Event& p : problems) {
+      if (p.offset < offset) WALKIT_RETURN_IF_ERROR(planner.on_line(p, no_tail));
+    }
+    problems.clear();
+    return Status::ok();
+  };
+  Record r;
+  for (;;) {
+    auto more = reader.next(&r);
+    if (!more.is_ok()) return more.status();
+    if (!*more) break;
+    WALKIT_RETURN_IF_ERROR(drain_before(r.offset));
+    Event e;
+    e.offset = r.offset;
+    e.length = r.raw.size();
+    e.record = true;
+    e.rec = r;
+    e.rec.raw = {};
+    WALKIT_RETURN_IF_ERROR(planner.on_line(e, no_tail));
+  }
+  const std::optional<TornTail>& tail = reader.summary().torn_tail;
+  for (const Event& p : problems) WALKIT_RETURN_IF_ERROR(planner.on_line(p, tail));
+  return planner.finish();
 }
 
 Status apply_salvage(FileSystem& fs, int fd, const std::string& path, const SalvagePlan& plan,
