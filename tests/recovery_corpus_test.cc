@@ -114,10 +114,14 @@ std::map<std::string, std::string> tree(const std::string& dir) {
   return out;
 }
 
+// Copies a corpus with the modes a writer gives it (0600): git checkouts
+// carry 0644, and the tools must keep whatever mode a session had.
 void copy_dir(const std::string& from, const std::string& to) {
   fs::create_directory(to);
   for (const auto& e : fs::directory_iterator(from)) {
-    fs::copy_file(e.path(), to + "/" + e.path().filename().string());
+    std::string dst = to + "/" + e.path().filename().string();
+    fs::copy_file(e.path(), dst);
+    fs::permissions(dst, fs::perms::owner_read | fs::perms::owner_write);
   }
 }
 
