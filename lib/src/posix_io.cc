@@ -67,6 +67,7 @@ int to_open_flags(OpenFlags flags) {
   if (has_flag(flags, OpenFlags::kAppend)) o |= O_APPEND;
   if (has_flag(flags, OpenFlags::kDirectory)) o |= O_DIRECTORY;
   if (has_flag(flags, OpenFlags::kTruncate)) o |= O_TRUNC;
+  if (has_flag(flags, OpenFlags::kNonBlock)) o |= O_NONBLOCK;
   return o;
 }
 

@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <atomic>
+#include <cerrno>
 #include <cstring>
+#include <thread>
 
 namespace walkit {
 
@@ -83,7 +86,7 @@ Status check_last_line(FileSystem& fs, int fd, FileScan* s, size_t max_line) {
   }
   // Last line: grow the window until it holds the previous '\n' or the
   // whole file, bounded by the maximum line length.
-  size_t window = std::min<uint64_t>(s->size, 64 * 1024);
+  size_t window = std::min<uint64_t>(s->size, 4096);  // a trailer is ~200 bytes
   std::string buf;
   for (;;) {
     buf.resize(window);
@@ -136,16 +139,17 @@ Result<FileScan> scan_file(const std::string& path, const ScanOptions& opts) {
   if (!name) return Status(Code::kInvalidArgument, path + ": not a session file name");
   s.id = name->id;
   s.kind = name->kind;
-  auto before = fs.lstat(path);
-  if (!before.is_ok()) return before.status();
-  if (!before->is_regular()) {
-    return Status(Code::kInvalidArgument, path + ": not a regular file (symlinks are never followed)");
-  }
-  auto fd = fs.open(path, OpenFlags::kRead);
+  // One path lookup per file: O_NOFOLLOW refuses a symlink (ELOOP) and
+  // O_NONBLOCK keeps a FIFO from blocking the open; fstat then rejects
+  // anything that is not a regular file.
+  auto fd = fs.open(path, OpenFlags::kRead | OpenFlags::kNonBlock);
   if (!fd.is_ok()) return fd.status();
   FdGuard guard{fs, *fd};
   auto st = fs.fstat(*fd);
   if (!st.is_ok()) return st.status();
+  if (!st->is_regular()) {
+    return Status(Code::kInvalidArgument, path + ": not a regular file", ENODEV);
+  }
   s.size = st->size;
   s.dev = st->dev;
   s.ino = st->ino;
@@ -219,17 +223,10 @@ Result<FileScan> scan_file(const std::string& path, const ScanOptions& opts) {
 ScanSet scan_paths(const std::vector<std::string>& paths, const ScanOptions& opts) {
   FileSystem& fs = opts.fs ? *opts.fs : default_fs();
   ScanSet out;
-  auto scan_one = [&](const std::string& p) {
-    auto r = scan_file(p, opts);
-    if (r.is_ok()) {
-      out.files.push_back(std::move(*r));
-    } else {
-      out.errors.push_back(r.status());
-    }
-  };
   auto ends_with = [](std::string_view s, std::string_view suf) {
     return s.size() >= suf.size() && s.substr(s.size() - suf.size()) == suf;
   };
+  std::vector<std::string> todo;  // session file paths to scan
   for (const std::string& arg : paths) {
     auto st = fs.lstat(arg);
     if (!st.is_ok()) {
@@ -242,7 +239,7 @@ ScanSet scan_paths(const std::vector<std::string>& paths, const ScanOptions& opt
     }
     if (!st->is_directory()) {
       if (parse_session_name(base_name(arg))) {
-        scan_one(arg);
+        todo.push_back(arg);
       } else {
         out.skipped.push_back(arg + ": not a session file name");
       }
@@ -254,26 +251,40 @@ ScanSet scan_paths(const std::vector<std::string>& paths, const ScanOptions& opt
       continue;
     }
     for (const std::string& n : *names) {
-      std::string p = arg + "/" + n;
       if (ends_with(n, kCompactSuffix) || ends_with(n, kTmpSuffix)) {
-        out.stale_temps.push_back(p);
-        continue;
-      }
-      if (!parse_session_name(n)) continue;  // not ours: ignored
-      auto est = fs.lstat(p);
-      if (!est.is_ok()) {
-        out.errors.push_back(est.status());
-        continue;
-      }
-      if (!est->is_regular()) {
-        out.skipped.push_back(p + (est->is_symlink() ? ": symlink, never followed" : ": not a regular file"));
-        continue;
-      }
-      scan_one(p);
+        out.stale_temps.push_back(arg + "/" + n);
+      } else if (parse_session_name(n)) {
+        todo.push_back(arg + "/" + n);
+      }  // anything else is not ours: ignored
     }
   }
-  std::sort(out.files.begin(), out.files.end(),
-            [](const FileScan& a, const FileScan& b) { return a.path < b.path; });
+  std::sort(todo.begin(), todo.end());  // output in path order, sorted once
+  // Files are independent: scan them on every core. Results keep their slot,
+  // so the output does not depend on the schedule.
+  std::vector<std::optional<Result<FileScan>>> results(todo.size());
+  out.files.reserve(todo.size());
+  size_t workers = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 8);
+  workers = std::min(workers, std::max<size_t>(1, todo.size() / 64));
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i = next++; i < todo.size(); i = next++) results[i] = scan_file(todo[i], opts);
+  };
+  std::vector<std::thread> pool;
+  for (size_t k = 1; k < workers; ++k) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+  for (size_t i = 0; i < todo.size(); ++i) {
+    Result<FileScan>& r = *results[i];
+    if (r.is_ok()) {
+      out.files.push_back(std::move(*r));
+    } else if (r.status().sys_errno() == ELOOP) {
+      out.skipped.push_back(todo[i] + ": symlink, never followed");
+    } else if (r.status().sys_errno() == ENODEV) {
+      out.skipped.push_back(todo[i] + ": not a regular file");
+    } else {
+      out.errors.push_back(r.status());
+    }
+  }
   std::sort(out.skipped.begin(), out.skipped.end());
   std::sort(out.stale_temps.begin(), out.stale_temps.end());
   return out;

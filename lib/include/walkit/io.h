@@ -41,6 +41,7 @@ enum class OpenFlags : unsigned {
   kAppend = 8,        // O_APPEND
   kDirectory = 16,    // O_DIRECTORY
   kTruncate = 32,     // O_TRUNC
+  kNonBlock = 64,     // O_NONBLOCK: opening a FIFO by mistake must not hang
 };
 constexpr OpenFlags operator|(OpenFlags a, OpenFlags b) {
   return static_cast<OpenFlags>(static_cast<unsigned>(a) | static_cast<unsigned>(b));
