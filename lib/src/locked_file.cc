@@ -47,16 +47,6 @@ Status open_locked(FileSystem& fs, const std::string& path, bool writable, Locke
   return Status::ok();
 }
 
-namespace {
-class Collector : public Reporter {
- public:
-  explicit Collector(std::vector<Problem>* out) : out_(out) {}
-  void report(const Problem& p) override { out_->push_back(p); }
-
- private:
-  std::vector<Problem>* out_;  // not owned
-};
-}  // namespace
 
 Result<Analysis> analyze(FileSystem& fs, int fd, const std::string& path, size_t max_line_bytes) {
   Analysis a;
@@ -68,7 +58,7 @@ Result<Analysis> analyze(FileSystem& fs, int fd, const std::string& path, size_t
   ro.mode = ReadMode::kSkipCorrupt;
   ro.max_line_bytes = max_line_bytes;
   ro.expected_id = a.id;
-  Collector c(&a.problems);
+  CollectingReporter c(&a.problems);
   ro.reporter = &c;
   Reader reader(fd_source(fs, fd), path, ro);
   WALKIT_RETURN_IF_ERROR(reader.skip_to_end());

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <thread>
 
+#include "locked_file.h"
+
 namespace walkit {
 
 const char* file_state_name(FileState s) {
@@ -36,15 +38,6 @@ FileState classify(const StateFacts& f) {
 }
 
 namespace {
-
-class Collector : public Reporter {
- public:
-  explicit Collector(std::vector<Problem>* out) : out_(out) {}
-  void report(const Problem& p) override { out_->push_back(p); }
-
- private:
-  std::vector<Problem>* out_;  // not owned
-};
 
 // Closes an fd on scope exit.
 struct FdGuard {
@@ -176,15 +169,10 @@ Result<FileScan> scan_file(const std::string& path, const ScanOptions& opts) {
     }
   }
   if (s.kind == FileKind::kPartial || opts.verify) {
-    ReaderOptions ro;
-    ro.mode = ReadMode::kSkipCorrupt;
-    ro.max_line_bytes = opts.max_line_bytes;
-    ro.expected_id = s.id;
-    Collector collect(&s.problems);
-    ro.reporter = &collect;
-    Reader reader(fd_source(fs, *fd), path, ro);
-    WALKIT_RETURN_IF_ERROR(reader.skip_to_end());
-    const ReadSummary& sum = reader.summary();
+    auto an = detail::analyze(fs, *fd, path, opts.max_line_bytes);
+    if (!an.is_ok()) return an.status();
+    s.problems = std::move(an->problems);
+    const ReadSummary& sum = an->summary;
     s.chunks = sum.chunks;
     s.last_index = sum.last_index;
     s.closed = sum.closed;

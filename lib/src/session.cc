@@ -1,23 +1,6 @@
 #include "walkit/session.h"
 
 namespace walkit {
-namespace {
-
-// Keeps every problem and passes it on to the caller's reporter.
-class CollectingReporter : public Reporter {
- public:
-  CollectingReporter(std::vector<Problem>* out, Reporter* next) : out_(out), next_(next) {}
-  void report(const Problem& p) override {
-    out_->push_back(p);
-    if (next_) next_->report(p);
-  }
-
- private:
-  std::vector<Problem>* out_;  // not owned
-  Reporter* next_;             // not owned; may be null
-};
-
-}  // namespace
 
 Result<Session> load_session(const std::string& path, ReaderOptions opts) {
   Session s;

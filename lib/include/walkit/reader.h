@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "walkit/format.h"
 #include "walkit/io.h"
@@ -77,6 +78,21 @@ class Reporter {
   virtual ~Reporter() = default;
   // Called once per problem, in file order, before next() returns.
   virtual void report(const Problem& p) = 0;
+};
+
+// A Reporter that keeps every problem, then passes it on to `next` (if any).
+class CollectingReporter : public Reporter {
+ public:
+  explicit CollectingReporter(std::vector<Problem>* out, Reporter* next = nullptr)
+      : out_(out), next_(next) {}
+  void report(const Problem& p) override {
+    out_->push_back(p);
+    if (next_) next_->report(p);
+  }
+
+ private:
+  std::vector<Problem>* out_;  // not owned
+  Reporter* next_;             // not owned; may be null
 };
 
 struct TornTail {
