@@ -73,6 +73,19 @@ Result<Analysis> analyze(FileSystem& fs, int fd, const std::string& path, size_t
   return a;
 }
 
+Status check_size(FileSystem& fs, const LockedFile& f, uint64_t analyzed_size,
+                  const std::string& path) {
+  auto st = fs.fstat(f.fd);
+  if (!st.is_ok()) return st.status();
+  if (st->size != analyzed_size || st->size != f.info.size) {
+    return Status(Code::kFailedPrecondition,
+                  path + " changed size while it was locked (" + std::to_string(f.info.size) +
+                      " -> " + std::to_string(st->size) +
+                      " bytes): a writer that ignores flock? nothing done");
+  }
+  return Status::ok();
+}
+
 std::string new_run_id(const std::string& tool) {
   auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                 std::chrono::system_clock::now().time_since_epoch()).count();

@@ -46,6 +46,12 @@ struct Analysis {
 };
 Result<Analysis> analyze(FileSystem& fs, int fd, const std::string& path, size_t max_line_bytes);
 
+// Re-checks, right before a change, that the locked file still has the size
+// it was analyzed at: a process that writes without taking the lock must
+// not have its bytes cut unseen.
+Status check_size(FileSystem& fs, const LockedFile& f, uint64_t analyzed_size,
+                  const std::string& path);
+
 // "<tool>-<pid>-<ns>": groups one repair's quarantine entries.
 std::string new_run_id(const std::string& tool);
 

@@ -80,6 +80,9 @@ Result<PromoteReport> promote_file(const std::string& path, const PromoteOptions
                    ? "sealed with " + std::to_string(rep.chunks) + " recovered chunks, renamed"
                    : "renamed";
   if (opts.dry_run) return rep;
+  const auto& sum = an->summary;
+  WALKIT_RETURN_IF_ERROR(detail::check_size(
+      fs, f, sum.whole_bytes + (sum.torn_tail ? sum.torn_tail->length : 0), path));
   if (rep.action == PromoteAction::kSealAndRename) {
     std::string tool = opts.tool.empty() ? std::string("walpromote ") + kVersion : opts.tool;
     std::string line = trailer_line(opts.closed_at, rep.chunks, std::nullopt, tool);

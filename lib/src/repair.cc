@@ -83,6 +83,9 @@ Result<RepairReport> repair_file(const std::string& path, const RepairOptions& o
   rep.action = plan_action(a, opts);
   const std::string run = detail::new_run_id(tool);
   const uint64_t size = f.info.size;
+  // What was analyzed must be what is there: every change below re-checks.
+  const uint64_t analyzed = a.summary.whole_bytes + (a.summary.torn_tail ? a.summary.torn_tail->length : 0);
+  auto unchanged = [&] { return detail::check_size(fs, f, analyzed, path); };
 
   switch (rep.action) {
     case RepairAction::kNothing:
@@ -113,6 +116,7 @@ Result<RepairReport> repair_file(const std::string& path, const RepairOptions& o
       }
       rep.detail = "a whole record lacked its newline: added \"\\n\", nothing cut";
       if (opts.dry_run) return rep;
+      WALKIT_RETURN_IF_ERROR(unchanged());
       // Journaled (length 0) so that --undo can take the byte away again.
       auto q = quarantine_keep(fs, QuarantineEntry{path, size, {}, "added_newline", tool, run});
       if (!q.is_ok()) return q.status();
@@ -132,12 +136,14 @@ Result<RepairReport> repair_file(const std::string& path, const RepairOptions& o
         rep.removed.push_back(r);
         return rep;
       }
+      WALKIT_RETURN_IF_ERROR(unchanged());
       auto bytes = read_range(fs, f.fd, t.offset, t.length, path);
       if (!bytes.is_ok()) return bytes.status();
       // Kept durably first; only then cut.
       auto q = quarantine_keep(fs, QuarantineEntry{path, t.offset, *bytes, r.reason, tool, run});
       if (!q.is_ok()) return q.status();
       r.quarantine_path = q->bin_path;
+      WALKIT_RETURN_IF_ERROR(unchanged());
       WALKIT_RETURN_IF_ERROR(fs.ftruncate(f.fd, t.offset));
       WALKIT_RETURN_IF_ERROR(fs.fdatasync(f.fd));
       rep.removed.push_back(std::move(r));
@@ -161,6 +167,7 @@ Result<RepairReport> repair_file(const std::string& path, const RepairOptions& o
         rep.removed = plan->removed;
         return rep;
       }
+      WALKIT_RETURN_IF_ERROR(unchanged());
       WALKIT_RETURN_IF_ERROR(detail::apply_salvage(fs, f.fd, path, *plan, tool, run, &rep));
       rep.changed = true;
       return rep;
@@ -170,6 +177,7 @@ Result<RepairReport> repair_file(const std::string& path, const RepairOptions& o
       rep.detail = "no valid header: moved to the quarantine (" + std::to_string(size) + " bytes)";
       rep.removed.push_back(ByteRange{0, size, "unrecoverable", {}});
       if (opts.dry_run) return rep;
+      WALKIT_RETURN_IF_ERROR(unchanged());
       auto bytes = read_range(fs, f.fd, 0, size, path);
       if (!bytes.is_ok()) return bytes.status();
       auto q = quarantine_keep(fs, QuarantineEntry{path, 0, *bytes, "unrecoverable", tool, run});
