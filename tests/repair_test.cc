@@ -780,6 +780,40 @@ BOOST_AUTO_TEST_CASE(path_replaced_between_look_and_open_is_not_touched) {
   BOOST_TEST(!exists(".quarantine"));
 }
 
+// A process that appends without taking the lock, between the analysis and
+// the cut: the size re-check sees it and nothing is cut or quarantined.
+class AppendOnSecondFstat : public SwapAfterLstat {
+ public:
+  AppendOnSecondFstat(std::string target, std::string bytes)
+      : SwapAfterLstat("", ""), target_(std::move(target)), bytes_(std::move(bytes)) {}
+  Result<FileInfo> fstat(int fd) override {
+    if (++calls_ == 2) {
+      int w = ::open(target_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+      appended = w >= 0 && ::write(w, bytes_.data(), bytes_.size()) == static_cast<ssize_t>(bytes_.size());
+      if (w >= 0) ::close(w);
+    }
+    return SwapAfterLstat::fstat(fd);
+  }
+  bool appended = false;
+
+ private:
+  std::string target_, bytes_;
+  int calls_ = 0;  // fstat calls so far
+};
+
+BOOST_AUTO_TEST_CASE(file_growing_under_the_lock_is_not_cut) {
+  write_file(kPartial, H + C(0) + kTorn57);
+  AppendOnSecondFstat grow(path(kPartial), "more");
+  RepairOptions o;
+  o.fs = &grow;
+  auto r = repair_file(path(kPartial), o);
+  BOOST_TEST_REQUIRE(grow.appended);
+  BOOST_TEST(!r.is_ok());
+  BOOST_TEST(r.status().code() == Code::kFailedPrecondition);
+  BOOST_TEST(read(kPartial) == H + C(0) + kTorn57 + "more");
+  BOOST_TEST(!exists(".quarantine"));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_FIXTURE_TEST_SUITE(promote, Fx)
