@@ -1,6 +1,7 @@
 #define BOOST_TEST_MODULE quarantine_test
 #include <boost/test/unit_test.hpp>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -180,6 +181,38 @@ BOOST_FIXTURE_TEST_SUITE(quarantine, QuarantineFixture)
 BOOST_AUTO_TEST_CASE(quarantine_dir_is_beside_the_source) {
   BOOST_TEST(walkit::quarantine_dir_for("/a/b/s.jsonl") == "/a/b/.quarantine");
   BOOST_TEST(walkit::quarantine_dir_for("s.jsonl") == "./.quarantine");
+}
+
+BOOST_AUTO_TEST_CASE(incremental_hash_equals_the_one_shot_hash_for_any_split) {
+  // The one-million-'a' FIPS vector, fed in uneven pieces that straddle
+  // block boundaries.
+  walkit::Sha256 h;
+  const std::string a(1000000, 'a');
+  size_t pos = 0;
+  for (size_t k = 1; pos < a.size(); k = k * 7 % 131 + 1) {
+    size_t n = std::min(k, a.size() - pos);
+    h.update(std::string_view(a).substr(pos, n));
+    pos += n;
+  }
+  BOOST_TEST(h.hex() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+BOOST_AUTO_TEST_CASE(keep_streams_a_range_from_a_source_fd) {
+  // 3 MiB + 5: several 1 MiB pieces and a remainder.
+  std::string big(3 * 1048576 + 5, 'x');
+  for (size_t i = 0; i < big.size(); i += 4093) big[i] = static_cast<char>('a' + i % 26);
+  write_file("s.jsonl.__partial__", "head\n" + big);
+  int fd = ::open(path("s.jsonl.__partial__").c_str(), O_RDONLY | O_CLOEXEC);
+  BOOST_REQUIRE(fd >= 0);
+  const std::string unused;  // the bytes come from the fd
+  walkit::QuarantineEntry e = entry(5, unused, "nul_run");
+  e.source_fd = fd;
+  e.length = big.size();
+  Result<QuarantineRecord> rec = walkit::quarantine_keep(walkit::default_fs(), e);
+  ::close(fd);
+  BOOST_REQUIRE_MESSAGE(rec.is_ok(), rec.status().to_string());
+  BOOST_TEST(walkit::test::slurp(rec->bin_path) == big);
+  BOOST_TEST(rec->sha256 == walkit::sha256_hex(big));
 }
 
 BOOST_AUTO_TEST_CASE(keep_writes_the_bytes_and_one_journal_line) {

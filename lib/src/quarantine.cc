@@ -12,6 +12,7 @@
 
 #include "walkit/quarantine.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -50,7 +51,7 @@ Status fail_closing(FileSystem& fs, int fd, Status first) {
 // Creates the bytes file under a fresh name and makes its contents durable.
 // On success *name is the file name (within qdir).
 Status write_bin_file(FileSystem& fs, const std::string& qdir, const std::string& stem,
-                      std::string_view bytes, std::string* name) {
+                      const QuarantineEntry& e, std::string* name, std::string* sha) {
   Result<int> fd = Status(Code::kAlreadyExists, "no name tried");
   for (int attempt = 0; attempt < kMaxNameAttempts; ++attempt) {
     // Two keeps in the same nanosecond (or a clock that went back) must not
@@ -61,7 +62,28 @@ Status write_bin_file(FileSystem& fs, const std::string& qdir, const std::string
   }
   if (!fd.is_ok()) return fd.status();
   const std::string path = qdir + "/" + *name;
-  Status st = write_all(fs, *fd, bytes.data(), bytes.size());
+  Status st;
+  Sha256 hash;
+  if (e.source_fd < 0) {
+    st = write_all(fs, *fd, e.bytes.data(), e.bytes.size());
+    hash.update(e.bytes);
+  } else {
+    std::string buf(std::min<uint64_t>(e.length, uint64_t{1} << 20), '\0');
+    for (uint64_t done = 0; st.is_ok() && done < e.length;) {
+      size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), e.length - done));
+      auto n = fs.pread(e.source_fd, buf.data(), want, e.offset + done);
+      if (!n.is_ok()) {
+        st = n.status();
+      } else if (*n == 0) {
+        st = Status(Code::kFailedPrecondition, e.source_path + " shrank while quarantining it");
+      } else {
+        std::string_view piece(buf.data(), *n);
+        hash.update(piece);
+        st = write_all(fs, *fd, piece.data(), piece.size());
+        done += *n;
+      }
+    }
+  }
   if (st.is_ok()) st = fs.fdatasync(*fd);
   if (!st.is_ok()) {
     st = fail_closing(fs, *fd, st);
@@ -69,6 +91,7 @@ Status write_bin_file(FileSystem& fs, const std::string& qdir, const std::string
     (void)fs.unlink(path);
     return st;
   }
+  *sha = hash.hex();
   st = fs.close(*fd);
   if (!st.is_ok()) (void)fs.unlink(path);
   return st;
@@ -121,7 +144,7 @@ std::string journal_line(const QuarantineEntry& e, const std::string& bin_name,
   append_field(out, "source_path", e.source_path);
   append_field(out, "path", bin_name);
   out += ", \"offset\": " + std::to_string(e.offset);
-  out += ", \"length\": " + std::to_string(e.bytes.size());
+  out += ", \"length\": " + std::to_string(e.source_fd >= 0 ? e.length : e.bytes.size());
   append_field(out, "sha256", sha);
   append_field(out, "reason", e.reason);
   append_field(out, "time", iso8601_utc(unix_ns / 1000));
@@ -156,13 +179,12 @@ Result<QuarantineRecord> quarantine_keep(FileSystem& fs, const QuarantineEntry& 
                               std::chrono::system_clock::now().time_since_epoch())
                               .count();
   const std::string stem = base_name(e.source_path) + "." + std::to_string(e.offset) + "." +
-                           std::to_string(e.bytes.size()) + "." + std::to_string(unix_ns);
+                           std::to_string(e.source_fd >= 0 ? e.length : e.bytes.size()) + "." +
+                           std::to_string(unix_ns);
   std::string bin_name;
-  WALKIT_RETURN_IF_ERROR(write_bin_file(fs, qdir, stem, e.bytes, &bin_name));
-
   QuarantineRecord record;
+  WALKIT_RETURN_IF_ERROR(write_bin_file(fs, qdir, stem, e, &bin_name, &record.sha256));
   record.bin_path = qdir + "/" + bin_name;
-  record.sha256 = sha256_hex(e.bytes);
   const std::string line = journal_line(e, bin_name, record.sha256, unix_ns);
   WALKIT_RETURN_IF_ERROR(append_journal_line(fs, qdir + "/" + kJournalName, line));
   WALKIT_RETURN_IF_ERROR(fs.fsync_dir(qdir));

@@ -137,10 +137,8 @@ Result<RepairReport> repair_file(const std::string& path, const RepairOptions& o
         return rep;
       }
       WALKIT_RETURN_IF_ERROR(unchanged());
-      auto bytes = read_range(fs, f.fd, t.offset, t.length, path);
-      if (!bytes.is_ok()) return bytes.status();
-      // Kept durably first; only then cut.
-      auto q = quarantine_keep(fs, QuarantineEntry{path, t.offset, *bytes, r.reason, tool, run});
+      // Kept durably first (streamed from the file); only then cut.
+      auto q = quarantine_keep(fs, QuarantineEntry{path, t.offset, {}, r.reason, tool, run, f.fd, t.length});
       if (!q.is_ok()) return q.status();
       r.quarantine_path = q->bin_path;
       WALKIT_RETURN_IF_ERROR(unchanged());
@@ -178,9 +176,7 @@ Result<RepairReport> repair_file(const std::string& path, const RepairOptions& o
       rep.removed.push_back(ByteRange{0, size, "unrecoverable", {}});
       if (opts.dry_run) return rep;
       WALKIT_RETURN_IF_ERROR(unchanged());
-      auto bytes = read_range(fs, f.fd, 0, size, path);
-      if (!bytes.is_ok()) return bytes.status();
-      auto q = quarantine_keep(fs, QuarantineEntry{path, 0, *bytes, "unrecoverable", tool, run});
+      auto q = quarantine_keep(fs, QuarantineEntry{path, 0, {}, "unrecoverable", tool, run, f.fd, size});
       if (!q.is_ok()) return q.status();
       rep.removed.back().quarantine_path = q->bin_path;
       WALKIT_RETURN_IF_ERROR(fs.unlink(path));

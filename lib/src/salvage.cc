@@ -248,10 +248,7 @@ Status apply_salvage(FileSystem& fs, int fd, const std::string& path, const Salv
   }
   for (const ByteRange& r : plan.removed) {
     if (!s.is_ok()) break;
-    std::string bytes(r.length, '\0');
-    auto n = fs.pread(fd, bytes.data(), bytes.size(), r.offset);
-    if (!n.is_ok()) { s = n.status(); break; }
-    auto kept = quarantine_keep(fs, QuarantineEntry{path, r.offset, bytes, r.reason, tool, run});
+    auto kept = quarantine_keep(fs, QuarantineEntry{path, r.offset, {}, r.reason, tool, run, fd, r.length});
     if (!kept.is_ok()) { s = kept.status(); break; }
     ByteRange done = r;
     done.quarantine_path = kept->bin_path;

@@ -4,6 +4,7 @@
 // of byte ranges that are at most a few megabytes, and a crypto library
 // dependency for that would be heavier than these hundred lines.
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstring>
@@ -78,33 +79,53 @@ void compress(std::array<uint32_t, 8>& h, const unsigned char* block) {
 
 }  // namespace
 
-std::string sha256_hex(std::string_view data) {
-  std::array<uint32_t, 8> h = kInitial;
+Sha256::Sha256() : h_(kInitial) {}
+
+void Sha256::update(std::string_view data) {
   const auto* p = reinterpret_cast<const unsigned char*>(data.data());
   size_t n = data.size();
-
-  // Whole blocks straight from the input; only the tail is copied.
+  total_ += n;
+  if (buffered_ > 0) {  // top up the partial block first
+    size_t take = std::min(n, size_t{64} - buffered_);
+    std::memcpy(block_.data() + buffered_, p, take);
+    buffered_ += take;
+    p += take;
+    n -= take;
+    if (buffered_ < 64) return;
+    compress(h_, block_.data());
+    buffered_ = 0;
+  }
+  // Whole blocks straight from the input; only a remainder is copied.
   size_t whole = n - n % 64;
-  for (size_t i = 0; i < whole; i += 64) compress(h, p + i);
+  for (size_t i = 0; i < whole; i += 64) compress(h_, p + i);
+  std::memcpy(block_.data(), p + whole, n - whole);
+  buffered_ = n - whole;
+}
 
+std::string Sha256::hex() {
   // Padding (§5.1.1): 0x80, zeros, then the message length in bits as a
   // 64-bit big-endian integer, filling one or two final blocks.
   unsigned char tail[128] = {};
-  size_t rest = n - whole;
-  if (rest > 0) std::memcpy(tail, p + whole, rest);
-  tail[rest] = 0x80;
-  size_t tail_len = rest < 56 ? 64 : 128;
-  uint64_t bits = static_cast<uint64_t>(n) * 8;
+  std::memcpy(tail, block_.data(), buffered_);
+  tail[buffered_] = 0x80;
+  size_t tail_len = buffered_ < 56 ? 64 : 128;
+  uint64_t bits = total_ * 8;
   for (int i = 0; i < 8; ++i) tail[tail_len - 1 - i] = static_cast<unsigned char>(bits >> (8 * i));
-  for (size_t i = 0; i < tail_len; i += 64) compress(h, tail + i);
+  for (size_t i = 0; i < tail_len; i += 64) compress(h_, tail + i);
 
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(64);
-  for (uint32_t word : h) {
+  for (uint32_t word : h_) {
     for (int shift = 28; shift >= 0; shift -= 4) out.push_back(kHex[(word >> shift) & 0xf]);
   }
   return out;
+}
+
+std::string sha256_hex(std::string_view data) {
+  Sha256 s;
+  s.update(data);
+  return s.hex();
 }
 
 }  // namespace walkit

@@ -13,6 +13,8 @@
 // may cut the session file right after.
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -25,12 +27,17 @@ namespace walkit {
 struct QuarantineEntry {
   std::string source_path;  // the session file the bytes came from
   uint64_t offset = 0;      // where they were in it
-  std::string_view bytes;   // the exact bytes
+  std::string_view bytes;   // the exact bytes (when source_fd < 0)
   std::string reason;       // "torn_tail", "nul_run", "fused_fragment", ...
   std::string tool;         // "walrepair 0.1.0", "walkit-writer 0.1.0 (resume)"
   // Groups the entries of one repair of one file, so --undo can reverse
   // whole repairs, newest first. Empty: not journaled.
   std::string run;
+  // Instead of `bytes`: stream them from this fd at [offset, offset +
+  // length), 1 MiB at a time, so a multi-gigabyte range costs no more
+  // memory than a small one.
+  int source_fd = -1;
+  uint64_t length = 0;
 };
 
 struct QuarantineRecord {
@@ -45,5 +52,19 @@ Result<QuarantineRecord> quarantine_keep(FileSystem& fs, const QuarantineEntry& 
 
 // SHA-256 of `data` as 64 lowercase hex digits.
 std::string sha256_hex(std::string_view data);
+
+// Incremental SHA-256, for data streamed in pieces.
+class Sha256 {
+ public:
+  Sha256();
+  void update(std::string_view data);
+  std::string hex();  // finishes the digest; call once
+
+ private:
+  std::array<uint32_t, 8> h_;          // chaining state
+  std::array<unsigned char, 64> block_{};  // partial block
+  size_t buffered_ = 0;                // bytes in block_
+  uint64_t total_ = 0;                 // bytes hashed
+};
 
 }  // namespace walkit
