@@ -84,6 +84,7 @@ Sha256::Sha256() : h_(kInitial) {}
 void Sha256::update(std::string_view data) {
   const auto* p = reinterpret_cast<const unsigned char*>(data.data());
   size_t n = data.size();
+  if (n == 0) return;  // an empty view may carry a null pointer: memcpy must not see it
   total_ += n;
   if (buffered_ > 0) {  // top up the partial block first
     size_t take = std::min(n, size_t{64} - buffered_);
