@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "support/journal_oracle.h"
 #include "support/test_support.h"
 #include "walkit/quarantine.h"
 #include "walkit/repair.h"
@@ -33,6 +34,9 @@ std::ostream& operator<<(std::ostream& os, PromoteAction a) { return os << promo
 namespace {
 
 using namespace walkit;
+using walkit::test::JournalEntry;
+using walkit::test::read_journal;
+using walkit::test::reconstruct;
 namespace fs = std::filesystem;
 using walkit::test::slurp;
 using walkit::test::TempDir;
@@ -125,54 +129,10 @@ void copy_dir(const std::string& from, const std::string& to) {
   }
 }
 
-struct JournalEntry {
-  std::string bin, sha256, reason;
-  uint64_t offset = 0, length = 0;
-};
-
 // Byte-range entries of the quarantine journal, by source file name.
-std::map<std::string, std::vector<JournalEntry>> journal(const std::string& dir) {
+std::map<std::string, std::vector<JournalEntry>> journal_by_source(const std::string& dir) {
   std::map<std::string, std::vector<JournalEntry>> out;
-  const std::string path = dir + "/.quarantine/journal.jsonl";
-  if (!fs::exists(path)) return out;
-  for (const std::string& line : lines_of(slurp(path))) {
-    auto v = parse_json(line);
-    BOOST_TEST_REQUIRE(v.is_ok(), v.status().to_string());
-    if (!v->find("path")) continue;
-    out[str(*v, "source")].push_back(JournalEntry{str(*v, "path"), str(*v, "sha256"),
-                                                  str(*v, "reason"), opt_num(*v, "offset").value(),
-                                                  opt_num(*v, "length").value()});
-  }
-  return out;
-}
-
-// The file before its one repair: kept bytes with the quarantined ranges
-// put back at their offsets, and an added '\n' taken away.
-std::string reconstruct(const std::string& qdir, std::string kept,
-                        std::vector<JournalEntry> entries) {
-  std::sort(entries.begin(), entries.end(),
-            [](const JournalEntry& a, const JournalEntry& b) { return a.offset < b.offset; });
-  for (const JournalEntry& e : entries) {
-    if (e.reason != "added_newline") continue;
-    BOOST_TEST_REQUIRE(kept.size() == e.offset + 1);
-    BOOST_TEST_REQUIRE(kept.back() == '\n');
-    kept.pop_back();
-  }
-  std::string out;
-  size_t k = 0;
-  for (const JournalEntry& e : entries) {
-    if (e.reason == "added_newline") continue;
-    const std::string bytes = slurp(qdir + "/" + e.bin);
-    BOOST_TEST(bytes.size() == e.length);
-    BOOST_TEST(sha256_hex(bytes) == e.sha256);
-    BOOST_TEST_REQUIRE(e.offset >= out.size());
-    BOOST_TEST_REQUIRE(e.offset - out.size() <= kept.size() - k);
-    const size_t take = e.offset - out.size();
-    out.append(kept, k, take);
-    k += take;
-    out += bytes;
-  }
-  out.append(kept, k, std::string::npos);
+  for (JournalEntry& e : read_journal(dir)) out[e.source].push_back(std::move(e));
   return out;
 }
 
@@ -268,14 +228,14 @@ void recover_and_check(const std::string& dir, const std::vector<Expect>& manife
       BOOST_TEST(pr->action == expected_promote(m));
     }
   }
-  const auto j = journal(dir);
+  const auto j = journal_by_source(dir);
   for (const Expect& m : manifest) {
     BOOST_TEST_CONTEXT(m.file << " (" << m.kind << ")") {
       const bool touched = expected_repair(m) == RepairAction::kAddNewline ||
                            expected_repair(m) == RepairAction::kCutTornTail;
       BOOST_TEST(j.count(m.file) == (touched ? 1u : 0u));
       if (touched)
-        BOOST_TEST(reconstruct(dir + "/.quarantine", kept[m.file], j.at(m.file)) ==
+        BOOST_TEST(reconstruct(dir, kept[m.file], j.at(m.file)) ==
                    originals.at(m.file));
       if (m.recoverable()) {
         check_closed_result(dir, m, kept[m.file]);

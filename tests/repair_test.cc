@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "support/journal_oracle.h"
 #include "support/test_support.h"
 #include "walkit/quarantine.h"
 #include "walkit/reader.h"
@@ -33,6 +34,9 @@ std::ostream& operator<<(std::ostream& os, Code c) { return os << code_name(c); 
 namespace {
 
 using namespace walkit;
+using walkit::test::JournalEntry;
+using walkit::test::read_journal;
+using walkit::test::reconstruct;
 using walkit::test::DirFixture;
 using walkit::test::slurp;
 using walkit::test::spit;
@@ -64,11 +68,6 @@ std::string no_nl(const std::string& line) { return line.substr(0, line.size() -
 const std::string kTorn57 = "{\"record_type\": \"chunk\", \"index\": 2, \"kind\": \"user\", \"pay";
 const std::string kTorn57Sha = "d70da1260a71ec0e47112e0e76b6140680f5c8770ea5b0e91c535c4f39a932b6";
 
-struct JournalEntry {
-  std::string source, bin, sha256, reason, run;
-  uint64_t offset = 0, length = 0;
-};
-
 uint64_t num(const Value& v, const char* key) {
   const Value* f = v.find(key);
   BOOST_TEST_REQUIRE(f != nullptr);
@@ -77,56 +76,6 @@ uint64_t num(const Value& v, const char* key) {
 std::string str(const Value& v, const char* key) {
   const Value* f = v.find(key);
   return f && f->is_string() ? f->as_string() : "";
-}
-
-// The quarantine journal's byte-range entries (not undo markers).
-std::vector<JournalEntry> journal(const std::string& dir) {
-  std::vector<JournalEntry> out;
-  if (!std::filesystem::exists(dir + "/.quarantine/journal.jsonl")) return out;
-  const std::string text = slurp(dir + "/.quarantine/journal.jsonl");
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t nl = text.find('\n', pos);
-    BOOST_TEST_REQUIRE(nl != std::string::npos);  // the journal never has a torn line here
-    auto v = parse_json(std::string_view(text).substr(pos, nl - pos));
-    pos = nl + 1;
-    BOOST_TEST_REQUIRE(v.is_ok(), v.status().to_string());
-    if (!v->find("path")) continue;
-    out.push_back(JournalEntry{str(*v, "source"), str(*v, "path"), str(*v, "sha256"),
-                               str(*v, "reason"), str(*v, "run"), num(*v, "offset"),
-                               num(*v, "length")});
-  }
-  return out;
-}
-
-// The file as it was before one repair: kept bytes with the quarantined
-// ranges put back at their offsets, and an added '\n' taken away.
-std::string reconstruct(const std::string& dir, std::string kept,
-                        std::vector<JournalEntry> entries) {
-  std::sort(entries.begin(), entries.end(),
-            [](const JournalEntry& a, const JournalEntry& b) { return a.offset < b.offset; });
-  for (const JournalEntry& e : entries) {
-    if (e.reason != "added_newline") continue;
-    BOOST_TEST_REQUIRE(kept.size() == e.offset + 1);
-    BOOST_TEST_REQUIRE(kept.back() == '\n');
-    kept.pop_back();
-  }
-  std::string out;
-  size_t k = 0;
-  for (const JournalEntry& e : entries) {
-    if (e.reason == "added_newline") continue;
-    const std::string bytes = slurp(dir + "/.quarantine/" + e.bin);
-    BOOST_TEST(bytes.size() == e.length);
-    BOOST_TEST(sha256_hex(bytes) == e.sha256);
-    BOOST_TEST_REQUIRE(e.offset >= out.size());
-    size_t take = e.offset - out.size();
-    BOOST_TEST_REQUIRE(take <= kept.size() - k);
-    out.append(kept, k, take);
-    k += take;
-    out += bytes;
-  }
-  out.append(kept, k, std::string::npos);
-  return out;
 }
 
 // Every path under `dir` with its bytes (symlinks by their target).
@@ -225,7 +174,7 @@ struct Fx : DirFixture {
   void check_nothing_lost(const std::string& name, const std::string& original,
                           const std::string& kept) {
     std::vector<JournalEntry> mine;
-    for (JournalEntry& e : journal(dir())) {
+    for (JournalEntry& e : read_journal(dir())) {
       if (e.source == name) mine.push_back(e);
     }
     BOOST_TEST(reconstruct(dir(), kept, mine) == original);
@@ -252,7 +201,7 @@ BOOST_AUTO_TEST_CASE(torn_tail_is_quarantined_journaled_then_cut) {
   BOOST_TEST(r.removed[0].reason == "torn_tail");
   BOOST_TEST(slurp(r.removed[0].quarantine_path) == kTorn57);
 
-  auto j = journal(dir());
+  auto j = read_journal(dir());
   BOOST_TEST_REQUIRE(j.size() == 1u);
   BOOST_TEST(j[0].source == kPartial);
   BOOST_TEST(j[0].offset == (H + C(0) + C(1)).size());
