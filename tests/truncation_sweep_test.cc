@@ -1,10 +1,12 @@
 // Every-byte truncation sweep: a crash can cut a session file at any byte, or
-// leave NUL bytes after any record. For every prefix of two well-formed
-// sessions, the tolerant reader must return exactly the '\n'-terminated lines
+// leave NUL bytes after any record. For every prefix of well-formed sessions
+// (the reference writer's 0001, one from testdata/gen/sessions and 110 from
+// testdata/gen/sweep), the tolerant reader must return exactly the '\n'-terminated lines
 // of the prefix as records and report the rest as a torn tail; expectations
 // are computed from the bytes alone, never from the reader.
 #define BOOST_TEST_MODULE truncation_sweep_test
 #include <boost/test/unit_test.hpp>
+#include <algorithm>
 #include <filesystem>
 #include <sstream>
 #include <string>
@@ -109,7 +111,7 @@ constexpr int kMaxReportedFailures = 10;
 
 // Runs every sweep over `bytes` (a well-formed closed session); returns the
 // number of reads checked.
-size_t sweep(const std::string& bytes) {
+size_t sweep(const std::string& bytes, bool small_buffer_too = true) {
   BOOST_TEST_REQUIRE(!bytes.empty());
   BOOST_TEST_REQUIRE(bytes.back() == '\n');
   size_t cases = 0;
@@ -125,6 +127,7 @@ size_t sweep(const std::string& bytes) {
   };
   // Every cut point, at two read granularities.
   for (size_t buf : {size_t{7}, kDefaultBuffer}) {
+    if (buf != kDefaultBuffer && !small_buffer_too) continue;
     for (size_t cut = 0; cut <= bytes.size(); ++cut) {
       std::string_view prefix(bytes.data(), cut);
       const bool complete =
@@ -192,4 +195,27 @@ BOOST_AUTO_TEST_CASE(every_prefix_of_a_generated_session_reads_as_its_whole_line
   size_t cases = sweep(slurp(path));
   BOOST_TEST_MESSAGE(path << ": " << cases << " truncation cases checked");
   BOOST_TEST(cases > 8000u);
+}
+
+// testdata/gen/sweep: 110 closed sessions from
+//   gen_sessions.py sweep --sessions 110 --crash-fraction 0 --chunks-min 1 --chunks-max 6 --seed 11
+// (small, so that every cut of every file stays cheap), each checked against its manifest line first.
+// One read granularity here: the 7-byte one is swept on the two sessions above.
+BOOST_AUTO_TEST_CASE(every_prefix_of_110_generated_sessions_reads_as_its_whole_lines) {
+  std::istringstream manifest(slurp(testdata("gen/sweep.manifest.jsonl")));
+  std::string line;
+  size_t sessions = 0, cases = 0;
+  while (std::getline(manifest, line)) {
+    auto m = parse_json(line);
+    BOOST_TEST_REQUIRE(m.is_ok(), m.status().to_string());
+    BOOST_TEST_REQUIRE(m->find("state")->as_string() == "closed");
+    const std::string bytes = slurp(testdata("gen/sweep/" + m->find("file")->as_string()));
+    // The manifest's chunk count, independent of the reader: lines minus header and trailer.
+    BOOST_TEST(static_cast<uint64_t>(std::count(bytes.begin(), bytes.end(), '\n')) ==
+               as_count(*m->find("chunks")) + 2);
+    cases += sweep(bytes, /*small_buffer_too=*/false);
+    ++sessions;
+  }
+  BOOST_TEST_MESSAGE(sessions << " generated sessions: " << cases << " truncation cases checked");
+  BOOST_TEST(sessions >= 100u);
 }
