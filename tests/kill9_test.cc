@@ -1,457 +1,247 @@
 #define BOOST_TEST_MODULE kill9_test
 #include <boost/test/unit_test.hpp>
 
-// The writer's crash promise (SPEC §3), tested with real processes: a child
-// writes chunks and acknowledges each index through a pipe as soon as
-// write_chunk returns; the parent SIGKILLs it at a random moment, drains the
-// acknowledgements it sent before dying, and reads the session back. Every
-// acknowledged chunk must be there, in order, byte-for-byte the payload the
-// child was given (recomputed independently by the parent), and at most the
-// one record in flight may follow, whole or torn. Nothing else: no gap.
+// The writer's crash promise (SPEC §3), tested with real processes at scale.
+// Each round starts eight writers at once in one sessions directory
+// (tests/kill9_writers.h): forked children writing through walkit::Writer
+// (acking each index on a pipe as soon as write_chunk returns) and, every
+// fourth, a `walwrite` process (input on stdin, acks on stdout at its
+// durability level), in process, record and interval modes. Each is SIGKILLed
+// at its own moment: right after start, after a random delay, after a
+// log-uniform number of acks, after its last ack (inside close()), after a
+// random amount of its own CPU time (a CPU-time timer armed in the child), or
+// never. The parent drains the acks sent before death and checks I1-I3 for
+// every writer (tests/kill_check.h): every acked chunk present, in order,
+// equal to what the test generated, at most the record in flight after it,
+// whole or torn at a page boundary (Linux stops copying a write(2) at a page
+// boundary when SIGKILL is pending). Then `walpromote --repair` recovers the
+// directory (every third round it is first killed at a random moment and
+// rerun: I4) and every session must be a closed <id>.jsonl holding the same
+// chunks, with any torn bytes in the quarantine (I5).
 //
-// A torn tail does happen: Linux copies a write(2) into the page cache page by
-// page and stops at a page boundary when a fatal signal is pending, so SIGKILL
-// can cut a record that spans pages. It is never an acknowledged record (the
-// ack follows write_chunk's return), and the reader reports it as a torn
-// tail; the test checks exactly that and counts how often it happened.
-//
-// WALKIT_KILL9_RUNS (default 220) and WALKIT_KILL9_SEED (default: random,
-// printed) reproduce or lengthen a run.
+// WALKIT_KILL9_RUNS (writers; default 1000) lengthens a run;
+// WALKIT_KILL9_SEED (default: random, printed) reproduces its plan (writers,
+// modes, payloads, moments; the exact kill points depend on timing);
+// WALKIT_KILL9_TMPDIR: where (default /dev/shm, see use_kill_tmpdir()).
 
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
-#include <optional>
 #include <random>
-#include <sstream>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "kill9_writers.h"
+#include "kill_check.h"
 #include "support/test_support.h"
-#include "walkit/reader.h"
-#include "walkit/session.h"
-#include "walkit/value.h"
+#include "tool_process.h"
+#include "walkit/format.h"
 #include "walkit/writer.h"
 
 namespace walkit {
 namespace {
 
-constexpr uint64_t kDefaultRuns = 220;
-constexpr uint64_t kMaxChunks = 2500;          // the child closes after this many
-constexpr uint64_t kMaxKillAfter = 2000;       // acks read before the kill (log-uniform)
-constexpr uint64_t kMaxKillAfterSynced = 300;  // same for fdatasync-per-record runs
-constexpr size_t kMaxPayloadText = 20000;      // bytes of the payload's text (log-uniform)
+using kill9::Clock;
+using kill9::kMaxChunks;
+using kill9::Moment;
+using kill9::Slot;
+using test::AfterKill;
 
-// Child exit codes, so a failure in the child is told apart from the kill.
-constexpr int kExitWriterError = 3;
-constexpr int kExitException = 4;
-constexpr int kExitPipeError = 5;
+constexpr uint64_t kDefaultRuns = 1000;
+constexpr int kWritersPerRound = 8;            // every 4th one is walwrite
+constexpr uint64_t kMaxKillAfter = 300;        // acks before the kill (log-uniform)
+constexpr uint64_t kMaxKillAfterSynced = 100;  // same for fdatasync-per-record writers
+constexpr int kMaxDelayUs = 20000;             // kAfterDelay kills within this
+constexpr int64_t kMaxCpuUs = 6000;            // kCpuTime kills within this much CPU time
 
-// --- deterministic payloads: a pure function of (seed, run, index) ----------
-
-uint64_t splitmix(uint64_t& state) {
-  uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-// Pieces of text that exercise the serializer: multi-byte UTF-8 (2, 3 and 4
-// bytes), every two-character escape, \u00XX control characters, DEL (raw in
-// Python's output), U+2028 (raw too), and plain ASCII.
-const std::vector<std::string>& text_pieces() {
-  // clang-format off
-  static const std::vector<std::string> kPieces = {
-      "a", "hello world ", "0123456789", "é", "ß", "日本語", "🙂", "\xF0\x9F\x8C\x8D",
-      "\"", "\\", "/", "\n", "\t", "\r", "\b", "\f", std::string("\x01", 1), "\x1f", "\x7f",
-      "\xE2\x80\xA8", "<tag attr='v'>&amp;</tag>", " ", "{\"not\": \"json\"}", "Ω≈ç√"};
-  // clang-format on
-  return kPieces;
-}
-
-std::string_view kind_for(uint64_t index) {
-  static constexpr std::string_view kKinds[] = {"system", "user", "assistant", "tool_result"};
-  return kKinds[index % 4];
-}
-
-Value expected_payload(uint64_t seed, uint64_t run, uint64_t index) {
-  uint64_t state = seed ^ (run * 0x100000001b3ULL) ^ (index << 20) ^ 0x5851f42d4c957f2dULL;
-  splitmix(state);
-  // Log-uniform text size in [1, kMaxPayloadText]: mostly small, some large
-  // records that span several pages.
-  double u = static_cast<double>(splitmix(state) >> 11) / 9007199254740992.0;
-  size_t target = static_cast<size_t>(std::exp(u * std::log(double(kMaxPayloadText))));
-  const auto& pieces = text_pieces();
-  std::string text;
-  while (text.size() < target) text += pieces[splitmix(state) % pieces.size()];
-
-  Value p = Value::object();
-  p.set("run", Value(static_cast<int64_t>(run)));
-  p.set("index", Value(static_cast<int64_t>(index)));
-  p.set("text", Value(std::move(text)));
-  if (index % 3 == 0) {
-    Value parts = Value::array();
-    parts.push_back(Value("part"));
-    parts.push_back(Value(static_cast<int64_t>(splitmix(state) % 100000)));
-    parts.push_back(Value(-static_cast<int64_t>(index) - 1));
-    parts.push_back(Value(index % 2 == 0));
-    parts.push_back(Value());
-    p.set("parts", std::move(parts));
-  }
-  if (index % 5 == 0) {
-    Value inner = Value::object();
-    inner.set("key with \"quotes\"", Value("värde"));
-    inner.set("empty", Value(""));
-    inner.set("list", Value::array());
-    Value meta = Value::object();
-    meta.set("nested", std::move(inner));
-    meta.set("none", Value());
-    p.set("meta", std::move(meta));
-  }
-  return p;
-}
-
-// --- the child ------------------------------------------------------------
-
-struct RunPlan {
-  uint64_t seed = 0;
-  uint64_t run = 0;
-  std::string sessions_dir;
-  std::string id;
-  DurabilityPolicy durability;
-};
-
-bool write_ack(int fd, uint64_t index) {
-  unsigned char buf[8];
-  for (int i = 0; i < 8; ++i) buf[i] = static_cast<unsigned char>(index >> (8 * i));
-  // 8 bytes < PIPE_BUF: one write is atomic, never short.
-  for (;;) {
-    ssize_t n = ::write(fd, buf, sizeof buf);
-    if (n == static_cast<ssize_t>(sizeof buf)) return true;
-    if (n < 0 && errno == EINTR) continue;
-    return false;
-  }
-}
-
-// Never returns: the child must not unwind into the Boost.Test runner.
-[[noreturn]] void run_child(const RunPlan& plan, int ack_fd) {
-  try {
-    WriterOptions opts;
-    opts.sessions_dir = plan.sessions_dir;
-    opts.header.id = plan.id;
-    opts.durability = plan.durability;
-    auto writer = Writer::create(std::move(opts));
-    if (!writer.is_ok()) ::_exit(kExitWriterError);
-    for (uint64_t i = 0; i < kMaxChunks; ++i) {
-      Value payload = expected_payload(plan.seed, plan.run, i);
-      if (!(*writer)->write_chunk(i, kind_for(i), payload).is_ok()) ::_exit(kExitWriterError);
-      if (!write_ack(ack_fd, i)) ::_exit(kExitPipeError);
-    }
-    if (!(*writer)->close().is_ok()) ::_exit(kExitWriterError);
-    ::_exit(0);
-  } catch (...) {
-    ::_exit(kExitException);
-  }
-}
-
-// --- the parent -----------------------------------------------------------
-
-// Kills and reaps the child if the test body leaves early.
-struct ChildGuard {
-  pid_t pid = -1;
-  ~ChildGuard() {
-    if (pid > 0) {
-      ::kill(pid, SIGKILL);
-      int st = 0;
-      while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-      }
-    }
-  }
-};
-
-struct FdGuard {
-  int fd = -1;
-  ~FdGuard() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
-// Reads acknowledgements from `fd` until `want` have arrived (or EOF when
-// want is nullopt). Returns false on a protocol error (described in *err).
-bool read_acks(int fd, std::optional<uint64_t> want, std::vector<uint64_t>* acks,
-               std::string* partial, std::string* err) {
-  char buf[4096];
-  while (!want || acks->size() < *want) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      *err = "read from ack pipe failed";
-      return false;
-    }
-    if (n == 0) break;  // EOF: the child is gone
-    partial->append(buf, static_cast<size_t>(n));
-    size_t whole = partial->size() / 8 * 8;
-    for (size_t off = 0; off < whole; off += 8) {
-      uint64_t v = 0;
-      for (int i = 0; i < 8; ++i)
-        v |= uint64_t{static_cast<unsigned char>((*partial)[off + i])} << (8 * i);
-      if (v != acks->size()) {
-        *err = "ack out of order: got " + std::to_string(v) + ", expected " +
-               std::to_string(acks->size());
-        return false;
-      }
-      acks->push_back(v);
-    }
-    partial->erase(0, whole);
-  }
-  return true;
-}
-
-bool file_exists(const std::string& path, off_t* size = nullptr) {
-  struct stat st;
-  if (::lstat(path.c_str(), &st) != 0) return false;
-  if (size) *size = st.st_size;
-  return true;
-}
+// --- the test -------------------------------------------------------------
 
 uint64_t env_u64(const char* name, uint64_t fallback) {
   const char* v = std::getenv(name);
-  if (!v || !*v) return fallback;
-  return std::strtoull(v, nullptr, 0);
+  return v && *v ? std::strtoull(v, nullptr, 0) : fallback;
 }
 
 struct Totals {
-  uint64_t runs = 0;
-  uint64_t acked_verified = 0;
-  uint64_t no_file = 0;            // killed before the partial existed (zero acks)
-  uint64_t empty_partial = 0;      // killed between create and header write (zero acks)
-  uint64_t in_flight_present = 0;  // n == acked + 1
-  uint64_t sealed_partial = 0;     // killed in close(): trailer written, not renamed
-  uint64_t final_file = 0;         // reached the rename
-  uint64_t torn_tails = 0;
-  uint64_t max_n = 0;
+  uint64_t runs = 0, walwrite_runs = 0, acked = 0, max_acked = 0, torn = 0, tool_kills = 0;
+  uint64_t cpu_timer_kills = 0;                    // writers killed by their CPU-time timer
+  uint64_t shapes[5] = {};                         // by AfterKill::Shape
+  double write_s = 0, check_s = 0, recover_s = 0;  // where the time goes
 };
 
-enum class Moment { kRightAfterFork, kAfterAcks, kAfterLastAck, kNever };
-
-// The bytes a chunk line starts with, written out by hand from SPEC §2 and
-// the payload's first keys: a torn tail must be a prefix of the in-flight
-// record (or start with all of this).
-std::string expected_line_start(const RunPlan& plan, uint64_t index) {
-  std::string i = std::to_string(index);
-  return "{\"record_type\": \"chunk\", \"index\": " + i + ", \"kind\": \"" +
-         std::string(kind_for(index)) + "\", \"payload\": {\"run\": " + std::to_string(plan.run) +
-         ", \"index\": " + i + ", \"text\": \"";
+double since(Clock::time_point& mark) {  // seconds since `mark`; moves it to now
+  auto now = Clock::now();
+  double s = std::chrono::duration<double>(now - mark).count();
+  mark = now;
+  return s;
 }
 
-// A torn tail is acceptable only as the unacknowledged record in flight,
-// cut short: no NULs (a process kill leaves none), not a whole record, and
-// the beginning of chunk `n`.
-std::string check_torn_tail(const RunPlan& plan, const std::string& path, const TornTail& tail,
-                            uint64_t n, uint64_t acked) {
-  std::ostringstream why;
-  why << "torn tail of " << tail.length << " bytes at offset " << tail.offset
-      << " (ends at page offset " << (tail.offset + tail.length) % 4096 << ", acked " << acked
-      << ", whole chunks " << n << ")";
-  BOOST_TEST_MESSAGE("kill9: run " << plan.run << ": " << why.str());
-  if (n != acked) return why.str() + " after an unacknowledged whole record";
-  if (tail.nul_bytes != 0 || tail.complete_record)
-    return why.str() + " with NULs or a whole record";
-  std::string bytes = test::slurp(path).substr(tail.offset);
-  if (bytes.size() != tail.length) return why.str() + ": file size disagrees";
-  std::string start = expected_line_start(plan, n);
-  size_t common = std::min(start.size(), bytes.size());
-  if (bytes.compare(0, common, start, 0, common) != 0 || bytes.find('\n') != std::string::npos) {
-    return why.str() + " that is not the beginning of chunk " + std::to_string(n);
+// Plans slot `w` of round `round`: its writer, durability and kill moment.
+Slot plan_slot(uint64_t run, int w, std::mt19937_64& rng) {
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  Slot s;
+  s.stream = run;
+  s.id = "kill9-" + std::to_string(run);
+  s.walwrite = w % 4 == 0;
+  if (run % 10 == 9) {
+    s.durability.mode = Durability::kRecord;
+  } else if (run % 10 == 4) {
+    s.durability.mode = Durability::kInterval;
+    s.durability.interval = std::chrono::milliseconds(5);
   }
-  return "";
+  // kNever and kAfterLastAck let the writer reach close(); fdatasync-per-record
+  // writers never do (hundreds of fdatasyncs cost too much on a shared disk).
+  const bool synced = s.durability.mode == Durability::kRecord;
+  const double pick = unit(rng);
+  s.moment = pick < 0.04                  ? Moment::kRightAfterStart
+             : pick < 0.10                ? Moment::kAfterDelay
+             : pick < 0.13 && !synced     ? Moment::kAfterLastAck
+             : pick < 0.15 && !synced     ? Moment::kNever
+             : pick < 0.55 && !s.walwrite ? Moment::kCpuTime
+                                          : Moment::kAfterAcks;
+  const uint64_t k_max = synced ? kMaxKillAfterSynced : kMaxKillAfter;
+  if (s.moment == Moment::kAfterAcks) {
+    s.kill_after = static_cast<uint64_t>(std::exp(unit(rng) * std::log(double(k_max + 1)))) - 1;
+    s.kill_after = std::min(s.kill_after, k_max);
+  } else if (s.moment == Moment::kAfterLastAck) {
+    s.kill_after = kMaxChunks;
+  }
+  if (s.moment == Moment::kCpuTime) {  // log-uniform in [1 us, kMaxCpuUs]
+    s.delay = std::chrono::microseconds(
+        static_cast<int64_t>(std::exp(unit(rng) * std::log(double(kMaxCpuUs)))));
+  } else {
+    s.delay = std::chrono::microseconds(rng() % kMaxDelayUs);
+  }
+  // Log-uniform: small windows keep the kill inside the stream, large ones let
+  // the writer run free, so the kill lands while it is busy writing.
+  s.window = static_cast<uint64_t>(std::exp(unit(rng) * std::log(double(kMaxChunks))));
+  return s;
 }
 
-// Checks the session of one run against `acked`; returns "" or what is wrong.
-std::string verify_run(const RunPlan& plan, uint64_t acked, bool exited, Totals* t) {
-  std::ostringstream why;
-  const std::string partial = plan.sessions_dir + "/" + partial_name(plan.id);
-  const std::string final_path = plan.sessions_dir + "/" + final_name(plan.id);
-  off_t partial_size = 0;
-  bool has_partial = file_exists(partial, &partial_size);
-  bool has_final = file_exists(final_path);
-  if (has_partial && has_final) return "both the partial and the final file exist";
-  if (exited && !has_final) return "the child exited 0 but left no final file";
-  if (!has_partial && !has_final) {
-    if (acked != 0) return std::to_string(acked) + " chunks acknowledged but no session file";
-    ++t->no_file;
-    return "";
-  }
-  if (has_partial && partial_size == 0) {
-    // O_EXCL create done, header not yet written: only before any ack.
-    if (acked != 0) return "empty partial after " + std::to_string(acked) + " acks";
-    ++t->empty_partial;
-    return "";
-  }
-
-  ReaderOptions ro;
-  ro.mode = has_final ? ReadMode::kStrict : ReadMode::kTolerateTornTail;
-  auto loaded = load_session(has_final ? final_path : partial, ro);
-  if (!loaded.is_ok()) return "load_session failed: " + loaded.status().to_string();
-  const Session& s = *loaded;
-
-  for (const Problem& p : s.problems) {
-    if (p.kind == ProblemKind::kTornTail) continue;
-    why << "problem " << problem_kind_name(p.kind) << " at line " << p.line << " offset "
-        << p.offset << ": " << p.detail << "; ";
-  }
-  if (s.torn_tail) {
-    ++t->torn_tails;
-    std::string bad = check_torn_tail(plan, has_final ? final_path : partial, *s.torn_tail,
-                                      s.chunks.size(), acked);
-    if (!bad.empty()) why << bad << "; ";
-  }
-  const Value* hid = s.header.is_object() ? s.header.find("id") : nullptr;
-  if (!hid || !hid->is_string() || hid->as_string() != plan.id)
-    why << "header id is not " << plan.id << "; ";
-
-  const uint64_t n = s.chunks.size();
-  t->max_n = std::max(t->max_n, n);
-  if (n < acked) why << "only " << n << " chunks for " << acked << " acks (lost acked records); ";
-  if (n > acked + 1) why << n << " chunks for " << acked << " acks (more than one in flight); ";
-  if (n == acked + 1) ++t->in_flight_present;
-  for (uint64_t i = 0; i < n; ++i) {
-    const LoadedChunk& c = s.chunks[i];
-    if (c.index != i || c.kind != kind_for(i) ||
-        !(c.payload == expected_payload(plan.seed, plan.run, i))) {
-      why << "chunk at position " << i << " (index " << c.index << ", kind " << c.kind
-          << ") differs from the expected record; ";
-      break;
-    }
-  }
-  if (s.closed) {
-    // close() runs only after every chunk was acknowledged.
-    if (n != kMaxChunks || acked != kMaxChunks)
-      why << "closed with " << n << " chunks, " << acked << " acks; ";
-    if (has_partial) ++t->sealed_partial;
-  }
-  if (has_final) {
-    ++t->final_file;
-    if (!s.closed) why << "final file without a trailer; ";
-  }
-  t->acked_verified += std::min(acked, n);
-  return why.str();
+test::WriterExpectation expectation(uint64_t seed, Slot& s) {
+  test::WriterExpectation e;
+  e.id = s.id;
+  e.planned = kMaxChunks;
+  e.acked = s.acked;
+  // walwrite in interval mode acks after the group commit: any number of
+  // written chunks may be ahead of the acks.
+  e.max_unacked = s.walwrite && s.durability.mode == Durability::kInterval ? kMaxChunks : 1;
+  e.exited_ok = WIFEXITED(s.status) && WEXITSTATUS(s.status) == 0;
+  e.kind = [](uint64_t i) { return test::generated_kind(i); };
+  e.payload = [seed, &s](uint64_t i) { return cached_payload(seed, s, i); };
+  e.line_start = [&s](uint64_t i) { return test::generated_line_start(s.stream, i); };
+  return e;
 }
 
-BOOST_AUTO_TEST_CASE(every_acknowledged_chunk_survives_kill_9_in_order_and_nothing_extra) {
+// Runs walpromote --repair over `dir`; in some rounds kills a first attempt
+// at a random moment (I4: the rerun must converge all the same).
+int recover(const std::string& dir, bool kill_first, std::mt19937_64& rng, Totals* t) {
+  if (kill_first) {
+    test::ToolProcess p("walpromote", {"--repair", "-q", dir}, "/dev/null");
+    p.close_stdin();
+    timespec ts{0, static_cast<long>(rng() % 4000) * 1000};  // the random moment of the kill
+    ::nanosleep(&ts, nullptr);
+    p.signal(SIGKILL);  // the tool may have finished: a kill of a zombie is a no-op
+    if (p.wait() == 128 + SIGKILL) ++t->tool_kills;
+  }
+  return test::run_tool("walpromote", {"--repair", "-q", dir}).exit_code;
+}
+
+BOOST_AUTO_TEST_CASE(every_acknowledged_chunk_survives_kill_9_and_recovery_keeps_it) {
   const uint64_t runs = env_u64("WALKIT_KILL9_RUNS", kDefaultRuns);
   const uint64_t seed = env_u64("WALKIT_KILL9_SEED",
                                 std::random_device{}() ^ (uint64_t{std::random_device{}()} << 32));
-  BOOST_TEST_MESSAGE("kill9: seed " << seed << " (WALKIT_KILL9_SEED), runs " << runs);
+  BOOST_TEST_MESSAGE("kill9: seed " << seed << " (WALKIT_KILL9_SEED), runs " << runs << " in "
+                                    << test::use_kill_tmpdir("WALKIT_KILL9_TMPDIR")
+                                    << " (WALKIT_KILL9_TMPDIR)");
   std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<double> unit(0.0, 1.0);
-
+  ::signal(SIGPIPE, SIG_IGN);  // a dead writer's feed fails with EPIPE instead
   Totals t;
   uint64_t failures = 0;
-  for (uint64_t run = 0; run < runs && failures < 10; ++run) {
+  const auto started = Clock::now();
+  for (uint64_t round = 0; round * kWritersPerRound < runs && failures < 10; ++round) {
+    auto mark = Clock::now();
     test::TempDir tmp;
-    RunPlan plan;
-    plan.seed = seed;
-    plan.run = run;
-    plan.sessions_dir = tmp.path() + "/sessions";  // the writer creates it
-    plan.id = "kill9-" + std::to_string(run);
-    if (run % 10 == 9) {
-      plan.durability.mode = Durability::kRecord;
-    } else if (run % 10 == 4) {
-      plan.durability.mode = Durability::kInterval;
-      plan.durability.interval = std::chrono::milliseconds(5);
+    const std::string dir = tmp.path() + "/sessions";  // the first writer creates it
+    std::vector<Slot> slots;
+    for (int w = 0; w < kWritersPerRound; ++w)
+      slots.push_back(plan_slot(round * kWritersPerRound + w, w, rng));
+    for (Slot& s : slots) {
+      if (s.walwrite)
+        start_walwrite(s, dir, tmp.path());
+      else
+        start_library_child(seed, s, dir, slots);
+      s.deadline = Clock::now() + s.delay;
     }
+    drive(seed, slots);
+    t.write_s += since(mark);
 
-    // When to kill: right after fork (maybe before the file exists), after
-    // the last ack (inside close()), or after a log-uniform number of acks.
-    double pick = unit(rng);
-    // kNever lets the child close and exit. kRecord runs never go to the end:
-    // 2500 fdatasyncs cost seconds on a disk.
-    bool synced = plan.durability.mode == Durability::kRecord;
-    Moment moment = pick < 0.08              ? Moment::kRightAfterFork
-                    : pick < 0.11 && !synced ? Moment::kAfterLastAck
-                    : pick < 0.13 && !synced ? Moment::kNever
-                                             : Moment::kAfterAcks;
-    uint64_t k_max = synced ? kMaxKillAfterSynced : kMaxKillAfter;
-    uint64_t kill_after = 0;
-    if (moment == Moment::kAfterAcks) {
-      kill_after = static_cast<uint64_t>(std::exp(unit(rng) * std::log(double(k_max + 1)))) - 1;
-      kill_after = std::min(kill_after, k_max);
-    } else if (moment == Moment::kAfterLastAck || moment == Moment::kNever) {
-      kill_after = kMaxChunks;
-    }
-
-    int fds[2];
-    BOOST_REQUIRE_MESSAGE(::pipe2(fds, O_CLOEXEC) == 0, "pipe2 failed");
-    FdGuard rd{fds[0]};
-    FdGuard wr{fds[1]};
-    ChildGuard child;
-    child.pid = ::fork();
-    BOOST_REQUIRE_MESSAGE(child.pid >= 0, "fork failed");
-    if (child.pid == 0) {
-      ::close(fds[0]);
-      run_child(plan, fds[1]);
-    }
-    ::close(wr.fd);  // so the drain below sees EOF when the child dies
-    wr.fd = -1;
-
-    std::vector<uint64_t> acks;
-    std::string leftover, err;
-    bool ok = true;
-    if (moment == Moment::kNever) {
-      ok = read_acks(rd.fd, std::nullopt, &acks, &leftover, &err);  // EOF: the child exited
-    } else if (moment != Moment::kRightAfterFork) {
-      ok = read_acks(rd.fd, kill_after, &acks, &leftover, &err);
-    }
-    ::kill(child.pid, SIGKILL);  // a no-op on an exited, unreaped child
-    int status = 0;
-    pid_t w;
-    while ((w = ::waitpid(child.pid, &status, 0)) < 0 && errno == EINTR) {
-    }
-    child.pid = -1;
-    BOOST_REQUIRE_MESSAGE(w > 0, "waitpid failed");
-    // Acks written before the child died were acknowledged too.
-    if (ok) ok = read_acks(rd.fd, std::nullopt, &acks, &leftover, &err);
-    if (ok && !leftover.empty()) {
-      ok = false;
-      err = "ack pipe ended with " + std::to_string(leftover.size()) + " stray bytes";
-    }
-
-    bool killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
-    bool finished = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    std::string why;
-    if (!ok)
-      why = err;
-    else if (!killed && !finished)
-      why = "child ended on its own with status " + std::to_string(status) + " (exit code " +
-            std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + ")";
-    else if (finished && acks.size() != kMaxChunks)
-      why = "child exited 0 after only " + std::to_string(acks.size()) + " acks";
-    else
-      why = verify_run(plan, acks.size(), finished, &t);
-    ++t.runs;
-    if (!why.empty()) {
+    std::vector<AfterKill> seen(slots.size());
+    std::set<std::string> left_partials;
+    auto fail = [&](const Slot& s, const std::string& why) {
       ++failures;
-      BOOST_ERROR("run " << run << " (" << plan.durability.to_string() << ", kill after "
-                         << kill_after << " acks, " << acks.size() << " acked): " << why);
+      BOOST_ERROR("writer " << s.id << " (" << (s.walwrite ? "walwrite " : "library ")
+                            << s.durability.to_string() << ", moment " << int(s.moment)
+                            << ", kill after " << s.kill_after << ", " << s.acked
+                            << " acked): " << why);
+    };
+    for (size_t i = 0; i < slots.size(); ++i) {
+      Slot& s = slots[i];
+      const bool killed = WIFSIGNALED(s.status) && WTERMSIG(s.status) == SIGKILL;
+      const bool finished = WIFEXITED(s.status) && WEXITSTATUS(s.status) == 0;
+      std::string why = s.err;
+      if (why.empty() && !killed && !finished)
+        why = "ended on its own with status " + std::to_string(s.status) +
+              (s.walwrite ? ": " + test::slurp(tmp.path() + "/" + s.id + ".err") : "");
+      if (why.empty()) why = test::check_after_kill(dir, expectation(seed, s), &seen[i]);
+      if (seen[i].shape == AfterKill::Shape::kEmptyPartial)
+        left_partials.insert(partial_name(s.id));
+      ++t.runs;
+      t.walwrite_runs += s.walwrite;
+      t.acked += s.acked;
+      t.max_acked = std::max(t.max_acked, s.acked);
+      t.torn += seen[i].torn;
+      t.cpu_timer_kills += s.moment == Moment::kCpuTime && killed;
+      ++t.shapes[int(seen[i].shape)];
+      if (!why.empty()) fail(s, why);
+    }
+    t.check_s += since(mark);
+    if (::access(dir.c_str(), F_OK) != 0) continue;  // every writer died before mkdir
+    const int code = recover(dir, round % 3 == 1, rng, &t);
+    t.recover_s += since(mark);
+    if ((code & ~(1 | 4)) != 0 || ((code & 4) != 0) != !left_partials.empty()) {
+      ++failures;
+      BOOST_ERROR("round " << round << ": walpromote --repair exited " << code);
+    }
+    for (size_t i = 0; i < slots.size(); ++i) {
+      std::string why = test::check_after_recovery(dir, expectation(seed, slots[i]), seen[i]);
+      if (!why.empty()) fail(slots[i], "after walpromote --repair: " + why);
+    }
+    std::set<std::string> verified;  // strictly read by check_after_recovery
+    for (const Slot& s : slots) verified.insert(final_name(s.id));
+    if (std::string why = test::check_directory(dir, left_partials, verified); !why.empty()) {
+      ++failures;
+      BOOST_ERROR("round " << round << ": " << why);
     }
   }
+  const double secs = std::chrono::duration<double>(Clock::now() - started).count();
   BOOST_CHECK_MESSAGE(failures == 0, "kill9: reproduce with WALKIT_KILL9_SEED=" << seed);
-  BOOST_TEST_MESSAGE("kill9 summary: runs "
-                     << t.runs << ", acked records verified " << t.acked_verified
-                     << ", kills before file creation " << t.no_file << ", empty partials "
-                     << t.empty_partial << ", in-flight record present " << t.in_flight_present
-                     << ", sealed partials " << t.sealed_partial << ", final files " << t.final_file
-                     << ", torn tails (in-flight record cut by the kill) " << t.torn_tails
-                     << ", max n " << t.max_n);
+  BOOST_TEST_MESSAGE(
+      "kill9 summary: writers killed "
+      << t.runs << " (walwrite " << t.walwrite_runs << ") in " << secs << " s (" << t.runs / secs
+      << " runs/s); acked records "
+      << "verified " << t.acked << " (max " << t.max_acked << " per writer); "
+      << "no file " << t.shapes[0] << ", empty partial " << t.shapes[1] << ", crashed partial "
+      << t.shapes[2] << ", sealed partial " << t.shapes[3] << ", final " << t.shapes[4]
+      << "; torn tails " << t.torn << "; killed by the CPU-time timer " << t.cpu_timer_kills
+      << "; walpromote runs killed mid-run and rerun " << t.tool_kills << "; seconds writing "
+      << t.write_s << ", checking " << t.check_s << ", recovering " << t.recover_s);
 }
 
 }  // namespace

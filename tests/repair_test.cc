@@ -232,6 +232,30 @@ BOOST_AUTO_TEST_CASE(whole_record_missing_its_newline_gets_one_and_nothing_is_cu
   BOOST_TEST(mode(kPartial) == 0600u);
 }
 
+// A power cut while a repair (or a writer) appended the '\n' can persist the
+// new size but not the byte: the record is then followed by a NUL. It is still
+// a whole record; a rerun must keep it, as the repair that was cut short would.
+BOOST_AUTO_TEST_CASE(whole_record_followed_by_nuls_keeps_the_record_and_cuts_the_nuls) {
+  const std::string original = H + C(0) + no_nl(C(1)) + std::string(3, '\0');
+  write_file(kPartial, original);
+  RepairReport r = repair(kPartial);
+  BOOST_TEST(r.action == RepairAction::kAddNewline);
+  BOOST_TEST(r.changed);
+  BOOST_TEST(r.chunks == 2u);
+  BOOST_TEST(r.after == FileState::kCrashed);
+  BOOST_TEST(read(kPartial) == H + C(0) + C(1));
+  BOOST_TEST_REQUIRE(r.removed.size() == 1u);
+  BOOST_TEST(r.removed[0].reason == "nul_run");
+  BOOST_TEST(r.removed[0].offset == (H + C(0) + no_nl(C(1))).size());
+  BOOST_TEST(r.removed[0].length == 3u);
+  BOOST_TEST(slurp(r.removed[0].quarantine_path) == std::string(3, '\0'));
+  BOOST_TEST(repair(kPartial).action == RepairAction::kNothing);  // idempotent
+  auto u = undo_repairs(path(kPartial));
+  BOOST_TEST_REQUIRE(u.is_ok(), u.status().to_string());
+  BOOST_TEST(u->runs == 2u);  // the NUL cut and the added newline: separate runs
+  BOOST_TEST(read(kPartial) == original);
+}
+
 BOOST_AUTO_TEST_CASE(trailer_missing_its_newline_makes_the_file_sealed) {
   write_file(kPartial, H + C(0) + no_nl(T(1)));
   RepairReport r = repair(kPartial);
@@ -507,6 +531,31 @@ BOOST_AUTO_TEST_CASE(fused_fragment_is_quarantined_and_the_whole_record_after_it
   BOOST_TEST(slurp(r.removed[0].quarantine_path) == fragment);
   BOOST_TEST(load_strict(kPartial).chunks.size() == 3u);
   check_nothing_lost(kPartial, original, read(kPartial));
+}
+
+// A repair killed after its quarantine copy and journal line were durable but
+// before the cut: the rerun journals the same range again. --undo must put the
+// bytes back once, and a second --undo must find nothing left to do.
+BOOST_AUTO_TEST_CASE(undo_after_a_repair_killed_before_its_cut_restores_each_byte_once) {
+  const std::string original = H + C(0) + C(1) + kTorn57;
+  write_file(kPartial, original);
+  const uint64_t at = (H + C(0) + C(1)).size();
+  auto kept = quarantine_keep(default_fs(), QuarantineEntry{path(kPartial), at, kTorn57, "torn_tail",
+                                                            "walrepair (killed)", "walrepair-1-1"});
+  BOOST_TEST_REQUIRE(kept.is_ok(), kept.status().to_string());
+  BOOST_TEST(read(kPartial) == original);  // the cut never happened
+  RepairReport r = repair(kPartial);        // the rerun
+  BOOST_TEST(r.action == RepairAction::kCutTornTail);
+  BOOST_TEST(read(kPartial) == H + C(0) + C(1));
+  BOOST_TEST(read_journal(dir()).size() == 2u);  // the same range, twice
+  auto u = undo_repairs(path(kPartial));
+  BOOST_TEST_REQUIRE(u.is_ok(), u.status().to_string());
+  BOOST_TEST(u->restored == 57u);
+  BOOST_TEST(read(kPartial) == original);
+  auto again = undo_repairs(path(kPartial));
+  BOOST_TEST_REQUIRE(again.is_ok(), again.status().to_string());
+  BOOST_TEST(!again->changed);
+  BOOST_TEST(read(kPartial) == original);
 }
 
 BOOST_AUTO_TEST_CASE(salvage_then_undo_restores_the_original) {

@@ -147,6 +147,13 @@ size_t sweep(const std::string& bytes, bool small_buffer_too = true) {
       run(input, expect_for(input, nuls, false, b == bytes.size()), kDefaultBuffer,
           "boundary " + std::to_string(b) + " + " + std::to_string(nuls) + " NULs");
     }
+    // A whole record whose '\n' became NULs (its size persisted, its byte did
+    // not): the record is complete, only the newline is missing.
+    if (b > 0) {
+      std::string input = bytes.substr(0, b - 1) + std::string(3, '\0');
+      run(input, expect_for(input, 3, true, false), kDefaultBuffer,
+          "record ending at " + std::to_string(b - 1) + " + 3 NULs");
+    }
     if (b < bytes.size()) {
       size_t half = (bytes.find('\n', b) - b) / 2;
       std::string input = bytes.substr(0, b + half) + std::string(511, '\0');

@@ -86,6 +86,25 @@ Verdict verdict_of(const UndoReport& r) {
   return r.runs > 0 ? Verdict::kRecovery : Verdict::kNothing;
 }
 
+Verdict verdict_of(CompactAction a) {
+  switch (a) {
+    case CompactAction::kUnchanged:
+    case CompactAction::kRewritten:
+    case CompactAction::kArchived:
+    case CompactAction::kUnarchived:
+    case CompactAction::kPruned:
+    case CompactAction::kKept:
+    case CompactAction::kSkippedInFlight:
+    case CompactAction::kSkipped:
+      return Verdict::kNothing;
+    case CompactAction::kMerged:
+      return Verdict::kRecovery;
+    case CompactAction::kRefused:
+      return Verdict::kLeftDamaged;
+  }
+  return Verdict::kError;
+}
+
 // ---------------------------------------------------------------------------
 // Durations
 

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "walkit/compact.h"
 #include "walkit/repair.h"
 #include "walkit/scan.h"
 
@@ -32,6 +33,9 @@ Verdict verdict_of(FileState s);     // walscan; in_flight is normal (kNothing)
 Verdict verdict_of(RepairAction a);  // a dry run's plan counts as done
 Verdict verdict_of(PromoteAction a);
 Verdict verdict_of(const UndoReport& r);  // bytes put back (or would be): kRecovery
+// walcompact: routine maintenance (rewritten, archived, pruned, ...) is kNothing; a
+// folded reopened session is a repair (kRecovery); a refused corrupt one kLeftDamaged.
+Verdict verdict_of(CompactAction a);
 
 // Accumulates verdicts; code() is the process exit status.
 class ExitStatus {
@@ -130,5 +134,10 @@ std::string repair_table(const std::vector<RepairReport>& rows, bool dry_run);
 std::string undo_table(const std::vector<UndoReport>& rows, bool dry_run);
 std::string promote_table(const std::vector<PromoteReport>& rows, bool dry_run);
 const char* undo_action(const UndoReport& r);  // "undo" or "nothing"
+
+// walcompact
+std::string compact_json(const CompactReport& r, bool dry_run);
+std::string compact_table(const std::vector<CompactReport>& rows, bool dry_run);
+ActionTally compact_tally();  // a count per compact_action_name
 
 }  // namespace walkit::cli

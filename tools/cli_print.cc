@@ -382,4 +382,40 @@ std::string promote_table(const std::vector<PromoteReport>& rows, bool dry_run) 
   return t.render();
 }
 
+// ---- walcompact
+
+std::string compact_json(const CompactReport& r, bool dry_run) {
+  JsonObject o;
+  o.str("schema", "walcompact/1")
+      .str("path", r.path)
+      .str("action", compact_action_name(r.action))
+      .str("before", file_state_name(r.before))
+      .boolean("changed", r.changed)
+      .boolean("dry_run", dry_run)
+      .num("bytes_before", r.bytes_before)
+      .num("bytes_after", r.bytes_after)
+      .raw("new_path", r.new_path.empty() ? "null" : json_string(r.new_path))
+      .raw("digest", r.digest.empty() ? "null" : json_string(r.digest))
+      .boolean("removed_stale_temp", r.removed_stale_temp);
+  return o.raw("removed", ranges_json(r.removed)).str("detail", r.detail).line();
+}
+
+std::string compact_table(const std::vector<CompactReport>& rows, bool dry_run) {
+  if (rows.empty()) return "";
+  Table t({"ACTION", "BEFORE", "BYTES", "AFTER", "PATH", "DETAIL"},
+          {false, false, true, true, false, false});
+  for (const CompactReport& r : rows) {
+    t.row({compact_action_name(r.action), file_state_name(r.before), std::to_string(r.bytes_before),
+           std::to_string(r.bytes_after), r.path, r.detail});
+    if (!r.new_path.empty() && r.new_path != r.path) t.note("now " + r.new_path);
+    for (const ByteRange& b : r.removed) t.note(range_text(b, dry_run));
+  }
+  return t.render();
+}
+
+ActionTally compact_tally() {
+  return tally_of({"unchanged", "rewritten", "merged", "archived", "unarchived", "pruned", "kept",
+                   "skipped_in_flight", "ineligible", "refused"});
+}
+
 }  // namespace walkit::cli

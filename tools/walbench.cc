@@ -84,7 +84,7 @@ po::options_description options() {
        "put it on the disk you care about")
       ("keep", "keep the working subdirectory (and the generated session) at the end")
       ("quick", "small counts: seconds instead of about a minute (smoke tests)")
-      ("only", po::value<std::string>()->value_name("WHICH"), "run only `writer` or `reader`")
+      ("only", po::value<std::string>()->value_name("WHICH"), "run only `writer`, `reader` or `archive`")
       ("reps", po::value<int>()->value_name("N"),
        "repetitions of each baseline/walkit pair (default 5)")
       ("interval", po::value<int>()->default_value(10)->value_name("MS"),
@@ -119,9 +119,12 @@ Cli parse(int argc, char** argv) {
   }
   if (vm.count("only")) {
     std::string only = vm["only"].as<std::string>();
-    if (only != "writer" && only != "reader") throw po::error("--only takes writer or reader");
+    if (only != "writer" && only != "reader" && only != "archive") {
+      throw po::error("--only takes writer, reader or archive");
+    }
     c.run_writer = only == "writer";
     c.run_reader = only == "reader";
+    c.run_archive = only == "archive";
   }
   if (vm.count("reps")) {
     int r = vm["reps"].as<int>();
@@ -219,6 +222,7 @@ int run(const Cli& cli) {
   }
   if (cfg.run_writer) emit(run_writer_benchmarks(cfg));
   if (cfg.run_reader) emit(run_reader_benchmarks(cfg));
+  if (cfg.run_archive) emit(run_archive_benchmarks(cfg));
   return kExitOk;
 }
 

@@ -33,6 +33,7 @@ struct Config {
   std::optional<std::string> file;  // --file: reader input; none: generate one
   bool run_writer = true;
   bool run_reader = true;
+  bool run_archive = true;  // walbench_archive.cc: archive size and archived read speed
   int reps = 5;                            // repetitions of each alternated baseline/walkit pair
   uint64_t process_records = 200000;       // process and interval modes
   uint64_t record_records = 2000;          // record mode: at most this many ...
@@ -59,6 +60,7 @@ struct Measurement {
 
 std::vector<Measurement> run_writer_benchmarks(const Config& cfg);
 std::vector<Measurement> run_reader_benchmarks(const Config& cfg);
+std::vector<Measurement> run_archive_benchmarks(const Config& cfg);
 
 // Writes a realistic closed session (agent transcript: prose, code with
 // escapes, newlines and non-ASCII, tool calls, tool results of log-uniform

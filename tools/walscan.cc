@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "cli.h"
+#include "walkit/digest.h"
 
 namespace po = boost::program_options;
 using namespace walkit;
@@ -10,7 +11,7 @@ using namespace walkit::cli;
 
 namespace {
 const ToolInfo kTool{
-    "walscan", "[PATH...] [--all] [--verify] [--older-than DUR] [--json|--prom] [-q]",
+    "walscan", "[PATH...] [--all] [--verify] [--older-than DUR] [--digest] [--json|--prom] [-q]",
     "Lists the session files that need attention (crashed, sealed, unrecoverable,\n"
     "corrupt) and stale temporaries. Partial files are read in full; closed files are\n"
     "checked by their last line unless --verify. Never locks or changes anything.\n"};
@@ -24,14 +25,19 @@ int main(int argc, char** argv) {
       ("verify", "read every byte of closed files too (default: their last line only)")
       ("older-than", po::value<Duration>()->value_name("DUR"),
        "only files not modified for DUR (90s, 30m, 2h, 7d, 1w, 1h30m)")
-      ("prom", "print the Prometheus textfile-collector format");
+      ("prom", "print the Prometheus textfile-collector format")
+      ("digest", "print each session's logical digest (equal for any spelling of the same "
+                 "content) as \"DIGEST  PATH\" lines, like sha256sum; implies --all");
   // clang-format on
   po::variables_map vm;
   CommonOptions common;
   if (auto stop = parse_command_line(argc, argv, kTool, own, &vm, &common)) return *stop;
   if (common.json && vm.count("prom"))
     return usage_error(kTool.name, "--json and --prom exclude each other");
-  const bool list_all = vm.count("all") > 0;
+  const bool digests = vm.count("digest") > 0;
+  if (digests && vm.count("prom"))
+    return usage_error(kTool.name, "--digest and --prom exclude each other");
+  const bool list_all = vm.count("all") > 0 || digests;
   const bool prom = vm.count("prom") > 0;
   std::optional<int64_t> min_age;
   if (vm.count("older-than")) min_age = vm["older-than"].as<Duration>().seconds;
@@ -56,11 +62,28 @@ int main(int argc, char** argv) {
   // A stale temporary is what a crashed rewrite leaves: recovery work.
   if (tally.stale_temps) exit.add(Verdict::kRecovery);
 
+  // Digests are computed for the listed files only: a read of every byte each.
+  std::vector<std::string> digest_of(listed.size());
+  for (size_t i = 0; digests && i < listed.size(); ++i) {
+    auto d = session_digest(listed[i]->path);
+    if (d.is_ok()) {
+      digest_of[i] = d->hex;
+    } else {
+      if (d.status().code() != Code::kCorruption) exit.add(Verdict::kError);
+      if (!common.quiet) std::cerr << kTool.name << ": " << d.status().to_string() << "\n";
+    }
+  }
   if (common.quiet) return exit.code();
   if (prom) {
     std::cout << scan_prom(tally);
   } else if (common.json) {
-    for (const FileScan* f : listed) std::cout << scan_json(*f);
+    for (size_t i = 0; i < listed.size(); ++i) {
+      std::string line = scan_json(*listed[i]);
+      const std::string& d = digest_of[i];
+      if (digests)
+        line.insert(line.size() - 2, ", \"digest\": " + (d.empty() ? "null" : json_string(d)));
+      std::cout << line;
+    }
     for (const std::string& s : found.set.skipped) std::cout << skipped_json("walscan/1", s);
     for (const std::string& s : found.set.stale_temps) std::cout << stale_json(s);
     for (size_t i = 0; i < tally.errors; ++i) {
@@ -69,7 +92,15 @@ int main(int argc, char** argv) {
     }
     std::cout << scan_summary_json(tally);
   } else {
-    std::cout << scan_table(listed) << notes_text(found.set) << scan_summary_line(tally);
+    if (digests) {
+      for (size_t i = 0; i < listed.size(); ++i) {
+        std::cout << (digest_of[i].empty() ? std::string(64, '-') : digest_of[i]) << "  "
+                  << listed[i]->path << "\n";
+      }
+    } else {
+      std::cout << scan_table(listed);
+    }
+    std::cout << notes_text(found.set) << scan_summary_line(tally);
   }
   if (!common.json) {
     for (const Status& e : found.set.errors)

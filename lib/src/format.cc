@@ -1,5 +1,7 @@
 #include "walkit/format.h"
 
+#include "walkit/archive.h"
+
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -37,6 +39,10 @@ std::optional<SessionName> parse_session_name(std::string_view name) {
     return SessionName{std::string(id), kind};
   };
   if (auto p = try_suffix(kPartialSuffix, FileKind::kPartial)) return p;
+  if (auto a = try_suffix(kArchiveSuffix, FileKind::kFinal)) {
+    a->archived = true;
+    return a;
+  }
   return try_suffix(kFinalSuffix, FileKind::kFinal);
 }
 

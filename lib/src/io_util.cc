@@ -61,19 +61,27 @@ Result<std::string> read_file(FileSystem& fs, const std::string& path) {
 
 namespace {
 
-// True when `path` is a directory, or a symlink to one (mkdir -p walks
+// OK when `path` is a directory, or a symlink to one (mkdir -p walks
 // through symlinked components, and so do we). Opening "<path>/." with
 // O_NOFOLLOW follows `path` itself, as an inner component, and fails unless
-// it ends at a directory.
-bool is_dir_or_link_to_dir(FileSystem& fs, const std::string& path) {
+// it ends at a directory. An I/O error while looking is returned as itself,
+// not mistaken for "not a directory".
+Status check_dir_or_link_to_dir(FileSystem& fs, const std::string& path,
+                                const std::string& whole) {
+  const Status not_dir(Code::kFailedPrecondition,
+                       "make_dirs " + whole + ": " + path + " exists and is not a directory",
+                       ENOTDIR);
   Result<FileInfo> info = fs.lstat(path);
-  if (!info.is_ok()) return false;
-  if (info->is_directory()) return true;
-  if (!info->is_symlink()) return false;
+  if (!info.is_ok()) return info.status();
+  if (info->is_directory()) return Status::ok();
+  if (!info->is_symlink()) return not_dir;
   Result<int> fd = fs.open(path + "/.", OpenFlags::kRead | OpenFlags::kDirectory);
-  if (!fd.is_ok()) return false;
-  (void)fs.close(*fd);
-  return true;
+  if (!fd.is_ok()) {
+    const int err = fd.status().sys_errno();
+    return err == ENOTDIR || err == ENOENT || err == ELOOP ? not_dir : fd.status();
+  }
+  (void)fs.close(*fd);  // read-only: nothing to lose
+  return Status::ok();
 }
 
 }  // namespace
@@ -106,11 +114,7 @@ Status make_dirs(FileSystem& fs, const std::string& path, unsigned mode) {
       continue;
     }
     if (st.code() != Code::kAlreadyExists) return st;
-    if (!is_dir_or_link_to_dir(fs, prefix)) {
-      return Status(Code::kFailedPrecondition,
-                    "make_dirs " + path + ": " + prefix + " exists and is not a directory",
-                    ENOTDIR);
-    }
+    WALKIT_RETURN_IF_ERROR(check_dir_or_link_to_dir(fs, prefix, path));
   }
   return Status::ok();
 }

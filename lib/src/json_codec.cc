@@ -9,7 +9,10 @@
 #include <rapidjson/reader.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
+#include <limits>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -271,6 +274,60 @@ LineProblem parse_record_line(std::string_view line, Record* out) {
 
 namespace {
 
+// The decimal exponent of the first non-zero digit of a number's text
+// (sign removed): below 0 a range error is an underflow, else an overflow.
+int64_t decimal_magnitude(std::string_view u) {
+  size_t e = u.find_first_of("eE");
+  int64_t exp = 0;
+  if (e != std::string_view::npos) {
+    std::string_view x = u.substr(e + 1);
+    bool neg = !x.empty() && x[0] == '-';
+    if (!x.empty() && (x[0] == '-' || x[0] == '+')) x.remove_prefix(1);
+    for (char c : x) exp = std::min<int64_t>(exp * 10 + (c - '0'), int64_t{1} << 40);
+    if (neg) exp = -exp;
+    u = u.substr(0, e);
+  }
+  const int64_t int_digits = static_cast<int64_t>(std::min(u.find('.'), u.size()));
+  int64_t digit = 0;
+  for (char c : u) {
+    if (c == '.') continue;
+    if (c != '0') return int_digits - 1 - digit + exp;
+    ++digit;
+  }
+  return std::numeric_limits<int64_t>::min();  // zero
+}
+
+// A JSON number's text (RapidJSON validated its syntax) as a Value: an
+// integer that fits 64 bits keeps its kind (int64, or uint64 above
+// INT64_MAX), anything else is a double, correctly rounded by
+// std::from_chars. nullopt: too big for a double.
+std::optional<Value> number_value(std::string_view t) {
+  const bool minus = !t.empty() && t[0] == '-';
+  const std::string_view u = minus ? t.substr(1) : t;
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  if (u == "NaN") return Value(std::numeric_limits<double>::quiet_NaN());
+  if (u == "Inf" || u == "Infinity") return Value(minus ? -kInf : kInf);
+  const char* end = t.data() + t.size();
+  if (t.find_first_of(".eE") == std::string_view::npos) {
+    if (minus) {
+      int64_t i = 0;
+      auto [p, ec] = std::from_chars(t.data(), end, i);
+      if (ec == std::errc() && p == end) return Value(i);
+    } else {
+      uint64_t v = 0;
+      auto [p, ec] = std::from_chars(t.data(), end, v);
+      if (ec == std::errc() && p == end) {
+        return v <= uint64_t{INT64_MAX} ? Value(static_cast<int64_t>(v)) : Value(v);
+      }
+    }
+  }
+  double d = 0;
+  auto [p, ec] = std::from_chars(t.data(), end, d);
+  if (ec == std::errc() && p == end) return Value(d);
+  if (ec == std::errc::result_out_of_range && decimal_magnitude(u) < 0) return Value(minus ? -0.0 : 0.0);
+  return std::nullopt;
+}
+
 struct ValueBuilder : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, ValueBuilder> {
   explicit ValueBuilder(size_t max) : max_depth(max) {}
 
@@ -299,11 +356,41 @@ struct ValueBuilder : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, ValueBuild
     return add(u <= INT64_MAX ? Value(static_cast<int64_t>(u)) : Value(u));
   }
   bool Double(double d) { return add(Value(d)); }
-  bool String(const char* s, rapidjson::SizeType n, bool) { return add(Value(std::string(s, n))); }
+  // Numbers arrive as text (kParseNumbersAsStringsFlag): RapidJSON 1.1.0's
+  // full-precision strtod passes 0 to __builtin_clzll for some inputs and
+  // returns garbage ("0e100" parsed as -2e146; upstream issue #1249, fixed
+  // after 1.1.0; fuzz_writer_roundtrip found it under UBSan).
+  bool RawNumber(const char* s, rapidjson::SizeType n, bool) {
+    auto v = number_value(std::string_view(s, n));
+    if (!v) {
+      number_too_big = true;
+      return false;
+    }
+    return add(std::move(*v));
+  }
+  bool number_too_big = false;
+  bool String(const char* s, rapidjson::SizeType n, bool) {
+    if (has_surrogate(s, n)) return false;
+    return add(Value(std::string(s, n)));
+  }
   bool Key(const char* s, rapidjson::SizeType n, bool) {
+    if (has_surrogate(s, n)) return false;
     keys.back().assign(s, n);
     return true;
   }
+  // RapidJSON decodes a lone low-surrogate escape (\udc00-\udfff) into the
+  // bytes ED B0-BF xx, which are not UTF-8; a Value must never hold them (the
+  // serializer refuses them, so parse_json's output could not be written;
+  // fuzz_writer_roundtrip found it). The text was validated before parsing,
+  // so only an escape can produce ED A0-BF, and a valid pair decodes to one
+  // 4-byte sequence instead.
+  bool has_surrogate(const char* s, size_t n) {
+    for (const char* p = s; (p = static_cast<const char*>(std::memchr(p, 0xED, s + n - p)));) {
+      if (++p < s + n && static_cast<unsigned char>(*p) >= 0xA0) return lone_surrogate = true;
+    }
+    return false;
+  }
+  bool lone_surrogate = false;
   bool open(Value v) {
     if (stack.size() + 1 > max_depth) {
       too_deep = true;
@@ -362,11 +449,19 @@ Result<Value> parse_json(std::string_view text, size_t max_depth) {
   ValueBuilder b(max_depth);
   rapidjson::Reader reader;
   rapidjson::StringStream ss(copy.c_str());
-  constexpr unsigned kFlags = kLineFlags | rapidjson::kParseFullPrecisionFlag;
+  constexpr unsigned kFlags = kLineFlags | rapidjson::kParseNumbersAsStringsFlag;
   if (!reader.Parse<kFlags>(ss, b)) {
     if (b.too_deep) {
       return Status(Code::kInvalidArgument, "nesting deeper than " + std::to_string(max_depth) +
                                                 " at byte " + std::to_string(reader.GetErrorOffset()));
+    }
+    if (b.number_too_big) {
+      return Status(Code::kInvalidArgument, "number too big for a double at byte " +
+                                                std::to_string(reader.GetErrorOffset()));
+    }
+    if (b.lone_surrogate) {
+      return Status(Code::kInvalidArgument, "lone surrogate escape (not UTF-8) in the string ending at byte " +
+                                                std::to_string(reader.GetErrorOffset()));
     }
     return Status(Code::kInvalidArgument, parse_error_text(reader));
   }

@@ -4,7 +4,10 @@
 
 #include <chrono>
 
+#include "walkit/format.h"
 #include "walkit/quarantine.h"
+#include "walkit/value.h"
+#include "zstd_source.h"
 
 namespace walkit::detail {
 
@@ -60,9 +63,25 @@ Result<Analysis> analyze(FileSystem& fs, int fd, const std::string& path, size_t
   ro.expected_id = a.id;
   CollectingReporter c(&a.problems);
   ro.reporter = &c;
-  Reader reader(fd_source(fs, fd), path, ro);
-  WALKIT_RETURN_IF_ERROR(reader.skip_to_end());
+  std::unique_ptr<ByteSource> src = fd_source(fs, fd);
+  std::optional<ZstdDamage> damage;
+  if (name->archived) src = zstd_source_reporting(std::move(src), path, &damage);
+  Reader reader(std::move(src), path, ro);
+  Status read = reader.skip_to_end();
   a.summary = reader.summary();
+  if (!read.is_ok() && !damage) return read;
+  if (damage) {
+    // A damaged archive is damage like any other, not an I/O failure: the
+    // file is corrupt, and the problem says where the readable bytes end.
+    std::string what = "zstd stream damaged at compressed byte " +
+                         std::to_string(damage->compressed_offset) + ": " + damage->what;
+    Problem p{ProblemKind::kArchiveDamaged, a.summary.lines + 1, damage->decompressed_offset, 0,
+              std::move(what)};
+    a.problems.push_back(p);
+    ++a.summary.problems;
+    ++a.summary.corrupt;
+    if (!a.summary.first_corruption) a.summary.first_corruption = p;
+  }
   StateFacts f;
   f.kind = a.kind;
   f.header = a.summary.header;
@@ -101,6 +120,19 @@ Status append_journal(FileSystem& fs, const std::string& session_path, const std
   if (s.is_ok()) s = fs.fdatasync(*fd);
   Status c = fs.close(*fd);
   return s.is_ok() ? c : s;
+}
+
+Status retract_run(FileSystem& fs, const std::string& session_path, const std::string& run,
+                   Status why) {
+  std::string line = "{\"source\": ";
+  append_python_json_string(line, base_name(session_path));
+  line += ", \"undone_run\": ";
+  append_python_json_string(line, run);
+  line += ", \"time\": \"" + iso8601_utc_now() + "\", \"reason\": \"not_applied\"}\n";
+  Status s = append_journal(fs, session_path, line);
+  if (s.is_ok()) return why;
+  return Status(why.code(), why.message() + "; marking quarantine run " + run +
+                                " as not applied also failed: " + s.message(), why.sys_errno());
 }
 
 }  // namespace walkit::detail

@@ -37,6 +37,8 @@ class LockedFile {
 Status open_locked(FileSystem& fs, const std::string& path, bool writable, LockedFile* out);
 
 // Reads the whole file through the locked fd (skip-corrupt) and classifies it.
+// An archive is read through zstd; a damaged zstd stream is one more
+// problem (kArchiveDamaged), not an error.
 struct Analysis {
   ReadSummary summary;
   std::vector<Problem> problems;
@@ -57,5 +59,13 @@ std::string new_run_id(const std::string& tool);
 
 // Appends "\n" to the journal line set of `path`'s quarantine: used by undo.
 Status append_journal(FileSystem& fs, const std::string& session_path, const std::string& line);
+
+// A repair that kept bytes in the quarantine (journaled under `run`) and
+// then failed before its cut took effect marks the run as not in effect,
+// with the same "undone_run" line --undo writes; otherwise a later --undo
+// would put those bytes back a second time, after the rerun's own copy.
+// Returns `why`, with the marker's own failure added to its message.
+Status retract_run(FileSystem& fs, const std::string& session_path, const std::string& run,
+                   Status why);
 
 }  // namespace walkit::detail

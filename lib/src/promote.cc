@@ -25,6 +25,12 @@ Result<PromoteReport> promote_file(const std::string& path, const PromoteOptions
   auto name = parse_session_name(base_name(path));
   if (!name) return Status(Code::kInvalidArgument, path + ": not a session file name");
   rep.final_path = dir_name(path) + "/" + final_name(name->id);
+  if (name->archived) {  // closed already; promote never opens it for writing
+    rep.final_path = path;
+    rep.before = FileState::kClosed;
+    rep.detail = "archived session: already closed, nothing to promote";
+    return rep;
+  }
   if (opts.repair_first) {
     RepairOptions ro = opts.repair;
     ro.dry_run = opts.dry_run;
@@ -83,13 +89,28 @@ Result<PromoteReport> promote_file(const std::string& path, const PromoteOptions
   const auto& sum = an->summary;
   WALKIT_RETURN_IF_ERROR(detail::check_size(
       fs, f, sum.whole_bytes + (sum.torn_tail ? sum.torn_tail->length : 0), path));
-  if (rep.action == PromoteAction::kSealAndRename) {
+  // A trailer that failed to reach the disk is cut back off, as the writer
+  // cuts an unacknowledged record: a torn one would leave the file torn, and
+  // a whole one after a failed fdatasync would be trusted by the next run,
+  // whose fdatasync can succeed without the data (the error was consumed).
+  const bool sealing = rep.action == PromoteAction::kSealAndRename;
+  auto cut_back = [&](Status s) {
+    if (!sealing) return s;
+    Status t = fs.ftruncate(f.fd, f.info.size);
+    if (t.is_ok()) return s;
+    return Status(s.code(),
+                  s.message() + "; cutting the trailer back off also failed: " + t.message(),
+                  s.sys_errno());
+  };
+  if (sealing) {
     std::string tool = opts.tool.empty() ? std::string("walpromote ") + kVersion : opts.tool;
     std::string line = trailer_line(opts.closed_at, rep.chunks, std::nullopt, tool);
-    WALKIT_RETURN_IF_ERROR(write_all(fs, f.fd, line.data(), line.size()));
+    Status w = write_all(fs, f.fd, line.data(), line.size());
+    if (!w.is_ok()) return cut_back(w);
   }
   // Durable order: content, then the name that promises it, then the name.
-  WALKIT_RETURN_IF_ERROR(fs.fdatasync(f.fd));
+  Status synced = fs.fdatasync(f.fd);
+  if (!synced.is_ok()) return cut_back(synced);
   Status s = fs.rename_noreplace(path, rep.final_path);
   if (s.code() == Code::kAlreadyExists) {
     rep.action = PromoteAction::kConflict;

@@ -9,6 +9,7 @@
 //   4. fsync of .quarantine/, which makes both new entries durable
 // A crash anywhere before 4 returns no record, so the caller has not cut the
 // source yet; at worst an unreferenced bytes file or journal line remains.
+// An error in 3 or 4 takes the journal line back off before returning.
 
 #include "walkit/quarantine.h"
 
@@ -105,29 +106,52 @@ Result<int> open_journal(FileSystem& fs, const std::string& path) {
   return fs.open(path, append);
 }
 
-// True when the journal is empty or ends in '\n'. A crash in the middle of an
-// earlier append can leave a torn last line; appending straight after it
-// would fuse our line onto the fragment and make both unreadable.
-Result<bool> journal_ends_cleanly(FileSystem& fs, int fd) {
-  Result<uint64_t> size = fs.seek_end(fd);
-  if (!size.is_ok()) return size.status();
-  if (*size == 0) return true;
+// True when the journal (of `size` bytes) is empty or ends in '\n'. A crash
+// in the middle of an earlier append can leave a torn last line; appending
+// straight after it would fuse our line onto the fragment and make both
+// unreadable.
+Result<bool> journal_ends_cleanly(FileSystem& fs, int fd, uint64_t size) {
+  if (size == 0) return true;
   char last = 0;
-  Result<size_t> r = fs.pread(fd, &last, 1, *size - 1);
+  Result<size_t> r = fs.pread(fd, &last, 1, size - 1);
   if (!r.is_ok()) return r.status();
   return *r == 1 && last == '\n';
 }
 
-Status append_journal_line(FileSystem& fs, const std::string& path, const std::string& line) {
+// Appends `line` and makes it durable, with its directory entries (the fsync
+// of `qdir` also covers the bytes file named by the line). Returns an error
+// only with the line taken back off, so that a failed keep never leaves a
+// journal line naming a run that cut nothing (which --undo would reverse).
+Status append_journal_line(FileSystem& fs, const std::string& qdir, const std::string& path,
+                           const std::string& line) {
   Result<int> fd = open_journal(fs, path);
   if (!fd.is_ok()) return fd.status();
-  Result<bool> clean = journal_ends_cleanly(fs, *fd);
+  Result<uint64_t> size = fs.seek_end(*fd);
+  if (!size.is_ok()) return fail_closing(fs, *fd, size.status());
+  Result<bool> clean = journal_ends_cleanly(fs, *fd, *size);
   if (!clean.is_ok()) return fail_closing(fs, *fd, clean.status());
   const std::string bytes = *clean ? line : "\n" + line;
   Status st = write_all(fs, *fd, bytes.data(), bytes.size());
   if (st.is_ok()) st = fs.fdatasync(*fd);
-  if (!st.is_ok()) return fail_closing(fs, *fd, st);
-  return fs.close(*fd);
+  if (st.is_ok()) st = fs.fsync_dir(qdir);
+  if (!st.is_ok()) {
+    // The keep fails, so no caller cuts anything on the strength of this
+    // line: take it back. Left in place, a torn line makes the journal
+    // unreadable to --undo, and a whole one names a run that never cut.
+    // (A crash here still can leave a torn line: see journal_ends_cleanly.)
+    Status t = fs.ftruncate(*fd, *size);
+    if (t.is_ok()) t = fs.fdatasync(*fd);
+    if (!t.is_ok()) {
+      st = Status(st.code(), st.message() + "; taking the journal line back also failed: " +
+                                 t.message(), st.sys_errno());
+    }
+    return fail_closing(fs, *fd, st);
+  }
+  // Everything is durable: a failing close(2) cannot lose any of it (Linux
+  // releases the fd either way), and failing the keep now would leave a
+  // durable line for a cut that never happens.
+  (void)fs.close(*fd);
+  return Status::ok();
 }
 
 void append_field(std::string& out, const char* key, std::string_view text) {
@@ -186,8 +210,7 @@ Result<QuarantineRecord> quarantine_keep(FileSystem& fs, const QuarantineEntry& 
   WALKIT_RETURN_IF_ERROR(write_bin_file(fs, qdir, stem, e, &bin_name, &record.sha256));
   record.bin_path = qdir + "/" + bin_name;
   const std::string line = journal_line(e, bin_name, record.sha256, unix_ns);
-  WALKIT_RETURN_IF_ERROR(append_journal_line(fs, qdir + "/" + kJournalName, line));
-  WALKIT_RETURN_IF_ERROR(fs.fsync_dir(qdir));
+  WALKIT_RETURN_IF_ERROR(append_journal_line(fs, qdir, qdir + "/" + kJournalName, line));
   return record;
 }
 

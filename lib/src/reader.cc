@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "json_codec.h"
+#include "walkit/archive.h"
 
 namespace walkit {
 
@@ -42,6 +43,7 @@ const char* problem_kind_name(ProblemKind k) {
     case ProblemKind::kIdMismatch: return "id_mismatch";
     case ProblemKind::kChunkCountMismatch: return "chunk_count_mismatch";
     case ProblemKind::kMissingTrailer: return "missing_trailer";
+    case ProblemKind::kArchiveDamaged: return "archive_damaged";
   }
   return "?";
 }
@@ -129,6 +131,8 @@ struct Reader::Impl {
   // One spare byte past `end` is always allocated so a tail can be
   // NUL-terminated in place.
   std::vector<char> buf;
+  static constexpr size_t kFirstWindow = size_t{16} << 10;
+  size_t window = 0;  // bytes asked of src by the next fill()
   size_t begin = 0, end = 0, scan = 0;
   uint64_t buf_base = 0;
   bool eof = false;
@@ -151,7 +155,12 @@ struct Reader::Impl {
       scan -= begin;
       begin = 0;
     }
-    size_t want = std::max(opts.buffer_bytes, size_t{1});
+    // The read window starts small and doubles up to buffer_bytes: most
+    // session files are a few KiB, and a scan of thousands of them should not
+    // allocate and zero a full buffer for each.
+    const size_t max_window = std::max(opts.buffer_bytes, size_t{1});
+    window = window == 0 ? std::min(max_window, kFirstWindow) : std::min(max_window, window * 2);
+    const size_t want = window;
     if (buf.size() < end + want + 1) buf.resize(end + want + 1);
     auto n = src->read(buf.data() + end, want);
     if (!n.is_ok()) return n.status();
@@ -261,10 +270,13 @@ struct Reader::Impl {
     t.length = end - begin;
     std::string_view tail(buf.data() + begin, end - begin);
     while (t.nul_bytes < tail.size() && tail[tail.size() - 1 - t.nul_bytes] == '\0') ++t.nul_bytes;
-    if (t.nul_bytes == 0 && tail.size() <= opts.max_line_bytes) {
-      buf[end] = '\0';
+    const size_t body = tail.size() - t.nul_bytes;
+    if (body > 0 && body <= opts.max_line_bytes) {
+      buf[begin + body] = '\0';  // in place: a NUL or the spare byte past `end`
       Record r;
-      if (!detail::parse_record_line_nul(tail, &r) && fits_sequence(r)) t.complete_record = true;
+      if (!detail::parse_record_line_nul(tail.substr(0, body), &r) && fits_sequence(r)) {
+        t.complete_record = true;
+      }
     }
     finish_tail(t);
   }
@@ -335,13 +347,16 @@ struct Reader::Impl {
       ++line_no;
       ++sum.lines;
       sum.whole_bytes = buf_base + begin;
-      if (is_blank(line)) continue;
+      // Length first, blankness second: skip_long_line() cannot tell a long
+      // blank line from any other, so neither may this path (fuzz_reader
+      // found the verdict depending on the buffer size).
       if (line.size() > opts.max_line_bytes) {
         report(ProblemKind::kLineTooLong, line_no, offset, line.size(),
                "line of " + std::to_string(line.size()) + " bytes exceeds the limit of " +
                    std::to_string(opts.max_line_bytes));
         continue;
       }
+      if (is_blank(line)) continue;
       *nl = '\0';  // the codec needs a terminator; the '\n' is consumed
       if (auto bad = detail::parse_record_line_nul(line, out)) {
         report(bad->first, line_no, offset, line.size(), std::move(bad->second));
@@ -369,10 +384,13 @@ Result<std::unique_ptr<Reader>> Reader::open(const std::string& path, ReaderOpti
   }
   auto fd = fs.open(path, OpenFlags::kRead);
   if (!fd.is_ok()) return fd.status();
-  auto src = std::make_unique<FileSource>(fs, *fd);
-  if (!opts.expected_id) {
-    if (auto n = parse_session_name(base_name(path))) opts.expected_id = n->id;
-  }
+  std::unique_ptr<ByteSource> src = std::make_unique<FileSource>(fs, *fd);
+  auto name = parse_session_name(base_name(path));
+  // An archive reads as the closed session it holds. (Decompressing on a
+  // read-ahead thread was tried: on a loaded 2-core machine it made archived
+  // reads slower, 240 vs 294 MB/s, so decoding stays inline.)
+  if (is_archive_name(base_name(path))) src = zstd_source(std::move(src), path);
+  if (!opts.expected_id && name) opts.expected_id = name->id;
   return std::make_unique<Reader>(std::move(src), path, std::move(opts));
 }
 

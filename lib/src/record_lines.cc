@@ -1,10 +1,36 @@
 // The exact bytes of each record line, in the reference writer's key order
 // and separators, and the durability policy's text form.
 #include <charconv>
+#include <utility>
+#include <vector>
 
 #include "walkit/writer.h"
 
 namespace walkit {
+namespace {
+
+// True when `v` nests at most `max` containers deep (a container at the top
+// is depth 1). Iterative: `v` may be as deep as parse_json allows.
+bool nests_within(const Value& v, size_t max) {
+  std::vector<std::pair<const Value*, size_t>> todo;
+  auto push = [&](const Value& x, size_t depth) {
+    if (x.is_array() || x.is_object()) todo.emplace_back(&x, depth);
+  };
+  push(v, 1);
+  while (!todo.empty()) {
+    auto [x, depth] = todo.back();
+    todo.pop_back();
+    if (depth > max) return false;
+    if (x->is_array()) {
+      for (const Value& e : x->as_array()) push(e, depth + 1);
+    } else {
+      for (const Value::Member& m : x->as_object()) push(m.second, depth + 1);
+    }
+  }
+  return true;
+}
+
+}  // namespace
 
 // ---------------------------------------------------------------------------
 // Durability policy
@@ -70,6 +96,13 @@ Result<std::string> header_line(const HeaderFields& h) {
 Status append_chunk_line(std::string& out, uint64_t index, std::string_view kind,
                          const Value& payload) {
   if (!payload.is_object()) return Status(Code::kInvalidArgument, "chunk payload must be an object");
+  // The record object is one level more: a payload parse_json accepted at
+  // the full kMaxDepth would make a line every reader rejects as too deep
+  // (fuzz_writer_roundtrip found the writer acknowledging such a record).
+  if (!nests_within(payload, kMaxDepth - 1)) {
+    return Status(Code::kInvalidArgument, "chunk payload nested deeper than " +
+                                              std::to_string(kMaxDepth - 1) + " levels");
+  }
   if (!valid_utf8_no_nul(kind)) return Status(Code::kInvalidArgument, "chunk kind is not valid UTF-8");
   size_t start = out.size();
   out.append("{\"record_type\": \"chunk\", \"index\": ");

@@ -29,6 +29,13 @@ using detail::Analysis;
 
 // What to do, decided from the state alone (plus the options).
 RepairAction plan_action(const Analysis& a, const RepairOptions& o) {
+  // A newer schema is not damage we understand: never rewrite or move it.
+  // The read stops at such a header, so a partial that starts with one has
+  // no valid header and classifies as unrecoverable; it must still not be
+  // quarantined (fuzz_repair found --quarantine-unrecoverable trying to).
+  for (const Problem& p : a.problems) {
+    if (p.kind == ProblemKind::kSchemaTooNew) return RepairAction::kRefusedCorrupt;
+  }
   switch (a.state) {
     case FileState::kClosed:
     case FileState::kInFlight: return RepairAction::kNothing;
@@ -41,13 +48,7 @@ RepairAction plan_action(const Analysis& a, const RepairOptions& o) {
     case FileState::kUnrecoverable:
       return o.quarantine_unrecoverable ? RepairAction::kQuarantineFile
                                         : RepairAction::kLeftUnrecoverable;
-    case FileState::kCorrupt: {
-      // A newer schema is not damage we understand: never rewrite it.
-      for (const Problem& p : a.problems) {
-        if (p.kind == ProblemKind::kSchemaTooNew) return RepairAction::kRefusedCorrupt;
-      }
-      return o.salvage ? RepairAction::kSalvage : RepairAction::kRefusedCorrupt;
-    }
+    case FileState::kCorrupt: return o.salvage ? RepairAction::kSalvage : RepairAction::kRefusedCorrupt;
   }
   return RepairAction::kNothing;
 }
@@ -67,8 +68,12 @@ Result<RepairReport> repair_file(const std::string& path, const RepairOptions& o
   const std::string tool = opts.tool.empty() ? std::string("walrepair ") + kVersion : opts.tool;
   RepairReport rep;
   rep.path = path;
+  // An archive is a closed session: there is nothing to repair, and a
+  // damaged one is never rewritten (its damage is in the compressed bytes).
+  auto name = parse_session_name(base_name(path));
+  const bool archived = name && name->archived;
   detail::LockedFile f;
-  WALKIT_RETURN_IF_ERROR(detail::open_locked(fs, path, !opts.dry_run, &f));
+  WALKIT_RETURN_IF_ERROR(detail::open_locked(fs, path, !opts.dry_run && !archived, &f));
   if (f.locked_by_other) {
     rep.before = rep.after = FileState::kInFlight;
     rep.action = RepairAction::kSkippedInFlight;
@@ -81,6 +86,13 @@ Result<RepairReport> repair_file(const std::string& path, const RepairOptions& o
   rep.before = rep.after = a.state;
   rep.chunks = a.summary.chunks;
   rep.action = plan_action(a, opts);
+  if (archived) {
+    const bool closed = a.state == FileState::kClosed;
+    rep.action = closed ? RepairAction::kNothing : RepairAction::kRefusedCorrupt;
+    rep.detail = closed ? "archived session: closed, nothing to repair"
+                        : "damaged archive; archives are never rewritten (untouched)";
+    return rep;
+  }
   const std::string run = detail::new_run_id(tool);
   const uint64_t size = f.info.size;
   // What was analyzed must be what is there: every change below re-checks.
@@ -107,20 +119,43 @@ Result<RepairReport> repair_file(const std::string& path, const RepairOptions& o
       rep.after = a.summary.closed || a.state == FileState::kSealed ? FileState::kSealed : FileState::kCrashed;
       rep.chunks = a.summary.chunks;
       // Is the completed record a chunk (one more) or the trailer (sealed)?
-      auto tail = read_range(fs, f.fd, t.offset, t.length, path);
+      const uint64_t record_end = t.offset + t.length - t.nul_bytes;
+      auto tail = read_range(fs, f.fd, t.offset, t.length - t.nul_bytes, path);
       if (!tail.is_ok()) return tail.status();
       Record r;
       if (!parse_record_line(*tail, &r)) {
         if (r.type == RecordType::kChunk) rep.chunks += 1;
         if (r.type == RecordType::kTrailer) rep.after = FileState::kSealed;
       }
-      rep.detail = "a whole record lacked its newline: added \"\\n\", nothing cut";
-      if (opts.dry_run) return rep;
+      ByteRange nuls{record_end, t.nul_bytes, "nul_run", {}};
+      rep.detail = t.nul_bytes == 0
+                       ? "a whole record lacked its newline: added \"\\n\", nothing cut"
+                       : "a whole record lacked its newline: cut " + std::to_string(t.nul_bytes) +
+                             " NUL bytes after it, added \"\\n\"";
+      if (opts.dry_run) {
+        if (t.nul_bytes) rep.removed.push_back(nuls);
+        return rep;
+      }
       WALKIT_RETURN_IF_ERROR(unchanged());
+      if (t.nul_bytes) {
+        // The NULs are kept first, like any cut, under a run of their own: if
+        // adding the newline then fails, only that run is retracted, and
+        // --undo still puts the NULs back.
+        const std::string nul_run = run + "-nul";
+        auto qn = quarantine_keep(fs, QuarantineEntry{path, record_end, {}, nuls.reason, tool, nul_run,
+                                                      f.fd, t.nul_bytes});
+        if (!qn.is_ok()) return qn.status();
+        nuls.quarantine_path = qn->bin_path;
+        Status cut = unchanged();
+        if (cut.is_ok()) cut = fs.ftruncate(f.fd, record_end);
+        if (!cut.is_ok()) return detail::retract_run(fs, path, nul_run, cut);
+        rep.removed.push_back(nuls);
+      }
       // Journaled (length 0) so that --undo can take the byte away again.
-      auto q = quarantine_keep(fs, QuarantineEntry{path, size, {}, "added_newline", tool, run});
+      auto q = quarantine_keep(fs, QuarantineEntry{path, record_end, {}, "added_newline", tool, run});
       if (!q.is_ok()) return q.status();
-      WALKIT_RETURN_IF_ERROR(write_all(fs, f.fd, "\n", 1));
+      Status added = write_all(fs, f.fd, "\n", 1);
+      if (!added.is_ok()) return detail::retract_run(fs, path, run, added);
       WALKIT_RETURN_IF_ERROR(fs.fdatasync(f.fd));
       rep.changed = true;
       return rep;
@@ -141,8 +176,9 @@ Result<RepairReport> repair_file(const std::string& path, const RepairOptions& o
       auto q = quarantine_keep(fs, QuarantineEntry{path, t.offset, {}, r.reason, tool, run, f.fd, t.length});
       if (!q.is_ok()) return q.status();
       r.quarantine_path = q->bin_path;
-      WALKIT_RETURN_IF_ERROR(unchanged());
-      WALKIT_RETURN_IF_ERROR(fs.ftruncate(f.fd, t.offset));
+      Status cut = unchanged();
+      if (cut.is_ok()) cut = fs.ftruncate(f.fd, t.offset);
+      if (!cut.is_ok()) return detail::retract_run(fs, path, run, cut);
       WALKIT_RETURN_IF_ERROR(fs.fdatasync(f.fd));
       rep.removed.push_back(std::move(r));
       rep.changed = true;
@@ -153,9 +189,9 @@ Result<RepairReport> repair_file(const std::string& path, const RepairOptions& o
       auto plan = detail::plan_salvage(fs, f.fd, path, size, opts.max_line_bytes);
       if (!plan.is_ok()) return plan.status();
       rep.chunks = plan->chunks;
-      auto name = parse_session_name(base_name(path));
+      // Nothing kept means no header either: what is left is an empty partial.
       rep.after = plan->trailer ? (name->kind == FileKind::kFinal ? FileState::kClosed : FileState::kSealed)
-                                : FileState::kCrashed;
+                  : plan->kept.empty() ? FileState::kUnrecoverable : FileState::kCrashed;
       uint64_t dropped = 0;
       for (const ByteRange& r : plan->removed) dropped += r.length;
       rep.detail = "salvaged " + std::to_string(plan->chunks) + " chunks; quarantined " +
@@ -179,7 +215,8 @@ Result<RepairReport> repair_file(const std::string& path, const RepairOptions& o
       auto q = quarantine_keep(fs, QuarantineEntry{path, 0, {}, "unrecoverable", tool, run, f.fd, size});
       if (!q.is_ok()) return q.status();
       rep.removed.back().quarantine_path = q->bin_path;
-      WALKIT_RETURN_IF_ERROR(fs.unlink(path));
+      Status gone = fs.unlink(path);
+      if (!gone.is_ok()) return detail::retract_run(fs, path, run, gone);
       WALKIT_RETURN_IF_ERROR(fs.fsync_dir(dir_name(path)));
       rep.changed = true;
       return rep;

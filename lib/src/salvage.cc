@@ -243,34 +243,49 @@ Status apply_salvage(FileSystem& fs, int fd, const std::string& path, const Salv
     ReaderOptions ro;
     ro.mode = ReadMode::kStrict;
     ro.expected_id = name->id;
+    ro.fs = &fs;  // through the same seam as every other call (fuzz_salvage found it missing)
     auto rd = Reader::open(tmp, ro);
     s = rd.is_ok() ? (*rd)->skip_to_end() : rd.status();
   }
+  bool kept_any = false;  // a journal line of this run exists: a failure retracts the run
   for (const ByteRange& r : plan.removed) {
     if (!s.is_ok()) break;
     auto kept = quarantine_keep(fs, QuarantineEntry{path, r.offset, {}, r.reason, tool, run, fd, r.length});
     if (!kept.is_ok()) { s = kept.status(); break; }
+    kept_any = true;
     ByteRange done = r;
     done.quarantine_path = kept->bin_path;
     report->removed.push_back(std::move(done));
   }
   if (s.is_ok() && plan.add_newline) {
+    // Journaled where the '\n' is in the rewritten file (after every kept
+    // byte), which is where --undo looks for it before re-inserting the
+    // removed ranges; not the original's offset (fuzz_salvage found undo
+    // failing whenever salvage both dropped ranges and added the '\n').
     uint64_t at = 0;
-    for (const auto& [off, len] : plan.kept) at = off + len;
+    for (const auto& [off, len] : plan.kept) at += len;
     auto kept = quarantine_keep(fs, QuarantineEntry{path, at, {}, "added_newline", tool, run});
     s = kept.status();
   }
   if (!s.is_ok()) {
     (void)fs.unlink(tmp);
-    return s;
+    return kept_any ? retract_run(fs, path, run, s) : s;
   }
   // A closed name promises a trailer; without one the result is a partial.
   if (name->kind == FileKind::kFinal && !plan.trailer) {
     std::string partial = dir + "/" + partial_name(name->id);
     s = fs.rename_noreplace(tmp, partial);
-    if (s.is_ok()) s = fs.unlink(path);
+    if (!s.is_ok()) {
+      (void)fs.unlink(tmp);
+      return kept_any ? retract_run(fs, path, run, s) : s;
+    }
+    s = fs.unlink(path);
   } else {
     s = fs.rename_replace(tmp, path);
+    if (!s.is_ok()) {
+      (void)fs.unlink(tmp);  // the original is untouched: the run never took effect
+      return kept_any ? retract_run(fs, path, run, s) : s;
+    }
   }
   if (s.is_ok()) s = fs.fsync_dir(dir);
   return s;

@@ -132,6 +132,7 @@ Result<FileScan> scan_file(const std::string& path, const ScanOptions& opts) {
   if (!name) return Status(Code::kInvalidArgument, path + ": not a session file name");
   s.id = name->id;
   s.kind = name->kind;
+  s.archived = name->archived;
   // One path lookup per file: O_NOFOLLOW refuses a symlink (ELOOP) and
   // O_NONBLOCK keeps a FIFO from blocking the open; fstat then rejects
   // anything that is not a regular file.
@@ -168,7 +169,7 @@ Result<FileScan> scan_file(const std::string& path, const ScanOptions& opts) {
       (void)fs.unlock(*fd);
     }
   }
-  if (s.kind == FileKind::kPartial || opts.verify) {
+  if (s.kind == FileKind::kPartial || opts.verify || s.archived) {
     auto an = detail::analyze(fs, *fd, path, opts.max_line_bytes);
     if (!an.is_ok()) return an.status();
     s.problems = std::move(an->problems);
@@ -188,7 +189,8 @@ Result<FileScan> scan_file(const std::string& path, const ScanOptions& opts) {
     }
     if (s.kind == FileKind::kFinal && !sum.closed &&
         std::none_of(s.problems.begin(), s.problems.end(), [](const Problem& p) {
-          return p.kind == ProblemKind::kChunkCountMismatch || p.kind == ProblemKind::kTornTail;
+          return p.kind == ProblemKind::kChunkCountMismatch || p.kind == ProblemKind::kTornTail ||
+                 p.kind == ProblemKind::kArchiveDamaged;
         })) {
       s.problems.push_back(Problem{ProblemKind::kMissingTrailer, 0, s.size, 0, "no trailer"});
     }
@@ -238,10 +240,16 @@ ScanSet scan_paths(const std::vector<std::string>& paths, const ScanOptions& opt
       out.errors.push_back(names.status());
       continue;
     }
+    std::sort(names->begin(), names->end());
     for (const std::string& n : *names) {
+      auto session = parse_session_name(n);
       if (ends_with(n, kCompactSuffix) || ends_with(n, kTmpSuffix)) {
         out.stale_temps.push_back(arg + "/" + n);
-      } else if (parse_session_name(n)) {
+      } else if (session && session->archived &&
+                 std::binary_search(names->begin(), names->end(), final_name(session->id))) {
+        // One session per id: while both forms exist, the plain file is it.
+        out.stale_temps.push_back(arg + "/" + n);
+      } else if (session) {
         todo.push_back(arg + "/" + n);
       }  // anything else is not ours: ignored
     }

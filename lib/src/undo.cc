@@ -28,6 +28,22 @@ struct Run {
   std::vector<Entry> entries;
 };
 
+// Written before an undo swaps its rebuilt file in: which runs it reverses
+// and the file before and after. A rerun that finds an intent whose runs are
+// not yet marked undone tells from the file whether the swap happened, so a
+// crash or failure between the swap and the "undone_run" lines never makes
+// the bytes go back twice.
+struct Intent {
+  std::vector<std::string> runs;
+  uint64_t from_length = 0, to_length = 0;
+  std::string from_sha256, to_sha256;
+};
+
+struct Journal {
+  std::vector<Run> runs;  // oldest first, minus undone ones
+  std::vector<Intent> intents;
+};
+
 const std::string* str(const Value& v, std::string_view key) {
   const Value* f = v.find(key);
   return f && f->is_string() ? &f->as_string() : nullptr;
@@ -42,13 +58,14 @@ uint64_t num(const Value& v, std::string_view key) {
 }
 
 // Runs recorded for `source` (a file name), oldest first, minus undone ones.
-Result<std::vector<Run>> journal_runs(FileSystem& fs, const std::string& qdir, const std::string& source) {
+Result<Journal> journal_runs(FileSystem& fs, const std::string& qdir, const std::string& source) {
   auto text = read_file(fs, qdir + "/journal.jsonl");
   if (!text.is_ok()) {
-    if (text.status().code() == Code::kNotFound) return std::vector<Run>{};
+    if (text.status().code() == Code::kNotFound) return Journal{};
     return text.status();
   }
-  std::vector<Run> runs;
+  Journal j;
+  std::vector<Run>& runs = j.runs;
   std::vector<std::string> undone;
   size_t pos = 0, line_no = 0;
   while (pos < text->size()) {
@@ -69,6 +86,18 @@ Result<std::vector<Run>> journal_runs(FileSystem& fs, const std::string& qdir, c
       undone.push_back(*u);
       continue;
     }
+    if (const Value* ids = v->find("undo_intent"); ids && ids->is_array()) {
+      Intent in;
+      for (const Value& id : ids->as_array()) {
+        if (id.is_string()) in.runs.push_back(id.as_string());
+      }
+      in.from_length = num(*v, "from_length");
+      in.to_length = num(*v, "to_length");
+      if (const std::string* h = str(*v, "from_sha256")) in.from_sha256 = *h;
+      if (const std::string* h = str(*v, "to_sha256")) in.to_sha256 = *h;
+      j.intents.push_back(std::move(in));
+      continue;
+    }
     const std::string* bin = str(*v, "path");
     if (!bin) continue;
     const std::string* run = str(*v, "run");
@@ -80,7 +109,39 @@ Result<std::vector<Run>> journal_runs(FileSystem& fs, const std::string& qdir, c
                                         reason ? *reason : ""});
   }
   std::erase_if(runs, [&](const Run& r) { return std::count(undone.begin(), undone.end(), r.id) > 0; });
-  return runs;
+  std::erase_if(j.intents, [&](const Intent& in) {  // settled: every run it names is marked undone
+    return std::all_of(in.runs.begin(), in.runs.end(), [&](const std::string& id) {
+      return std::count(undone.begin(), undone.end(), id) > 0;
+    });
+  });
+  return j;
+}
+
+bool has_prefix(std::string_view file, uint64_t length, const std::string& sha) {
+  return file.size() >= length && sha256_hex(file.substr(0, length)) == sha;
+}
+
+// Did the undo that wrote `in` swap its file in? Decided from the file: the
+// exact "after" or "before" bytes; failing that (records appended since),
+// which of the two is a prefix. Both or neither: the caller must not guess.
+Result<bool> intent_applied(const Intent& in, std::string_view current, const std::string& path) {
+  if (current.size() == in.to_length && sha256_hex(current) == in.to_sha256) return true;
+  if (current.size() == in.from_length && sha256_hex(current) == in.from_sha256) return false;
+  bool to = has_prefix(current, in.to_length, in.to_sha256);
+  bool from = has_prefix(current, in.from_length, in.from_sha256);
+  if (to != from) return to;
+  return Status(Code::kFailedPrecondition,
+                path + ": an earlier undo was interrupted and the file matches neither its before "
+                       "nor its after state; not undone again (see the quarantine journal)");
+}
+
+std::string undone_line(const std::string& source, const std::string& run) {
+  std::string line = "{\"source\": ";
+  append_python_json_string(line, source);
+  line += ", \"undone_run\": ";
+  append_python_json_string(line, run);
+  line += ", \"time\": \"" + iso8601_utc_now() + "\"}\n";
+  return line;
 }
 
 // Rebuilds the file as it was before `run` from `current`.
@@ -129,8 +190,9 @@ Result<UndoReport> undo_repairs(const std::string& path, const RepairOptions& op
   rep.path = path;
   const std::string qdir = quarantine_dir_for(path);
   const std::string source = base_name(path);
-  auto runs = journal_runs(fs, qdir, source);
-  if (!runs.is_ok()) return runs.status();
+  auto journal = journal_runs(fs, qdir, source);
+  if (!journal.is_ok()) return journal.status();
+  std::vector<Run>* runs = &journal->runs;
   if (runs->empty()) {
     rep.detail = "nothing in the quarantine for " + source;
     return rep;
@@ -145,7 +207,11 @@ Result<UndoReport> undo_repairs(const std::string& path, const RepairOptions& op
     std::string partial = dir_name(path) + "/" + partial_name(name->id);
     if (fs.lstat(partial).is_ok()) actual = partial;
   }
-  bool exists = fs.lstat(actual).is_ok();
+  // Only "no such file" means absent: any other lstat failure is an error,
+  // not a reason to rebuild the file from nothing.
+  auto st = fs.lstat(actual);
+  if (!st.is_ok() && st.status().code() != Code::kNotFound) return st.status();
+  bool exists = st.is_ok();
   if (exists) {
     WALKIT_RETURN_IF_ERROR(detail::open_locked(fs, actual, false, &f));
     if (f.locked_by_other) return Status(Code::kLocked, actual + " is locked by a live writer; not undone");
@@ -155,6 +221,52 @@ Result<UndoReport> undo_repairs(const std::string& path, const RepairOptions& op
     buf.resize(*n);
     current = std::move(buf);
   }
+  // An interrupted earlier undo: if its swap happened, its runs are undone
+  // already (finish marking them); if not, they are still to be undone.
+  std::vector<std::string> finished;
+  for (const Intent& in : journal->intents) {
+    auto applied = intent_applied(in, current, path);
+    if (!applied.is_ok()) return applied.status();
+    if (!*applied) continue;
+    for (const std::string& id : in.runs) {
+      std::erase_if(*runs, [&](const Run& r) { return r.id == id; });
+      finished.push_back(id);
+    }
+  }
+  if (!opts.dry_run) {
+    for (const std::string& id : finished) {
+      WALKIT_RETURN_IF_ERROR(detail::append_journal(fs, path, undone_line(source, id)));
+    }
+  }
+  if (runs->empty()) {
+    rep.detail = "nothing left to undo for " + source + " (an interrupted undo had taken effect)";
+    return rep;
+  }
+  // A repair killed after keeping its bytes but before its cut leaves a run
+  // that never took effect; the rerun then journals the very same ranges.
+  // Had the first run taken effect, those bytes would no longer be there to
+  // be found again: so of two consecutive runs with identical entries, the
+  // older one is dropped (not applied), and nothing goes back twice.
+  auto same = [](const Run& a, const Run& b) {
+    if (a.entries.size() != b.entries.size()) return false;
+    for (size_t i = 0; i < a.entries.size(); ++i) {
+      const Entry &x = a.entries[i], &y = b.entries[i];
+      if (x.offset != y.offset || x.length != y.length || x.sha256 != y.sha256 || x.reason != y.reason) {
+        return false;
+      }
+    }
+    return true;
+  };
+  std::vector<Run> dropped;  // marked undone with the rest: never reversed later either
+  for (size_t i = 0; i + 1 < runs->size();) {
+    if (same((*runs)[i], (*runs)[i + 1])) {
+      dropped.push_back((*runs)[i]);
+      runs->erase(runs->begin() + static_cast<std::ptrdiff_t>(i));
+    } else {
+      ++i;
+    }
+  }
+  const std::string before = current;
   for (auto it = runs->rbegin(); it != runs->rend(); ++it) {
     auto prev = reverse_run(fs, qdir, *it, std::move(current), &rep.restored);
     if (!prev.is_ok()) return prev.status();
@@ -172,6 +284,23 @@ Result<UndoReport> undo_repairs(const std::string& path, const RepairOptions& op
   if (s.is_ok()) s = fs.fdatasync(*out);
   Status c = fs.close(*out);
   if (s.is_ok()) s = c;
+  if (s.is_ok()) {  // the intent, durable before the swap (see Intent)
+    std::string line = "{\"source\": ";
+    append_python_json_string(line, source);
+    line += ", \"undo_intent\": [";
+    bool first = true;
+    for (const std::vector<Run>* list : {runs, &dropped}) {
+      for (const Run& r : *list) {
+        if (!first) line += ", ";
+        first = false;
+        append_python_json_string(line, r.id);
+      }
+    }
+    line += "], \"from_length\": " + std::to_string(before.size()) + ", \"from_sha256\": \"" +
+            sha256_hex(before) + "\", \"to_length\": " + std::to_string(current.size()) +
+            ", \"to_sha256\": \"" + sha256_hex(current) + "\", \"time\": \"" + iso8601_utc_now() + "\"}\n";
+    s = detail::append_journal(fs, path, line);
+  }
   if (s.is_ok()) {
     s = exists && actual == path ? fs.rename_replace(tmp, path) : fs.rename_noreplace(tmp, path);
   }
@@ -181,13 +310,10 @@ Result<UndoReport> undo_repairs(const std::string& path, const RepairOptions& op
   }
   if (actual != path) WALKIT_RETURN_IF_ERROR(fs.unlink(actual));
   WALKIT_RETURN_IF_ERROR(fs.fsync_dir(dir_name(path)));
-  for (const Run& r : *runs) {
-    std::string line = "{\"source\": ";
-    append_python_json_string(line, source);
-    line += ", \"undone_run\": ";
-    append_python_json_string(line, r.id);
-    line += ", \"time\": \"" + iso8601_utc_now() + "\"}\n";
-    WALKIT_RETURN_IF_ERROR(detail::append_journal(fs, path, line));
+  for (const std::vector<Run>* list : {runs, &dropped}) {
+    for (const Run& r : *list) {
+      WALKIT_RETURN_IF_ERROR(detail::append_journal(fs, path, undone_line(source, r.id)));
+    }
   }
   rep.changed = true;
   return rep;

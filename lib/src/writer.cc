@@ -30,6 +30,9 @@ struct Writer::Impl {
   std::string line;            // reused line buffer (no allocation per record)
   Status latched;              // first I/O failure; every later call returns it
   Status close_status;         // the result of the first close()
+  // The partial's directory entry is durable (an fsync of `dir` since it was
+  // created). Until it is, synced data can vanish with its name on power loss.
+  bool entry_durable = false;
 
   // Group commit (kInterval). The syncer thread fdatasyncs while the owner
   // thread appends: both are safe on one fd, and the mutex only guards the
@@ -208,7 +211,10 @@ Result<std::unique_ptr<Writer>> Writer::create(WriterOptions opts) {
   impl->fd = *fd;
   Status s = fs.lock_exclusive(impl->fd);
   if (!s.is_ok()) {
-    // Someone locked the file we just created: leave it to them.
+    // Someone locked the file we just created: leave it to them. Any other
+    // failure (EIO, ENOLCK, ...) leaves an empty file that is ours alone
+    // (O_EXCL); left behind, it would block every later create of this id.
+    if (s.code() != Code::kLocked) (void)fs.unlink(impl->partial);
     (void)fs.close(impl->fd);
     return s;
   }
@@ -226,6 +232,7 @@ Result<std::unique_ptr<Writer>> Writer::create(WriterOptions opts) {
     (void)fs.close(impl->fd);
     return s;
   }
+  impl->entry_durable = impl->durability.mode != Durability::kProcess;
   impl->start_syncer();
   return std::unique_ptr<Writer>(new Writer(std::move(impl)));
 }
@@ -291,7 +298,9 @@ Result<std::unique_ptr<Writer>> Writer::resume(ResumeOptions opts, ResumeReport*
     if (!n.is_ok()) return bail(n.status());
     if (*n != bytes.size()) return bail(Status(Code::kFailedPrecondition, path + " shrank while reading it"));
     Record r;
-    bool whole_chunk = tail->complete_record && !parse_record_line(bytes, &r) &&
+    const uint64_t record_end = tail->offset + tail->length - tail->nul_bytes;
+    bool whole_chunk = tail->complete_record &&
+                       !parse_record_line(std::string_view(bytes).substr(0, tail->length - tail->nul_bytes), &r) &&
                        r.type == RecordType::kChunk;
     if (tail->complete_record && !whole_chunk) {
       return bail(Status(Code::kFailedPrecondition,
@@ -299,10 +308,21 @@ Result<std::unique_ptr<Writer>> Writer::resume(ResumeOptions opts, ResumeReport*
     }
     if (whole_chunk) {
       // The record is whole; only its '\n' is missing. Completing it cuts
-      // nothing, so there is nothing to quarantine.
+      // nothing but NULs a power cut may have left after it (kept first).
+      if (tail->nul_bytes) {
+        QuarantineEntry q{path, record_end, bytes.substr(tail->length - tail->nul_bytes), "nul_run",
+                          std::string("walkit-writer ") + kVersion + " (resume)",
+                          detail::new_run_id("walkit-writer")};
+        auto kept = quarantine_keep(fs, q);
+        if (!kept.is_ok()) return bail(kept.status());
+        s = fs.ftruncate(impl->fd, record_end);
+        if (!s.is_ok()) return bail(detail::retract_run(fs, path, q.run, s));
+        rep.cut_bytes = tail->nul_bytes;
+        rep.quarantine_path = kept->bin_path;
+      }
       s = write_all(fs, impl->fd, "\n", 1);
       if (!s.is_ok()) return bail(s);
-      end = tail->offset + tail->length + 1;
+      end = record_end + 1;
       rep.completed_newline = true;
       rep.chunks += 1;
     } else {
@@ -312,7 +332,7 @@ Result<std::unique_ptr<Writer>> Writer::resume(ResumeOptions opts, ResumeReport*
       auto kept = quarantine_keep(fs, q);
       if (!kept.is_ok()) return bail(kept.status());
       s = fs.ftruncate(impl->fd, tail->offset);
-      if (!s.is_ok()) return bail(s);
+      if (!s.is_ok()) return bail(detail::retract_run(fs, path, q.run, s));
       rep.cut_bytes = tail->length;
       rep.quarantine_path = kept->bin_path;
     }
@@ -324,6 +344,16 @@ Result<std::unique_ptr<Writer>> Writer::resume(ResumeOptions opts, ResumeReport*
   impl->acked_end = end;
   impl->written_chunks = rep.chunks;
   impl->durable.store(rep.chunks);
+  if (impl->durability.mode != Durability::kProcess) {
+    // The file may come from a kProcess writer, which synced neither its
+    // records nor its directory entry (found by crash-state enumeration):
+    // durable_chunks() and later power-loss acks would promise records that
+    // a power loss takes away, with the name.
+    s = fs.fdatasync(impl->fd);
+    if (s.is_ok()) s = fs.fsync_dir(impl->dir);
+    if (!s.is_ok()) return bail(s);
+    impl->entry_durable = true;
+  }
   if (report) *report = rep;
   impl->start_syncer();
   return std::unique_ptr<Writer>(new Writer(std::move(impl)));
@@ -355,6 +385,14 @@ Status Writer::sync() {
   Status s = w.fs->fdatasync(w.fd);
   // Records already acknowledged stay; the error still latches (fsyncgate).
   if (!s.is_ok()) return w.fail(s, false);
+  if (!w.entry_durable) {
+    // A kProcess writer's create() skipped the directory fsync: without it
+    // the synced data could vanish with its name (found by crash-state
+    // enumeration). Once is enough.
+    s = w.fs->fsync_dir(w.dir);
+    if (!s.is_ok()) return w.fail(s, false);
+    w.entry_durable = true;
+  }
   {
     std::lock_guard<std::mutex> lk(w.mu);
     w.durable.store(w.next_index);

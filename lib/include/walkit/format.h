@@ -9,7 +9,8 @@
 //               "cumulative_usage": null | {...}}
 //
 // Names: "<id>.jsonl.__partial__" while written or after a crash, "<id>.jsonl"
-// once closed (trailer written, file synced, then renamed).
+// once closed (trailer written, file synced, then renamed), "<id>.jsonl.zst"
+// once archived (archive.h: the closed file, zstd-compressed).
 #pragma once
 
 #include <cstddef>
@@ -38,10 +39,13 @@ const char* record_type_name(RecordType t);
 
 enum class FileKind { kPartial, kFinal };
 
-// A parsed session file name: "<id>.jsonl" or "<id>.jsonl.__partial__".
+// A parsed session file name: "<id>.jsonl", "<id>.jsonl.__partial__" or
+// "<id>.jsonl.zst". An archive is a closed session (kind kFinal, archived):
+// every rule for closed files holds for it, read through zstd.
 struct SessionName {
   std::string id;
   FileKind kind;
+  bool archived = false;  // "<id>.jsonl.zst"
 };
 // nullopt for anything that is not a session file name (temporaries,
 // quarantine, unrelated files) or whose id is not valid_session_id().

@@ -58,6 +58,10 @@ enum class ProblemKind {
   kIdMismatch,          // header id differs from the file name's id
   kChunkCountMismatch,  // trailer final_chunk_count differs from chunks read
   kMissingTrailer,      // a closed (<id>.jsonl) file whose last line is not a trailer
+  // An archive (<id>.jsonl.zst) whose zstd stream is damaged: a bad or
+  // truncated frame, bytes after the last frame that are not one. offset is
+  // where the readable session bytes end; detail names the compressed byte.
+  kArchiveDamaged,
 };
 const char* problem_kind_name(ProblemKind k);  // "torn_tail", "invalid_json", ...
 
@@ -99,8 +103,10 @@ struct TornTail {
   uint64_t offset = 0;     // first byte after the last '\n'
   uint64_t length = 0;     // bytes to end of file
   uint64_t nul_bytes = 0;  // trailing NUL bytes within the tail
-  // The tail parses as the next record of the sequence: only its '\n' is
-  // missing (a repair appends "\n" and cuts nothing).
+  // The tail, less its trailing NULs, parses as the next record of the
+  // sequence: only its '\n' is missing (a repair cuts the NULs, if any, and
+  // appends "\n"). NULs after a whole record are what a power cut leaves
+  // when the size of an appended "\n" persisted but its byte did not.
   bool complete_record = false;
 };
 
@@ -137,7 +143,7 @@ std::unique_ptr<ByteSource> fd_source(FileSystem& fs, int fd);
 struct ReaderOptions {
   ReadMode mode = ReadMode::kTolerateTornTail;
   size_t max_line_bytes = kDefaultMaxLineBytes;
-  size_t buffer_bytes = size_t{256} << 10;  // read granularity
+  size_t buffer_bytes = size_t{256} << 10;  // largest read (the first read is at most 16 KiB)
   // Header id the file must carry; Reader::open() derives it from the file
   // name when unset.
   std::optional<std::string> expected_id;
@@ -161,6 +167,9 @@ struct ReadSummary {
 class Reader {
  public:
   // Opens `path` read-only (no symlinks, no lock). `name` in messages is path.
+  // An archive ("<id>.jsonl.zst") is read through zstd_source() (archive.h):
+  // records, offsets and problems are those of the session it holds, and a
+  // damaged zstd stream is a kCorruption error naming the compressed byte.
   static Result<std::unique_ptr<Reader>> open(const std::string& path, ReaderOptions opts = {});
   Reader(std::unique_ptr<ByteSource> src, std::string name, ReaderOptions opts);
   ~Reader();

@@ -3,6 +3,8 @@
 // Scanning never locks and never writes. Partial files are read in full;
 // closed files are checked by their last line only (it must be a valid
 // trailer) unless `verify`, so a directory costs O(files), not O(bytes).
+// Archives ("<id>.jsonl.zst", archive.h) are closed files that are always
+// read in full: a compressed stream has no cheap way to its last line.
 // Whether a partial is in flight is a non-blocking flock probe, released at
 // once.
 #pragma once
@@ -64,6 +66,7 @@ struct FileScan {
   int64_t age_s = 0;                   // seconds since last modification
   bool closed = false;                 // valid trailer seen
   bool verified = false;               // every byte was read
+  bool archived = false;               // "<id>.jsonl.zst": size is the compressed size
   std::vector<Problem> problems;       // torn tail included
   std::string why;                     // one line: why this state
 };
@@ -77,7 +80,10 @@ struct ScanSet {
   std::vector<FileScan> files;            // sorted by path
   std::vector<std::string> skipped;       // "path: reason" (symlinks, not session files)
   std::vector<Status> errors;             // files that could not be read
-  std::vector<std::string> stale_temps;   // *.__compact__ / *.__tmp__ left by a crash
+  // *.__compact__ / *.__tmp__ left by a crash, and "<id>.jsonl.zst" when
+  // "<id>.jsonl" exists too (a crash mid-archive: the plain file is the
+  // session; the next archive/unarchive removes the redundant copy).
+  std::vector<std::string> stale_temps;
 };
 ScanSet scan_paths(const std::vector<std::string>& paths, const ScanOptions& opts = {});
 

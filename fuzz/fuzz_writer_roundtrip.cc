@@ -1,0 +1,232 @@
+// fuzz_writer_roundtrip: arbitrary JSON -> Writer (on a MemFs) -> read back.
+//
+// Input: byte 0 chooses options, the rest is JSON text (invalid JSON is
+// skipped; a non-object is wrapped as {"v": ...} to become a payload).
+//   bit 0     durability record (else process)
+//   bits 1-2  chunk kind: system, user, assistant, tool_result
+//   bit 3     the trailer carries cumulative_usage (three integers from the input)
+//   bit 4     the value also goes into the header (sandbox_spec, lineage_extras)
+//   bit 5     abandon after the first chunk, then Writer::resume and go on
+// Properties (each a hard abort):
+//   - serialization is a fixpoint: parse(dump(v)) == v and dump(parse(dump(v)))
+//     == dump(v); whatever parse_json accepts, the serializer can write;
+//   - write_chunk succeeds iff append_chunk_line can build the line; a refused
+//     chunk writes nothing and leaves the writer usable;
+//   - the closed file is exactly header_line + chunk lines + trailer_line,
+//     the partial is gone, no descriptor is left open;
+//   - the file reads back in strict mode: every record's bytes are the line
+//     written, every payload equals the value given (NaN equal to NaN,
+//     -0.0 distinct from 0.0), header and trailer fields round trip.
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "fuzz_check.h"
+#include "mem_fs.h"
+#include "walkit/session.h"
+#include "walkit/writer.h"
+
+namespace {
+
+using namespace walkit;
+using walkit::fuzz::excerpt;
+
+// Value equality where a NaN equals a NaN and the sign of zero counts:
+// what a byte-exact round trip must preserve.
+bool same_value(const Value& a, const Value& b) {
+  if (a.type() != b.type()) return false;
+  switch (a.type()) {
+    case Value::Type::kDouble: {
+      double x = a.as_double(), y = b.as_double();
+      if (std::isnan(x) || std::isnan(y)) return std::isnan(x) && std::isnan(y);
+      return x == y && std::signbit(x) == std::signbit(y);
+    }
+    case Value::Type::kArray: {
+      const auto &x = a.as_array(), &y = b.as_array();
+      if (x.size() != y.size()) return false;
+      for (size_t i = 0; i < x.size(); ++i) {
+        if (!same_value(x[i], y[i])) return false;
+      }
+      return true;
+    }
+    case Value::Type::kObject: {
+      const auto &x = a.as_object(), &y = b.as_object();
+      if (x.size() != y.size()) return false;
+      for (size_t i = 0; i < x.size(); ++i) {
+        if (x[i].first != y[i].first || !same_value(x[i].second, y[i].second)) return false;
+      }
+      return true;
+    }
+    default:
+      return a == b;
+  }
+}
+
+uint64_t fnv1a(std::string_view s, uint64_t seed) {
+  uint64_t h = 14695981039346656037ull ^ seed;
+  for (char c : s) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+  return h;
+}
+
+constexpr const char* kKinds[4] = {"system", "user", "assistant", "tool_result"};
+constexpr const char* kCreatedAt = "2026-01-02T03:04:05.000006+00:00";
+constexpr const char* kClosedAt = "2026-01-02T03:04:06+00:00";
+const std::string kDir = "/sessions";
+const std::string kId = "fuzz-writer";
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  const uint8_t opt = data[0];
+  const std::string_view text(reinterpret_cast<const char*>(data) + 1, size - 1);
+  auto parsed = parse_json(text);
+  if (!parsed.is_ok()) return 0;
+  const bool object = parsed->is_object();
+  const Value payload = object ? *parsed : Value(Value::Object{{"v", *parsed}});
+
+  // Serialization fixpoint, on the value as parsed.
+  auto dumped = to_python_json(*parsed);
+  FUZZ_CHECK(dumped.is_ok(),
+             "parse_json accepted what the serializer refuses: " + dumped.status().to_string());
+  auto reparsed = parse_json(*dumped);
+  FUZZ_CHECK(reparsed.is_ok() && same_value(*reparsed, *parsed),
+             "parse(dump(v)) != v for dump " + excerpt(*dumped));
+  auto redumped = to_python_json(*reparsed);
+  FUZZ_CHECK(redumped.is_ok() && *redumped == *dumped,
+             "dump is not a fixpoint: " + excerpt(*dumped));
+
+  fuzz::MemFs fs;
+  WriterOptions wo;
+  wo.sessions_dir = kDir;
+  wo.fs = &fs;
+  wo.durability.mode = (opt & 1) ? Durability::kRecord : Durability::kProcess;
+  wo.header.id = kId;
+  wo.header.created_at = kCreatedAt;
+  if (opt & 16) {
+    wo.header.sandbox_backend = "fuzz";
+    if (object) wo.header.sandbox_spec = payload;
+    wo.header.lineage_extras = Value(Value::Array{Value(Value::Array{"value", *parsed})});
+  }
+  auto expected_header = header_line(wo.header);
+  auto w = Writer::create(wo);
+  FUZZ_CHECK(w.is_ok() == expected_header.is_ok(),
+             "create and header_line disagree: " + w.status().to_string());
+  if (!w.is_ok()) {
+    FUZZ_CHECK(
+        w.status().code() == Code::kInvalidArgument && !fs.exists(kDir + "/" + partial_name(kId)),
+        "a refused header left a file or failed oddly: " + w.status().to_string());
+    return 0;
+  }
+  std::unique_ptr<Writer> writer = std::move(*w);
+  const std::string kind = kKinds[(opt >> 1) & 3];
+  std::string expected = *expected_header;
+
+  // Chunk 0: the payload as a Value.
+  std::string line;
+  Status built = append_chunk_line(line, 0, kind, payload);
+  const std::string before = *fs.contents(writer->partial_path());
+  Status s = writer->write_chunk(0, kind, payload);
+  FUZZ_CHECK(s.is_ok() == built.is_ok(),
+             "write_chunk and append_chunk_line disagree: " + s.to_string());
+  std::vector<Value> payloads;
+  if (!s.is_ok()) {
+    FUZZ_CHECK(s.code() == Code::kInvalidArgument &&
+                   *fs.contents(writer->partial_path()) == before && writer->next_index() == 0 &&
+                   writer->latched_error().is_ok(),
+               "a refused chunk changed the file or latched: " + s.to_string());
+  } else {
+    expected += line;
+    payloads.push_back(payload);
+  }
+
+  if (opt & 32) {  // crash-and-resume: the writer goes, the partial stays
+    writer->abandon();
+    writer.reset();
+    ResumeOptions ro;
+    ro.sessions_dir = kDir;
+    ro.id = kId;
+    ro.durability = wo.durability;
+    ro.fs = &fs;
+    ResumeReport report;
+    auto resumed = Writer::resume(ro, &report);
+    FUZZ_CHECK(resumed.is_ok(), "resume failed: " + resumed.status().to_string());
+    FUZZ_CHECK(
+        report.chunks == payloads.size() && report.cut_bytes == 0 && !report.completed_newline,
+        "resume of a clean partial reported a repair");
+    writer = std::move(*resumed);
+  }
+
+  // Next chunk: the same payload given as JSON text (re-serialized canonically).
+  if (object) {
+    const uint64_t index = writer->next_index();
+    line.clear();
+    built = append_chunk_line(line, index, kind, payload);
+    s = writer->write_chunk_json(index, kind, text);
+    FUZZ_CHECK(s.is_ok() == built.is_ok(),
+               "write_chunk_json and append_chunk_line disagree: " + s.to_string());
+    if (s.is_ok()) {
+      expected += line;
+      payloads.push_back(payload);
+    }
+  }
+
+  CloseOptions co;
+  co.closed_at = kClosedAt;
+  if (opt & 8) {
+    co.cumulative_usage =
+        Usage{static_cast<int64_t>(fnv1a(text, 1)), static_cast<int64_t>(fnv1a(text, 2)),
+              static_cast<int64_t>(fnv1a(text, 3))};
+  }
+  s = writer->close(co);
+  FUZZ_CHECK(s.is_ok(), "close failed: " + s.to_string());
+  expected += trailer_line(kClosedAt, payloads.size(), co.cumulative_usage);
+  const std::string final_path = writer->final_path();
+  writer.reset();
+  FUZZ_CHECK(fs.open_fds() == 0, "the writer left a descriptor open");
+  FUZZ_CHECK(!fs.exists(kDir + "/" + partial_name(kId)), "the partial is still there after close");
+  const std::string* bytes = fs.contents(final_path);
+  FUZZ_CHECK(bytes && *bytes == expected, "closed file != header + chunk lines + trailer: " +
+                                              excerpt(bytes ? *bytes : std::string("(missing)")));
+
+  // Read back, strictly.
+  ReaderOptions ro;
+  ro.mode = ReadMode::kStrict;
+  ro.fs = &fs;
+  auto session = load_session(final_path, ro);
+  FUZZ_CHECK(session.is_ok(),
+             "the written file fails a strict read: " + session.status().to_string());
+  FUZZ_CHECK(
+      session->closed && session->problems.empty() && session->chunks.size() == payloads.size(),
+      "read back: not closed, problems, or a chunk count other than written");
+  for (size_t i = 0; i < payloads.size(); ++i) {
+    const LoadedChunk& c = session->chunks[i];
+    FUZZ_CHECK(c.index == i && c.kind == kind && same_value(c.payload, payloads[i]),
+               "chunk " + std::to_string(i) + " read back differs: " + excerpt(c.raw));
+  }
+  const Value& h = session->header;
+  const Value* id = h.find("id");
+  const Value* created = h.find("created_at");
+  const Value* spec = h.find("sandbox_spec");
+  const Value* extras = h.find("lineage_extras");
+  FUZZ_CHECK(id && *id == Value(kId) && created && *created == Value(kCreatedAt) && spec &&
+                 same_value(*spec, wo.header.sandbox_spec) && extras &&
+                 same_value(*extras, wo.header.lineage_extras),
+             "header fields do not round trip");
+  const Value* usage = session->trailer ? session->trailer->find("cumulative_usage") : nullptr;
+  FUZZ_CHECK(usage != nullptr, "trailer without cumulative_usage");
+  if (co.cumulative_usage) {
+    const Value* p = usage->is_object() ? usage->find("prompt_tokens") : nullptr;
+    const Value* t = usage->is_object() ? usage->find("total_tokens") : nullptr;
+    auto as_i64 = [](const Value* v) {
+      return v->type() == Value::Type::kInt ? v->as_int() : static_cast<int64_t>(v->as_uint());
+    };
+    FUZZ_CHECK(p && t && as_i64(p) == co.cumulative_usage->prompt_tokens &&
+                   as_i64(t) == co.cumulative_usage->total_tokens,
+               "cumulative_usage does not round trip");
+  } else {
+    FUZZ_CHECK(usage->is_null(), "cumulative_usage should be null");
+  }
+  return 0;
+}

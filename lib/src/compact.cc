@@ -1,0 +1,249 @@
+// walcompact's rewrite: canonical (or minified) spelling of closed sessions,
+// and folding of sessions the reference writer reopened (compact.h).
+//
+// Three reads, each under the session's lock:
+//   1. classify the file and check every line's spelling without building a
+//      value (canonical_json.h): most files are already canonical, and then
+//      nothing else happens;
+//   2. rewrite: parse each record, feed the original's digest, write the
+//      line (kept as is when already canonical) to "<id>.jsonl.__compact__";
+//   3. after fdatasync, read the temporary back in strict mode and compare
+//      digests. Only a match may replace the original.
+#include <algorithm>
+
+#include "canonical_json.h"
+#include "compact_internal.h"
+#include "locked_file.h"
+#include "walkit/digest.h"
+#include "walkit/quarantine.h"
+#include "walkit/value.h"
+
+namespace walkit::detail {
+namespace {
+
+Result<FirstPass> first_pass(FileSystem& fs, int fd, const std::string& path,
+                             const SessionName& name, JsonStyle style, size_t max_line) {
+  FirstPass fp;
+  ReaderOptions ro;
+  ro.mode = ReadMode::kSkipCorrupt;
+  ro.max_line_bytes = max_line;
+  ro.expected_id = name.id;
+  CollectingReporter collect(&fp.problems);
+  ro.reporter = &collect;
+  Reader reader(fd_source(fs, fd), path, ro);
+  Record r;
+  for (;;) {
+    auto more = reader.next(&r);
+    if (!more.is_ok()) return more.status();
+    if (!*more) break;
+    fp.record_bytes += r.raw.size() + 1;
+    Spelling s = check_spelling(r.raw, style);
+    if (s != Spelling::kCanonical) fp.canonical = false;
+    if (s == Spelling::kUnsafe) fp.unsafe = true;
+  }
+  fp.summary = reader.summary();
+  StateFacts f;
+  f.kind = name.kind;
+  f.header = fp.summary.header;
+  f.trailer = fp.summary.closed;
+  f.corrupt = fp.summary.corrupt;
+  f.torn_tail = fp.summary.torn_tail.has_value();
+  fp.state = classify(f);
+  return fp;
+}
+
+}  // namespace
+
+// Removes a "__compact__" left by a crash. Called only once the session it
+// belongs to has been read in full, under its lock, and found sound.
+Status remove_stale_temp(FileSystem& fs, const std::string& temp, bool dry_run,
+                         CompactReport* rep) {
+  if (!fs.lstat(temp).is_ok()) return Status::ok();
+  rep->removed_stale_temp = true;
+  if (dry_run) return Status::ok();
+  WALKIT_RETURN_IF_ERROR(fs.unlink(temp));
+  rep->changed = true;
+  return fs.fsync_dir(dir_name(temp));
+}
+
+namespace {
+
+// Pass 2: the rewrite. Returns the original's digest; *written its size.
+// A dry run (count_only) writes nothing and only counts.
+Result<std::string> write_rewrite(FileSystem& fs, int fd, const std::string& path,
+                                  const std::string& temp, const std::string& id, JsonStyle style,
+                                  size_t max_line, bool count_only, uint64_t* written) {
+  ReaderOptions ro;
+  ro.mode = ReadMode::kStrict;
+  ro.max_line_bytes = max_line;
+  ro.expected_id = id;
+  Reader reader(fd_source(fs, fd), path, ro);
+  DigestBuilder original;
+  TempWriter out(fs, temp, count_only);
+  WALKIT_RETURN_IF_ERROR(out.open());
+  Record r;
+  for (;;) {
+    auto more = reader.next(&r);
+    if (!more.is_ok()) return more.status();
+    if (!*more) break;
+    auto v = parse_json(r.raw);
+    if (!v.is_ok()) return v.status();
+    WALKIT_RETURN_IF_ERROR(original.add(r.type, *v));
+    std::string& buf = out.buffer();
+    if (check_spelling(r.raw, style, /*find_unsafe=*/false) == Spelling::kCanonical) {
+      buf.append(r.raw);
+    } else {
+      WALKIT_RETURN_IF_ERROR(append_styled_json(buf, *v, style));
+    }
+    buf += '\n';
+    WALKIT_RETURN_IF_ERROR(out.maybe_flush());
+  }
+  WALKIT_RETURN_IF_ERROR(out.finish());
+  *written = out.written();
+  return original.finish();
+}
+
+}  // namespace
+
+// Pass 3: the temporary, read back from the file system, must say the same.
+Status verify_temp(FileSystem& fs, const std::string& temp, const std::string& id, size_t max_line,
+                   const std::string& want) {
+  ReaderOptions ro;
+  ro.mode = ReadMode::kStrict;
+  ro.max_line_bytes = max_line;
+  ro.expected_id = id;
+  ro.fs = &fs;
+  auto reader = Reader::open(temp, ro);
+  if (!reader.is_ok()) return reader.status();
+  auto got = reader_digest(**reader);
+  if (!got.is_ok()) return got.status();
+  if (got->hex != want) {
+    return Status(Code::kCorruption, temp + ": logical digest " + got->hex +
+                                         " differs from the original's " + want +
+                                         "; nothing replaced");
+  }
+  return Status::ok();
+}
+
+// The one place a compaction replaces a file: `temp` holds the same session
+// (digest proved), durable; the original is still locked by us and has not
+// changed size since it was read. A writer never appends to a closed name,
+// and every tool that changes a session takes the same lock first.
+Status replace_original(FileSystem& fs, const LockedFile& f, const std::string& path,
+                        const std::string& temp) {
+  WALKIT_RETURN_IF_ERROR(check_size(fs, f, f.info.size, path));
+  WALKIT_RETURN_IF_ERROR(fs.rename_replace(temp, path));
+  return fs.fsync_dir(dir_name(path));
+}
+
+Result<CompactReport> rewrite_session(const std::string& path, const CompactOptions& opts) {
+  FileSystem& fs = opts.fs ? *opts.fs : default_fs();
+  CompactReport rep;
+  rep.path = rep.new_path = path;
+  auto name = parse_session_name(base_name(path));
+  if (!name) return Status(Code::kInvalidArgument, path + ": not a session file name");
+  if (name->archived) {
+    rep.action = CompactAction::kSkipped;
+    rep.before = FileState::kClosed;
+    rep.detail = "an archive; unarchive it to rewrite it";
+    return rep;
+  }
+  const JsonStyle style = opts.minify ? JsonStyle::kMinified : JsonStyle::kReference;
+  // A partial is only read (to report its state), unless it may be folded.
+  const bool may_change = !opts.dry_run && (name->kind == FileKind::kFinal || opts.merge_resumed);
+  LockedFile f;
+  WALKIT_RETURN_IF_ERROR(open_locked(fs, path, may_change, &f));
+  if (f.locked_by_other) {
+    rep.before = FileState::kInFlight;
+    rep.action = CompactAction::kSkippedInFlight;
+    rep.detail = "locked by a live writer; untouched";
+    return rep;
+  }
+  rep.bytes_before = rep.bytes_after = f.info.size;
+  auto fp = first_pass(fs, f.fd, path, *name, style, opts.max_line_bytes);
+  if (!fp.is_ok()) return fp.status();
+  rep.before = fp->state;
+  const std::string temp = dir_name(path) + "/" + name->id + std::string(kCompactSuffix);
+
+  if (opts.merge_resumed && fp->state == FileState::kCorrupt) {
+    std::string why;
+    auto plan = plan_fold(fs, f.fd, name->id, *fp, opts.max_line_bytes, &why);
+    if (!plan.is_ok()) return plan.status();
+    if (fp->summary.torn_tail) why = "a torn tail; walrepair first";
+    if (!why.empty() || plan->empty()) {
+      rep.action = CompactAction::kRefused;
+      rep.detail = "corrupt: " + (why.empty() ? std::string("no resumed header found") : why) +
+                   "; untouched (walrepair --salvage)";
+      return rep;
+    }
+    auto merged = fold_resumed(fs, f, path, *name, *plan, opts, rep);
+    if (!merged.is_ok() || name->kind == FileKind::kPartial || opts.dry_run) return merged;
+    // A closed file, now clean: give it its canonical form too.
+    f.release();
+    CompactOptions again = opts;
+    again.merge_resumed = false;
+    auto then = rewrite_session(path, again);
+    if (!then.is_ok()) return then.status();
+    if (then->action == CompactAction::kRewritten) {
+      merged->bytes_after = then->bytes_after;
+      merged->detail += "; then rewritten";
+    }
+    return merged;
+  }
+  if (name->kind == FileKind::kPartial) {
+    rep.action = CompactAction::kSkipped;
+    rep.detail =
+        std::string(file_state_name(fp->state)) +
+        (opts.merge_resumed ? "; nothing to fold" : " partial; only closed sessions are compacted");
+    return rep;
+  }
+  if (fp->state != FileState::kClosed) {
+    rep.action = CompactAction::kRefused;
+    const Problem* p = fp->problems.empty() ? nullptr : &fp->problems.front();
+    rep.detail = "corrupt" +
+                 (p ? " (" + std::string(problem_kind_name(p->kind)) + " at line " +
+                          std::to_string(p->line) + ")"
+                    : std::string()) +
+                 "; untouched (walrepair --salvage, or --merge-resumed for a reopened session)";
+    return rep;
+  }
+  if (fp->unsafe) {
+    rep.action = CompactAction::kRefused;
+    rep.detail =
+        "holds an integer beyond 64 bits, which a rewrite would turn into a float; untouched";
+    return rep;
+  }
+  // The session has been read in full under its lock and is sound: a
+  // temporary of ours beside it can only be a crashed compaction's.
+  WALKIT_RETURN_IF_ERROR(remove_stale_temp(fs, temp, opts.dry_run, &rep));
+  if (fp->canonical && fp->record_bytes == f.info.size) {
+    rep.action = CompactAction::kUnchanged;
+    rep.detail = std::string("already ") + (opts.minify ? "minified" : "canonical");
+    if (rep.removed_stale_temp) rep.detail += "; removed a stale " + base_name(temp);
+    return rep;
+  }
+  rep.action = CompactAction::kRewritten;
+  rep.detail = opts.minify ? "minified" : "rewritten canonically";
+  if (rep.removed_stale_temp) rep.detail += "; removed a stale " + base_name(temp);
+  uint64_t written = 0;
+  auto want = write_rewrite(fs, f.fd, path, temp, name->id, style, opts.max_line_bytes,
+                            opts.dry_run, &written);
+  if (opts.dry_run) {
+    if (!want.is_ok()) return want.status();
+    rep.bytes_after = written;
+    return rep;
+  }
+  Status s = want.status();
+  if (s.is_ok()) s = verify_temp(fs, temp, name->id, opts.max_line_bytes, *want);
+  if (s.is_ok()) s = replace_original(fs, f, path, temp);
+  if (!s.is_ok()) {
+    (void)fs.unlink(temp);
+    return s;
+  }
+  rep.changed = true;
+  rep.digest = *want;
+  rep.bytes_after = written;
+  return rep;
+}
+
+}  // namespace walkit::detail

@@ -1,0 +1,339 @@
+#define BOOST_TEST_MODULE writer_fault_sweep_test
+#include <boost/test/unit_test.hpp>
+
+// Every FileSystem call the writer makes (open, lock, mkdir, lstat, fstat,
+// write, fdatasync, fsync_dir, rename, close, pread, ...) failed in turn with
+// ENOSPC, EDQUOT, EIO, EINTR and (for writes) a short write, once and
+// forever: create + chunks + close in process and record modes, and resume
+// of a crashed partial with a torn tail. writer_fault_test.cc sweeps the
+// write/sync calls of the same protocol in more depth (cut failures); this
+// one covers every op and every fault kind. See fault_sweep.h.
+
+#include <cerrno>
+#include <string>
+#include <vector>
+
+#include "fault_sweep.h"
+#include "walkit/quarantine.h"
+#include "walkit/repair.h"
+#include "walkit/writer.h"
+
+namespace {
+
+using walkit::Durability;
+using walkit::FileSystem;
+using walkit::Status;
+using walkit::Value;
+using walkit::test::FaultFs;
+using walkit::test::Injection;
+using walkit::test::Kind;
+using walkit::test::path_exists;
+using walkit::test::slurp;
+using walkit::test::spit;
+
+const std::string kId = "sweep-1";
+const std::string kCreatedAt = "2026-03-04T05:06:07+00:00";
+const std::string kClosedAt = "2026-03-04T05:07:00+00:00";
+const std::string kBig(6000, 'b');  // a record longer than a page
+
+// The records, spelled out by hand as the reference writer writes them.
+const std::string kHeader =
+    R"({"record_type": "header", "schema_version": 1, "id": "sweep-1", "created_at": )"
+    R"("2026-03-04T05:06:07+00:00", "parent_session_ids": [], "lineage_operator": "implicit", )"
+    R"("lineage_kind": "unknown", "lineage_extras": [], "sandbox_backend": null, )"
+    R"("sandbox_spec": null, "sandbox_handle_id": null})"
+    "\n";
+const std::vector<std::string>& chunk_contents() {
+  static const std::vector<std::string> c{"one", "two \u00e9", kBig, "four"};
+  return c;
+}
+std::string chunk_line(size_t i) {
+  return R"({"record_type": "chunk", "index": )" + std::to_string(i) +
+         R"(, "kind": "user", "payload": {"content": ")" + chunk_contents()[i] + "\"}}\n";
+}
+const std::string kTrailer =
+    R"({"record_type": "trailer", "closed_at": "2026-03-04T05:07:00+00:00", )"
+    R"("final_chunk_count": 4, "cumulative_usage": null})"
+    "\n";
+std::string prefix(size_t chunks) {
+  std::string s = kHeader;
+  for (size_t i = 0; i < chunks; ++i) s += chunk_line(i);
+  return s;
+}
+const size_t kChunks = 4;
+const std::string kFull = prefix(kChunks) + kTrailer;
+
+std::string sessions(const std::string& dir) { return dir + "/sessions"; }
+std::string partial(const std::string& dir) {
+  return sessions(dir) + "/" + kId + ".jsonl.__partial__";
+}
+std::string final_path(const std::string& dir) { return sessions(dir) + "/" + kId + ".jsonl"; }
+
+// When the cut back also failed (a second fault): every acknowledged record,
+// then at most a prefix of the record that was being written.
+void check_torn_allowed(const std::string& bytes, const std::string& acked_prefix, size_t acked) {
+  BOOST_TEST_REQUIRE(bytes.size() >= acked_prefix.size(), "acknowledged records are missing");
+  BOOST_TEST(bytes.compare(0, acked_prefix.size(), acked_prefix) == 0);
+  const std::string next = acked < kChunks ? chunk_line(acked) : kTrailer;
+  BOOST_TEST(next.compare(0, bytes.size() - acked_prefix.size(), bytes, acked_prefix.size()) == 0,
+             "bytes after the acknowledged records are not a prefix of the next one");
+}
+
+// Writes chunks from w's next index on, then closes; the first error wins,
+// and after it every call must fail (the latch).
+Status write_rest_and_close(walkit::Writer& w, size_t* acked) {
+  Status first;
+  for (size_t i = w.next_index(); i < kChunks; ++i) {
+    Status s = w.write_chunk(i, "user", Value(Value::Object{{"content", chunk_contents()[i]}}));
+    if (s.is_ok()) {
+      BOOST_TEST(first.is_ok(), "write_chunk succeeded after a failure: " << first.to_string());
+      ++*acked;
+    } else if (first.is_ok()) {
+      first = s;
+    }
+  }
+  walkit::CloseOptions c;
+  c.closed_at = kClosedAt;
+  Status s = w.close(c);
+  BOOST_TEST((first.is_ok() || !s.is_ok()), "close succeeded after a failure");
+  return first.is_ok() ? s : first;
+}
+
+// After a failure: the operator resumes a crashed partial, promotes a sealed
+// one, or starts over when nothing was created.
+Status converge(const std::string& dir, Durability d, size_t* acked) {
+  if (path_exists(final_path(dir))) return Status::ok();
+  if (path_exists(partial(dir))) {
+    if (slurp(partial(dir)) == kFull) {
+      auto p = walkit::promote_file(partial(dir));
+      if (!p.is_ok()) return p.status();
+      BOOST_TEST(p->action == walkit::PromoteAction::kRename);
+      return Status::ok();
+    }
+    walkit::ResumeOptions ro;
+    ro.sessions_dir = sessions(dir);
+    ro.id = kId;
+    ro.durability.mode = d;
+    auto w = walkit::Writer::resume(ro);
+    if (!w.is_ok() && w.status().code() == walkit::Code::kFailedPrecondition &&
+        w.status().message().find("no valid header") != std::string::npos) {
+      // A create whose cleanup failed too left a header-less partial: what
+      // walrepair --quarantine-unrecoverable is for. Then start over.
+      walkit::RepairOptions rep;
+      rep.quarantine_unrecoverable = true;
+      auto r = walkit::repair_file(partial(dir), rep);
+      if (!r.is_ok()) return r.status();
+      return Status(walkit::Code::kNotFound, "no session file: start over");
+    }
+    if (!w.is_ok()) return w.status();
+    *acked = (*w)->next_index();
+    return write_rest_and_close(**w, acked);
+  }
+  return Status(walkit::Code::kNotFound, "no session file: start over");
+}
+
+// create + 4 chunks + close.
+class CreateWorkload : public walkit::test::Workload {
+ public:
+  explicit CreateWorkload(Durability d) : d_(d) {}
+  std::string name() const override {
+    return d_ == Durability::kRecord ? "create/record" : "create/process";
+  }
+  Status run(const std::string& dir, FileSystem& fs) override {
+    acked_ = 0;
+    created_ = false;
+    walkit::WriterOptions o;
+    o.sessions_dir = sessions(dir);
+    o.header.id = kId;
+    o.header.created_at = kCreatedAt;
+    o.durability.mode = d_;
+    o.fs = &fs;
+    auto w = walkit::Writer::create(o);
+    if (!w.is_ok()) return w.status();
+    created_ = true;
+    return write_rest_and_close(**w, &acked_);
+  }
+  void check_failed(const std::string& dir) override {
+    const bool has_partial = path_exists(partial(dir));
+    const bool has_final = path_exists(final_path(dir));
+    BOOST_TEST(!(has_partial && has_final));
+    if (!created_) {
+      // Nothing was acknowledged: the writer removes its own file (unless
+      // that unlink failed too; then at most a prefix of the header is left).
+      BOOST_TEST(!has_final);
+      if (double_fault && has_partial) {
+        const std::string bytes = slurp(partial(dir));
+        BOOST_TEST(kHeader.compare(0, bytes.size(), bytes) == 0);
+        return;
+      }
+      BOOST_TEST(!has_partial, "create failed but left " << partial(dir));
+      return;
+    }
+    if (has_final) {
+      BOOST_TEST(slurp(final_path(dir)) == kFull);
+      return;
+    }
+    BOOST_TEST_REQUIRE(has_partial, "a created session vanished");
+    BOOST_TEST(walkit::test::lock_is_free(partial(dir)));
+    const std::string bytes = slurp(partial(dir));
+    // Exactly the acknowledged records (plus the trailer when only the
+    // rename or what follows it failed): a whole-record prefix.
+    if (double_fault) {
+      check_torn_allowed(bytes, prefix(acked_), acked_);
+      return;
+    }
+    BOOST_TEST((bytes == prefix(acked_) || (acked_ == kChunks && bytes == kFull)),
+               "left " << bytes.size() << " bytes; acked prefix is " << prefix(acked_).size());
+  }
+  void check_done(const std::string& dir) override {
+    BOOST_TEST(!path_exists(partial(dir)));
+    BOOST_TEST_REQUIRE(path_exists(final_path(dir)));
+    BOOST_TEST(slurp(final_path(dir)) == kFull);
+    auto names = walkit::test::dir_names(sessions(dir));
+    std::erase(names, ".quarantine");  // a torn tail a double fault left, cut by resume
+    BOOST_TEST(names == std::vector<std::string>{kId + ".jsonl"});
+  }
+  Status retry(const std::string& dir) override {
+    size_t acked = 0;
+    Status s = converge(dir, d_, &acked);
+    if (s.code() == walkit::Code::kNotFound) return run(dir, walkit::default_fs());
+    return s;
+  }
+
+ private:
+  Durability d_;
+  size_t acked_ = 0;
+  bool created_ = false;
+};
+
+// A crashed partial (header, 2 chunks, half of chunk 2): resume, write
+// chunks 2 and 3, close.
+class ResumeWorkload : public walkit::test::Workload {
+ public:
+  explicit ResumeWorkload(Durability d) : d_(d) {}
+  std::string name() const override {
+    return d_ == Durability::kRecord ? "resume/record" : "resume/process";
+  }
+  static std::string torn() { return chunk_line(2).substr(0, 40); }
+  static std::string original() { return prefix(2) + torn(); }
+  void setup(const std::string& dir) override {
+    std::filesystem::create_directory(sessions(dir));
+    spit(partial(dir), original());
+  }
+  Status run(const std::string& dir, FileSystem& fs) override {
+    acked_ = 0;
+    resumed_ = false;
+    walkit::ResumeOptions o;
+    o.sessions_dir = sessions(dir);
+    o.id = kId;
+    o.durability.mode = d_;
+    o.fs = &fs;
+    auto w = walkit::Writer::resume(o);
+    if (!w.is_ok()) return w.status();
+    resumed_ = true;
+    return write_rest_and_close(**w, &acked_);
+  }
+  // The torn bytes, if cut, are in the quarantine, whole (I7: never a half
+  // copy that the journal trusts).
+  void check_quarantine(const std::string& dir, bool must_hold_tail) {
+    bool found = false;
+    for (const auto& j : walkit::test::journal_lines(sessions(dir))) {
+      if (!j.parsed || j.bin.empty()) continue;
+      const std::string bin = sessions(dir) + "/.quarantine/" + j.bin;
+      BOOST_TEST_REQUIRE(path_exists(bin), "journal names a missing " << bin);
+      const std::string bytes = slurp(bin);
+      BOOST_TEST(bytes.size() == j.length);
+      BOOST_TEST(walkit::sha256_hex(bytes) == j.sha256);
+      found |= j.offset == prefix(2).size() && bytes == torn();
+    }
+    if (must_hold_tail) BOOST_TEST(found, "the cut torn tail is not in the quarantine");
+  }
+  void check_failed(const std::string& dir) override {
+    const bool has_partial = path_exists(partial(dir));
+    const bool has_final = path_exists(final_path(dir));
+    BOOST_TEST_REQUIRE((has_partial != has_final));
+    if (has_final) {
+      BOOST_TEST(slurp(final_path(dir)) == kFull);
+      check_quarantine(dir, true);
+      return;
+    }
+    BOOST_TEST(walkit::test::lock_is_free(partial(dir)));
+    const std::string bytes = slurp(partial(dir));
+    if (bytes == original()) {
+      check_quarantine(dir, false);  // failed before the cut: maybe kept, not cut
+      return;
+    }
+    if (double_fault) {  // the tail was cut; cutting back a record may have failed
+      check_torn_allowed(bytes, prefix(2 + acked_), 2 + acked_);
+      check_quarantine(dir, true);
+      return;
+    }
+    BOOST_TEST((bytes == prefix(2 + acked_) || (2 + acked_ == kChunks && bytes == kFull)),
+               "left " << bytes.size() << " bytes; acked prefix is " << prefix(2 + acked_).size());
+    check_quarantine(dir, true);
+  }
+  void check_done(const std::string& dir) override {
+    BOOST_TEST(!path_exists(partial(dir)));
+    BOOST_TEST_REQUIRE(path_exists(final_path(dir)));
+    BOOST_TEST(slurp(final_path(dir)) == kFull);
+    check_quarantine(dir, true);
+  }
+  Status retry(const std::string& dir) override {
+    size_t acked = 0;
+    return converge(dir, d_, &acked);
+  }
+
+ private:
+  Durability d_;
+  size_t acked_ = 0;
+  bool resumed_ = false;
+};
+
+// Faults whose failure legitimately leaves the operation successful. Each
+// entry says why; everything else that succeeds is a silent failure.
+const char* justify(const walkit::test::Workload&, const Injection& inj,
+                    const FaultFs::LogEntry& call, const std::vector<FaultFs::LogEntry>& log) {
+  if (const char* why = walkit::test::common_justification(inj, call, log)) return why;
+  if (call.op == FaultFs::kLstat && call.path.ends_with("/" + kId + ".jsonl")) {
+    return "probe for a closed <id>.jsonl: a failure reads as absent, and close() renames with "
+           "RENAME_NOREPLACE, so a file the probe missed is never replaced";
+  }
+  if (call.op == FaultFs::kLstat && inj.mode == FaultFs::Mode::kOnce &&
+      call.path.ends_with("/sessions")) {
+    return "make_dirs' first lstat is a shortcut: when it fails, make_dirs walks the components "
+           "and mkdir (EEXIST) decides";
+  }
+  return nullptr;
+}
+
+void run_sweep(walkit::test::Workload& w) {
+  auto st = walkit::test::sweep(w, justify);
+  BOOST_TEST(st.cases > 0u);
+  BOOST_TEST(st.surfaced + st.absorbed == st.cases);
+  auto second = walkit::test::sweep_error_paths(w, justify);
+  BOOST_TEST(second.surfaced + second.absorbed == second.cases);
+  st.add(second);
+  BOOST_TEST_MESSAGE(w.name() << " total: " << st.summary());
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(every_call_of_create_write_close_in_process_mode_fails_visibly_and_converges) {
+  CreateWorkload w(Durability::kProcess);
+  run_sweep(w);
+}
+
+BOOST_AUTO_TEST_CASE(every_call_of_create_write_close_in_record_mode_fails_visibly_and_converges) {
+  CreateWorkload w(Durability::kRecord);
+  run_sweep(w);
+}
+
+BOOST_AUTO_TEST_CASE(every_call_of_resume_in_process_mode_fails_visibly_and_keeps_the_tail) {
+  ResumeWorkload w(Durability::kProcess);
+  run_sweep(w);
+}
+
+BOOST_AUTO_TEST_CASE(every_call_of_resume_in_record_mode_fails_visibly_and_keeps_the_tail) {
+  ResumeWorkload w(Durability::kRecord);
+  run_sweep(w);
+}
