@@ -116,9 +116,36 @@ cmd_sanitize() {
     -DCMAKE_CXX_COMPILER=clang++ -DWALKIT_SANITIZE=ON
   step "Running tests under ASan+UBSan (ctest, build-asan/)"
   # Any report fails its test: UBSan is built with -fno-sanitize-recover, ASan always halts.
+  # The crash tiers run at reduced size here (their full CI size runs in `test`).
+  WALKIT_KILL9_RUNS="${WALKIT_KILL9_RUNS:-300}" WALKIT_POWERCUT_CYCLES="${WALKIT_POWERCUT_CYCLES:-20}" \
   ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}" \
   UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}" \
     ctest --test-dir build-asan --output-on-failure -j2
+}
+
+cmd_fuzz() {
+  install_packages "${BASE_PACKAGES[@]}" "${SANITIZE_PACKAGES[@]}"
+  step "Fuzzing: each libFuzzer target for ${1} s (fuzz/run_fuzz.sh, build-fuzz/)"
+  WALKIT_FUZZ_JOBS="$JOBS" bash fuzz/run_fuzz.sh "$1" "$ROOT/build-fuzz"
+}
+
+# Every reliability tier at full size, one after the other (hours). Each line
+# is also the command to run one tier alone; the CI sizes are the defaults.
+cmd_long() {
+  install_packages "${BASE_PACKAGES[@]}" "${SANITIZE_PACKAGES[@]}"
+  configure_and_build build RelWithDebInfo all
+  local env=(env WALKIT_BIN_DIR="$ROOT/build/tools" WALKIT_TESTDATA="$ROOT/testdata")
+  step "kill -9: 100,000 writer runs"
+  "${env[@]}" WALKIT_KILL9_RUNS=100000 build/tests/kill9_test --log_level=message
+  step "Power cuts: 3,334 cycles per file system (10,002 in all)"
+  "${env[@]}" WALKIT_POWERCUT_CYCLES=3334 build/tests/powercut_test --log_level=test_suite
+  step "Crash-state enumeration, long workloads"
+  "${env[@]}" WALKIT_CRASH_STATES=long build/tests/crash_state_test --log_level=message
+  step "Fault sweeps, long"
+  "${env[@]}" WALKIT_FAULT_SWEEP=long build/tests/writer_fault_sweep_test --log_level=message
+  "${env[@]}" WALKIT_FAULT_SWEEP=long build/tests/tool_fault_test --log_level=message
+  step "Fuzzing: 10^8 executions per target (or 4 hours each)"
+  WALKIT_FUZZ_RUNS=100000000 WALKIT_FUZZ_JOBS="$JOBS" bash fuzz/run_fuzz.sh 14400 "$ROOT/build-fuzz"
 }
 
 cmd_coverage() {
@@ -144,6 +171,8 @@ case "${1:-}" in
   bench) cmd_bench ;;
   sanitize) cmd_sanitize ;;
   coverage) cmd_coverage ;;
+  fuzz) cmd_fuzz "${2:-60}" ;;
+  long) cmd_long ;;
   -h | --help | help) usage; exit 0 ;;
   *)
     [ -n "${1:-}" ] && printf 'walkit.sh: unknown command: %s\n\n' "$1" >&2
