@@ -162,7 +162,11 @@ cmd_coverage() {
   configure_and_build build-cov Debug all -DWALKIT_COVERAGE=ON
   find build-cov -name '*.gcda' -delete
   step "Running tests (ctest, build-cov/)"
-  ctest --test-dir build-cov --output-on-failure -j2 || die "tests failed under coverage"
+  # Tests that kill instrumented processes are left out: a SIGKILL during the
+  # exit-time .gcda dump leaves a torn profile that spoils every later merge.
+  ctest --test-dir build-cov --output-on-failure -j2 \
+    -E '^(kill9_test|kill_syscall_test|tool_kill_test|powercut_test|kernel_fault_test|live_writer_test|walkit_demo.*|recovery_demo.*|package_consumer.*)$' ||
+    die "tests failed under coverage"
   step "Coverage of lib/ (gcovr; throw and compiler-made branches excluded)"
   mkdir -p build-cov/coverage
   local common=(--root "$ROOT" --filter "$ROOT/lib/" --object-directory "$ROOT/build-cov"

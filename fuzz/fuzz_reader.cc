@@ -18,8 +18,9 @@
 //     iff it saw no corruption; a failing read delivered exactly the records
 //     before the first fatal problem, and its error names that offset;
 //   - a tail flagged complete_record becomes exactly one more record when
-//     its '\n' is added; any other tail (no NULs, within the line limit)
-//     then becomes a blank line or a problem, never a record.
+//     its trailing NULs are cut and its '\n' is added; any other tail
+//     (within the line limit, no earlier corruption) then becomes a blank
+//     line or a problem, never a clean record.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -274,10 +275,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                "tolerate-torn-tail differs from skip-corrupt on an input without corruption");
   }
 
-  // What the tail becomes once its '\n' arrives.
+  // What the tail becomes once its trailing NULs are cut and its '\n' arrives
+  // (what a repair does with a complete_record tail).
   const auto& t = skip.sum.torn_tail;
-  if (t && !newer_schema && t->nul_bytes == 0 && t->length <= max_line) {
-    std::string closed(bytes);
+  if (t && !newer_schema && t->length - t->nul_bytes <= max_line) {
+    std::string closed(bytes.substr(0, bytes.size() - t->nul_bytes));
     closed += '\n';
     Run after = read_all(closed, ReadMode::kSkipCorrupt, max_line, big, id);
     FUZZ_CHECK(!after.sum.torn_tail, "a newline-terminated input still has a torn tail");
