@@ -13,6 +13,21 @@ namespace {
 
 bool is_container(const Value& v) { return v.is_array() || v.is_object(); }
 
+// End of the number token starting at `pos` (digits, sign, '.', exponent);
+// *is_float says whether it has a fraction or an exponent.
+size_t number_token_end(std::string_view s, size_t pos, bool* is_float) {
+  *is_float = false;
+  for (; pos < s.size(); ++pos) {
+    char c = s[pos];
+    if (c == '.' || c == 'e' || c == 'E') {
+      *is_float = true;
+    } else if (!((c >= '0' && c <= '9') || c == '-' || c == '+')) {
+      break;
+    }
+  }
+  return pos;
+}
+
 Status too_deep() {
   return Status(Code::kInvalidArgument,
                 "value nested deeper than " + std::to_string(kMaxDepth) + " levels");
@@ -216,14 +231,7 @@ class SpellingChecker {
       return;
     }
     bool is_float = false;
-    for (; pos_ < s_.size(); ++pos_) {
-      char c = s_[pos_];
-      if (c == '.' || c == 'e' || c == 'E') {
-        is_float = true;
-      } else if (!((c >= '0' && c <= '9') || c == '-' || c == '+')) {
-        break;
-      }
-    }
+    pos_ = number_token_end(s_, pos_, &is_float);
     std::string_view tok = s_.substr(start, pos_ - start);
     if (tok.empty()) {
       verdict_ = Spelling::kRespell;  // not a value start: whitespace, or not valid JSON
@@ -307,14 +315,7 @@ bool has_unsafe_integer(std::string_view s) {
     }
     size_t start = i;
     bool is_float = false;
-    for (; i < s.size(); ++i) {
-      char d = s[i];
-      if (d == '.' || d == 'e' || d == 'E') {
-        is_float = true;
-      } else if (!((d >= '0' && d <= '9') || d == '-' || d == '+')) {
-        break;
-      }
-    }
+    i = number_token_end(s, i, &is_float);
     std::string_view tok = s.substr(start, i - start);
     if (is_float || tok.size() < 19) continue;
     std::errc ec;
