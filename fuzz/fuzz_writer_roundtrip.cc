@@ -7,7 +7,11 @@
 //   bit 3     the trailer carries cumulative_usage (three integers from the input)
 //   bit 4     the value also goes into the header (sandbox_spec, lineage_extras)
 //   bit 5     abandon after the first chunk, then Writer::resume and go on
+//   bit 6     the respelling property checks the reference style (else minified)
 // Properties (each a hard abort):
+//   - the Value-free respelling (json_codec.h: the digest's and walcompact's
+//     path) accepts exactly the objects parse_json accepts and spells them
+//     as append_styled_json does (digest, reference and minified);
 //   - serialization is a fixpoint: parse(dump(v)) == v and dump(parse(dump(v)))
 //     == dump(v); whatever parse_json accepts, the serializer can write;
 //   - write_chunk succeeds iff append_chunk_line can build the line; a refused
@@ -22,7 +26,9 @@
 #include <string>
 #include <vector>
 
+#include "canonical_json.h"
 #include "fuzz_check.h"
+#include "json_codec.h"
 #include "mem_fs.h"
 #include "walkit/session.h"
 #include "walkit/writer.h"
@@ -82,6 +88,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint8_t opt = data[0];
   const std::string_view text(reinterpret_cast<const char*>(data) + 1, size - 1);
   auto parsed = parse_json(text);
+
+  // The respelling agrees with the Value path.
+  detail::Respeller sp;
+  const bool respelled = sp.respell(text, true, (opt & 64) != 0);
+  FUZZ_CHECK(respelled == (parsed.is_ok() && parsed->is_object()),
+             std::string("respell ") + (respelled ? "accepted" : "refused") + " what parse_json " +
+                 (parsed.is_ok() ? "gave an object for" : "refused"));
+  if (respelled) {
+    std::string digest, styled;
+    FUZZ_CHECK(detail::append_styled_json(digest, *parsed, detail::JsonStyle::kDigest).is_ok() &&
+                   digest == sp.digest(),
+               "respelled digest differs: " + excerpt(sp.digest()) + " vs " + excerpt(digest));
+    const auto style = (opt & 64) ? detail::JsonStyle::kReference : detail::JsonStyle::kMinified;
+    FUZZ_CHECK(sp.repeated_key() ||
+                   (detail::append_styled_json(styled, *parsed, style).is_ok() &&
+                    styled == sp.styled()),
+               "respelled line differs: " + excerpt(sp.styled()) + " vs " + excerpt(styled));
+  }
   if (!parsed.is_ok()) return 0;
   const bool object = parsed->is_object();
   const Value payload = object ? *parsed : Value(Value::Object{{"v", *parsed}});

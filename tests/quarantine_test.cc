@@ -19,6 +19,7 @@
 
 #include "support/fault_fs.h"
 #include "support/test_support.h"
+#include "sha256_internal.h"
 #include "walkit/quarantine.h"
 
 namespace walkit {
@@ -135,7 +136,22 @@ std::string sha256sum_of(const std::string& tool, const std::string& path) {
 
 BOOST_AUTO_TEST_SUITE(sha256)
 
-BOOST_AUTO_TEST_CASE(matches_the_fips_180_examples) {
+// Runs `check` once with each block function this machine has: the portable
+// one always, the SHA-extensions one where the CPU offers it.
+template <class F>
+void with_each_block_function(F check) {
+  const bool was = walkit::detail::sha256_use_hardware(false);
+  BOOST_TEST_CONTEXT("portable") { check(); }
+  if (walkit::detail::sha256_hardware_available()) {
+    walkit::detail::sha256_use_hardware(true);
+    BOOST_TEST_CONTEXT("SHA extensions") { check(); }
+  } else {
+    BOOST_TEST_MESSAGE("this CPU has no SHA extensions: only the portable path was checked");
+  }
+  walkit::detail::sha256_use_hardware(was);
+}
+
+BOOST_AUTO_TEST_CASE(matches_the_fips_180_examples) { with_each_block_function([] {
   BOOST_TEST(walkit::sha256_hex("") ==
              "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   BOOST_TEST(walkit::sha256_hex("abc") ==
@@ -147,6 +163,39 @@ BOOST_AUTO_TEST_CASE(matches_the_fips_180_examples) {
              "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1");
   BOOST_TEST(walkit::sha256_hex(std::string(1000000, 'a')) ==
              "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}); }
+
+// Lengths around every padding and block boundary, fed whole and in uneven
+// pieces. Expected digests from Python's hashlib over bytes (7i + 3) mod 251.
+BOOST_AUTO_TEST_CASE(matches_hashlib_at_block_boundaries_in_any_pieces) {
+  const std::vector<std::pair<size_t, std::string>> want = {
+      {1, "084fed08b978af4d7d196a7446a86b58009e636b611db16211b65a9aadff29c5"},
+      {55, "1deace58c745f3ecadde68a5923f494c3703fa73f0306483ccb898a5826e8d70"},
+      {56, "06dbe23685750e4d3881ded95047abaf93fa8f9c5d3501dc57c717a72ff1398e"},
+      {63, "47fb38b12335c9298d09280515c0666489a189d1554bb0ac1a0740806ce9d8b6"},
+      {64, "dfa798724b1a8014994f363e5da7474ed26ce3757fb29e07aa47ad5a9352d37b"},
+      {65, "dd2eab5a5507d7717c63ce953d9ac61752c21e664425ad1227054722a0d97f69"},
+      {119, "c6e0f435df5d7d265baacca31e0602c00aa22fa6d3819aed664649294c743756"},
+      {120, "17eb8960823a644bde3065620bb9d45931fe8993fd8eb692a17aff0fd725db6a"},
+      {127, "2409a159329f4e770a7d8128130497abb1de01ffb6ad389d97d89ebbeeb7f02c"},
+      {128, "3a9c1e22e20578eebe442238f431befd688bd56698eb7c77d95d3f97d8f58207"},
+      {129, "956f5da998f608be52587f28902b608909b661f99a1b300e3d3046b4f69f6fb5"},
+      {1000, "a9425c416f534025a4e2422bd14adba4ec3d4a68d10c3329be8df612964d2b6e"},
+      {4097, "9f8f38391dce2bc8d9a3159814ebe32f082b9a7af31cf342dc5f2785d6e00bed"},
+      {65537, "1f97534600bc110bc61e3d51829deadef8a1ec24e00bb2becc3f9f75b9527e79"},
+  };
+  with_each_block_function([&] {
+    for (const auto& [n, hex] : want) {
+      std::string data(n, '\0');
+      for (size_t i = 0; i < n; ++i) data[i] = static_cast<char>((i * 7 + 3) % 251);
+      BOOST_TEST(walkit::sha256_hex(data) == hex, "length " << n << " in one piece");
+      for (size_t piece : {size_t{1}, size_t{13}, size_t{64}, size_t{200}}) {
+        walkit::Sha256 s;
+        for (size_t at = 0; at < n; at += piece) s.update(std::string_view(data).substr(at, piece));
+        BOOST_TEST(s.hex() == hex, "length " << n << " in pieces of " << piece);
+      }
+    }
+  });
 }
 
 BOOST_AUTO_TEST_CASE(hashes_binary_bytes_including_nul) {

@@ -5,14 +5,16 @@
 //   1. classify the file and check every line's spelling without building a
 //      value (canonical_json.h): most files are already canonical, and then
 //      nothing else happens;
-//   2. rewrite: parse each record, feed the original's digest, write the
-//      line (kept as is when already canonical) to "<id>.jsonl.__compact__";
+//   2. rewrite: parse each record once (no Value: json_codec.h's Respeller)
+//      for the original's digest and the new line, written to
+//      "<id>.jsonl.__compact__";
 //   3. after fdatasync, read the temporary back in strict mode and compare
 //      digests. Only a match may replace the original.
 #include <algorithm>
 
 #include "canonical_json.h"
 #include "compact_internal.h"
+#include "digest_internal.h"
 #include "locked_file.h"
 #include "walkit/digest.h"
 #include "walkit/quarantine.h"
@@ -86,15 +88,11 @@ Result<std::string> write_rewrite(FileSystem& fs, int fd, const std::string& pat
     auto more = reader.next(&r);
     if (!more.is_ok()) return more.status();
     if (!*more) break;
-    auto v = parse_json(r.raw);
-    if (!v.is_ok()) return v.status();
-    WALKIT_RETURN_IF_ERROR(original.add(r.type, *v));
+    // One parse gives both the digest spelling and the new line (a line
+    // already canonical comes out as the same bytes).
     std::string& buf = out.buffer();
-    if (check_spelling(r.raw, style, /*find_unsafe=*/false) == Spelling::kCanonical) {
-      buf.append(r.raw);
-    } else {
-      WALKIT_RETURN_IF_ERROR(append_styled_json(buf, *v, style));
-    }
+    WALKIT_RETURN_IF_ERROR(DigestAccess::add(original, r, &buf, style == JsonStyle::kReference,
+                                             nullptr));
     buf += '\n';
     WALKIT_RETURN_IF_ERROR(out.maybe_flush());
   }

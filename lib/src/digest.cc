@@ -3,6 +3,8 @@
 #include "walkit/digest.h"
 
 #include "canonical_json.h"
+#include "digest_internal.h"
+#include "json_codec.h"
 #include "walkit/quarantine.h"
 #include "walkit/value.h"
 
@@ -14,18 +16,61 @@ constexpr std::string_view kDomain = "walkit-digest/1\n";
 
 struct DigestBuilder::Impl {
   Sha256 sha;
-  std::string line;  // scratch: one record's encoding, reused
+  std::string line;         // scratch: one record's encoding, reused
+  detail::Respeller spell;  // scratch for the Value-free path
 };
+
+namespace {
+char record_letter(RecordType type) {
+  switch (type) {
+    case RecordType::kHeader: return 'H';
+    case RecordType::kChunk: return 'C';
+    case RecordType::kTrailer: return 'T';
+  }
+  return '?';
+}
+}  // namespace
 
 DigestBuilder::DigestBuilder() : impl_(std::make_unique<Impl>()) { impl_->sha.update(kDomain); }
 
 DigestBuilder::~DigestBuilder() = default;
 
 Status DigestBuilder::add(const Record& r) {
+  return detail::DigestAccess::add(*this, r, nullptr, false, nullptr);
+}
+
+namespace detail {
+
+// Headers and chunks are respelled straight from the parse (json_codec.h).
+// The trailer (one per file, reduced to two fields) and any line that path
+// refuses take the Value path, which also words the errors.
+Status DigestAccess::add(DigestBuilder& b, const Record& r, std::string* styled, bool spaced,
+                         bool* from_value) {
+  Respeller& sp = b.impl_->spell;
+  const bool fast = r.type != RecordType::kTrailer && sp.respell(r.raw, styled != nullptr, spaced);
+  if (fast && !(styled && sp.repeated_key())) {
+    Sha256& sha = b.impl_->sha;
+    const char letter[1] = {record_letter(r.type)};
+    sha.update(std::string_view(letter, 1));
+    sha.update(sp.digest());
+    sha.update("\n");
+    ++b.records_;
+    if (styled) styled->append(sp.styled());
+    if (from_value) *from_value = false;
+    return Status::ok();
+  }
   auto v = parse_json(r.raw);
   if (!v.is_ok()) return v.status();
-  return add(r.type, *v);
+  WALKIT_RETURN_IF_ERROR(b.add(r.type, *v));
+  if (styled) {
+    WALKIT_RETURN_IF_ERROR(
+        append_styled_json(*styled, *v, spaced ? JsonStyle::kReference : JsonStyle::kMinified));
+  }
+  if (from_value) *from_value = true;
+  return Status::ok();
 }
+
+}  // namespace detail
 
 Status DigestBuilder::add(RecordType type, const Value& record) {
   const Value* v = &record;

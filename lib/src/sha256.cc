@@ -2,7 +2,12 @@
 //
 // Our own small implementation: the quarantine only needs a one-shot digest
 // of byte ranges that are at most a few megabytes, and a crypto library
-// dependency for that would be heavier than these hundred lines.
+// dependency for that would be heavier than these lines. The logical digest
+// (digest.h) hashes as many bytes as a session holds, twice per compaction,
+// so on x86-64 CPUs with the SHA extensions the block function uses them
+// (about 5x faster); the portable one is the reference and the fallback.
+
+#include "sha256_internal.h"
 
 #include <algorithm>
 #include <array>
@@ -12,6 +17,12 @@
 #include <string_view>
 
 #include "walkit/quarantine.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define WALKIT_SHA_NI 1
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
 
 namespace walkit {
 namespace {
@@ -42,7 +53,7 @@ uint32_t load_be32(const unsigned char* p) {
 }
 
 // Compresses one 64-byte block into the state (§6.2.2).
-void compress(std::array<uint32_t, 8>& h, const unsigned char* block) {
+void compress_one(std::array<uint32_t, 8>& h, const unsigned char* block) {
   uint32_t w[64];
   for (int t = 0; t < 16; ++t) w[t] = load_be32(block + 4 * t);
   for (int t = 16; t < 64; ++t) {
@@ -77,7 +88,98 @@ void compress(std::array<uint32_t, 8>& h, const unsigned char* block) {
   h[7] += k;
 }
 
+void compress_portable(std::array<uint32_t, 8>& h, const unsigned char* p, size_t blocks) {
+  for (size_t i = 0; i < blocks; ++i) compress_one(h, p + 64 * i);
+}
+
+#ifdef WALKIT_SHA_NI
+// The same block function with the SHA extensions. The state lives in two
+// registers in the order the instructions want: ABEF and CDGH (A in the
+// highest lane). sha256rnds2 does two rounds with the low two lanes of its
+// third operand (message words plus round constants); sha256msg1/msg2
+// extend the message schedule four words at a time (§6.2.2 step 1).
+__attribute__((target("sha,sse4.1,ssse3"))) void compress_sha_ni(std::array<uint32_t, 8>& h,
+                                                                 const unsigned char* p,
+                                                                 size_t blocks) {
+  const __m128i byte_swap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+  __m128i dcba = _mm_loadu_si128(reinterpret_cast<const __m128i*>(&h[0]));
+  __m128i hgfe = _mm_loadu_si128(reinterpret_cast<const __m128i*>(&h[4]));
+  __m128i cdab = _mm_shuffle_epi32(dcba, 0xB1);
+  __m128i efgh = _mm_shuffle_epi32(hgfe, 0x1B);
+  __m128i abef = _mm_alignr_epi8(cdab, efgh, 8);
+  __m128i cdgh = _mm_blend_epi16(efgh, cdab, 0xF0);
+  for (size_t b = 0; b < blocks; ++b, p += 64) {
+    const __m128i abef_in = abef, cdgh_in = cdgh;
+    __m128i w[4];  // the last four groups of four schedule words
+    for (int i = 0; i < 4; ++i) {
+      w[i] = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * i)),
+                              byte_swap);
+    }
+#pragma GCC unroll 16
+    for (int g = 0; g < 16; ++g) {
+      if (g >= 4) {  // W[4g..4g+3] from groups g-4 .. g-1, held in w[g % 4 ..]
+        __m128i t = _mm_sha256msg1_epu32(w[g % 4], w[(g + 1) % 4]);
+        t = _mm_add_epi32(t, _mm_alignr_epi8(w[(g + 3) % 4], w[(g + 2) % 4], 4));
+        w[g % 4] = _mm_sha256msg2_epu32(t, w[(g + 3) % 4]);
+      }
+      __m128i wk = _mm_add_epi32(
+          w[g % 4], _mm_loadu_si128(reinterpret_cast<const __m128i*>(&kRound[4 * g])));
+      cdgh = _mm_sha256rnds2_epu32(cdgh, abef, wk);
+      abef = _mm_sha256rnds2_epu32(abef, cdgh, _mm_shuffle_epi32(wk, 0x0E));
+    }
+    abef = _mm_add_epi32(abef, abef_in);
+    cdgh = _mm_add_epi32(cdgh, cdgh_in);
+  }
+  __m128i feba = _mm_shuffle_epi32(abef, 0x1B);  // lanes: a b e f
+  __m128i ghcd = _mm_shuffle_epi32(cdgh, 0xB1);  // lanes: g h c d
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(&h[0]), _mm_blend_epi16(feba, ghcd, 0xF0));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(&h[4]), _mm_alignr_epi8(ghcd, feba, 8));
+}
+
+bool cpu_has_sha_ni() {
+  unsigned a, b, c, d;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
+  const bool ssse3 = c & (1u << 9), sse41 = c & (1u << 19);
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+  return ssse3 && sse41 && (b & (1u << 29));
+}
+#endif
+
+using CompressFn = void (*)(std::array<uint32_t, 8>&, const unsigned char*, size_t);
+
+CompressFn& compress_fn() {
+  static CompressFn fn =
+#ifdef WALKIT_SHA_NI
+      cpu_has_sha_ni() ? compress_sha_ni :
+#endif
+                       compress_portable;
+  return fn;
+}
+
+void compress(std::array<uint32_t, 8>& h, const unsigned char* p, size_t blocks) {
+  compress_fn()(h, p, blocks);
+}
+
 }  // namespace
+
+namespace detail {
+bool sha256_hardware_available() {
+#ifdef WALKIT_SHA_NI
+  return cpu_has_sha_ni();
+#else
+  return false;
+#endif
+}
+bool sha256_use_hardware(bool on) {
+  const bool was = compress_fn() != compress_portable;
+#ifdef WALKIT_SHA_NI
+  compress_fn() = on && cpu_has_sha_ni() ? compress_sha_ni : compress_portable;
+#else
+  (void)on;
+#endif
+  return was;
+}
+}  // namespace detail
 
 Sha256::Sha256() : h_(kInitial) {}
 
@@ -93,12 +195,12 @@ void Sha256::update(std::string_view data) {
     p += take;
     n -= take;
     if (buffered_ < 64) return;
-    compress(h_, block_.data());
+    compress(h_, block_.data(), 1);
     buffered_ = 0;
   }
   // Whole blocks straight from the input; only a remainder is copied.
   size_t whole = n - n % 64;
-  for (size_t i = 0; i < whole; i += 64) compress(h_, p + i);
+  compress(h_, p, whole / 64);
   std::memcpy(block_.data(), p + whole, n - whole);
   buffered_ = n - whole;
 }
@@ -112,7 +214,7 @@ std::string Sha256::hex() {
   size_t tail_len = buffered_ < 56 ? 64 : 128;
   uint64_t bits = total_ * 8;
   for (int i = 0; i < 8; ++i) tail[tail_len - 1 - i] = static_cast<unsigned char>(bits >> (8 * i));
-  for (size_t i = 0; i < tail_len; i += 64) compress(h_, tail + i);
+  compress(h_, tail, tail_len / 64);
 
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;

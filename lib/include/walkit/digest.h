@@ -40,6 +40,10 @@
 
 namespace walkit {
 
+namespace detail {
+struct DigestAccess;  // compaction's way in (lib/src/digest_internal.h)
+}  // namespace detail
+
 // The streaming form: feed the records a Reader delivers, in order.
 class DigestBuilder {
  public:
@@ -58,6 +62,7 @@ class DigestBuilder {
   std::string finish();
 
  private:
+  friend struct detail::DigestAccess;
   struct Impl;
   std::unique_ptr<Impl> impl_;
   uint64_t records_ = 0;  // records added so far
