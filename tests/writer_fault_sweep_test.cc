@@ -4,12 +4,22 @@
 // Every FileSystem call the writer makes (open, lock, mkdir, lstat, fstat,
 // write, fdatasync, fsync_dir, rename, close, pread, ...) failed in turn with
 // ENOSPC, EDQUOT, EIO, EINTR and (for writes) a short write, once and
-// forever: create + chunks + close in process and record modes, and resume
-// of a crashed partial with a torn tail. writer_fault_test.cc sweeps the
+// forever: create + chunks + close in process, record and interval modes,
+// and resume of a crashed partial with a torn tail.
+//
+// Interval mode has a background syncer whose fdatasyncs would land at
+// timing-dependent places in the call sequence. Two flavours keep it
+// deterministic without sleeps: "interval-group" (1 ms interval) waits with
+// wait_durable() after every chunk, so exactly one group commit runs between
+// two appends, and the fault sweep fails the syncer's own fdatasyncs;
+// "interval-sync" (1 h interval: the syncer never fires) calls sync() after
+// chunk 1. After the first failure every later call, wait_durable() and
+// sync() included, must fail (I7). writer_fault_test.cc sweeps the
 // write/sync calls of the same protocol in more depth (cut failures); this
 // one covers every op and every fault kind. See fault_sweep.h.
 
 #include <cerrno>
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -21,6 +31,7 @@
 namespace {
 
 using walkit::Durability;
+using walkit::DurabilityPolicy;
 using walkit::FileSystem;
 using walkit::Status;
 using walkit::Value;
@@ -79,18 +90,58 @@ void check_torn_allowed(const std::string& bytes, const std::string& acked_prefi
              "bytes after the acknowledged records are not a prefix of the next one");
 }
 
+// How the workload writes: the durability mode, and for interval mode how it
+// keeps the syncer's calls in a fixed place (see the top of the file).
+enum class Flavor { kProcess, kRecord, kIntervalGroup, kIntervalSync };
+
+const char* flavor_name(Flavor f) {
+  switch (f) {
+    case Flavor::kProcess:
+      return "process";
+    case Flavor::kRecord:
+      return "record";
+    case Flavor::kIntervalGroup:
+      return "interval-group";
+    case Flavor::kIntervalSync:
+      return "interval-sync";
+  }
+  return "?";
+}
+
+DurabilityPolicy policy(Flavor f) {
+  DurabilityPolicy p;
+  p.mode = f == Flavor::kProcess  ? Durability::kProcess
+           : f == Flavor::kRecord ? Durability::kRecord
+                                  : Durability::kInterval;
+  if (f == Flavor::kIntervalGroup) p.interval = std::chrono::milliseconds(1);
+  if (f == Flavor::kIntervalSync) p.interval = std::chrono::hours(1);  // never fires here
+  return p;
+}
+
 // Writes chunks from w's next index on, then closes; the first error wins,
-// and after it every call must fail (the latch).
-Status write_rest_and_close(walkit::Writer& w, size_t* acked) {
+// and after it every call must fail (the latch), wait_durable() and sync()
+// included: nothing reports success after a failure.
+Status write_rest_and_close(walkit::Writer& w, size_t* acked, Flavor f) {
   Status first;
-  for (size_t i = w.next_index(); i < kChunks; ++i) {
-    Status s = w.write_chunk(i, "user", Value(Value::Object{{"content", chunk_contents()[i]}}));
+  auto note = [&](const Status& s, const char* what) {
     if (s.is_ok()) {
-      BOOST_TEST(first.is_ok(), "write_chunk succeeded after a failure: " << first.to_string());
-      ++*acked;
+      BOOST_TEST(first.is_ok(), what << " succeeded after a failure: " << first.to_string());
     } else if (first.is_ok()) {
       first = s;
     }
+  };
+  for (size_t i = w.next_index(); i < kChunks; ++i) {
+    Status s = w.write_chunk(i, "user", Value(Value::Object{{"content", chunk_contents()[i]}}));
+    note(s, "write_chunk");
+    if (!s.is_ok()) continue;
+    ++*acked;
+    // One group commit covers chunk i before chunk i + 1 is written.
+    if (f == Flavor::kIntervalGroup) note(w.wait_durable(i + 1), "wait_durable");
+    if (f == Flavor::kIntervalSync && i == 1) note(w.sync(), "sync");
+  }
+  if (!first.is_ok()) {
+    BOOST_TEST(!w.sync().is_ok(), "sync() succeeded after " << first.to_string());
+    BOOST_TEST(!w.wait_durable(*acked).is_ok(), "wait_durable() succeeded after a failure");
   }
   walkit::CloseOptions c;
   c.closed_at = kClosedAt;
@@ -101,7 +152,7 @@ Status write_rest_and_close(walkit::Writer& w, size_t* acked) {
 
 // After a failure: the operator resumes a crashed partial, promotes a sealed
 // one, or starts over when nothing was created.
-Status converge(const std::string& dir, Durability d, size_t* acked) {
+Status converge(const std::string& dir, Flavor f, size_t* acked) {
   if (path_exists(final_path(dir))) return Status::ok();
   if (path_exists(partial(dir))) {
     if (slurp(partial(dir)) == kFull) {
@@ -113,7 +164,7 @@ Status converge(const std::string& dir, Durability d, size_t* acked) {
     walkit::ResumeOptions ro;
     ro.sessions_dir = sessions(dir);
     ro.id = kId;
-    ro.durability.mode = d;
+    ro.durability = policy(f);
     auto w = walkit::Writer::resume(ro);
     if (!w.is_ok() && w.status().code() == walkit::Code::kFailedPrecondition &&
         w.status().message().find("no valid header") != std::string::npos) {
@@ -127,7 +178,7 @@ Status converge(const std::string& dir, Durability d, size_t* acked) {
     }
     if (!w.is_ok()) return w.status();
     *acked = (*w)->next_index();
-    return write_rest_and_close(**w, acked);
+    return write_rest_and_close(**w, acked, f);
   }
   return Status(walkit::Code::kNotFound, "no session file: start over");
 }
@@ -135,10 +186,8 @@ Status converge(const std::string& dir, Durability d, size_t* acked) {
 // create + 4 chunks + close.
 class CreateWorkload : public walkit::test::Workload {
  public:
-  explicit CreateWorkload(Durability d) : d_(d) {}
-  std::string name() const override {
-    return d_ == Durability::kRecord ? "create/record" : "create/process";
-  }
+  explicit CreateWorkload(Flavor f) : f_(f) {}
+  std::string name() const override { return std::string("create/") + flavor_name(f_); }
   Status run(const std::string& dir, FileSystem& fs) override {
     acked_ = 0;
     created_ = false;
@@ -146,12 +195,12 @@ class CreateWorkload : public walkit::test::Workload {
     o.sessions_dir = sessions(dir);
     o.header.id = kId;
     o.header.created_at = kCreatedAt;
-    o.durability.mode = d_;
+    o.durability = policy(f_);
     o.fs = &fs;
     auto w = walkit::Writer::create(o);
     if (!w.is_ok()) return w.status();
     created_ = true;
-    return write_rest_and_close(**w, &acked_);
+    return write_rest_and_close(**w, &acked_, f_);
   }
   void check_failed(const std::string& dir) override {
     const bool has_partial = path_exists(partial(dir));
@@ -195,13 +244,13 @@ class CreateWorkload : public walkit::test::Workload {
   }
   Status retry(const std::string& dir) override {
     size_t acked = 0;
-    Status s = converge(dir, d_, &acked);
+    Status s = converge(dir, f_, &acked);
     if (s.code() == walkit::Code::kNotFound) return run(dir, walkit::default_fs());
     return s;
   }
 
  private:
-  Durability d_;
+  Flavor f_;
   size_t acked_ = 0;
   bool created_ = false;
 };
@@ -210,10 +259,8 @@ class CreateWorkload : public walkit::test::Workload {
 // chunks 2 and 3, close.
 class ResumeWorkload : public walkit::test::Workload {
  public:
-  explicit ResumeWorkload(Durability d) : d_(d) {}
-  std::string name() const override {
-    return d_ == Durability::kRecord ? "resume/record" : "resume/process";
-  }
+  explicit ResumeWorkload(Flavor f) : f_(f) {}
+  std::string name() const override { return std::string("resume/") + flavor_name(f_); }
   static std::string torn() { return chunk_line(2).substr(0, 40); }
   static std::string original() { return prefix(2) + torn(); }
   void setup(const std::string& dir) override {
@@ -226,12 +273,12 @@ class ResumeWorkload : public walkit::test::Workload {
     walkit::ResumeOptions o;
     o.sessions_dir = sessions(dir);
     o.id = kId;
-    o.durability.mode = d_;
+    o.durability = policy(f_);
     o.fs = &fs;
     auto w = walkit::Writer::resume(o);
     if (!w.is_ok()) return w.status();
     resumed_ = true;
-    return write_rest_and_close(**w, &acked_);
+    return write_rest_and_close(**w, &acked_, f_);
   }
   // The torn bytes, if cut, are in the quarantine, whole (I7: never a half
   // copy that the journal trusts).
@@ -280,11 +327,11 @@ class ResumeWorkload : public walkit::test::Workload {
   }
   Status retry(const std::string& dir) override {
     size_t acked = 0;
-    return converge(dir, d_, &acked);
+    return converge(dir, f_, &acked);
   }
 
  private:
-  Durability d_;
+  Flavor f_;
   size_t acked_ = 0;
   bool resumed_ = false;
 };
@@ -319,21 +366,36 @@ void run_sweep(walkit::test::Workload& w) {
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(every_call_of_create_write_close_in_process_mode_fails_visibly_and_converges) {
-  CreateWorkload w(Durability::kProcess);
+  CreateWorkload w(Flavor::kProcess);
   run_sweep(w);
 }
 
 BOOST_AUTO_TEST_CASE(every_call_of_create_write_close_in_record_mode_fails_visibly_and_converges) {
-  CreateWorkload w(Durability::kRecord);
+  CreateWorkload w(Flavor::kRecord);
   run_sweep(w);
 }
 
 BOOST_AUTO_TEST_CASE(every_call_of_resume_in_process_mode_fails_visibly_and_keeps_the_tail) {
-  ResumeWorkload w(Durability::kProcess);
+  ResumeWorkload w(Flavor::kProcess);
   run_sweep(w);
 }
 
 BOOST_AUTO_TEST_CASE(every_call_of_resume_in_record_mode_fails_visibly_and_keeps_the_tail) {
-  ResumeWorkload w(Durability::kRecord);
+  ResumeWorkload w(Flavor::kRecord);
+  run_sweep(w);
+}
+
+BOOST_AUTO_TEST_CASE(every_call_of_create_write_close_with_group_commits_fails_visibly) {
+  CreateWorkload w(Flavor::kIntervalGroup);
+  run_sweep(w);
+}
+
+BOOST_AUTO_TEST_CASE(every_call_of_create_write_sync_close_in_interval_mode_fails_visibly) {
+  CreateWorkload w(Flavor::kIntervalSync);
+  run_sweep(w);
+}
+
+BOOST_AUTO_TEST_CASE(every_call_of_resume_with_group_commits_fails_visibly_and_keeps_the_tail) {
+  ResumeWorkload w(Flavor::kIntervalGroup);
   run_sweep(w);
 }

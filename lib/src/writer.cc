@@ -43,8 +43,47 @@ struct Writer::Impl {
   std::thread syncer;
   bool stop_syncer = false;        // guarded by mu
   uint64_t written_chunks = 0;     // guarded by mu: chunks appended
-  Status sync_error;               // guarded by mu: the syncer's failure
+  Status sync_error;               // guarded by mu: the first failure of either thread
+  int syncs_in_flight = 0;         // guarded by mu: fdatasyncs running now (both threads)
   std::atomic<uint64_t> durable{0};
+
+  // Publishes a failure to the syncer and to wait_durable() callers: after
+  // it nothing may report a chunk durable (a later fdatasync can "succeed"
+  // because the failed one consumed the writeback error).
+  void publish_error(const Status& s) {
+    if (durability.mode != Durability::kInterval) return;
+    {
+      std::lock_guard<std::mutex> lk(mu);
+      if (sync_error.is_ok()) sync_error = s;
+    }
+    durable_cv.notify_all();
+  }
+
+  // fdatasync from either thread (kInterval), holding `lk` on `mu` before
+  // and after. The kernel reports a writeback error once per open file, to
+  // whichever of two overlapping fdatasyncs checks first, so the other may
+  // return 0 for the very pages that were lost (found while bringing
+  // interval mode into the fault sweeps: writer_interval_test). A call
+  // therefore succeeds only when every fdatasync that overlapped it
+  // succeeded too: it waits for them, then checks sync_error.
+  Status shared_fdatasync(std::unique_lock<std::mutex>& lk) {
+    ++syncs_in_flight;
+    lk.unlock();
+    Status s = fs->fdatasync(fd);
+    lk.lock();
+    --syncs_in_flight;
+    if (!s.is_ok() && sync_error.is_ok()) sync_error = s;
+    durable_cv.notify_all();
+    durable_cv.wait(lk, [&] { return syncs_in_flight == 0; });
+    if (s.is_ok() && !sync_error.is_ok()) s = sync_error;
+    return s;
+  }
+
+  // Raises `durable` to `chunks` (never lowers it: an older group commit can
+  // finish after a newer explicit sync()). Holds `mu`.
+  void mark_durable(uint64_t chunks) {
+    if (chunks > durable.load()) durable.store(chunks);
+  }
 
   Status fail(Status s, bool cut_back) {
     if (cut_back) {
@@ -58,6 +97,7 @@ struct Writer::Impl {
       }
     }
     latched = s;
+    publish_error(s);
     return s;
   }
 
@@ -98,19 +138,16 @@ struct Writer::Impl {
     auto next = std::chrono::steady_clock::now() + durability.interval;
     while (!stop_syncer) {
       cv.wait_until(lk, next, [&] { return stop_syncer; });
+      // No last sync on the way out: close() syncs the trailer anyway, and
+      // abandon() promises nothing. It made the call sequence depend on
+      // whether the thread had started yet (found by the fault sweep).
+      if (stop_syncer) break;
       next += durability.interval;
       auto now = std::chrono::steady_clock::now();
       if (next < now) next = now;  // a sync overran: start the next at once
       uint64_t target = written_chunks;
-      if (target == durable.load() || !sync_error.is_ok()) continue;
-      lk.unlock();
-      Status s = fs->fdatasync(fd);
-      lk.lock();
-      if (s.is_ok()) {
-        durable.store(target);
-      } else {
-        sync_error = s;
-      }
+      if (target <= durable.load() || !sync_error.is_ok()) continue;
+      if (shared_fdatasync(lk).is_ok()) mark_durable(target);
       durable_cv.notify_all();
     }
   }
@@ -382,7 +419,13 @@ Status Writer::write_chunk_json(uint64_t index, std::string_view kind, std::stri
 Status Writer::sync() {
   Impl& w = *impl_;
   WALKIT_RETURN_IF_ERROR(w.check_usable());
-  Status s = w.fs->fdatasync(w.fd);
+  Status s;
+  if (w.syncer.joinable()) {
+    std::unique_lock<std::mutex> lk(w.mu);
+    s = w.shared_fdatasync(lk);
+  } else {
+    s = w.fs->fdatasync(w.fd);
+  }
   // Records already acknowledged stay; the error still latches (fsyncgate).
   if (!s.is_ok()) return w.fail(s, false);
   if (!w.entry_durable) {
@@ -395,7 +438,7 @@ Status Writer::sync() {
   }
   {
     std::lock_guard<std::mutex> lk(w.mu);
-    w.durable.store(w.next_index);
+    w.mark_durable(w.next_index);
   }
   w.durable_cv.notify_all();
   return Status::ok();

@@ -1,5 +1,6 @@
 #include "crash_states/workloads.h"
 
+#include <chrono>
 #include <filesystem>
 #include <memory>
 
@@ -86,13 +87,18 @@ std::string recovered_trailer(size_t chunks) {
 
 Workload writer_workload(const WriterShape& shape) {
   const bool record = shape.durability == Durability::kRecord;
+  const bool interval = shape.durability == Durability::kInterval;
   Workload w;
-  w.name = std::string("writer ") + (record ? "record" : "process") + " " +
+  w.name = std::string("writer ") + (record ? "record" : interval ? "interval" : "process") + " " +
            std::to_string(shape.sessions) + "x" + std::to_string(shape.records);
   TempDir dir;
   NoSyncFs fast;  // the trace records the syncs; the disk need not do them
   RecordingFs rec(dir.path(), fast);
   const Ack::Survives level = record ? Ack::kPowerLoss : Ack::kProcessCrash;
+  // kInterval: session 1 runs real group commits (1 ms) and waits for each
+  // after each chunk, so that the syncer's fdatasync has one place in the
+  // trace; the others never fire (1 h) and session 0 calls sync() instead.
+  auto group = [&](size_t s) { return interval && s == 1; };
   std::vector<std::unique_ptr<Writer>> writers;
   for (size_t s = 0; s < shape.sessions; ++s) {
     WriterOptions o;
@@ -100,11 +106,13 @@ Workload writer_workload(const WriterShape& shape) {
     o.header.id = session_id(s);
     o.header.created_at = "2026-02-03T04:05:06.000007+00:00";
     o.durability.mode = shape.durability;
+    if (interval) o.durability.interval = std::chrono::milliseconds(group(s) ? 1 : 3600000);
     o.fs = &rec;
     auto created = Writer::create(o);
     expect_ok(w, created.status(), "create " + o.header.id);
     if (!created.is_ok()) return w;
-    rec.mark(Ack{o.header.id, Ack::kCreated, 0, level});
+    // kInterval: create() syncs the header and the directory entry.
+    rec.mark(Ack{o.header.id, Ack::kCreated, 0, interval ? Ack::kPowerLoss : level});
     writers.push_back(std::move(*created));
     w.sessions.push_back(spec_for(s, shape.records));
   }
@@ -113,8 +121,19 @@ Workload writer_workload(const WriterShape& shape) {
       Status st = writers[s]->write_chunk(i, kKinds[i % 4], payload(s, i));
       expect_ok(w, st, "write_chunk");
       if (st.is_ok()) rec.mark(Ack{session_id(s), Ack::kChunks, i + 1, level});
+      if (st.is_ok() && group(s)) {
+        st = writers[s]->wait_durable(i + 1);  // the group commit that covers chunk i
+        expect_ok(w, st, "wait_durable");
+        if (st.is_ok()) rec.mark(Ack{session_id(s), Ack::kChunks, i + 1, Ack::kPowerLoss});
+      }
     }
-    if (!record && shape.sync_every && shape.sessions > 1 && (i + 1) % shape.sync_every == 0) {
+    if (interval && shape.sync_every && (i + 1) % shape.sync_every == 0) {
+      Status st = writers[0]->sync();
+      expect_ok(w, st, "sync");
+      if (st.is_ok()) rec.mark(Ack{session_id(0), Ack::kChunks, i + 1, Ack::kPowerLoss});
+    }
+    if (!record && !interval && shape.sync_every && shape.sessions > 1 &&
+        (i + 1) % shape.sync_every == 0) {
       Status st = writers[1]->sync();
       expect_ok(w, st, "sync");
       if (st.is_ok()) rec.mark(Ack{session_id(1), Ack::kChunks, i + 1, Ack::kPowerLoss});

@@ -34,12 +34,15 @@ struct WriterShape {
   Durability durability = Durability::kRecord;
   // kProcess: every `sync_every` rounds session 1 calls Writer::sync(),
   // which promises its chunks so far against power loss. 0: never.
+  // kInterval: session 0 does (its syncer never fires), and session 1 runs
+  // real group commits, waiting for each (wait_durable) after each chunk.
   size_t sync_every = 0;
 };
 // Creates `sessions` writers, appends `records` chunks to each in turn,
 // closes the first and abandons the others (left as crashed partials).
-// Acks: creation (power loss in kRecord, else process crash), each chunk
-// (likewise), sync() (power loss), the close (power loss in every mode).
+// Acks: creation (power loss in kRecord and kInterval, else process crash),
+// each chunk (power loss in kRecord, else process crash), sync() and a
+// completed group commit (power loss), the close (power loss in every mode).
 Workload writer_workload(const WriterShape& shape);
 
 // promote_file on a crashed partial of `records` chunks (no torn tail).
