@@ -233,10 +233,6 @@ void check_repair_properties(const uint8_t* data, size_t size, bool salvage) {
     }
   }
 
-  const std::string* left = fs.contents(target);
-  const bool only_renamed = action == RepairAction::kSalvage && rep->removed.empty() && left &&
-                            *left == content && target != path;
-
   // 5. Idempotent.
   if (action != RepairAction::kQuarantineFile) {
     const auto settled = fs.snapshot();
@@ -257,11 +253,10 @@ void check_repair_properties(const uint8_t* data, size_t size, bool salvage) {
                "a second repair changed the file again");
   }
 
-  // 6. Undo restores the original. Known gap (reported, not fixed here): a
-  // salvage of a closed file that removes no byte and adds no '\n' (no
-  // trailer, nothing else wrong; or an empty file) only renames it to the
-  // partial name, journals nothing, and so undo has nothing to reverse.
-  if (changes && !only_renamed) {
+  // 6. Undo restores the original, after every change: a salvage of a
+  // closed file that only moves it to the partial name (no trailer, nothing
+  // else wrong; or an empty file) journals the move, and undo moves it back.
+  if (changes) {
     auto undo = undo_repairs(path, ro);
     FUZZ_CHECK(undo.is_ok(), "undo failed: " + undo.status().to_string());
     const std::string* back = fs.contents(path);

@@ -129,21 +129,21 @@ DirState snapshot(const std::string& dir) {
 
 // Where a killed-then-rerun directory differs from the clean run's. `hard`:
 // violations of what must hold (a test failure). `known`: the divergences of
-// the two open issues below, reported by their own test cases.
+// the two (fixed) issues below, checked by their own test cases.
 struct Diff {
   std::string hard, known;
 };
 
-// Open issues (found by this test, to be fixed in lib/src/repair.cc,
-// salvage.cc, promote.cc and undo.cc):
+// Issues this test found, both fixed (their cases below keep them fixed):
 //  1. A repair killed after its quarantine entry is durable but before the
-//     file is cut: the rerun quarantines the same range again, so the journal
-//     holds it twice and a later --undo puts the bytes back twice.
-//     (--undo recognises such a run, identical to the next one, as never
-//     applied and skips it; the journal still holds the range twice.)
-//  2. Fixed: --undo killed after the rebuilt file is renamed into place but
-//     before its "undone_run" lines are journaled used to reverse the same
-//     runs again; the intent line written before the swap now settles it.
+//     file is cut made the rerun quarantine the same range again, so the
+//     journal held it twice. The rerun now continues the killed run: when
+//     the journal's last run for the file holds the first ranges it is
+//     about to keep, with the same bytes still in the file, those entries
+//     are reused (lib/src/journal.cc, keep_run).
+//  2. --undo killed after the rebuilt file is renamed into place but before
+//     its "undone_run" lines are journaled used to reverse the same runs
+//     again; the intent line written before the swap now settles it.
 Diff compare(const DirState& want, const DirState& got, bool undo) {
   Diff d;
   for (const std::string& p : got.problems) d.hard += p + "; ";
@@ -280,7 +280,7 @@ const WorkloadResult& results(const Workload& w) {
 }
 
 // Every kill point: nothing lost, no temporaries, the same session files and
-// exit codes as one clean run (except the open issues, checked below).
+// exit codes as one clean run (the journal and undo markers: checked below).
 void check_converges(const Workload& w) {
   int shown = 0;
   for (const PointResult& p : results(w).points) {
@@ -290,7 +290,7 @@ void check_converges(const Workload& w) {
   BOOST_TEST(shown == 0, w.name << ": " << shown << " kill points diverge");
 }
 
-// The open issues: counted and shown, one assertion per workload.
+// The two fixed issues: counted and shown, one assertion per workload.
 void check_open_issue(const Workload& w) {
   uint64_t bad = 0;
   std::string examples;
@@ -337,17 +337,14 @@ WALKIT_STRACE_CASE(walpromote_repair_killed_at_any_call_then_rerun_equals_one_cl
 WALKIT_STRACE_CASE(walrepair_undo_killed_at_any_call_then_rerun_loses_no_bytes) {
   check_converges(kUndo);
 }
-// Open issue 1 (expected to fail until fixed; the failure count may drop to 0).
-WALKIT_STRACE_CASE(walrepair_rerun_after_a_kill_journals_each_range_once,
-                   * boost::unit_test::expected_failures(1)) {
+// Was open issue 1; fixed by continuing the killed run (lib/src/journal.cc).
+WALKIT_STRACE_CASE(walrepair_rerun_after_a_kill_journals_each_range_once) {
   check_open_issue(kRepair);
 }
-WALKIT_STRACE_CASE(walrepair_salvage_rerun_after_a_kill_journals_each_range_once,
-                   * boost::unit_test::expected_failures(1)) {
+WALKIT_STRACE_CASE(walrepair_salvage_rerun_after_a_kill_journals_each_range_once) {
   check_open_issue(kSalvage);
 }
-WALKIT_STRACE_CASE(walpromote_repair_rerun_after_a_kill_journals_each_range_once,
-                   * boost::unit_test::expected_failures(1)) {
+WALKIT_STRACE_CASE(walpromote_repair_rerun_after_a_kill_journals_each_range_once) {
   check_open_issue(kPromote);
 }
 // Was open issue 2; fixed by the undo intent line (lib/src/undo.cc).

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <string>
 
+#include "journal.h"
 #include "walkit/format.h"
 #include "walkit/io.h"
 #include "walkit/value.h"
@@ -214,4 +215,14 @@ Result<QuarantineRecord> quarantine_keep(FileSystem& fs, const QuarantineEntry& 
   return record;
 }
 
+namespace detail {
+
+Status journal_append_durable(FileSystem& fs, const std::string& session_path,
+                              const std::string& line) {
+  const std::string qdir = quarantine_dir_for(session_path);
+  WALKIT_RETURN_IF_ERROR(ensure_quarantine_dir(fs, qdir, dir_name(session_path)));
+  return append_journal_line(fs, qdir, qdir + "/" + kJournalName, line);
+}
+
+}  // namespace detail
 }  // namespace walkit

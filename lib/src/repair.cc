@@ -2,6 +2,7 @@
 // '\n', salvage corrupt files, move unrecoverable ones to the quarantine.
 #include "walkit/repair.h"
 
+#include "journal.h"
 #include "locked_file.h"
 #include "salvage.h"
 #include "walkit/quarantine.h"
@@ -141,21 +142,20 @@ Result<RepairReport> repair_file(const std::string& path, const RepairOptions& o
         // The NULs are kept first, like any cut, under a run of their own: if
         // adding the newline then fails, only that run is retracted, and
         // --undo still puts the NULs back.
-        const std::string nul_run = run + "-nul";
-        auto qn = quarantine_keep(fs, QuarantineEntry{path, record_end, {}, nuls.reason, tool, nul_run,
-                                                      f.fd, t.nul_bytes});
+        auto qn = detail::keep_run(fs, f.fd, path, {{record_end, t.nul_bytes, nuls.reason, {}}}, tool,
+                                   run + "-nul");
         if (!qn.is_ok()) return qn.status();
-        nuls.quarantine_path = qn->bin_path;
+        nuls.quarantine_path = qn->bin_paths[0];
         Status cut = unchanged();
         if (cut.is_ok()) cut = fs.ftruncate(f.fd, record_end);
-        if (!cut.is_ok()) return detail::retract_run(fs, path, nul_run, cut);
+        if (!cut.is_ok()) return detail::retract_run(fs, path, qn->run, cut);
         rep.removed.push_back(nuls);
       }
       // Journaled (length 0) so that --undo can take the byte away again.
-      auto q = quarantine_keep(fs, QuarantineEntry{path, record_end, {}, "added_newline", tool, run});
+      auto q = detail::keep_run(fs, f.fd, path, {{record_end, 0, "added_newline", {}}}, tool, run);
       if (!q.is_ok()) return q.status();
       Status added = write_all(fs, f.fd, "\n", 1);
-      if (!added.is_ok()) return detail::retract_run(fs, path, run, added);
+      if (!added.is_ok()) return detail::retract_run(fs, path, q->run, added);
       WALKIT_RETURN_IF_ERROR(fs.fdatasync(f.fd));
       rep.changed = true;
       return rep;
@@ -173,12 +173,12 @@ Result<RepairReport> repair_file(const std::string& path, const RepairOptions& o
       }
       WALKIT_RETURN_IF_ERROR(unchanged());
       // Kept durably first (streamed from the file); only then cut.
-      auto q = quarantine_keep(fs, QuarantineEntry{path, t.offset, {}, r.reason, tool, run, f.fd, t.length});
+      auto q = detail::keep_run(fs, f.fd, path, {{t.offset, t.length, r.reason, {}}}, tool, run);
       if (!q.is_ok()) return q.status();
-      r.quarantine_path = q->bin_path;
+      r.quarantine_path = q->bin_paths[0];
       Status cut = unchanged();
       if (cut.is_ok()) cut = fs.ftruncate(f.fd, t.offset);
-      if (!cut.is_ok()) return detail::retract_run(fs, path, run, cut);
+      if (!cut.is_ok()) return detail::retract_run(fs, path, q->run, cut);
       WALKIT_RETURN_IF_ERROR(fs.fdatasync(f.fd));
       rep.removed.push_back(std::move(r));
       rep.changed = true;
@@ -212,11 +212,11 @@ Result<RepairReport> repair_file(const std::string& path, const RepairOptions& o
       rep.removed.push_back(ByteRange{0, size, "unrecoverable", {}});
       if (opts.dry_run) return rep;
       WALKIT_RETURN_IF_ERROR(unchanged());
-      auto q = quarantine_keep(fs, QuarantineEntry{path, 0, {}, "unrecoverable", tool, run, f.fd, size});
+      auto q = detail::keep_run(fs, f.fd, path, {{0, size, "unrecoverable", {}}}, tool, run);
       if (!q.is_ok()) return q.status();
-      rep.removed.back().quarantine_path = q->bin_path;
+      rep.removed.back().quarantine_path = q->bin_paths[0];
       Status gone = fs.unlink(path);
-      if (!gone.is_ok()) return detail::retract_run(fs, path, run, gone);
+      if (!gone.is_ok()) return detail::retract_run(fs, path, q->run, gone);
       WALKIT_RETURN_IF_ERROR(fs.fsync_dir(dir_name(path)));
       rep.changed = true;
       return rep;

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 
+#include "journal.h"
 #include "walkit/quarantine.h"
 #include "walkit/writer.h"
 
@@ -23,6 +24,42 @@ size_t fused_record_start(std::string_view line, Record* rec) {
     if (!parse_record_line(line.substr(at), rec)) return at;
   }
   return std::string_view::npos;
+}
+
+// Do files `a` and `b` hold the same bytes? Compared 1 MiB at a time.
+Result<bool> same_contents(FileSystem& fs, const std::string& a, const std::string& b) {
+  auto fa = fs.open(a, OpenFlags::kRead);
+  if (!fa.is_ok()) return fa.status();
+  auto fb = fs.open(b, OpenFlags::kRead);
+  if (!fb.is_ok()) {
+    (void)fs.close(*fa);
+    return fb.status();
+  }
+  Result<bool> out = false;
+  auto ia = fs.fstat(*fa);
+  auto ib = fs.fstat(*fb);
+  if (!ia.is_ok() || !ib.is_ok()) {
+    out = ia.is_ok() ? ib.status() : ia.status();
+  } else if (ib->is_regular() && ia->size == ib->size) {
+    std::string x(1 << 20, '\0'), y(1 << 20, '\0');
+    out = true;
+    for (uint64_t at = 0; at < ia->size && out.is_ok() && *out;) {
+      size_t want = static_cast<size_t>(std::min<uint64_t>(x.size(), ia->size - at));
+      auto na = fs.pread(*fa, x.data(), want, at);
+      auto nb = fs.pread(*fb, y.data(), want, at);
+      if (!na.is_ok() || !nb.is_ok()) {
+        out = na.is_ok() ? nb.status() : na.status();
+      } else if (*na == 0 || *na != *nb || x.compare(0, *na, y, 0, *nb) != 0) {
+        out = false;
+      } else {
+        at += *na;
+      }
+    }
+  }
+  // Read-only descriptors: closing them cannot lose anything.
+  (void)fs.close(*fa);
+  (void)fs.close(*fb);
+  return out;
 }
 
 bool all_nul(std::string_view s) {
@@ -247,45 +284,59 @@ Status apply_salvage(FileSystem& fs, int fd, const std::string& path, const Salv
     auto rd = Reader::open(tmp, ro);
     s = rd.is_ok() ? (*rd)->skip_to_end() : rd.status();
   }
-  bool kept_any = false;  // a journal line of this run exists: a failure retracts the run
-  for (const ByteRange& r : plan.removed) {
-    if (!s.is_ok()) break;
-    auto kept = quarantine_keep(fs, QuarantineEntry{path, r.offset, {}, r.reason, tool, run, fd, r.length});
-    if (!kept.is_ok()) { s = kept.status(); break; }
-    kept_any = true;
-    ByteRange done = r;
-    done.quarantine_path = kept->bin_path;
-    report->removed.push_back(std::move(done));
-  }
-  if (s.is_ok() && plan.add_newline) {
-    // Journaled where the '\n' is in the rewritten file (after every kept
-    // byte), which is where --undo looks for it before re-inserting the
-    // removed ranges; not the original's offset (fuzz_salvage found undo
-    // failing whenever salvage both dropped ranges and added the '\n').
+  // What the run journals, in order: the removed ranges; the added '\n',
+  // where it is in the rewritten file (after every kept byte), which is
+  // where --undo looks for it before re-inserting the removed ranges (not
+  // the original's offset: fuzz_salvage found undo failing whenever salvage
+  // both dropped ranges and added the '\n'); and a move to the partial name,
+  // so that --undo can move the file back even when that is all it did.
+  const bool to_partial = name->kind == FileKind::kFinal && !plan.trailer;
+  const std::string partial = dir + "/" + partial_name(name->id);
+  std::vector<PlannedEntry> entries;
+  for (const ByteRange& r : plan.removed) entries.push_back({r.offset, r.length, r.reason, {}});
+  if (plan.add_newline) {
     uint64_t at = 0;
     for (const auto& [off, len] : plan.kept) at += len;
-    auto kept = quarantine_keep(fs, QuarantineEntry{path, at, {}, "added_newline", tool, run});
-    s = kept.status();
-  }
-  if (!s.is_ok()) {
-    (void)fs.unlink(tmp);
-    return kept_any ? retract_run(fs, path, run, s) : s;
+    entries.push_back({at, 0, "added_newline", {}});
   }
   // A closed name promises a trailer; without one the result is a partial.
-  if (name->kind == FileKind::kFinal && !plan.trailer) {
-    std::string partial = dir + "/" + partial_name(name->id);
-    s = fs.rename_noreplace(tmp, partial);
-    if (!s.is_ok()) {
-      (void)fs.unlink(tmp);
-      return kept_any ? retract_run(fs, path, run, s) : s;
+  if (to_partial) entries.push_back({0, 0, "no_trailer", partial_name(name->id)});
+  std::string kept_run;  // set once the run has journal lines: a failure retracts it
+  if (s.is_ok() && !entries.empty()) {
+    auto kept = keep_run(fs, fd, path, entries, tool, run);  // retracts its own failures
+    s = kept.status();
+    if (kept.is_ok()) {
+      kept_run = kept->run;
+      for (size_t i = 0; i < plan.removed.size(); ++i) {
+        ByteRange done = plan.removed[i];
+        done.quarantine_path = kept->bin_paths[i];
+        report->removed.push_back(std::move(done));
+      }
     }
+  }
+  auto fail = [&](Status why) {
+    (void)fs.unlink(tmp);  // the original is untouched: the run never took effect
+    return kept_run.empty() ? why : retract_run(fs, path, kept_run, why);
+  };
+  if (!s.is_ok()) {
+    (void)fs.unlink(tmp);
+    return s;
+  }
+  if (to_partial) {
+    s = fs.rename_noreplace(tmp, partial);
+    if (s.code() == Code::kAlreadyExists) {
+      // A salvage killed between this rename and the unlink below left both
+      // names; its rerun (which continued the same run) finds the partial
+      // holding exactly what it made, and finishes the job.
+      auto same = same_contents(fs, tmp, partial);
+      if (!same.is_ok()) return fail(same.status());
+      if (*same) s = fs.unlink(tmp);
+    }
+    if (!s.is_ok()) return fail(s);
     s = fs.unlink(path);
   } else {
     s = fs.rename_replace(tmp, path);
-    if (!s.is_ok()) {
-      (void)fs.unlink(tmp);  // the original is untouched: the run never took effect
-      return kept_any ? retract_run(fs, path, run, s) : s;
-    }
+    if (!s.is_ok()) return fail(s);
   }
   if (s.is_ok()) s = fs.fsync_dir(dir);
   return s;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <map>
 
+#include "journal.h"
 #include "locked_file.h"
 #include "walkit/quarantine.h"
 #include "walkit/repair.h"
@@ -15,13 +16,9 @@
 namespace walkit {
 namespace {
 
-struct Entry {
-  std::string bin;     // file name inside the quarantine
-  uint64_t offset = 0;
-  uint64_t length = 0;
-  std::string sha256;
-  std::string reason;
-};
+// A kept range, or (renamed_to set) the move of a closed file to the
+// partial name (see journal.h).
+using Entry = detail::RunEntry;
 
 struct Run {
   std::string id;
@@ -37,6 +34,10 @@ struct Intent {
   std::vector<std::string> runs;
   uint64_t from_length = 0, to_length = 0;
   std::string from_sha256, to_sha256;
+  // Set when the swap also moves the file back from the partial name: the
+  // file found still under from_name means the swap did not happen (the
+  // bytes alone cannot tell when the undo only renames).
+  std::string from_name, to_name;
 };
 
 struct Journal {
@@ -59,54 +60,34 @@ uint64_t num(const Value& v, std::string_view key) {
 
 // Runs recorded for `source` (a file name), oldest first, minus undone ones.
 Result<Journal> journal_runs(FileSystem& fs, const std::string& qdir, const std::string& source) {
-  auto text = read_file(fs, qdir + "/journal.jsonl");
-  if (!text.is_ok()) {
-    if (text.status().code() == Code::kNotFound) return Journal{};
-    return text.status();
-  }
+  auto lines = detail::journal_lines(fs, qdir, source);
+  if (!lines.is_ok()) return lines.status();
   Journal j;
   std::vector<Run>& runs = j.runs;
   std::vector<std::string> undone;
-  size_t pos = 0, line_no = 0;
-  while (pos < text->size()) {
-    size_t nl = text->find('\n', pos);
-    if (nl == std::string::npos) break;  // a torn journal line: never acted on
-    std::string_view line(text->data() + pos, nl - pos);
-    pos = nl + 1;
-    ++line_no;
-    if (line.empty()) continue;
-    auto v = parse_json(line);
-    if (!v.is_ok() || !v->is_object()) {
-      return Status(Code::kCorruption, qdir + "/journal.jsonl line " + std::to_string(line_no) + ": " +
-                                           v.status().message());
-    }
-    const std::string* src = str(*v, "source");
-    if (!src || *src != source) continue;
-    if (const std::string* u = str(*v, "undone_run")) {
+  for (const Value& v : *lines) {
+    if (const std::string* u = str(v, "undone_run")) {
       undone.push_back(*u);
       continue;
     }
-    if (const Value* ids = v->find("undo_intent"); ids && ids->is_array()) {
+    if (const Value* ids = v.find("undo_intent"); ids && ids->is_array()) {
       Intent in;
       for (const Value& id : ids->as_array()) {
         if (id.is_string()) in.runs.push_back(id.as_string());
       }
-      in.from_length = num(*v, "from_length");
-      in.to_length = num(*v, "to_length");
-      if (const std::string* h = str(*v, "from_sha256")) in.from_sha256 = *h;
-      if (const std::string* h = str(*v, "to_sha256")) in.to_sha256 = *h;
+      in.from_length = num(v, "from_length");
+      in.to_length = num(v, "to_length");
+      if (const std::string* h = str(v, "from_sha256")) in.from_sha256 = *h;
+      if (const std::string* h = str(v, "to_sha256")) in.to_sha256 = *h;
+      if (const std::string* n = str(v, "from_name")) in.from_name = *n;
+      if (const std::string* n = str(v, "to_name")) in.to_name = *n;
       j.intents.push_back(std::move(in));
       continue;
     }
-    const std::string* bin = str(*v, "path");
-    if (!bin) continue;
-    const std::string* run = str(*v, "run");
-    std::string id = run ? *run : "entry:" + *bin;  // unjournaled runs: one entry each
+    std::string id = detail::run_of(v);  // a range or a rename ("entry:<bin>" without run ids)
+    if (id.empty()) continue;
     if (runs.empty() || runs.back().id != id) runs.push_back(Run{id, {}});
-    const std::string* sha = str(*v, "sha256");
-    const std::string* reason = str(*v, "reason");
-    runs.back().entries.push_back(Entry{*bin, num(*v, "offset"), num(*v, "length"), sha ? *sha : "",
-                                        reason ? *reason : ""});
+    runs.back().entries.push_back(detail::entry_of(v));
   }
   std::erase_if(runs, [&](const Run& r) { return std::count(undone.begin(), undone.end(), r.id) > 0; });
   std::erase_if(j.intents, [&](const Intent& in) {  // settled: every run it names is marked undone
@@ -124,7 +105,9 @@ bool has_prefix(std::string_view file, uint64_t length, const std::string& sha) 
 // Did the undo that wrote `in` swap its file in? Decided from the file: the
 // exact "after" or "before" bytes; failing that (records appended since),
 // which of the two is a prefix. Both or neither: the caller must not guess.
-Result<bool> intent_applied(const Intent& in, std::string_view current, const std::string& path) {
+Result<bool> intent_applied(const Intent& in, std::string_view current, const std::string& path,
+                            bool found_at_path) {
+  if (!in.to_name.empty() && !found_at_path) return false;  // not moved back yet
   if (current.size() == in.to_length && sha256_hex(current) == in.to_sha256) return true;
   if (current.size() == in.from_length && sha256_hex(current) == in.from_sha256) return false;
   bool to = has_prefix(current, in.to_length, in.to_sha256);
@@ -150,7 +133,7 @@ Result<std::string> reverse_run(FileSystem& fs, const std::string& qdir, const R
   std::vector<Entry> entries = run.entries;
   std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.offset < b.offset; });
   for (const Entry& e : entries) {
-    if (e.reason == "added_newline") {
+    if (e.reason == "added_newline" && e.renamed_to.empty()) {
       // Records may have been appended after it since (a resumed writer).
       if (e.offset >= current.size() || current[e.offset] != '\n') {
         return Status(Code::kFailedPrecondition, "the file changed since the repair (added newline at " +
@@ -162,7 +145,7 @@ Result<std::string> reverse_run(FileSystem& fs, const std::string& qdir, const R
   std::string out;
   size_t k = 0;  // next byte of `current` to copy
   for (const Entry& e : entries) {
-    if (e.reason == "added_newline") continue;
+    if (e.reason == "added_newline" || !e.renamed_to.empty()) continue;  // nothing kept
     auto bytes = read_file(fs, qdir + "/" + e.bin);
     if (!bytes.is_ok()) return bytes.status();
     if (bytes->size() != e.length || sha256_hex(*bytes) != e.sha256) {
@@ -180,6 +163,30 @@ Result<std::string> reverse_run(FileSystem& fs, const std::string& qdir, const R
   }
   out.append(current, k, std::string::npos);
   return out;
+}
+
+// An undo that moved the file back from the partial name and was killed
+// between its swap and the unlink of that partial leaves it behind, holding
+// exactly the intent's "before" bytes (everything in it is also in the
+// restored file): the rerun finishes the unlink.
+Status drop_moved_from(FileSystem& fs, const std::string& path,
+                       const std::optional<SessionName>& name, const Intent& in) {
+  // Only ever the partial of this very session: a journal line must never
+  // point a tool elsewhere.
+  if (in.from_name.empty() || !name || in.from_name != partial_name(name->id)) return Status::ok();
+  const std::string left = dir_name(path) + "/" + in.from_name;
+  if (left == path) return Status::ok();
+  auto there = fs.lstat(left);
+  if (!there.is_ok()) return there.status().code() == Code::kNotFound ? Status::ok() : there.status();
+  detail::LockedFile f;
+  WALKIT_RETURN_IF_ERROR(detail::open_locked(fs, left, false, &f));
+  if (f.locked_by_other || f.info.size != in.from_length) return Status::ok();  // not ours to drop
+  std::string bytes(f.info.size, '\0');
+  auto n = fs.pread(f.fd, bytes.data(), bytes.size(), 0);
+  if (!n.is_ok()) return n.status();
+  if (*n != bytes.size() || sha256_hex(bytes) != in.from_sha256) return Status::ok();
+  WALKIT_RETURN_IF_ERROR(fs.unlink(left));
+  return fs.fsync_dir(dir_name(path));
 }
 
 }  // namespace
@@ -224,14 +231,16 @@ Result<UndoReport> undo_repairs(const std::string& path, const RepairOptions& op
   // An interrupted earlier undo: if its swap happened, its runs are undone
   // already (finish marking them); if not, they are still to be undone.
   std::vector<std::string> finished;
+  const bool at_path = exists && actual == path;
   for (const Intent& in : journal->intents) {
-    auto applied = intent_applied(in, current, path);
+    auto applied = intent_applied(in, current, path, at_path);
     if (!applied.is_ok()) return applied.status();
     if (!*applied) continue;
     for (const std::string& id : in.runs) {
       std::erase_if(*runs, [&](const Run& r) { return r.id == id; });
       finished.push_back(id);
     }
+    if (!opts.dry_run) WALKIT_RETURN_IF_ERROR(drop_moved_from(fs, path, name, in));
   }
   if (!opts.dry_run) {
     for (const std::string& id : finished) {
@@ -251,7 +260,8 @@ Result<UndoReport> undo_repairs(const std::string& path, const RepairOptions& op
     if (a.entries.size() != b.entries.size()) return false;
     for (size_t i = 0; i < a.entries.size(); ++i) {
       const Entry &x = a.entries[i], &y = b.entries[i];
-      if (x.offset != y.offset || x.length != y.length || x.sha256 != y.sha256 || x.reason != y.reason) {
+      if (x.offset != y.offset || x.length != y.length || x.sha256 != y.sha256 ||
+          x.reason != y.reason || x.renamed_to != y.renamed_to) {
         return false;
       }
     }
@@ -274,16 +284,24 @@ Result<UndoReport> undo_repairs(const std::string& path, const RepairOptions& op
     ++rep.runs;
   }
   rep.detail = "restored " + std::to_string(rep.restored) + " bytes from " + std::to_string(rep.runs) + " repairs";
+  if (exists && actual != path) rep.detail += "; moved back to " + source;
   if (opts.dry_run) return rep;
-  // Write the rebuilt file beside the original, durable, then swap it in.
+  // All there is to reverse is salvage's move to the partial name (the
+  // bytes are the same): move the file back, no copy (no-replace).
+  const bool move_only = exists && actual != path && current == before;
+  // Otherwise write the rebuilt file beside the original, durable, then
+  // swap it in.
   std::string tmp = dir_name(path) + "/" + (name ? name->id : source) + std::string(kTmpSuffix);
-  if (fs.lstat(tmp).is_ok()) WALKIT_RETURN_IF_ERROR(fs.unlink(tmp));
-  auto out = fs.open(tmp, OpenFlags::kWrite | OpenFlags::kCreateExcl, 0600);
-  if (!out.is_ok()) return out.status();
-  Status s = write_all(fs, *out, current.data(), current.size());
-  if (s.is_ok()) s = fs.fdatasync(*out);
-  Status c = fs.close(*out);
-  if (s.is_ok()) s = c;
+  Status s;
+  if (!move_only) {
+    if (fs.lstat(tmp).is_ok()) WALKIT_RETURN_IF_ERROR(fs.unlink(tmp));
+    auto out = fs.open(tmp, OpenFlags::kWrite | OpenFlags::kCreateExcl, 0600);
+    if (!out.is_ok()) return out.status();
+    s = write_all(fs, *out, current.data(), current.size());
+    if (s.is_ok()) s = fs.fdatasync(*out);
+    Status c = fs.close(*out);
+    if (s.is_ok()) s = c;
+  }
   if (s.is_ok()) {  // the intent, durable before the swap (see Intent)
     std::string line = "{\"source\": ";
     append_python_json_string(line, source);
@@ -298,17 +316,29 @@ Result<UndoReport> undo_repairs(const std::string& path, const RepairOptions& op
     }
     line += "], \"from_length\": " + std::to_string(before.size()) + ", \"from_sha256\": \"" +
             sha256_hex(before) + "\", \"to_length\": " + std::to_string(current.size()) +
-            ", \"to_sha256\": \"" + sha256_hex(current) + "\", \"time\": \"" + iso8601_utc_now() + "\"}\n";
+            ", \"to_sha256\": \"" + sha256_hex(current) + "\"";
+    if (exists && actual != path) {
+      line += ", \"from_name\": ";
+      append_python_json_string(line, base_name(actual));
+      line += ", \"to_name\": ";
+      append_python_json_string(line, source);
+    }
+    line += ", \"time\": \"" + iso8601_utc_now() + "\"}\n";
     s = detail::append_journal(fs, path, line);
   }
-  if (s.is_ok()) {
-    s = exists && actual == path ? fs.rename_replace(tmp, path) : fs.rename_noreplace(tmp, path);
+  if (move_only) {
+    WALKIT_RETURN_IF_ERROR(s);
+    WALKIT_RETURN_IF_ERROR(fs.rename_noreplace(actual, path));
+  } else {
+    if (s.is_ok()) {
+      s = at_path ? fs.rename_replace(tmp, path) : fs.rename_noreplace(tmp, path);
+    }
+    if (!s.is_ok()) {
+      (void)fs.unlink(tmp);
+      return s;
+    }
+    if (actual != path) WALKIT_RETURN_IF_ERROR(fs.unlink(actual));
   }
-  if (!s.is_ok()) {
-    (void)fs.unlink(tmp);
-    return s;
-  }
-  if (actual != path) WALKIT_RETURN_IF_ERROR(fs.unlink(actual));
   WALKIT_RETURN_IF_ERROR(fs.fsync_dir(dir_name(path)));
   for (const std::vector<Run>* list : {runs, &dropped}) {
     for (const Run& r : *list) {

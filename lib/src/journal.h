@@ -1,0 +1,85 @@
+// Internal: reading the quarantine journal (walkit/quarantine.h), and
+// keeping one repair's ranges in it so that a rerun of a repair that was
+// killed before its cut continues that repair instead of journaling the
+// same ranges a second time (I4: killed then rerun == one clean run).
+//
+// Line kinds, all keyed by "source" (the session file name):
+//   range    "path", "offset", "length", "sha256", "reason", "run": bytes kept
+//            (length 0, reason "added_newline": a '\n' the repair added)
+//   rename   "renamed_to", "reason", "run": the repair moved the file to that
+//            name (salvage of a closed file left without a trailer);
+//            written, durable, before the rename
+//   undone   "undone_run": that run was reversed by --undo, or never took
+//            effect (reason "not_applied")
+//   intent   "undo_intent": an undo about to swap its rebuilt file in
+// Readers skip lines of kinds they do not know, so older tools still read
+// newer journals (an older --undo ignores rename lines).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "walkit/io.h"
+#include "walkit/status.h"
+#include "walkit/value.h"
+
+namespace walkit::detail {
+
+// The journal's lines for `source` (a file name), parsed, oldest first. A
+// line a crash cut short (it does not parse and does not end in '}': every
+// line written whole ends "}\n") was never acted on and is skipped, as is a
+// torn last line; any other line that does not parse is kCorruption.
+Result<std::vector<Value>> journal_lines(FileSystem& fs, const std::string& qdir,
+                                         const std::string& source);
+
+// One entry of a run: a kept range, or a rename (renamed_to not empty).
+struct RunEntry {
+  std::string bin;  // file name inside the quarantine (ranges only)
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  std::string sha256;
+  std::string reason;
+  std::string renamed_to;
+};
+
+// The run id of a range or rename line ("entry:<bin>" for lines written
+// before runs existed), or empty for any other line.
+std::string run_of(const Value& line);
+RunEntry entry_of(const Value& line);
+
+// What a repair is about to journal, in order, under one run.
+struct PlannedEntry {
+  uint64_t offset = 0;
+  uint64_t length = 0;  // bytes of the file at `offset` (0 for an added '\n')
+  std::string reason;
+  std::string renamed_to;  // a rename line instead of a range
+};
+
+struct KeptRun {
+  std::string run;                     // the run the entries are journaled under
+  std::vector<std::string> bin_paths;  // per planned entry (empty for a rename)
+  size_t reused = 0;                   // entries an interrupted run had journaled already
+};
+
+// Journals `plan` under one run, reading each range's bytes from `fd`.
+// When the journal's last lines for `path` are a run (not undone) whose
+// entries are exactly the first k planned ones -- same offsets, lengths and
+// reasons, and the file still holds the bytes their copies hash to -- that
+// run was killed before its cut: its k entries are reused (made durable
+// again, never written twice) and the rest join that run. Otherwise every
+// entry is kept under `fresh_run`. On failure, a run that already has a
+// journal line is marked as not applied (retract_run) before returning.
+Result<KeptRun> keep_run(FileSystem& fs, int fd, const std::string& path,
+                         const std::vector<PlannedEntry>& plan, const std::string& tool,
+                         const std::string& fresh_run);
+
+// Appends one whole line to <sessions>/.quarantine/journal.jsonl for
+// `session_path` with quarantine_keep's durability (the directory is
+// created if missing; a torn last line is not fused with ours; the line and
+// its directory entry are durable on return; on error the line is taken
+// back). Defined in quarantine.cc.
+Status journal_append_durable(FileSystem& fs, const std::string& session_path,
+                              const std::string& line);
+
+}  // namespace walkit::detail
