@@ -8,17 +8,24 @@
 #define BOOST_TEST_MODULE compact_crash_test
 #include <boost/test/unit_test.hpp>
 #include <cerrno>
+#include <filesystem>
 #include <string>
 
+#include <set>
+
 #include "support/fault_fs.h"
+#include "support/killed_fs.h"
 #include "support/test_support.h"
 #include "walkit/compact.h"
+#include "walkit/repair.h"
 #include "walkit/scan.h"
+#include "walkit/value.h"
 
 namespace {
 
 using namespace walkit;
 using walkit::test::FaultFs;
+using walkit::test::KilledAt;
 using walkit::test::slurp;
 using walkit::test::TempDir;
 using walkit::test::testdata;
@@ -113,4 +120,81 @@ BOOST_AUTO_TEST_CASE(a_crash_at_any_step_of_a_merge_leaves_old_or_new_and_a_reru
          {}};
   c.opts.merge_resumed = true;
   sweep(c);
+}
+
+namespace {
+
+// Range lines in the journal whose run is in effect (not marked undone or
+// retracted), as "offset+length:reason".
+std::multiset<std::string> ranges_in_effect(const std::string& dir) {
+  std::multiset<std::string> out;
+  std::vector<Value> lines;
+  std::set<std::string> undone;
+  const std::string text = slurp(dir + "/.quarantine/journal.jsonl");
+  for (size_t pos = 0; pos < text.size();) {
+    size_t nl = text.find('\n', pos);
+    auto v = parse_json(std::string_view(text).substr(pos, nl - pos));
+    pos = nl + 1;
+    BOOST_TEST_REQUIRE(v.is_ok(), v.status().to_string());
+    if (const Value* u = v->find("undone_run")) undone.insert(u->as_string());
+    lines.push_back(std::move(*v));
+  }
+  for (const Value& v : lines) {
+    const Value* run = v.find("run");
+    if (!v.find("path") || !run || undone.count(run->as_string())) continue;
+    out.insert(std::to_string(v.find("offset")->as_int()) + "+" +
+               std::to_string(v.find("length")->as_int()) + ":" + v.find("reason")->as_string());
+  }
+  return out;
+}
+
+}  // namespace
+
+// I4 for --merge-resumed: killed at any call (nothing after it runs, as in a
+// real kill; FaultFs above lets the error paths run), the rerun must leave
+// the journal as one clean run leaves it -- each folded range once -- and
+// --undo must then give back the original bytes.
+BOOST_AUTO_TEST_CASE(a_merge_killed_at_any_call_then_rerun_journals_each_range_once) {
+  const std::string file = "00000000-0000-4000-8000-000000000005.jsonl.__partial__";
+  const std::string before = slurp(testdata("rath/" + file));
+  const std::string after = slurp(testdata("compact/merged-0005.jsonl.__partial__"));
+  CompactOptions opts;
+  opts.merge_resumed = true;
+  opts.threads = 1;
+  std::multiset<std::string> clean;
+  {
+    TempDir dir;
+    walkit::test::spit(dir.file(file), before);
+    auto r = compact_file(dir.file(file), opts);
+    BOOST_REQUIRE_MESSAGE(r.is_ok(), r.status().to_string());
+    clean = ranges_in_effect(dir.path());
+    BOOST_TEST_REQUIRE(clean.size() == r->removed.size());
+    BOOST_TEST_REQUIRE(clean.size() >= 2u);  // rath 0005: a fused fragment and a second header
+  }
+  uint64_t points = 0;
+  for (uint64_t k = 0;; ++k) {
+    TempDir dir;
+    walkit::test::spit(dir.file(file), before);
+    uint64_t calls = 0;
+    KilledAt killed([&](const std::string&, const std::string&) { return calls++ == k; });
+    CompactOptions o = opts;
+    o.fs = &killed;
+    (void)compact_file(dir.file(file), o);
+    if (!killed.dead) break;  // the run finished before call k: every call was a kill point
+    ++points;
+    const std::string where = "killed at call " + std::to_string(k);
+    auto r = compact_file(dir.file(file), opts);
+    BOOST_TEST_REQUIRE(r.is_ok(), where << ": rerun: " << r.status().to_string());
+    BOOST_TEST(slurp(dir.file(file)) == after, where << ": the rerun did not converge");
+    if (!std::filesystem::exists(dir.path() + "/.quarantine/journal.jsonl")) {
+      BOOST_TEST(false, where << ": no journal");
+      continue;
+    }
+    BOOST_TEST((ranges_in_effect(dir.path()) == clean), where << ": the journal differs from one clean run's");
+    auto u = undo_repairs(dir.file(file));
+    BOOST_TEST_REQUIRE(u.is_ok(), where << ": undo: " << u.status().to_string());
+    BOOST_TEST(slurp(dir.file(file)) == before, where << ": undo did not restore the original");
+  }
+  BOOST_TEST_MESSAGE("merge: " << points << " kill points");
+  BOOST_TEST(points > 20u);
 }

@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "compact_internal.h"
+#include "journal.h"
 #include "walkit/digest.h"
 #include "walkit/quarantine.h"
 
@@ -121,21 +122,28 @@ Result<CompactReport> fold_resumed(FileSystem& fs, LockedFile& f, const std::str
   auto written = write_kept(fs, f.fd, f.info.size, plan, temp);
   Status s = written.status();
   if (s.is_ok()) s = verify_temp(fs, temp, name.id, opts.max_line_bytes, want->hex);
-  // Folded bytes are kept (durable) before the file that held them goes.
-  const std::string tool = compact_tool(opts);
-  const std::string run = new_run_id(tool);
-  for (const ByteRange& r : plan) {
-    if (!s.is_ok()) break;
-    auto kept = quarantine_keep(
-        fs, QuarantineEntry{path, r.offset, {}, r.reason, tool, run, f.fd, r.length});
-    if (!kept.is_ok()) {
-      s = kept.status();
-      break;
+  // Folded bytes are kept (durable) before the file that held them goes,
+  // under one run. keep_run continues a run a crash left between its copies
+  // and the rename (the same ranges, still in the file), so a rerun
+  // journals each range once, as one clean run does.
+  if (s.is_ok()) {
+    std::vector<PlannedEntry> entries;
+    for (const ByteRange& r : plan) entries.push_back(PlannedEntry{r.offset, r.length, r.reason, {}});
+    const std::string tool = compact_tool(opts);
+    auto kept = keep_run(fs, f.fd, path, entries, tool, new_run_id(tool));  // retracts its failures
+    s = kept.status();
+    if (s.is_ok()) {
+      for (size_t i = 0; i < plan.size(); ++i) {
+        rep.removed.push_back(plan[i]);
+        rep.removed.back().quarantine_path = kept->bin_paths[i];
+      }
+      // Not replaced: the run must not be reversed by a later --undo. Once
+      // renamed, the bytes are out of the file and the run stands.
+      Status moved = check_size(fs, f, f.info.size, path);
+      if (moved.is_ok()) moved = fs.rename_replace(temp, path);
+      s = moved.is_ok() ? fs.fsync_dir(dir_name(path)) : retract_run(fs, path, kept->run, moved);
     }
-    rep.removed.push_back(r);
-    rep.removed.back().quarantine_path = kept->bin_path;
   }
-  if (s.is_ok()) s = replace_original(fs, f, path, temp);
   if (!s.is_ok()) {
     (void)fs.unlink(temp);
     return s;
