@@ -1,4 +1,4 @@
-// The JSON line codec: the only file that includes RapidJSON.
+// The JSON line codec: with json_respell.cc, the only files that include RapidJSON.
 //
 // Both parsers run RapidJSON's iterative (non-recursive) parser with a SAX
 // handler, so input nesting never reaches the C stack: the handlers count
@@ -22,6 +22,7 @@ namespace walkit {
 namespace {
 
 constexpr unsigned kLineFlags = rapidjson::kParseIterativeFlag | rapidjson::kParseNanAndInfFlag;
+static_assert(kLineFlags == detail::kJsonLineFlags, "json_respell.cc parses with the same flags");
 
 std::string parse_error_text(const rapidjson::Reader& r) {
   return std::string("invalid JSON at byte ") + std::to_string(r.GetErrorOffset()) + ": " +
@@ -297,6 +298,10 @@ int64_t decimal_magnitude(std::string_view u) {
   return std::numeric_limits<int64_t>::min();  // zero
 }
 
+}  // namespace
+
+namespace detail {
+
 // A JSON number's text (RapidJSON validated its syntax) as a Value: an
 // integer that fits 64 bits keeps its kind (int64, or uint64 above
 // INT64_MAX), anything else is a double, correctly rounded by
@@ -327,6 +332,24 @@ std::optional<Value> number_value(std::string_view t) {
   if (ec == std::errc::result_out_of_range && decimal_magnitude(u) < 0) return Value(minus ? -0.0 : 0.0);
   return std::nullopt;
 }
+
+// RapidJSON decodes a lone low-surrogate escape (\udc00-\udfff) into the
+// bytes ED B0-BF xx, which are not UTF-8; a Value must never hold them (the
+// serializer refuses them, so parse_json's output could not be written;
+// fuzz_writer_roundtrip found it). The text was validated before parsing,
+// so only an escape can produce ED A0-BF, and a valid pair decodes to one
+// 4-byte sequence instead.
+bool decoded_lone_surrogate(std::string_view s) {
+  const char* end = s.data() + s.size();
+  for (const char* p = s.data(); (p = static_cast<const char*>(std::memchr(p, 0xED, end - p)));) {
+    if (++p < end && static_cast<unsigned char>(*p) >= 0xA0) return true;
+  }
+  return false;
+}
+
+}  // namespace detail
+
+namespace {
 
 struct ValueBuilder : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, ValueBuilder> {
   explicit ValueBuilder(size_t max) : max_depth(max) {}
@@ -361,7 +384,7 @@ struct ValueBuilder : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, ValueBuild
   // returns garbage ("0e100" parsed as -2e146; upstream issue #1249, fixed
   // after 1.1.0; fuzz_writer_roundtrip found it under UBSan).
   bool RawNumber(const char* s, rapidjson::SizeType n, bool) {
-    auto v = number_value(std::string_view(s, n));
+    auto v = detail::number_value(std::string_view(s, n));
     if (!v) {
       number_too_big = true;
       return false;
@@ -378,17 +401,8 @@ struct ValueBuilder : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, ValueBuild
     keys.back().assign(s, n);
     return true;
   }
-  // RapidJSON decodes a lone low-surrogate escape (\udc00-\udfff) into the
-  // bytes ED B0-BF xx, which are not UTF-8; a Value must never hold them (the
-  // serializer refuses them, so parse_json's output could not be written;
-  // fuzz_writer_roundtrip found it). The text was validated before parsing,
-  // so only an escape can produce ED A0-BF, and a valid pair decodes to one
-  // 4-byte sequence instead.
   bool has_surrogate(const char* s, size_t n) {
-    for (const char* p = s; (p = static_cast<const char*>(std::memchr(p, 0xED, s + n - p)));) {
-      if (++p < s + n && static_cast<unsigned char>(*p) >= 0xA0) return lone_surrogate = true;
-    }
-    return false;
+    return lone_surrogate = detail::decoded_lone_surrogate(std::string_view(s, n));
   }
   bool lone_surrogate = false;
   bool open(Value v) {
@@ -468,191 +482,4 @@ Result<Value> parse_json(std::string_view text, size_t max_depth) {
   return std::move(b.root);
 }
 
-namespace detail {
-
-// The respelling handler. Values are spelled into the digest buffer as they
-// arrive and copied into the styled one (scalars and keys are spelled the
-// same in every style; only separators and member order differ). An
-// object's members are recorded as spans of the digest buffer; at its end,
-// unless its keys already arrived in strictly increasing order (the common
-// case for sorted writers, and free to check), the span is rebuilt in key
-// order, each repeated key keeping its last value. Inner objects are
-// finished before their parent's member spans are closed, so the spans
-// stay right when an inner rebuild shortens the buffer.
-struct Respeller::Handler : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Handler> {
-  struct Member {
-    size_t key_at, key_len;  // the decoded key, in `keys`
-    size_t start, end;       // "key":value in *dig
-  };
-  struct Frame {
-    bool object;
-    size_t open_at;   // its '{' or '[' in *dig
-    size_t count;     // members or elements so far
-    size_t members;   // its first Member in `members`
-    size_t keys;      // the size of `keys` when it opened
-  };
-
-  std::string* dig = nullptr;
-  std::string* sty = nullptr;  // null: no styled spelling wanted
-  bool spaced = true;
-  std::vector<Frame> frames;
-  std::vector<Member> members;
-  std::string keys;
-  std::string scratch;
-  std::vector<size_t> order;
-  bool seen_root = false, root_object = false, repeated = false;
-
-  void reset(std::string* d, std::string* s, bool sp) {
-    dig = d;
-    sty = s;
-    spaced = sp;
-    frames.clear();
-    members.clear();
-    keys.clear();
-    seen_root = root_object = repeated = false;
-  }
-  std::string_view key(const Member& m) const { return std::string_view(keys).substr(m.key_at, m.key_len); }
-  // Before a value: an array element's separator.
-  void element() {
-    if (frames.empty()) {
-      seen_root = true;
-      return;
-    }
-    Frame& f = frames.back();
-    if (!f.object && f.count++ > 0) {
-      *dig += ',';
-      if (sty) sty->append(spaced ? ", " : ",");
-    }
-  }
-  // Copies what was just spelled into *dig from `from` to the styled text.
-  void mirror(size_t from) {
-    if (sty) sty->append(*dig, from, std::string::npos);
-  }
-  bool scalar(const Value& v) {
-    element();
-    const size_t from = dig->size();
-    if (!append_python_json(*dig, v).is_ok()) return false;
-    mirror(from);
-    return true;
-  }
-  bool Null() { return scalar(Value()); }
-  bool Bool(bool b) { return scalar(Value(b)); }
-  bool Int(int i) { return scalar(Value(int64_t{i})); }
-  bool Uint(unsigned u) { return scalar(Value(int64_t{u})); }
-  bool Int64(int64_t i) { return scalar(Value(i)); }
-  bool Uint64(uint64_t u) { return scalar(u <= INT64_MAX ? Value(static_cast<int64_t>(u)) : Value(u)); }
-  bool Double(double d) { return scalar(Value(d)); }
-  bool RawNumber(const char* s, rapidjson::SizeType n, bool) {
-    auto v = number_value(std::string_view(s, n));
-    return v && scalar(*v);
-  }
-  // As ValueBuilder::has_surrogate: a lone low-surrogate escape decodes to
-  // bytes that are not UTF-8.
-  static bool has_surrogate(const char* s, size_t n) {
-    for (const char* p = s; (p = static_cast<const char*>(std::memchr(p, 0xED, s + n - p)));) {
-      if (++p < s + n && static_cast<unsigned char>(*p) >= 0xA0) return true;
-    }
-    return false;
-  }
-  bool String(const char* s, rapidjson::SizeType n, bool) {
-    if (has_surrogate(s, n)) return false;
-    element();
-    const size_t from = dig->size();
-    append_python_json_string(*dig, std::string_view(s, n));
-    mirror(from);
-    return true;
-  }
-  bool Key(const char* s, rapidjson::SizeType n, bool) {
-    if (has_surrogate(s, n)) return false;
-    Frame& f = frames.back();
-    if (f.count++ > 0) {
-      members.back().end = dig->size();
-      *dig += ',';
-      if (sty) sty->append(spaced ? ", " : ",");
-    }
-    members.push_back(Member{keys.size(), n, dig->size(), 0});
-    keys.append(s, n);
-    const size_t from = dig->size();
-    append_python_json_string(*dig, std::string_view(s, n));
-    mirror(from);
-    *dig += ':';
-    if (sty) sty->append(spaced ? ": " : ":");
-    return true;
-  }
-  bool open(bool object) {
-    element();
-    if (frames.empty()) root_object = object;
-    if (frames.size() + 1 > kMaxDepth) return false;
-    frames.push_back(Frame{object, dig->size(), 0, members.size(), keys.size()});
-    *dig += object ? '{' : '[';
-    if (sty) *sty += object ? '{' : '[';
-    return true;
-  }
-  bool StartObject() { return open(true); }
-  bool StartArray() { return open(false); }
-  bool EndArray(rapidjson::SizeType) {
-    *dig += ']';
-    if (sty) *sty += ']';
-    frames.pop_back();
-    return true;
-  }
-  bool EndObject(rapidjson::SizeType) {
-    const Frame f = frames.back();
-    frames.pop_back();
-    const size_t first = f.members, n = members.size() - first;
-    if (n > 0) members.back().end = dig->size();
-    bool sorted = true;
-    for (size_t i = first + 1; i < members.size() && sorted; ++i)
-      sorted = key(members[i - 1]) < key(members[i]);
-    if (!sorted) sort_members(f.open_at + 1, first);
-    *dig += '}';
-    if (sty) *sty += '}';
-    members.resize(first);
-    keys.resize(f.keys);
-    return true;
-  }
-  // Rebuilds the members from `first` on (their text starts at `body`) in
-  // key order; a repeated key keeps its last value. UTF-8 byte order is code
-  // point order, as in append_styled_json.
-  void sort_members(size_t body, size_t first) {
-    order.clear();
-    for (size_t i = first; i < members.size(); ++i) order.push_back(i);
-    std::stable_sort(order.begin(), order.end(),
-                     [&](size_t a, size_t b) { return key(members[a]) < key(members[b]); });
-    scratch.assign(*dig, body, std::string::npos);
-    dig->resize(body);
-    bool any = false;
-    for (size_t k = 0; k < order.size(); ++k) {
-      const Member& m = members[order[k]];
-      if (k + 1 < order.size() && key(members[order[k + 1]]) == key(m)) {
-        repeated = true;  // a later value of the same key follows
-        continue;
-      }
-      if (any) *dig += ',';
-      any = true;
-      dig->append(scratch, m.start - body, m.end - m.start);
-    }
-  }
-};
-
-Respeller::Respeller() : handler_(std::make_unique<Handler>()) {}
-Respeller::~Respeller() = default;
-
-bool Respeller::respell(std::string_view text, bool styled, bool spaced) {
-  digest_.clear();
-  styled_.clear();
-  repeated_key_ = false;
-  if (!valid_utf8_no_nul(text)) return false;
-  text_.assign(text);  // NUL-terminated for the string stream
-  Handler& h = *handler_;
-  h.reset(&digest_, styled ? &styled_ : nullptr, spaced);
-  rapidjson::Reader reader;
-  rapidjson::StringStream ss(text_.c_str());
-  constexpr unsigned kFlags = kLineFlags | rapidjson::kParseNumbersAsStringsFlag;
-  if (!reader.Parse<kFlags>(ss, h) || !h.root_object) return false;
-  repeated_key_ = h.repeated;
-  return true;
-}
-
-}  // namespace detail
 }  // namespace walkit

@@ -1,6 +1,7 @@
 // Internal: the JSON line codec's entry points that need a NUL-terminated
-// buffer. The only implementation file that includes RapidJSON is
-// json_codec.cc.
+// buffer or share its number rules, and the Respeller. The only
+// implementation files that include RapidJSON are json_codec.cc and
+// json_respell.cc.
 #pragma once
 
 #include <memory>
@@ -10,6 +11,7 @@
 #include <utility>
 
 #include "walkit/reader.h"
+#include "walkit/value.h"
 
 namespace walkit::detail {
 
@@ -18,6 +20,20 @@ namespace walkit::detail {
 // it by overwriting the line's '\n' in its own buffer.
 std::optional<std::pair<ProblemKind, std::string>> parse_record_line_nul(std::string_view line,
                                                                          Record* out);
+
+// RapidJSON's flags for a record line (json_codec.cc and json_respell.cc):
+// kParseIterativeFlag | kParseNanAndInfFlag, spelled out so that this header
+// need not include RapidJSON.
+inline constexpr unsigned kJsonLineFlags = 4u | 256u;
+
+// A JSON number's text (its syntax already validated) as a Value: an
+// integer that fits 64 bits keeps its kind (int64, or uint64 above
+// INT64_MAX), anything else is a double, correctly rounded. nullopt: too
+// big for a double.
+std::optional<Value> number_value(std::string_view t);
+
+// True when a decoded JSON string holds a lone surrogate escape's bytes.
+bool decoded_lone_surrogate(std::string_view s);
 
 // Respelling a JSON text straight from the parse, without building a Value
 // (the logical digest and compaction hash and rewrite every record, and a
