@@ -182,27 +182,35 @@ RunEntry entry_of(const Value& line) {
   return e;
 }
 
+Result<std::vector<RunEntry>> pending_run(FileSystem& fs, const std::string& path,
+                                          std::string* run) {
+  run->clear();
+  auto lines = journal_lines(fs, quarantine_dir_for(path), base_name(path));
+  // A journal that does not parse is for --undo to refuse; a repair only
+  // loses the chance to continue a killed run, and journals afresh.
+  if (!lines.is_ok() && lines.status().code() != Code::kCorruption) return lines.status();
+  std::vector<RunEntry> pending;
+  for (const Value& v : lines.is_ok() ? *lines : std::vector<Value>{}) {
+    std::string id = run_of(v);
+    if (id != *run) pending.clear();
+    *run = id;
+    if (!id.empty()) pending.push_back(entry_of(v));
+  }
+  if (run->rfind("entry:", 0) == 0) pending.clear();  // no run id: not ours to continue
+  if (pending.empty()) run->clear();
+  return pending;
+}
+
 Result<KeptRun> keep_run(FileSystem& fs, int fd, const std::string& path,
                          const std::vector<PlannedEntry>& plan, const std::string& tool,
                          const std::string& fresh_run) {
   const std::string qdir = quarantine_dir_for(path);
   KeptRun out;
   out.run = fresh_run;
-  // The run the journal ends with for this file, unless an undo or a
-  // retraction line follows it.
-  auto lines = journal_lines(fs, qdir, base_name(path));
-  // A journal that does not parse is for --undo to refuse; a repair only
-  // loses the chance to continue a killed run, and journals afresh.
-  if (!lines.is_ok() && lines.status().code() != Code::kCorruption) return lines.status();
   std::string pending_id;
-  std::vector<RunEntry> pending;
-  for (const Value& v : lines.is_ok() ? *lines : std::vector<Value>{}) {
-    std::string id = run_of(v);
-    if (id != pending_id) pending.clear();
-    pending_id = id;
-    if (!id.empty()) pending.push_back(entry_of(v));
-  }
-  if (pending_id.rfind("entry:", 0) == 0) pending.clear();  // no run id: not ours to continue
+  auto pending_or = pending_run(fs, path, &pending_id);
+  if (!pending_or.is_ok()) return pending_or.status();
+  const std::vector<RunEntry>& pending = *pending_or;
   auto cont = continues(fs, fd, qdir, pending, plan);
   if (!cont.is_ok()) return cont.status();
   if (*cont) {

@@ -48,6 +48,14 @@ struct RunEntry {
 std::string run_of(const Value& line);
 RunEntry entry_of(const Value& line);
 
+// The run the journal ends with for the file at `path` (its id and its
+// entries, oldest first), unless an undo or a retraction line follows it:
+// the run a repair killed before its cut left pending. Empty when there is
+// none, when its lines predate run ids, or when the journal does not parse
+// (that is for --undo to refuse; a repair then only journals afresh).
+Result<std::vector<RunEntry>> pending_run(FileSystem& fs, const std::string& path,
+                                          std::string* run);
+
 // What a repair is about to journal, in order, under one run.
 struct PlannedEntry {
   uint64_t offset = 0;

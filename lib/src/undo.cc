@@ -4,11 +4,19 @@
 // in the coordinates of the file as that repair found it. Reversing runs
 // newest first, and within a run inserting ranges in ascending offset
 // order, rebuilds each earlier version exactly.
+//
+// Runs a killed tool left behind are not reversed blindly: the newest run,
+// when the file shows it never took effect (killed between its quarantine
+// copies and its cut), is only marked not applied; and a salvage killed
+// between moving its rewrite to the partial name and unlinking the closed
+// file is finished as an undo (the partial dropped), or refused.
 #include <algorithm>
 #include <map>
+#include <optional>
 
 #include "journal.h"
 #include "locked_file.h"
+#include "undo_internal.h"
 #include "walkit/quarantine.h"
 #include "walkit/repair.h"
 #include "walkit/value.h"
@@ -16,33 +24,16 @@
 namespace walkit {
 namespace {
 
-// A kept range, or (renamed_to set) the move of a closed file to the
-// partial name (see journal.h).
 using Entry = detail::RunEntry;
-
-struct Run {
-  std::string id;
-  std::vector<Entry> entries;
-};
-
-// Written before an undo swaps its rebuilt file in: which runs it reverses
-// and the file before and after. A rerun that finds an intent whose runs are
-// not yet marked undone tells from the file whether the swap happened, so a
-// crash or failure between the swap and the "undone_run" lines never makes
-// the bytes go back twice.
-struct Intent {
-  std::vector<std::string> runs;
-  uint64_t from_length = 0, to_length = 0;
-  std::string from_sha256, to_sha256;
-  // Set when the swap also moves the file back from the partial name: the
-  // file found still under from_name means the swap did not happen (the
-  // bytes alone cannot tell when the undo only renames).
-  std::string from_name, to_name;
-};
+using Run = detail::UndoRun;
+using Intent = detail::UndoIntent;
 
 struct Journal {
   std::vector<Run> runs;  // oldest first, minus undone ones
   std::vector<Intent> intents;
+  // The run the journal ends with, if no other line for the file follows it
+  // (as detail::pending_run): a repair killed before its cut leaves it so.
+  std::string pending;
 };
 
 const std::string* str(const Value& v, std::string_view key) {
@@ -66,6 +57,7 @@ Result<Journal> journal_runs(FileSystem& fs, const std::string& qdir, const std:
   std::vector<Run>& runs = j.runs;
   std::vector<std::string> undone;
   for (const Value& v : *lines) {
+    j.pending = detail::run_of(v);
     if (const std::string* u = str(v, "undone_run")) {
       undone.push_back(*u);
       continue;
@@ -89,6 +81,7 @@ Result<Journal> journal_runs(FileSystem& fs, const std::string& qdir, const std:
     if (runs.empty() || runs.back().id != id) runs.push_back(Run{id, {}});
     runs.back().entries.push_back(detail::entry_of(v));
   }
+  if (j.pending.rfind("entry:", 0) == 0) j.pending.clear();  // no run id: never judged
   std::erase_if(runs, [&](const Run& r) { return std::count(undone.begin(), undone.end(), r.id) > 0; });
   std::erase_if(j.intents, [&](const Intent& in) {  // settled: every run it names is marked undone
     return std::all_of(in.runs.begin(), in.runs.end(), [&](const std::string& id) {
@@ -118,51 +111,17 @@ Result<bool> intent_applied(const Intent& in, std::string_view current, const st
                        "nor its after state; not undone again (see the quarantine journal)");
 }
 
-std::string undone_line(const std::string& source, const std::string& run) {
+// `reason` "not_applied": the run never changed the file (as retract_run).
+std::string undone_line(const std::string& source, const std::string& run,
+                        const char* reason = nullptr) {
   std::string line = "{\"source\": ";
   append_python_json_string(line, source);
   line += ", \"undone_run\": ";
   append_python_json_string(line, run);
-  line += ", \"time\": \"" + iso8601_utc_now() + "\"}\n";
+  line += ", \"time\": \"" + iso8601_utc_now() + "\"";
+  if (reason) line += std::string(", \"reason\": \"") + reason + "\"";
+  line += "}\n";
   return line;
-}
-
-// Rebuilds the file as it was before `run` from `current`.
-Result<std::string> reverse_run(FileSystem& fs, const std::string& qdir, const Run& run,
-                                std::string current, uint64_t* restored) {
-  std::vector<Entry> entries = run.entries;
-  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.offset < b.offset; });
-  for (const Entry& e : entries) {
-    if (e.reason == "added_newline" && e.renamed_to.empty()) {
-      // Records may have been appended after it since (a resumed writer).
-      if (e.offset >= current.size() || current[e.offset] != '\n') {
-        return Status(Code::kFailedPrecondition, "the file changed since the repair (added newline at " +
-                                                     std::to_string(e.offset) + " not found)");
-      }
-      current.erase(e.offset, 1);
-    }
-  }
-  std::string out;
-  size_t k = 0;  // next byte of `current` to copy
-  for (const Entry& e : entries) {
-    if (e.reason == "added_newline" || !e.renamed_to.empty()) continue;  // nothing kept
-    auto bytes = read_file(fs, qdir + "/" + e.bin);
-    if (!bytes.is_ok()) return bytes.status();
-    if (bytes->size() != e.length || sha256_hex(*bytes) != e.sha256) {
-      return Status(Code::kCorruption, qdir + "/" + e.bin + ": does not match its journal line (length or SHA-256)");
-    }
-    if (e.offset < out.size() || e.offset - out.size() > current.size() - k) {
-      return Status(Code::kFailedPrecondition, "the file changed since the repair (offset " +
-                                                   std::to_string(e.offset) + " does not fit)");
-    }
-    size_t take = e.offset - out.size();
-    out.append(current, k, take);
-    k += take;
-    out += *bytes;
-    *restored += bytes->size();
-  }
-  out.append(current, k, std::string::npos);
-  return out;
 }
 
 // An undo that moved the file back from the partial name and was killed
@@ -187,6 +146,28 @@ Status drop_moved_from(FileSystem& fs, const std::string& path,
   if (*n != bytes.size() || sha256_hex(bytes) != in.from_sha256) return Status::ok();
   WALKIT_RETURN_IF_ERROR(fs.unlink(left));
   return fs.fsync_dir(dir_name(path));
+}
+
+// The journal line of `in` (see Intent), for `source`.
+std::string intent_line(const std::string& source, const Intent& in) {
+  std::string line = "{\"source\": ";
+  append_python_json_string(line, source);
+  line += ", \"undo_intent\": [";
+  for (size_t i = 0; i < in.runs.size(); ++i) {
+    if (i) line += ", ";
+    append_python_json_string(line, in.runs[i]);
+  }
+  line += "], \"from_length\": " + std::to_string(in.from_length) + ", \"from_sha256\": \"" +
+          in.from_sha256 + "\", \"to_length\": " + std::to_string(in.to_length) +
+          ", \"to_sha256\": \"" + in.to_sha256 + "\"";
+  if (!in.from_name.empty()) {
+    line += ", \"from_name\": ";
+    append_python_json_string(line, in.from_name);
+    line += ", \"to_name\": ";
+    append_python_json_string(line, in.to_name);
+  }
+  line += ", \"time\": \"" + iso8601_utc_now() + "\"}\n";
+  return line;
 }
 
 }  // namespace
@@ -228,10 +209,23 @@ Result<UndoReport> undo_repairs(const std::string& path, const RepairOptions& op
     buf.resize(*n);
     current = std::move(buf);
   }
+  const bool at_path = exists && actual == path;
+  bool salvage_finished = false;
+  if (at_path && name && name->kind == FileKind::kFinal) {
+    auto in = detail::interrupted_salvage(fs, qdir, path, *name, runs->back(), current);
+    if (!in.is_ok()) return in.status();
+    if (*in) {
+      // Durable before the partial goes (append_journal syncs the line).
+      if (!opts.dry_run) {
+        WALKIT_RETURN_IF_ERROR(detail::append_journal(fs, path, intent_line(source, **in)));
+      }
+      journal->intents.push_back(std::move(**in));
+      salvage_finished = true;
+    }
+  }
   // An interrupted earlier undo: if its swap happened, its runs are undone
   // already (finish marking them); if not, they are still to be undone.
   std::vector<std::string> finished;
-  const bool at_path = exists && actual == path;
   for (const Intent& in : journal->intents) {
     auto applied = intent_applied(in, current, path, at_path);
     if (!applied.is_ok()) return applied.status();
@@ -247,8 +241,31 @@ Result<UndoReport> undo_repairs(const std::string& path, const RepairOptions& op
       WALKIT_RETURN_IF_ERROR(detail::append_journal(fs, path, undone_line(source, id)));
     }
   }
+  if (salvage_finished) {
+    rep.runs = 1;
+    rep.changed = !opts.dry_run;
+    rep.detail = "the salvage of " + source + " was interrupted before it took effect: " +
+                 source + " is as it found it; dropped the " + partial_name(name->id) + " it made";
+  }
+  // The newest run, killed before its cut: not reversed, only marked.
+  if (exists && !runs->empty()) {
+    const std::string pending_id = journal->pending;
+    if (name && runs->back().id == pending_id &&
+        detail::never_took_effect(runs->back(), current, at_path, *name, opts.max_line_bytes)) {
+      if (!opts.dry_run) {
+        const std::string line = undone_line(source, pending_id, "not_applied");
+        WALKIT_RETURN_IF_ERROR(detail::append_journal(fs, path, line));
+      }
+      runs->pop_back();
+      rep.detail = "the newest repair of " + source + " (run " + pending_id +
+                   ") was stopped before it changed the file: marked not applied";
+      if (runs->empty()) return rep;
+    }
+  }
   if (runs->empty()) {
-    rep.detail = "nothing left to undo for " + source + " (an interrupted undo had taken effect)";
+    if (!salvage_finished) {
+      rep.detail = "nothing left to undo for " + source + " (an interrupted undo had taken effect)";
+    }
     return rep;
   }
   // A repair killed after keeping its bytes but before its cut leaves a run
@@ -278,7 +295,7 @@ Result<UndoReport> undo_repairs(const std::string& path, const RepairOptions& op
   }
   const std::string before = current;
   for (auto it = runs->rbegin(); it != runs->rend(); ++it) {
-    auto prev = reverse_run(fs, qdir, *it, std::move(current), &rep.restored);
+    auto prev = detail::reverse_run(fs, qdir, *it, std::move(current), &rep.restored);
     if (!prev.is_ok()) return prev.status();
     current = std::move(*prev);
     ++rep.runs;
@@ -303,28 +320,19 @@ Result<UndoReport> undo_repairs(const std::string& path, const RepairOptions& op
     if (s.is_ok()) s = c;
   }
   if (s.is_ok()) {  // the intent, durable before the swap (see Intent)
-    std::string line = "{\"source\": ";
-    append_python_json_string(line, source);
-    line += ", \"undo_intent\": [";
-    bool first = true;
+    Intent in;
     for (const std::vector<Run>* list : {runs, &dropped}) {
-      for (const Run& r : *list) {
-        if (!first) line += ", ";
-        first = false;
-        append_python_json_string(line, r.id);
-      }
+      for (const Run& r : *list) in.runs.push_back(r.id);
     }
-    line += "], \"from_length\": " + std::to_string(before.size()) + ", \"from_sha256\": \"" +
-            sha256_hex(before) + "\", \"to_length\": " + std::to_string(current.size()) +
-            ", \"to_sha256\": \"" + sha256_hex(current) + "\"";
+    in.from_length = before.size();
+    in.from_sha256 = sha256_hex(before);
+    in.to_length = current.size();
+    in.to_sha256 = sha256_hex(current);
     if (exists && actual != path) {
-      line += ", \"from_name\": ";
-      append_python_json_string(line, base_name(actual));
-      line += ", \"to_name\": ";
-      append_python_json_string(line, source);
+      in.from_name = base_name(actual);
+      in.to_name = source;
     }
-    line += ", \"time\": \"" + iso8601_utc_now() + "\"}\n";
-    s = detail::append_journal(fs, path, line);
+    s = detail::append_journal(fs, path, intent_line(source, in));
   }
   if (move_only) {
     WALKIT_RETURN_IF_ERROR(s);

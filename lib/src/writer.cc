@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "locked_file.h"
+#include "resume_tail.h"
 #include "walkit/quarantine.h"
 #include "walkit/reader.h"
 #include "walkit/version.h"
@@ -330,49 +331,11 @@ Result<std::unique_ptr<Writer>> Writer::resume(ResumeOptions opts, ResumeReport*
   rep.chunks = sum.chunks;
   uint64_t end = sum.whole_bytes;
   if (const auto& tail = sum.torn_tail) {
-    std::string bytes(tail->length, '\0');
-    auto n = fs.pread(impl->fd, bytes.data(), bytes.size(), tail->offset);
-    if (!n.is_ok()) return bail(n.status());
-    if (*n != bytes.size()) return bail(Status(Code::kFailedPrecondition, path + " shrank while reading it"));
-    Record r;
-    const uint64_t record_end = tail->offset + tail->length - tail->nul_bytes;
-    bool whole_chunk = tail->complete_record &&
-                       !parse_record_line(std::string_view(bytes).substr(0, tail->length - tail->nul_bytes), &r) &&
-                       r.type == RecordType::kChunk;
-    if (tail->complete_record && !whole_chunk) {
-      return bail(Status(Code::kFailedPrecondition,
-                         path + " ends in a whole trailer missing its newline (sealed): promote it"));
-    }
-    if (whole_chunk) {
-      // The record is whole; only its '\n' is missing. Completing it cuts
-      // nothing but NULs a power cut may have left after it (kept first).
-      if (tail->nul_bytes) {
-        QuarantineEntry q{path, record_end, bytes.substr(tail->length - tail->nul_bytes), "nul_run",
-                          std::string("walkit-writer ") + kVersion + " (resume)",
-                          detail::new_run_id("walkit-writer")};
-        auto kept = quarantine_keep(fs, q);
-        if (!kept.is_ok()) return bail(kept.status());
-        s = fs.ftruncate(impl->fd, record_end);
-        if (!s.is_ok()) return bail(detail::retract_run(fs, path, q.run, s));
-        rep.cut_bytes = tail->nul_bytes;
-        rep.quarantine_path = kept->bin_path;
-      }
-      s = write_all(fs, impl->fd, "\n", 1);
-      if (!s.is_ok()) return bail(s);
-      end = record_end + 1;
-      rep.completed_newline = true;
-      rep.chunks += 1;
-    } else {
-      QuarantineEntry q{path, tail->offset, bytes, "torn_tail",
-                        std::string("walkit-writer ") + kVersion + " (resume)",
-                        detail::new_run_id("walkit-writer")};
-      auto kept = quarantine_keep(fs, q);
-      if (!kept.is_ok()) return bail(kept.status());
-      s = fs.ftruncate(impl->fd, tail->offset);
-      if (!s.is_ok()) return bail(detail::retract_run(fs, path, q.run, s));
-      rep.cut_bytes = tail->length;
-      rep.quarantine_path = kept->bin_path;
-    }
+    // Kept in the quarantine, then cut (journaled once even when a resume
+    // killed between the two is run again: resume_tail.h).
+    auto fixed = detail::fix_resume_tail(fs, impl->fd, path, *tail, &rep);
+    if (!fixed.is_ok()) return bail(fixed.status());
+    end = *fixed;
     // The repair must be durable before anything is appended after it.
     s = fs.fdatasync(impl->fd);
     if (!s.is_ok()) return bail(s);

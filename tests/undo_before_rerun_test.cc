@@ -1,0 +1,299 @@
+// I4 for `walrepair --undo` run right after a killed repair, before any
+// rerun (issue 4, the journal gaps). A salvage of a closed file killed
+// between moving its rewrite to the partial name and unlinking the original
+// leaves both names: --undo must leave exactly the original closed file
+// (the partial dropped, nothing lost), also when it is itself killed and
+// rerun; and when the partial is not what the salvage made, refuse, naming
+// both files, and touch nothing. Expected bytes are written out here.
+#define BOOST_TEST_MODULE undo_before_rerun_test
+#include <boost/test/unit_test.hpp>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "support/killed_fs.h"
+#include "support/test_support.h"
+#include "walkit/io.h"
+#include "walkit/repair.h"
+
+namespace walkit {
+namespace {
+
+using test::KilledAt;
+
+const std::string kPartial = "s1.jsonl.__partial__";
+const std::string kFinal = "s1.jsonl";
+const std::string kTmp = "s1.jsonl.__tmp__";
+
+const std::string H =
+    "{\"record_type\": \"header\", \"schema_version\": 1, \"id\": \"s1\", \"created_at\": "
+    "\"2026-01-01T00:00:00+00:00\", \"parent_session_ids\": [], \"lineage_operator\": "
+    "\"implicit\", "
+    "\"lineage_kind\": \"unknown\", \"lineage_extras\": [], \"sandbox_backend\": null, "
+    "\"sandbox_spec\": null, \"sandbox_handle_id\": null}\n";
+std::string C(int i) {
+  return "{\"record_type\": \"chunk\", \"index\": " + std::to_string(i) +
+         ", \"kind\": \"user\", \"payload\": {\"content\": \"message " + std::to_string(i) +
+         "\"}}\n";
+}
+// A closed name without a trailer, one line of garbage inside.
+const std::string kDamaged = H + C(0) + "garbage\n" + C(1);
+const std::string kSalvaged = H + C(0) + C(1);
+
+bool dies_unlinking(const std::string& dir, const std::string& op, const std::string& p) {
+  return op == "unlink" && p == dir + "/" + kFinal;
+}
+
+struct Fx : test::DirFixture {
+  // A salvage of `original` at the closed name, killed before it unlinks
+  // that name: both names are left.
+  void killed_salvage(const std::string& original) {
+    write_file(kFinal, original);
+    KilledAt fs([&](const std::string& op, const std::string& p) {
+      return dies_unlinking(dir(), op, p);
+    });
+    RepairOptions o;
+    o.fs = &fs;
+    o.salvage = true;
+    BOOST_TEST_REQUIRE(!repair_file(path(kFinal), o).is_ok());
+    BOOST_TEST_REQUIRE(fs.dead);
+    BOOST_TEST_REQUIRE(read(kFinal) == original);
+    BOOST_TEST_REQUIRE(exists(kPartial));
+  }
+  UndoReport undo(FileSystem* fs = nullptr, bool dry_run = false) {
+    RepairOptions o;
+    o.fs = fs;
+    o.dry_run = dry_run;
+    auto u = undo_repairs(path(kFinal), o);
+    BOOST_TEST_REQUIRE(u.is_ok(), u.status().to_string());
+    return *u;
+  }
+  // Exactly the original closed file is left, and a second undo finds
+  // nothing to do.
+  void check_only_original(const std::string& original) {
+    BOOST_TEST(read(kFinal) == original);
+    BOOST_TEST(!exists(kPartial));
+    BOOST_TEST(!exists(kTmp));
+    UndoReport again = undo();
+    BOOST_TEST(again.runs == 0u);
+    BOOST_TEST(!again.changed);
+    BOOST_TEST(read(kFinal) == original);
+    BOOST_TEST(!exists(kPartial));
+  }
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(undo_first, Fx)
+
+BOOST_AUTO_TEST_CASE(undo_of_a_salvage_killed_before_unlinking_the_closed_file_leaves_only_it) {
+  killed_salvage(kDamaged);
+  BOOST_TEST(read(kPartial) == kSalvaged);
+  UndoReport u = undo();
+  BOOST_TEST(u.changed);
+  BOOST_TEST(u.runs == 1u);
+  check_only_original(kDamaged);
+}
+
+BOOST_AUTO_TEST_CASE(undo_of_a_rename_only_salvage_killed_before_the_unlink_leaves_only_it) {
+  const std::string original = H + C(0) + C(1);  // nothing to drop, no trailer
+  killed_salvage(original);
+  BOOST_TEST(read(kPartial) == original);
+  BOOST_TEST(undo().changed);
+  check_only_original(original);
+}
+
+BOOST_AUTO_TEST_CASE(a_salvage_rerun_after_such_an_undo_salvages_afresh_and_undoes_again) {
+  killed_salvage(kDamaged);
+  undo();
+  RepairOptions o;
+  o.salvage = true;
+  auto r = repair_file(path(kFinal), o);
+  BOOST_TEST_REQUIRE(r.is_ok(), r.status().to_string());
+  BOOST_TEST(!exists(kFinal));
+  BOOST_TEST(read(kPartial) == kSalvaged);
+  BOOST_TEST(undo().changed);
+  check_only_original(kDamaged);
+}
+
+BOOST_AUTO_TEST_CASE(dry_run_undo_of_such_a_salvage_changes_nothing) {
+  killed_salvage(kDamaged);
+  UndoReport u = undo(nullptr, true);
+  BOOST_TEST(u.runs == 1u);
+  BOOST_TEST(!u.changed);
+  BOOST_TEST(read(kFinal) == kDamaged);
+  BOOST_TEST(read(kPartial) == kSalvaged);
+  BOOST_TEST(undo().changed);
+  check_only_original(kDamaged);
+}
+
+BOOST_AUTO_TEST_CASE(undo_killed_at_any_call_then_rerun_leaves_only_the_original) {
+  int calls = 0;
+  {
+    killed_salvage(kDamaged);
+    KilledAt count([&](const std::string&, const std::string&) {
+      ++calls;
+      return false;
+    });
+    undo(&count);
+    check_only_original(kDamaged);
+  }
+  BOOST_TEST_REQUIRE(calls > 5);
+  BOOST_TEST_MESSAGE("undo kill points: " << calls);
+  for (int k = 1; k <= calls; ++k) {
+    BOOST_TEST_CONTEXT("undo killed at call " << k << " of " << calls) {
+      Fx fx;
+      fx.killed_salvage(kDamaged);
+      int n = 0;
+      KilledAt fs([&](const std::string&, const std::string&) { return ++n == k; });
+      RepairOptions o;
+      o.fs = &fs;
+      BOOST_TEST(!undo_repairs(fx.path(kFinal), o).is_ok());
+      BOOST_TEST_REQUIRE(fs.dead);
+      BOOST_TEST(fx.read(kFinal) == kDamaged);  // never touched
+      fx.undo();
+      fx.check_only_original(kDamaged);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(undo_refuses_when_the_partial_was_written_to_since_and_names_both_files) {
+  killed_salvage(kDamaged);
+  append(kPartial, C(2));  // not what the salvage made any more
+  RepairOptions o;
+  auto u = undo_repairs(path(kFinal), o);
+  BOOST_TEST_REQUIRE(!u.is_ok());
+  BOOST_TEST((u.status().code() == Code::kFailedPrecondition));
+  const std::string& m = u.status().message();
+  BOOST_TEST(m.find(path(kFinal)) != std::string::npos, m);
+  BOOST_TEST(m.find(path(kPartial)) != std::string::npos, m);
+  BOOST_TEST(m.find("nothing undone") != std::string::npos, m);
+  BOOST_TEST(read(kFinal) == kDamaged);
+  BOOST_TEST(read(kPartial) == kSalvaged + C(2));
+  // The operator keeps the closed file: --undo then finds the salvage never
+  // took effect there.
+  BOOST_REQUIRE(std::filesystem::remove(path(kPartial)));
+  undo();
+  check_only_original(kDamaged);
+}
+
+BOOST_AUTO_TEST_CASE(undo_of_a_cut_killed_before_it_happened_puts_nothing_back_twice) {
+  const std::string torn = C(2).substr(0, 57);
+  const std::string original = H + C(0) + torn;
+  write_file(kPartial, original);
+  KilledAt fs([](const std::string& op, const std::string&) { return op == "ftruncate"; });
+  RepairOptions o;
+  o.fs = &fs;
+  BOOST_TEST_REQUIRE(!repair_file(path(kPartial), o).is_ok());
+  BOOST_TEST_REQUIRE(fs.dead);
+  auto u = undo_repairs(path(kPartial));
+  BOOST_TEST_REQUIRE(u.is_ok(), u.status().to_string());
+  BOOST_TEST(read(kPartial) == original);
+}
+
+BOOST_AUTO_TEST_CASE(undo_of_a_salvage_later_appended_to_and_torn_again_reverses_it) {
+  // The salvage took effect: its fused fragment (a prefix of the record
+  // after it) is found again at its offset, and the file is damaged again,
+  // but elsewhere (a writer appended, then crashed).
+  const std::string original = H + C(0) + C(1).substr(0, 30) + C(1);
+  write_file(kPartial, original);
+  RepairOptions o;
+  o.salvage = true;
+  auto r = repair_file(path(kPartial), o);
+  BOOST_TEST_REQUIRE(r.is_ok(), r.status().to_string());
+  BOOST_TEST_REQUIRE(read(kPartial) == H + C(0) + C(1));
+  append(kPartial, C(2) + C(3).substr(0, 25));
+  auto u = undo_repairs(path(kPartial));
+  BOOST_TEST_REQUIRE(u.is_ok(), u.status().to_string());
+  BOOST_TEST(u->runs == 1u);
+  BOOST_TEST(read(kPartial) == original + C(2) + C(3).substr(0, 25));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// Every kind of repair, killed at each of its calls in turn, then undone
+// without a rerun: exactly the original file is left under its own name.
+namespace {
+
+struct RepairCase {
+  const char* what;
+  std::string name, original;
+  bool salvage = false, quarantine_unrecoverable = false;
+};
+
+std::vector<RepairCase> repair_cases() {
+  const std::string unended = C(1).substr(0, C(1).size() - 1);
+  return {
+      {"torn tail cut", kPartial, H + C(0) + C(1).substr(0, 40)},
+      {"NULs cut, newline added", kPartial, H + C(0) + unended + std::string(4, '\0')},
+      {"newline added", kPartial, H + C(0) + unended},
+      {"salvage in place", kPartial, H + C(0) + "garbage\n" + C(1) + C(2).substr(0, 30), true},
+      // The removed fragment is the prefix of the record that follows it:
+      // after the salvage the same bytes are at the same offset again.
+      {"salvage of a record fused to its own retry", kPartial,
+       H + C(0) + C(1).substr(0, 30) + C(1), true},
+      {"salvage to the partial name", kFinal, kDamaged, true},
+      {"rename-only salvage", kFinal, H + C(0), true},
+      {"unrecoverable file quarantined", kPartial, "no header here\n", false, true},
+  };
+}
+
+// Session files in `dir` (the quarantine and temporaries aside).
+std::vector<std::string> session_files(const std::string& dir) {
+  std::vector<std::string> out;
+  auto names = default_fs().list_dir(dir);
+  BOOST_TEST_REQUIRE(names.is_ok(), names.status().to_string());
+  for (const std::string& n : *names) {
+    if (n != ".quarantine" && n.find("__tmp__") == std::string::npos) out.push_back(n);
+  }
+  return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(any_repair_killed_at_any_call_then_undone_without_a_rerun_gives_the_original) {
+  for (const RepairCase& c : repair_cases()) {
+    RepairOptions ro;
+    ro.salvage = c.salvage;
+    ro.quarantine_unrecoverable = c.quarantine_unrecoverable;
+    int calls = 0;
+    {
+      test::DirFixture fx;
+      fx.write_file(c.name, c.original);
+      KilledAt count([&](const std::string&, const std::string&) {
+        ++calls;
+        return false;
+      });
+      RepairOptions o = ro;
+      o.fs = &count;
+      auto r = repair_file(fx.path(c.name), o);
+      BOOST_TEST_REQUIRE(r.is_ok(), r.status().to_string());
+      BOOST_TEST_REQUIRE(r->changed, c.what);
+    }
+    BOOST_TEST_MESSAGE(c.what << ": kill points: " << calls);
+    for (int k = 1; k <= calls; ++k) {
+      BOOST_TEST_CONTEXT(c.what << ": repair killed at call " << k << " of " << calls) {
+        Fx fx;
+        fx.write_file(c.name, c.original);
+        int n = 0;
+        KilledAt fs([&](const std::string&, const std::string&) { return ++n == k; });
+        RepairOptions o = ro;
+        o.fs = &fs;
+        BOOST_TEST(!repair_file(fx.path(c.name), o).is_ok());
+        BOOST_TEST_REQUIRE(fs.dead);
+        auto u = undo_repairs(fx.path(c.name));
+        BOOST_TEST_REQUIRE(u.is_ok(), u.status().to_string());
+        BOOST_TEST(session_files(fx.dir()) == std::vector<std::string>{c.name},
+                   boost::test_tools::per_element());
+        BOOST_TEST(fx.read(c.name) == c.original);
+        auto again = undo_repairs(fx.path(c.name));
+        BOOST_TEST_REQUIRE(again.is_ok(), again.status().to_string());
+        BOOST_TEST(again->runs == 0u);
+        BOOST_TEST(fx.read(c.name) == c.original);
+      }
+    }
+  }
+}
+
+}  // namespace walkit
