@@ -19,20 +19,21 @@
 #include "walkit/quarantine.h"
 
 namespace walkit::detail {
-namespace {
 
-const std::string* str(const Value& v, std::string_view key) {
+const std::string* journal_str(const Value& v, std::string_view key) {
   const Value* f = v.find(key);
   return f && f->is_string() ? &f->as_string() : nullptr;
 }
 
-uint64_t num(const Value& v, std::string_view key) {
+uint64_t journal_num(const Value& v, std::string_view key) {
   const Value* f = v.find(key);
   if (!f) return 0;
   if (f->type() == Value::Type::kInt) return static_cast<uint64_t>(f->as_int());
   if (f->type() == Value::Type::kUint) return f->as_uint();
   return 0;
 }
+
+namespace {
 
 // SHA-256 of [offset, offset + length) of `fd`, streamed; empty when the
 // file is shorter.
@@ -157,28 +158,28 @@ Result<std::vector<Value>> journal_lines(FileSystem& fs, const std::string& qdir
       return Status(Code::kCorruption, journal + " line " + std::to_string(line_no) + ": " +
                                            (v.is_ok() ? "not an object" : v.status().message()));
     }
-    const std::string* src = str(*v, "source");
+    const std::string* src = journal_str(*v, "source");
     if (src && *src == source) out.push_back(std::move(*v));
   }
   return out;
 }
 
 std::string run_of(const Value& line) {
-  const std::string* bin = str(line, "path");
-  const std::string* renamed = str(line, "renamed_to");
+  const std::string* bin = journal_str(line, "path");
+  const std::string* renamed = journal_str(line, "renamed_to");
   if (!bin && !renamed) return {};
-  if (const std::string* run = str(line, "run")) return *run;
+  if (const std::string* run = journal_str(line, "run")) return *run;
   return bin ? "entry:" + *bin : "entry:renamed:" + *renamed;  // lines from before run ids
 }
 
 RunEntry entry_of(const Value& line) {
   RunEntry e;
-  if (const std::string* s = str(line, "path")) e.bin = *s;
-  if (const std::string* s = str(line, "sha256")) e.sha256 = *s;
-  if (const std::string* s = str(line, "reason")) e.reason = *s;
-  if (const std::string* s = str(line, "renamed_to")) e.renamed_to = *s;
-  e.offset = num(line, "offset");
-  e.length = num(line, "length");
+  if (const std::string* s = journal_str(line, "path")) e.bin = *s;
+  if (const std::string* s = journal_str(line, "sha256")) e.sha256 = *s;
+  if (const std::string* s = journal_str(line, "reason")) e.reason = *s;
+  if (const std::string* s = journal_str(line, "renamed_to")) e.renamed_to = *s;
+  e.offset = journal_num(line, "offset");
+  e.length = journal_num(line, "length");
   return e;
 }
 

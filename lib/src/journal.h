@@ -33,6 +33,11 @@ namespace walkit::detail {
 Result<std::vector<Value>> journal_lines(FileSystem& fs, const std::string& qdir,
                                          const std::string& source);
 
+// A line's string field (null if absent or not a string) and unsigned
+// integer field (0 if absent or not an integer).
+const std::string* journal_str(const Value& line, std::string_view key);
+uint64_t journal_num(const Value& line, std::string_view key);
+
 // One entry of a run: a kept range, or a rename (renamed_to not empty).
 struct RunEntry {
   std::string bin;  // file name inside the quarantine (ranges only)

@@ -36,18 +36,6 @@ struct Journal {
   std::string pending;
 };
 
-const std::string* str(const Value& v, std::string_view key) {
-  const Value* f = v.find(key);
-  return f && f->is_string() ? &f->as_string() : nullptr;
-}
-
-uint64_t num(const Value& v, std::string_view key) {
-  const Value* f = v.find(key);
-  if (!f) return 0;
-  if (f->type() == Value::Type::kInt) return static_cast<uint64_t>(f->as_int());
-  if (f->type() == Value::Type::kUint) return f->as_uint();
-  return 0;
-}
 
 // Runs recorded for `source` (a file name), oldest first, minus undone ones.
 Result<Journal> journal_runs(FileSystem& fs, const std::string& qdir, const std::string& source) {
@@ -58,7 +46,7 @@ Result<Journal> journal_runs(FileSystem& fs, const std::string& qdir, const std:
   std::vector<std::string> undone;
   for (const Value& v : *lines) {
     j.pending = detail::run_of(v);
-    if (const std::string* u = str(v, "undone_run")) {
+    if (const std::string* u = detail::journal_str(v, "undone_run")) {
       undone.push_back(*u);
       continue;
     }
@@ -67,12 +55,12 @@ Result<Journal> journal_runs(FileSystem& fs, const std::string& qdir, const std:
       for (const Value& id : ids->as_array()) {
         if (id.is_string()) in.runs.push_back(id.as_string());
       }
-      in.from_length = num(v, "from_length");
-      in.to_length = num(v, "to_length");
-      if (const std::string* h = str(v, "from_sha256")) in.from_sha256 = *h;
-      if (const std::string* h = str(v, "to_sha256")) in.to_sha256 = *h;
-      if (const std::string* n = str(v, "from_name")) in.from_name = *n;
-      if (const std::string* n = str(v, "to_name")) in.to_name = *n;
+      in.from_length = detail::journal_num(v, "from_length");
+      in.to_length = detail::journal_num(v, "to_length");
+      if (const std::string* h = detail::journal_str(v, "from_sha256")) in.from_sha256 = *h;
+      if (const std::string* h = detail::journal_str(v, "to_sha256")) in.to_sha256 = *h;
+      if (const std::string* n = detail::journal_str(v, "from_name")) in.from_name = *n;
+      if (const std::string* n = detail::journal_str(v, "to_name")) in.to_name = *n;
       j.intents.push_back(std::move(in));
       continue;
     }
