@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "support/s1_lines.h"
 #include "support/journal_oracle.h"
 #include "support/killed_fs.h"
 #include "support/test_support.h"
@@ -34,17 +35,8 @@ using test::slurp;
 const std::string kPartial = "s1.jsonl.__partial__";
 const std::string kFinal = "s1.jsonl";
 
-const std::string H =
-    "{\"record_type\": \"header\", \"schema_version\": 1, \"id\": \"s1\", \"created_at\": "
-    "\"2026-01-01T00:00:00+00:00\", \"parent_session_ids\": [], \"lineage_operator\": "
-    "\"implicit\", "
-    "\"lineage_kind\": \"unknown\", \"lineage_extras\": [], \"sandbox_backend\": null, "
-    "\"sandbox_spec\": null, \"sandbox_handle_id\": null}\n";
-std::string C(int i) {
-  return "{\"record_type\": \"chunk\", \"index\": " + std::to_string(i) +
-         ", \"kind\": \"user\", \"payload\": {\"content\": \"message " + std::to_string(i) +
-         "\"}}\n";
-}
+using walkit::test::s1::H;
+using walkit::test::s1::C;
 // The first 57 bytes of C(2) and their SHA-256 (sha256sum).
 const std::string kTorn57 = "{\"record_type\": \"chunk\", \"index\": 2, \"kind\": \"user\", \"pay";
 const std::string kTorn57Sha = "d70da1260a71ec0e47112e0e76b6140680f5c8770ea5b0e91c535c4f39a932b6";

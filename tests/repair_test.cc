@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "support/s1_lines.h"
 #include "support/journal_oracle.h"
 #include "support/test_support.h"
 #include "walkit/quarantine.h"
@@ -46,22 +47,9 @@ using walkit::test::testdata;
 const std::string kPartial = "s1.jsonl.__partial__";
 const std::string kFinal = "s1.jsonl";
 
-const std::string H =
-    "{\"record_type\": \"header\", \"schema_version\": 1, \"id\": \"s1\", \"created_at\": "
-    "\"2026-01-01T00:00:00+00:00\", \"parent_session_ids\": [], \"lineage_operator\": "
-    "\"implicit\", "
-    "\"lineage_kind\": \"unknown\", \"lineage_extras\": [], \"sandbox_backend\": null, "
-    "\"sandbox_spec\": null, \"sandbox_handle_id\": null}\n";
-std::string C(int i) {
-  return "{\"record_type\": \"chunk\", \"index\": " + std::to_string(i) +
-         ", \"kind\": \"user\", \"payload\": {\"content\": \"message " + std::to_string(i) +
-         "\"}}\n";
-}
-std::string T(int n) {
-  return "{\"record_type\": \"trailer\", \"closed_at\": \"2026-01-01T00:00:01+00:00\", "
-         "\"final_chunk_count\": " +
-         std::to_string(n) + ", \"cumulative_usage\": null}\n";
-}
+using walkit::test::s1::H;
+using walkit::test::s1::C;
+using walkit::test::s1::T;
 std::string no_nl(const std::string& line) { return line.substr(0, line.size() - 1); }
 
 // The first 57 bytes of C(2) and their SHA-256, computed with sha256sum.

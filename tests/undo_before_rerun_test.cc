@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "support/s1_lines.h"
 #include "support/killed_fs.h"
 #include "support/test_support.h"
 #include "walkit/io.h"
@@ -26,17 +27,8 @@ const std::string kPartial = "s1.jsonl.__partial__";
 const std::string kFinal = "s1.jsonl";
 const std::string kTmp = "s1.jsonl.__tmp__";
 
-const std::string H =
-    "{\"record_type\": \"header\", \"schema_version\": 1, \"id\": \"s1\", \"created_at\": "
-    "\"2026-01-01T00:00:00+00:00\", \"parent_session_ids\": [], \"lineage_operator\": "
-    "\"implicit\", "
-    "\"lineage_kind\": \"unknown\", \"lineage_extras\": [], \"sandbox_backend\": null, "
-    "\"sandbox_spec\": null, \"sandbox_handle_id\": null}\n";
-std::string C(int i) {
-  return "{\"record_type\": \"chunk\", \"index\": " + std::to_string(i) +
-         ", \"kind\": \"user\", \"payload\": {\"content\": \"message " + std::to_string(i) +
-         "\"}}\n";
-}
+using walkit::test::s1::H;
+using walkit::test::s1::C;
 // A closed name without a trailer, one line of garbage inside.
 const std::string kDamaged = H + C(0) + "garbage\n" + C(1);
 const std::string kSalvaged = H + C(0) + C(1);
