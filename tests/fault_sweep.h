@@ -481,4 +481,16 @@ inline std::vector<std::string> dir_names(const std::string& dir) {
   return names;
 }
 
+// Every call of `w` failed (sweep) and the error paths failed again
+// (sweep_error_paths): each case surfaced or justified; prints the total.
+inline void sweep_and_report(Workload& w, const Justify& justify) {
+  SweepStats st = sweep(w, justify);
+  BOOST_TEST(st.cases > 0u);
+  BOOST_TEST(st.surfaced + st.absorbed == st.cases);
+  SweepStats second = sweep_error_paths(w, justify);
+  BOOST_TEST(second.surfaced + second.absorbed == second.cases);
+  st.add(second);
+  BOOST_TEST_MESSAGE(w.name() << " total: " << st.summary());
+}
+
 }  // namespace walkit::test

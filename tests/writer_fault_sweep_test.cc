@@ -353,15 +353,7 @@ const char* justify(const walkit::test::Workload&, const Injection& inj,
   return nullptr;
 }
 
-void run_sweep(walkit::test::Workload& w) {
-  auto st = walkit::test::sweep(w, justify);
-  BOOST_TEST(st.cases > 0u);
-  BOOST_TEST(st.surfaced + st.absorbed == st.cases);
-  auto second = walkit::test::sweep_error_paths(w, justify);
-  BOOST_TEST(second.surfaced + second.absorbed == second.cases);
-  st.add(second);
-  BOOST_TEST_MESSAGE(w.name() << " total: " << st.summary());
-}
+void run_sweep(walkit::test::Workload& w) { walkit::test::sweep_and_report(w, justify); }
 
 }  // namespace
 

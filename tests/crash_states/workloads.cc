@@ -149,6 +149,25 @@ Workload writer_workload(const WriterShape& shape) {
   return w;
 }
 
+// The last step of the seal and repair workloads: walpromote's seal, whose
+// success acknowledges the session closed with `chunks` chunks.
+void promote_and_finish(Workload& w, RecordingFs& rec, const std::string& path, SessionSpec spec,
+                        uint64_t chunks, const std::string& root) {
+  PromoteOptions po;
+  po.tool = kRecoveredBy;
+  po.closed_at = kClosedAt;
+  po.fs = &rec;
+  auto p = promote_file(path, po);
+  expect_ok(w, p.status(), "promote_file");
+  if (p.is_ok() && p->action == PromoteAction::kSealAndRename) {
+    rec.mark(Ack{spec.id, Ack::kClosed, chunks, Ack::kPowerLoss});
+  } else if (p.is_ok()) {
+    w.errors.push_back(std::string("promote_file: ") + promote_action_name(p->action));
+  }
+  w.sessions.push_back(std::move(spec));
+  finish(w, rec, root);
+}
+
 Workload seal_workload(size_t records) {
   Workload w;
   w.name = "seal (promote_file) " + std::to_string(records);
@@ -159,19 +178,7 @@ Workload seal_workload(size_t records) {
   spit(path, joined(spec.lines));
   NoSyncFs fast;
   RecordingFs rec(dir.path(), fast);
-  PromoteOptions po;
-  po.tool = kRecoveredBy;
-  po.closed_at = kClosedAt;
-  po.fs = &rec;
-  auto p = promote_file(path, po);
-  expect_ok(w, p.status(), "promote_file");
-  if (p.is_ok() && p->action == PromoteAction::kSealAndRename) {
-    rec.mark(Ack{spec.id, Ack::kClosed, records, Ack::kPowerLoss});
-  } else if (p.is_ok()) {
-    w.errors.push_back(std::string("promote_file: ") + promote_action_name(p->action));
-  }
-  w.sessions.push_back(std::move(spec));
-  finish(w, rec, dir.path());
+  promote_and_finish(w, rec, path, std::move(spec), records, dir.path());
   return w;
 }
 
@@ -202,19 +209,7 @@ Workload repair_promote_workload(size_t records, bool whole_record_tail) {
   auto r = repair_file(path, ro);
   expect_ok(w, r.status(), "repair_file");
   if (r.is_ok()) rec.mark(Ack{spec.id, Ack::kChunks, chunks, Ack::kPowerLoss});
-  PromoteOptions po;
-  po.tool = kRecoveredBy;
-  po.closed_at = kClosedAt;
-  po.fs = &rec;
-  auto p = promote_file(path, po);
-  expect_ok(w, p.status(), "promote_file");
-  if (p.is_ok() && p->action == PromoteAction::kSealAndRename) {
-    rec.mark(Ack{spec.id, Ack::kClosed, chunks, Ack::kPowerLoss});
-  } else if (p.is_ok()) {
-    w.errors.push_back(std::string("promote_file: ") + promote_action_name(p->action));
-  }
-  w.sessions.push_back(std::move(spec));
-  finish(w, rec, dir.path());
+  promote_and_finish(w, rec, path, std::move(spec), chunks, dir.path());
   return w;
 }
 
