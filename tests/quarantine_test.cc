@@ -362,12 +362,36 @@ BOOST_AUTO_TEST_CASE(a_failed_journal_sync_is_reported) {
 }
 
 BOOST_AUTO_TEST_CASE(a_failed_directory_sync_is_reported) {
-  BOOST_REQUIRE_EQUAL(::mkdir(qdir().c_str(), 0700), 0);  // so the only fsync_dir is the last
+  for (size_t call : {0, 1}) {  // the sessions directory's, then the quarantine's
+    BOOST_TEST_CONTEXT("fsync_dir #" << call) {
+      walkit::test::TempDir t;
+      BOOST_REQUIRE_EQUAL(::mkdir((t.path() + "/.quarantine").c_str(), 0700), 0);
+      FaultFs fs;
+      fs.fail_at(FaultFs::kFsyncDir, call, EIO);
+      QuarantineEntry e = entry(0, kNuls, "nul_run");
+      e.source_path = t.path() + "/s1.jsonl";
+      Result<QuarantineRecord> rec = walkit::quarantine_keep(fs, e);
+      BOOST_TEST(rec.status().sys_errno() == EIO);
+      BOOST_TEST(fs.count(FaultFs::kFsyncDir) == call + 1);
+    }
+  }
+}
+
+// A keep killed between its mkdir and the sessions directory's fsync leaves
+// a quarantine directory whose own entry may not survive a power cut; the
+// next keep finds it existing and must still make that entry durable before
+// anything under it counts as kept.
+BOOST_AUTO_TEST_CASE(an_existing_quarantine_dir_is_made_durable_in_the_sessions_dir_too) {
+  BOOST_REQUIRE_EQUAL(::mkdir(qdir().c_str(), 0700), 0);
   FaultFs fs;
-  fs.fail_at(FaultFs::kFsyncDir, 0, EIO);
-  Result<QuarantineRecord> rec = walkit::quarantine_keep(fs, entry(0, kNuls, "nul_run"));
-  BOOST_TEST(rec.status().sys_errno() == EIO);
-  BOOST_TEST(fs.count(FaultFs::kFsyncDir) == 1u);
+  BOOST_REQUIRE(walkit::quarantine_keep(fs, entry(0, kNuls, "nul_run")));
+  std::vector<std::string> synced;
+  for (const FaultFs::LogEntry& e : fs.log()) {
+    if (e.op == FaultFs::kFsyncDir) synced.push_back(e.path);
+  }
+  BOOST_REQUIRE_EQUAL(synced.size(), 2u);
+  BOOST_TEST(synced[0] == dir());
+  BOOST_TEST(synced[1] == qdir());
 }
 
 BOOST_AUTO_TEST_CASE(creating_the_quarantine_dir_syncs_the_sessions_dir) {

@@ -8,6 +8,7 @@
 #define BOOST_TEST_MODULE undo_before_rerun_test
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "support/test_support.h"
 #include "walkit/io.h"
 #include "walkit/repair.h"
+#include "walkit/writer.h"
 
 namespace walkit {
 namespace {
@@ -29,6 +31,7 @@ const std::string kTmp = "s1.jsonl.__tmp__";
 
 using walkit::test::s1::H;
 using walkit::test::s1::C;
+using walkit::test::s1::T;
 // A closed name without a trailer, one line of garbage inside.
 const std::string kDamaged = H + C(0) + "garbage\n" + C(1);
 const std::string kSalvaged = H + C(0) + C(1);
@@ -212,7 +215,16 @@ struct RepairCase {
   const char* what;
   std::string name, original;
   bool salvage = false, quarantine_unrecoverable = false;
+  size_t max_line_bytes = kDefaultMaxLineBytes;  // the repair's; --undo always uses the default
 };
+
+// A repair limit the s1 header (283 bytes) and chunks fit, and chunk `i`
+// with a 600-byte message does not.
+constexpr size_t kSmallLimit = 512;
+std::string long_chunk(int i) {
+  return "{\"record_type\": \"chunk\", \"index\": " + std::to_string(i) +
+         ", \"kind\": \"user\", \"payload\": {\"content\": \"" + std::string(600, 'y') + "\"}}\n";
+}
 
 std::vector<RepairCase> repair_cases() {
   const std::string unended = C(1).substr(0, C(1).size() - 1);
@@ -228,6 +240,12 @@ std::vector<RepairCase> repair_cases() {
       {"salvage to the partial name", kFinal, kDamaged, true},
       {"rename-only salvage", kFinal, H + C(0), true},
       {"unrecoverable file quarantined", kPartial, "no header here\n", false, true},
+      // Clean under --undo's default limit: only the run's own limit shows
+      // that a run killed before its cut never took effect.
+      {"salvage of a line over the repair's limit", kPartial, H + C(0) + long_chunk(1), true, false,
+       kSmallLimit},
+      {"salvage to the partial name of a line over the repair's limit", kFinal,
+       H + C(0) + long_chunk(1) + T(2), true, false, kSmallLimit},
   };
 }
 
@@ -249,6 +267,7 @@ BOOST_AUTO_TEST_CASE(any_repair_killed_at_any_call_then_undone_without_a_rerun_g
     RepairOptions ro;
     ro.salvage = c.salvage;
     ro.quarantine_unrecoverable = c.quarantine_unrecoverable;
+    ro.max_line_bytes = c.max_line_bytes;
     int calls = 0;
     {
       test::DirFixture fx;
@@ -286,6 +305,137 @@ BOOST_AUTO_TEST_CASE(any_repair_killed_at_any_call_then_undone_without_a_rerun_g
       }
     }
   }
+}
+
+}  // namespace walkit
+
+// The journal records the limit a repair judged the file by; a journal
+// written before it did (no such field) is judged by --undo's own option.
+namespace walkit {
+namespace {
+
+// A salvage with the small limit, killed at its cut (the rename of its
+// rewrite over the file): the run is journaled, the file untouched.
+void killed_limited_salvage(test::DirFixture& fx, const std::string& original) {
+  fx.write_file(kPartial, original);
+  KilledAt fs([](const std::string& op, const std::string&) { return op == "rename_replace"; });
+  RepairOptions o;
+  o.fs = &fs;
+  o.salvage = true;
+  o.max_line_bytes = kSmallLimit;
+  BOOST_TEST_REQUIRE(!repair_file(fx.path(kPartial), o).is_ok());
+  BOOST_TEST_REQUIRE(fs.dead);
+  BOOST_TEST_REQUIRE(fx.read(kPartial) == original);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(each_journal_line_of_a_limited_salvage_records_its_limit) {
+  test::DirFixture fx;
+  const std::string original = H + C(0) + long_chunk(1);
+  killed_limited_salvage(fx, original);
+  const std::string journal = fx.read(".quarantine/journal.jsonl");
+  BOOST_TEST(journal.find("\"offset\": " + std::to_string(H.size() + C(0).size()) +
+                          ", \"length\": " + std::to_string(long_chunk(1).size())) !=
+             std::string::npos, journal);
+  size_t lines = 0, recorded = 0;
+  for (size_t at = 0; (at = journal.find('\n', at)) != std::string::npos; ++at) ++lines;
+  for (size_t at = 0; (at = journal.find(", \"max_line_bytes\": 512}\n", at)) != std::string::npos;
+       ++at) {
+    ++recorded;
+  }
+  BOOST_TEST(lines == 1u);
+  BOOST_TEST(recorded == lines);
+}
+
+BOOST_AUTO_TEST_CASE(undo_without_the_repairs_limit_puts_nothing_back_twice) {
+  test::DirFixture fx;
+  const std::string original = H + C(0) + long_chunk(1);
+  killed_limited_salvage(fx, original);
+  auto u = undo_repairs(fx.path(kPartial));  // the default limit: the long line reads clean
+  BOOST_TEST_REQUIRE(u.is_ok(), u.status().to_string());
+  BOOST_TEST(u->runs == 0u);
+  BOOST_TEST(fx.read(kPartial) == original);
+}
+
+BOOST_AUTO_TEST_CASE(a_journal_without_the_limit_is_judged_by_the_undos_option) {
+  test::DirFixture fx;
+  const std::string original = H + C(0) + long_chunk(1);
+  killed_limited_salvage(fx, original);
+  // As a tool from before the field wrote it.
+  std::string journal = fx.read(".quarantine/journal.jsonl");
+  const std::string field = ", \"max_line_bytes\": 512";
+  const size_t at = journal.find(field);
+  BOOST_TEST_REQUIRE(at != std::string::npos);
+  journal.erase(at, field.size());
+  BOOST_TEST_REQUIRE(journal.find("max_line_bytes") == std::string::npos);
+  fx.write_file(".quarantine/journal.jsonl", journal);
+  RepairOptions o;
+  o.max_line_bytes = kSmallLimit;
+  auto u = undo_repairs(fx.path(kPartial), o);
+  BOOST_TEST_REQUIRE(u.is_ok(), u.status().to_string());
+  BOOST_TEST(u->runs == 0u);
+  BOOST_TEST(fx.read(kPartial) == original);
+  auto again = undo_repairs(fx.path(kPartial), o);
+  BOOST_TEST_REQUIRE(again.is_ok(), again.status().to_string());
+  BOOST_TEST(again->runs == 0u);
+  BOOST_TEST(fx.read(kPartial) == original);
+}
+
+BOOST_AUTO_TEST_CASE(a_limited_salvage_rerun_continues_the_killed_run_and_undo_restores_it) {
+  test::DirFixture fx;
+  const std::string original = H + C(0) + long_chunk(1);
+  killed_limited_salvage(fx, original);
+  RepairOptions o;
+  o.salvage = true;
+  o.max_line_bytes = kSmallLimit;
+  auto r = repair_file(fx.path(kPartial), o);
+  BOOST_TEST_REQUIRE(r.is_ok(), r.status().to_string());
+  BOOST_TEST(fx.read(kPartial) == H + C(0));
+  // One range line: the rerun reused the killed run's copy and line.
+  const std::string journal = fx.read(".quarantine/journal.jsonl");
+  BOOST_TEST(std::count(journal.begin(), journal.end(), '\n') == 1, journal);
+  auto u = undo_repairs(fx.path(kPartial));
+  BOOST_TEST_REQUIRE(u.is_ok(), u.status().to_string());
+  BOOST_TEST(u->runs == 1u);
+  BOOST_TEST(fx.read(kPartial) == original);
+}
+
+BOOST_AUTO_TEST_CASE(a_rerun_with_another_limit_journals_afresh_and_undo_restores_once) {
+  test::DirFixture fx;
+  const std::string original = H + C(0) + long_chunk(1);
+  killed_limited_salvage(fx, original);
+  RepairOptions o;
+  o.salvage = true;
+  o.max_line_bytes = kSmallLimit + 64;  // the long line is still too long: the same plan
+  auto r = repair_file(fx.path(kPartial), o);
+  BOOST_TEST_REQUIRE(r.is_ok(), r.status().to_string());
+  BOOST_TEST(fx.read(kPartial) == H + C(0));
+  // The killed run judged the file with another limit: not continued.
+  const std::string journal = fx.read(".quarantine/journal.jsonl");
+  BOOST_TEST(std::count(journal.begin(), journal.end(), '\n') == 2, journal);
+  BOOST_TEST(journal.find(", \"max_line_bytes\": 576}\n") != std::string::npos, journal);
+  auto u = undo_repairs(fx.path(kPartial));
+  BOOST_TEST_REQUIRE(u.is_ok(), u.status().to_string());
+  BOOST_TEST(u->runs == 1u);
+  BOOST_TEST(fx.read(kPartial) == original);
+}
+
+BOOST_AUTO_TEST_CASE(writer_resume_journals_the_default_limit_it_read_the_tail_with) {
+  test::DirFixture fx;
+  fx.write_file(kPartial, H + C(0) + C(1).substr(0, 40));
+  ResumeOptions o;
+  o.sessions_dir = fx.dir();
+  o.id = "s1";
+  ResumeReport rep;
+  auto w = Writer::resume(o, &rep);
+  BOOST_TEST_REQUIRE(w.is_ok(), w.status().to_string());
+  (*w)->abandon();
+  BOOST_TEST(rep.cut_bytes == 40u);
+  const std::string journal = fx.read(".quarantine/journal.jsonl");
+  BOOST_TEST(std::count(journal.begin(), journal.end(), '\n') == 1, journal);
+  // 64 MiB, ReaderOptions' default (walkit/format.h kDefaultMaxLineBytes).
+  BOOST_TEST(journal.find(", \"max_line_bytes\": 67108864}\n") != std::string::npos, journal);
 }
 
 }  // namespace walkit

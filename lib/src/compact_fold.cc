@@ -130,7 +130,9 @@ Result<CompactReport> fold_resumed(FileSystem& fs, LockedFile& f, const std::str
     std::vector<PlannedEntry> entries;
     for (const ByteRange& r : plan) entries.push_back(PlannedEntry{r.offset, r.length, r.reason, {}});
     const std::string tool = compact_tool(opts);
-    auto kept = keep_run(fs, f.fd, path, entries, tool, new_run_id(tool));  // retracts its failures
+    // The fold was planned with this limit: journaled for --undo (journal.h).
+    auto kept = keep_run(fs, f.fd, path, entries, tool, new_run_id(tool),
+                         opts.max_line_bytes);  // retracts its failures
     s = kept.status();
     if (s.is_ok()) {
       for (size_t i = 0; i < plan.size(); ++i) {

@@ -33,10 +33,6 @@ uint64_t journal_num(const Value& v, std::string_view key) {
   return 0;
 }
 
-namespace {
-
-// SHA-256 of [offset, offset + length) of `fd`, streamed; empty when the
-// file is shorter.
 Result<std::string> hash_range(FileSystem& fs, int fd, uint64_t offset, uint64_t length) {
   Sha256 hash;
   std::string buf(std::min<uint64_t>(length, uint64_t{1} << 20), '\0');
@@ -50,6 +46,8 @@ Result<std::string> hash_range(FileSystem& fs, int fd, uint64_t offset, uint64_t
   }
   return hash.hex();
 }
+
+namespace {
 
 // Does the kept copy `bin` still hold exactly `e`'s bytes? If so it is made
 // durable again: the killed run may have died before its own fdatasync.
@@ -76,18 +74,23 @@ Result<bool> copy_intact(FileSystem& fs, const std::string& bin, const RunEntry&
   return out;
 }
 
-bool same_plan(const RunEntry& e, const PlannedEntry& p) {
+// A run killed before it recorded its limit (an older tool) is continued
+// as before; one that recorded a different limit judged the file otherwise
+// and is not: --undo re-reads a run with one limit.
+bool same_plan(const RunEntry& e, const PlannedEntry& p, uint64_t max_line_bytes) {
   return e.offset == p.offset && e.length == p.length && e.reason == p.reason &&
-         e.renamed_to == p.renamed_to;
+         e.renamed_to == p.renamed_to &&
+         (e.max_line_bytes == 0 || e.max_line_bytes == max_line_bytes);
 }
 
 // Is `pending` (a run's entries) the start of `plan`, with the same bytes
 // still in the file and intact copies in the quarantine?
 Result<bool> continues(FileSystem& fs, int fd, const std::string& qdir,
-                       const std::vector<RunEntry>& pending, const std::vector<PlannedEntry>& plan) {
+                       const std::vector<RunEntry>& pending, const std::vector<PlannedEntry>& plan,
+                       uint64_t max_line_bytes) {
   if (pending.empty() || pending.size() > plan.size()) return false;
   for (size_t i = 0; i < pending.size(); ++i) {
-    if (!same_plan(pending[i], plan[i])) return false;
+    if (!same_plan(pending[i], plan[i], max_line_bytes)) return false;
   }
   for (const RunEntry& e : pending) {
     if (!e.renamed_to.empty() || e.reason == "added_newline") continue;  // nothing kept
@@ -113,7 +116,7 @@ Status sync_journal(FileSystem& fs, const std::string& qdir, const std::string& 
 }
 
 std::string rename_line(const std::string& path, const PlannedEntry& p, const std::string& tool,
-                        const std::string& run) {
+                        const std::string& run, uint64_t max_line_bytes) {
   std::string out = "{\"source\": ";
   append_python_json_string(out, base_name(path));
   out += ", \"source_path\": ";
@@ -126,6 +129,7 @@ std::string rename_line(const std::string& path, const PlannedEntry& p, const st
   append_python_json_string(out, tool);
   out += ", \"run\": ";
   append_python_json_string(out, run);
+  if (max_line_bytes) out += ", \"max_line_bytes\": " + std::to_string(max_line_bytes);
   out += "}\n";
   return out;
 }
@@ -180,6 +184,7 @@ RunEntry entry_of(const Value& line) {
   if (const std::string* s = journal_str(line, "renamed_to")) e.renamed_to = *s;
   e.offset = journal_num(line, "offset");
   e.length = journal_num(line, "length");
+  e.max_line_bytes = journal_num(line, "max_line_bytes");
   return e;
 }
 
@@ -204,7 +209,7 @@ Result<std::vector<RunEntry>> pending_run(FileSystem& fs, const std::string& pat
 
 Result<KeptRun> keep_run(FileSystem& fs, int fd, const std::string& path,
                          const std::vector<PlannedEntry>& plan, const std::string& tool,
-                         const std::string& fresh_run) {
+                         const std::string& fresh_run, uint64_t max_line_bytes) {
   const std::string qdir = quarantine_dir_for(path);
   KeptRun out;
   out.run = fresh_run;
@@ -212,7 +217,7 @@ Result<KeptRun> keep_run(FileSystem& fs, int fd, const std::string& path,
   auto pending_or = pending_run(fs, path, &pending_id);
   if (!pending_or.is_ok()) return pending_or.status();
   const std::vector<RunEntry>& pending = *pending_or;
-  auto cont = continues(fs, fd, qdir, pending, plan);
+  auto cont = continues(fs, fd, qdir, pending, plan, max_line_bytes);
   if (!cont.is_ok()) return cont.status();
   if (*cont) {
     WALKIT_RETURN_IF_ERROR(sync_journal(fs, qdir, dir_name(path)));
@@ -230,11 +235,14 @@ Result<KeptRun> keep_run(FileSystem& fs, int fd, const std::string& path,
       for (const std::string& t : {path, tool, out.run, p.renamed_to}) {
         if (!valid_utf8_no_nul(t)) s = Status(Code::kInvalidArgument, "not valid UTF-8, cannot journal: " + t);
       }
-      if (s.is_ok()) s = journal_append_durable(fs, path, rename_line(path, p, tool, out.run));
+      if (s.is_ok()) {
+        s = journal_append_durable(fs, path, rename_line(path, p, tool, out.run, max_line_bytes));
+      }
       out.bin_paths.emplace_back();
     } else {
-      auto kept = quarantine_keep(
-          fs, QuarantineEntry{path, p.offset, {}, p.reason, tool, out.run, p.length ? fd : -1, p.length});
+      auto kept = quarantine_keep(fs, QuarantineEntry{path, p.offset, {}, p.reason, tool, out.run,
+                                                      p.length ? fd : -1, p.length,
+                                                      max_line_bytes});
       s = kept.status();
       if (kept.is_ok()) out.bin_paths.push_back(kept->bin_path);
     }

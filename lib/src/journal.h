@@ -9,6 +9,8 @@
 //   rename   "renamed_to", "reason", "run": the repair moved the file to that
 //            name (salvage of a closed file left without a trailer);
 //            written, durable, before the rename
+//   Both may end with "max_line_bytes": the reader's line limit the run
+//   judged the file by (absent in journals written before it was recorded).
 //   undone   "undone_run": that run was reversed by --undo, or never took
 //            effect (reason "not_applied")
 //   intent   "undo_intent": an undo about to swap its rebuilt file in
@@ -33,6 +35,10 @@ namespace walkit::detail {
 Result<std::vector<Value>> journal_lines(FileSystem& fs, const std::string& qdir,
                                          const std::string& source);
 
+// SHA-256 (hex) of [offset, offset + length) of `fd`, streamed 1 MiB at a
+// time; empty when the file is shorter.
+Result<std::string> hash_range(FileSystem& fs, int fd, uint64_t offset, uint64_t length);
+
 // A line's string field (null if absent or not a string) and unsigned
 // integer field (0 if absent or not an integer).
 const std::string* journal_str(const Value& line, std::string_view key);
@@ -46,6 +52,7 @@ struct RunEntry {
   std::string sha256;
   std::string reason;
   std::string renamed_to;
+  uint64_t max_line_bytes = 0;  // the run's line limit; 0: not recorded
 };
 
 // The run id of a range or rename line ("entry:<bin>" for lines written
@@ -76,16 +83,18 @@ struct KeptRun {
 };
 
 // Journals `plan` under one run, reading each range's bytes from `fd`.
-// When the journal's last lines for `path` are a run (not undone) whose
-// entries are exactly the first k planned ones -- same offsets, lengths and
-// reasons, and the file still holds the bytes their copies hash to -- that
+// Each line records `max_line_bytes`, the line limit the plan was made
+// with (see RunEntry). When the journal's last lines for `path` are a run
+// (not undone) whose entries are exactly the first k planned ones -- same
+// offsets, lengths, reasons and recorded limit (or none recorded), and the
+// file still holds the bytes their copies hash to -- that
 // run was killed before its cut: its k entries are reused (made durable
 // again, never written twice) and the rest join that run. Otherwise every
 // entry is kept under `fresh_run`. On failure, a run that already has a
 // journal line is marked as not applied (retract_run) before returning.
 Result<KeptRun> keep_run(FileSystem& fs, int fd, const std::string& path,
                          const std::vector<PlannedEntry>& plan, const std::string& tool,
-                         const std::string& fresh_run);
+                         const std::string& fresh_run, uint64_t max_line_bytes);
 
 // Appends one whole line to <sessions>/.quarantine/journal.jsonl for
 // `session_path` with quarantine_keep's durability (the directory is

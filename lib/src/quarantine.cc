@@ -10,13 +10,21 @@
 // A crash anywhere before 4 returns no record, so the caller has not cut the
 // source yet; at worst an unreferenced bytes file or journal line remains.
 // An error in 3 or 4 takes the journal line back off before returning.
+//
+// An unreferenced bytes file (a keep killed, or its journal append failed,
+// between 2 and 3) is adopted by the next keep of the same range: step 2
+// becomes "find it, check its bytes, fdatasync it", so a rerun leaves one
+// copy per range, as one clean run does.
 
 #include "walkit/quarantine.h"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "journal.h"
 #include "walkit/format.h"
@@ -41,7 +49,10 @@ Status ensure_quarantine_dir(FileSystem& fs, const std::string& qdir,
   if (!info->is_directory()) {
     return Status(Code::kFailedPrecondition, "quarantine " + qdir + " is not a directory");
   }
-  return Status::ok();
+  // The keep that made it may have been killed before its directory fsync:
+  // its entry in the sessions directory would then not survive a power cut,
+  // and with it every copy and journal line made durable under it.
+  return fs.fsync_dir(sessions_dir);
 }
 
 // Closes `fd` after a failure, keeping the first error.
@@ -97,6 +108,107 @@ Status write_bin_file(FileSystem& fs, const std::string& qdir, const std::string
   st = fs.close(*fd);
   if (!st.is_ok()) (void)fs.unlink(path);
   return st;
+}
+
+// A bytes file no journal line names, holding exactly the bytes to keep.
+struct Orphan {
+  std::string name;     // within qdir
+  int64_t unix_ns = 0;  // from its name: when the bytes were copied
+  std::string sha;
+};
+
+// Is `name` `prefix` + <ns> [ "-" <attempt> ] + ".bin", as write_bin_file
+// names a copy? Sets *ns.
+bool copy_name(std::string_view name, std::string_view prefix, int64_t* ns) {
+  constexpr std::string_view kBin = ".bin";
+  if (name.size() <= prefix.size() + kBin.size() || !name.starts_with(prefix) ||
+      !name.ends_with(kBin)) {
+    return false;
+  }
+  std::string_view mid = name.substr(prefix.size(), name.size() - prefix.size() - kBin.size());
+  auto [end, ec] = std::from_chars(mid.data(), mid.data() + mid.size(), *ns);
+  if (ec != std::errc() || end == mid.data() || *ns < 0) return false;
+  std::string_view rest(end, static_cast<size_t>(mid.data() + mid.size() - end));
+  if (rest.empty()) return true;
+  if (rest.size() < 2 || rest.front() != '-') return false;
+  return std::all_of(rest.begin() + 1, rest.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// SHA-256 of the bytes `e` asks to keep; empty when the source is shorter.
+Result<std::string> wanted_sha(FileSystem& fs, const QuarantineEntry& e, uint64_t length) {
+  if (e.source_fd < 0) return sha256_hex(e.bytes);
+  return detail::hash_range(fs, e.source_fd, e.offset, length);
+}
+
+// An orphan copy of exactly `e`'s bytes, made durable (the keep that wrote
+// it may have died before its fdatasync), or none. Only names of this very
+// range (source, offset, length) that no journal line of the source names
+// are looked at, and only read: a copy that differs in any byte is left as
+// it is (it may be the only copy of something). A journal that does not
+// parse is not ours to judge here: no adoption, a fresh copy as before.
+Result<std::optional<Orphan>> find_orphan(FileSystem& fs, const std::string& qdir,
+                                          const QuarantineEntry& e, uint64_t length) {
+  auto names = fs.list_dir(qdir);
+  if (!names.is_ok()) return names.status();
+  const std::string source = base_name(e.source_path);
+  const std::string prefix =
+      source + "." + std::to_string(e.offset) + "." + std::to_string(length) + ".";
+  std::vector<Orphan> found;
+  for (const std::string& n : *names) {
+    int64_t ns = 0;
+    if (copy_name(n, prefix, &ns)) found.push_back(Orphan{n, ns, {}});
+  }
+  if (found.empty()) return std::optional<Orphan>();
+  auto lines = detail::journal_lines(fs, qdir, source);
+  if (!lines.is_ok()) {
+    if (lines.status().code() == Code::kCorruption) return std::optional<Orphan>();
+    return lines.status();
+  }
+  for (const Value& v : *lines) {
+    if (const std::string* named = detail::journal_str(v, "path")) {
+      std::erase_if(found, [&](const Orphan& o) { return o.name == *named; });
+    }
+  }
+  // Oldest first, so that which one is adopted does not depend on list_dir's order.
+  std::sort(found.begin(), found.end(), [](const Orphan& a, const Orphan& b) {
+    return a.unix_ns != b.unix_ns ? a.unix_ns < b.unix_ns : a.name < b.name;
+  });
+  std::string want;
+  for (Orphan& o : found) {
+    // Non-blocking: a FIFO under such a name must not hang the keep.
+    auto fd = fs.open(qdir + "/" + o.name, OpenFlags::kRead | OpenFlags::kNonBlock);
+    if (!fd.is_ok()) {
+      if (fd.status().code() == Code::kNotFound) continue;
+      return fd.status();
+    }
+    Result<bool> same = false;
+    auto info = fs.fstat(*fd);
+    if (!info.is_ok()) {
+      same = info.status();
+    } else if (info->is_regular() && info->size == length) {
+      if (want.empty()) {
+        auto w = wanted_sha(fs, e, length);
+        if (!w.is_ok() || w->empty()) {  // a short source: write_bin_file says so
+          (void)fs.close(*fd);
+          return w.is_ok() ? Result<std::optional<Orphan>>(std::optional<Orphan>()) : w.status();
+        }
+        want = *w;
+      }
+      auto h = detail::hash_range(fs, *fd, 0, length);
+      same = h.is_ok() ? Result<bool>(*h == want) : Result<bool>(h.status());
+      if (same.is_ok() && *same) {
+        Status synced = fs.fdatasync(*fd);
+        if (!synced.is_ok()) same = synced;
+      }
+    }
+    (void)fs.close(*fd);  // read-only: nothing to lose
+    if (!same.is_ok()) return same.status();
+    if (*same) {
+      o.sha = want;
+      return std::optional<Orphan>(std::move(o));
+    }
+  }
+  return std::optional<Orphan>();
 }
 
 // Opens the journal for appending, creating it 0600 if missing.
@@ -175,6 +287,8 @@ std::string journal_line(const QuarantineEntry& e, const std::string& bin_name,
   append_field(out, "time", iso8601_utc(unix_ns / 1000));
   append_field(out, "tool", e.tool);
   if (!e.run.empty()) append_field(out, "run", e.run);
+  // Last, after the fields older readers know (they skip unknown keys).
+  if (e.max_line_bytes) out += ", \"max_line_bytes\": " + std::to_string(e.max_line_bytes);
   out += "}\n";
   return out;
 }
@@ -198,17 +312,25 @@ Result<QuarantineRecord> quarantine_keep(FileSystem& fs, const QuarantineEntry& 
   const std::string qdir = quarantine_dir_for(e.source_path);
   WALKIT_RETURN_IF_ERROR(ensure_quarantine_dir(fs, qdir, sessions_dir));
 
+  const uint64_t length = e.source_fd >= 0 ? e.length : e.bytes.size();
+  auto orphan = find_orphan(fs, qdir, e, length);
+  if (!orphan.is_ok()) return orphan.status();
   // One clock reading names the file and dates the journal line, so the two
-  // always agree.
-  const int64_t unix_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                              std::chrono::system_clock::now().time_since_epoch())
-                              .count();
-  const std::string stem = base_name(e.source_path) + "." + std::to_string(e.offset) + "." +
-                           std::to_string(e.source_fd >= 0 ? e.length : e.bytes.size()) + "." +
-                           std::to_string(unix_ns);
+  // always agree (an adopted copy: the reading its name holds).
+  const int64_t unix_ns = *orphan ? (*orphan)->unix_ns
+                                  : std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count();
   std::string bin_name;
   QuarantineRecord record;
-  WALKIT_RETURN_IF_ERROR(write_bin_file(fs, qdir, stem, e, &bin_name, &record.sha256));
+  if (*orphan) {
+    bin_name = (*orphan)->name;
+    record.sha256 = (*orphan)->sha;
+  } else {
+    const std::string stem = base_name(e.source_path) + "." + std::to_string(e.offset) + "." +
+                             std::to_string(length) + "." + std::to_string(unix_ns);
+    WALKIT_RETURN_IF_ERROR(write_bin_file(fs, qdir, stem, e, &bin_name, &record.sha256));
+  }
   record.bin_path = qdir + "/" + bin_name;
   const std::string line = journal_line(e, bin_name, record.sha256, unix_ns);
   WALKIT_RETURN_IF_ERROR(append_journal_line(fs, qdir, qdir + "/" + kJournalName, line));

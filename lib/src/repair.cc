@@ -143,7 +143,7 @@ Result<RepairReport> repair_file(const std::string& path, const RepairOptions& o
         // adding the newline then fails, only that run is retracted, and
         // --undo still puts the NULs back.
         auto qn = detail::keep_run(fs, f.fd, path, {{record_end, t.nul_bytes, nuls.reason, {}}}, tool,
-                                   run + "-nul");
+                                   run + "-nul", opts.max_line_bytes);
         if (!qn.is_ok()) return qn.status();
         nuls.quarantine_path = qn->bin_paths[0];
         Status cut = unchanged();
@@ -152,7 +152,8 @@ Result<RepairReport> repair_file(const std::string& path, const RepairOptions& o
         rep.removed.push_back(nuls);
       }
       // Journaled (length 0) so that --undo can take the byte away again.
-      auto q = detail::keep_run(fs, f.fd, path, {{record_end, 0, "added_newline", {}}}, tool, run);
+      auto q = detail::keep_run(fs, f.fd, path, {{record_end, 0, "added_newline", {}}}, tool, run,
+                                opts.max_line_bytes);
       if (!q.is_ok()) return q.status();
       Status added = write_all(fs, f.fd, "\n", 1);
       if (!added.is_ok()) return detail::retract_run(fs, path, q->run, added);
@@ -173,7 +174,8 @@ Result<RepairReport> repair_file(const std::string& path, const RepairOptions& o
       }
       WALKIT_RETURN_IF_ERROR(unchanged());
       // Kept durably first (streamed from the file); only then cut.
-      auto q = detail::keep_run(fs, f.fd, path, {{t.offset, t.length, r.reason, {}}}, tool, run);
+      auto q = detail::keep_run(fs, f.fd, path, {{t.offset, t.length, r.reason, {}}}, tool, run,
+                                opts.max_line_bytes);
       if (!q.is_ok()) return q.status();
       r.quarantine_path = q->bin_paths[0];
       Status cut = unchanged();
@@ -212,7 +214,8 @@ Result<RepairReport> repair_file(const std::string& path, const RepairOptions& o
       rep.removed.push_back(ByteRange{0, size, "unrecoverable", {}});
       if (opts.dry_run) return rep;
       WALKIT_RETURN_IF_ERROR(unchanged());
-      auto q = detail::keep_run(fs, f.fd, path, {{0, size, "unrecoverable", {}}}, tool, run);
+      auto q = detail::keep_run(fs, f.fd, path, {{0, size, "unrecoverable", {}}}, tool, run,
+                                opts.max_line_bytes);
       if (!q.is_ok()) return q.status();
       rep.removed.back().quarantine_path = q->bin_paths[0];
       Status gone = fs.unlink(path);

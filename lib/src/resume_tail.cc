@@ -44,13 +44,13 @@ Result<bool> nul_cut_pending(FileSystem& fs, const std::string& path, uint64_t a
 }  // namespace
 
 Result<uint64_t> fix_resume_tail(FileSystem& fs, int fd, const std::string& path,
-                                 const TornTail& tail, ResumeReport* rep) {
+                                 const TornTail& tail, size_t max_line_bytes, ResumeReport* rep) {
   const uint64_t record_end = tail.offset + tail.length - tail.nul_bytes;
   if (!tail.complete_record) {
     // walrepair's reasons: a run either tool left pending, the other continues.
     const char* reason = tail.nul_bytes == tail.length ? "nul_run" : "torn_tail";
     auto kept = keep_run(fs, fd, path, {{tail.offset, tail.length, reason, {}}}, tool_name(),
-                         new_run_id("walkit-writer"));
+                         new_run_id("walkit-writer"), max_line_bytes);
     if (!kept.is_ok()) return kept.status();
     Status cut = fs.ftruncate(fd, tail.offset);
     if (!cut.is_ok()) return retract_run(fs, path, kept->run, cut);
@@ -77,7 +77,7 @@ Result<uint64_t> fix_resume_tail(FileSystem& fs, int fd, const std::string& path
     // Kept first under a run of their own, as walrepair does: if adding the
     // '\n' fails, only its run is retracted and --undo still has the NULs.
     auto kept = keep_run(fs, fd, path, {{record_end, tail.nul_bytes, "nul_run", {}}}, tool_name(),
-                         run + "-nul");
+                         run + "-nul", max_line_bytes);
     if (!kept.is_ok()) return kept.status();
     Status cut = fs.ftruncate(fd, record_end);
     if (!cut.is_ok()) return retract_run(fs, path, kept->run, cut);
@@ -91,7 +91,8 @@ Result<uint64_t> fix_resume_tail(FileSystem& fs, int fd, const std::string& path
   }
   Status added;
   if (journal_newline) {
-    auto q = keep_run(fs, fd, path, {{record_end, 0, "added_newline", {}}}, tool_name(), run);
+    auto q = keep_run(fs, fd, path, {{record_end, 0, "added_newline", {}}}, tool_name(), run,
+                      max_line_bytes);
     if (!q.is_ok()) return q.status();
     added = write_all(fs, fd, "\n", 1);
     if (!added.is_ok()) return retract_run(fs, path, q->run, added);

@@ -23,7 +23,9 @@ namespace walkit::detail {
 // fills rep's cut_bytes, quarantine_path, completed_newline and counts the
 // completed chunk. The caller makes the result durable. A whole trailer
 // missing its '\n' is kFailedPrecondition (sealed: promote, not resume).
+// `max_line_bytes` is the limit `tail` was found with (it decides whether a
+// tail is a whole record); it is journaled with each entry.
 Result<uint64_t> fix_resume_tail(FileSystem& fs, int fd, const std::string& path,
-                                 const TornTail& tail, ResumeReport* rep);
+                                 const TornTail& tail, size_t max_line_bytes, ResumeReport* rep);
 
 }  // namespace walkit::detail

@@ -248,7 +248,9 @@ Result<SalvagePlan> plan_salvage(FileSystem& fs, int fd, const std::string& path
   }
   const std::optional<TornTail>& tail = reader.summary().torn_tail;
   for (const Event& p : problems) WALKIT_RETURN_IF_ERROR(planner.on_line(p, tail));
-  return planner.finish();
+  SalvagePlan plan = planner.finish();
+  plan.max_line_bytes = max_line_bytes;
+  return plan;
 }
 
 Status apply_salvage(FileSystem& fs, int fd, const std::string& path, const SalvagePlan& plan,
@@ -303,7 +305,8 @@ Status apply_salvage(FileSystem& fs, int fd, const std::string& path, const Salv
   if (to_partial) entries.push_back({0, 0, "no_trailer", partial_name(name->id)});
   std::string kept_run;  // set once the run has journal lines: a failure retracts it
   if (s.is_ok() && !entries.empty()) {
-    auto kept = keep_run(fs, fd, path, entries, tool, run);  // retracts its own failures
+    // retracts its own failures
+    auto kept = keep_run(fs, fd, path, entries, tool, run, plan.max_line_bytes);
     s = kept.status();
     if (kept.is_ok()) {
       kept_run = kept->run;

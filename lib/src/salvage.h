@@ -18,6 +18,9 @@ struct SalvagePlan {
   bool add_newline = false;  // the torn tail is a whole fitting record: keep it + '\n'
   uint64_t chunks = 0;
   bool trailer = false;
+  // The line limit the plan was made with (a longer line is damage); its run
+  // journals it, for --undo to judge the file by the same limit.
+  uint64_t max_line_bytes = 0;
 };
 
 Result<SalvagePlan> plan_salvage(FileSystem& fs, int fd, const std::string& path, uint64_t size,

@@ -53,6 +53,8 @@ Result<std::string> reverse_run(FileSystem& fs, const std::string& qdir, const U
 // tail (a writer re-appending the same record after a cut made it longer);
 // a '\n' it meant to add not there yet; the file still under the name it
 // was to be moved from. Reversing such a run would put its bytes in twice.
+// The file is read with the line limit the run journaled (RunEntry), or
+// `max_line_bytes` for runs that did not record one.
 bool never_took_effect(const UndoRun& run, std::string_view current, bool at_path,
                        const SessionName& name, size_t max_line_bytes);
 

@@ -55,7 +55,17 @@ bool never_took_effect(const UndoRun& run, std::string_view current, bool at_pat
   CollectingReporter collect(&problems);
   ReaderOptions ro;
   ro.mode = ReadMode::kSkipCorrupt;
+  // The file is judged as the run judged it: a line the repair's limit made
+  // damage (line_too_long) reads clean under a larger one, and the run would
+  // look applied. Runs journaled before the limit was recorded fall back to
+  // the caller's.
   ro.max_line_bytes = max_line_bytes;
+  for (const RunEntry& e : run.entries) {
+    if (e.max_line_bytes) {
+      ro.max_line_bytes = static_cast<size_t>(e.max_line_bytes);
+      break;
+    }
+  }
   ro.expected_id = name.id;
   ro.reporter = &collect;
   Reader reader(memory_source(current), "", ro);

@@ -333,7 +333,7 @@ Result<std::unique_ptr<Writer>> Writer::resume(ResumeOptions opts, ResumeReport*
   if (const auto& tail = sum.torn_tail) {
     // Kept in the quarantine, then cut (journaled once even when a resume
     // killed between the two is run again: resume_tail.h).
-    auto fixed = detail::fix_resume_tail(fs, impl->fd, path, *tail, &rep);
+    auto fixed = detail::fix_resume_tail(fs, impl->fd, path, *tail, ro.max_line_bytes, &rep);
     if (!fixed.is_ok()) return bail(fixed.status());
     end = *fixed;
     // The repair must be durable before anything is appended after it.

@@ -7,7 +7,11 @@
 //   {"source": "<file name>", "source_path": "<path as given>",
 //    "path": "<bin file name>", "offset": N,
 //    "length": N, "sha256": "<hex>", "reason": "...", "time": "<ISO-8601>",
-//    "tool": "<tool> <version>", "run": "<run id>"}
+//    "tool": "<tool> <version>", "run": "<run id>", "max_line_bytes": N}
+//   ("run" only when the entry has one; "max_line_bytes" only when the keep
+//   recorded the line limit that decided what was cut: --undo re-reads the
+//   file with that limit to tell whether the run took effect. Lines written
+//   before it have neither; readers skip keys they do not know.)
 // keep() returns only after the bytes file, the journal line and both
 // directory entries are durable (fdatasync + directory fsync), so a caller
 // may cut the session file right after.
@@ -38,6 +42,10 @@ struct QuarantineEntry {
   // memory than a small one.
   int source_fd = -1;
   uint64_t length = 0;
+  // The reader's max_line_bytes that decided what is cut (a line over it is
+  // damage), journaled so that --undo judges the run with the same limit.
+  // 0: not recorded.
+  uint64_t max_line_bytes = 0;
 };
 
 struct QuarantineRecord {
@@ -48,6 +56,12 @@ struct QuarantineRecord {
 // Quarantine directory of the sessions directory holding `source_path`.
 std::string quarantine_dir_for(const std::string& source_path);
 
+// Keeps `e`'s bytes (see the layout above). A bytes file of the same range
+// (<source-file-name>.<offset>.<length>.<ns>[-<k>].bin) that no journal line
+// names and that holds exactly these bytes (length and SHA-256) -- left by a
+// keep killed, or whose journal append failed, before its line -- is adopted
+// (made durable and named by the new line) instead of a second copy being
+// written. Files that differ are never changed or removed.
 Result<QuarantineRecord> quarantine_keep(FileSystem& fs, const QuarantineEntry& e);
 
 // SHA-256 of `data` as 64 lowercase hex digits.
