@@ -377,33 +377,28 @@ BOOST_AUTO_TEST_CASE(a_failed_directory_sync_is_reported) {
   }
 }
 
-// A keep killed between its mkdir and the sessions directory's fsync leaves
-// a quarantine directory whose own entry may not survive a power cut; the
-// next keep finds it existing and must still make that entry durable before
-// anything under it counts as kept.
-BOOST_AUTO_TEST_CASE(an_existing_quarantine_dir_is_made_durable_in_the_sessions_dir_too) {
-  BOOST_REQUIRE_EQUAL(::mkdir(qdir().c_str(), 0700), 0);
-  FaultFs fs;
-  BOOST_REQUIRE(walkit::quarantine_keep(fs, entry(0, kNuls, "nul_run")));
-  std::vector<std::string> synced;
-  for (const FaultFs::LogEntry& e : fs.log()) {
-    if (e.op == FaultFs::kFsyncDir) synced.push_back(e.path);
+// The sessions directory's entry for .quarantine is made durable before
+// anything under it counts as kept: when the keep creates the directory,
+// and also when it finds one -- a keep killed between its mkdir and that
+// fsync left an entry that may not survive a power cut.
+BOOST_AUTO_TEST_CASE(the_quarantine_dir_is_made_durable_in_the_sessions_dir_new_or_existing) {
+  for (bool existing : {false, true}) {
+    BOOST_TEST_CONTEXT((existing ? "existing" : "new") << " quarantine dir") {
+      walkit::test::TempDir t;
+      if (existing) BOOST_REQUIRE_EQUAL(::mkdir((t.path() + "/.quarantine").c_str(), 0700), 0);
+      QuarantineEntry e = entry(0, kNuls, "nul_run");
+      e.source_path = t.path() + "/s1.jsonl";
+      FaultFs fs;
+      BOOST_REQUIRE(walkit::quarantine_keep(fs, e));
+      std::vector<std::string> synced;
+      for (const FaultFs::LogEntry& l : fs.log()) {
+        if (l.op == FaultFs::kFsyncDir) synced.push_back(l.path);
+      }
+      BOOST_REQUIRE_EQUAL(synced.size(), 2u);
+      BOOST_TEST(synced[0] == t.path());
+      BOOST_TEST(synced[1] == t.path() + "/.quarantine");
+    }
   }
-  BOOST_REQUIRE_EQUAL(synced.size(), 2u);
-  BOOST_TEST(synced[0] == dir());
-  BOOST_TEST(synced[1] == qdir());
-}
-
-BOOST_AUTO_TEST_CASE(creating_the_quarantine_dir_syncs_the_sessions_dir) {
-  FaultFs fs;
-  BOOST_REQUIRE(walkit::quarantine_keep(fs, entry(0, kNuls, "nul_run")));
-  std::vector<std::string> synced;
-  for (const FaultFs::LogEntry& e : fs.log()) {
-    if (e.op == FaultFs::kFsyncDir) synced.push_back(e.path);
-  }
-  BOOST_REQUIRE_EQUAL(synced.size(), 2u);
-  BOOST_TEST(synced[0] == dir());
-  BOOST_TEST(synced[1] == qdir());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
