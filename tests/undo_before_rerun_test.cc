@@ -382,43 +382,46 @@ BOOST_AUTO_TEST_CASE(a_journal_without_the_limit_is_judged_by_the_undos_option) 
   BOOST_TEST(fx.read(kPartial) == original);
 }
 
-BOOST_AUTO_TEST_CASE(a_limited_salvage_rerun_continues_the_killed_run_and_undo_restores_it) {
-  test::DirFixture fx;
-  const std::string original = H + C(0) + long_chunk(1);
-  killed_limited_salvage(fx, original);
+// Reruns the killed limited salvage with `limit`, checks the salvaged file,
+// and returns the journal it leaves.
+static std::string rerun_limited_salvage(test::DirFixture& fx, size_t limit) {
   RepairOptions o;
   o.salvage = true;
-  o.max_line_bytes = kSmallLimit;
+  o.max_line_bytes = limit;
   auto r = repair_file(fx.path(kPartial), o);
   BOOST_TEST_REQUIRE(r.is_ok(), r.status().to_string());
   BOOST_TEST(fx.read(kPartial) == H + C(0));
-  // One range line: the rerun reused the killed run's copy and line.
-  const std::string journal = fx.read(".quarantine/journal.jsonl");
-  BOOST_TEST(std::count(journal.begin(), journal.end(), '\n') == 1, journal);
+  return fx.read(".quarantine/journal.jsonl");
+}
+
+// --undo with the default limit undoes one run and gives back `original`.
+static void undo_restores_once(test::DirFixture& fx, const std::string& original) {
   auto u = undo_repairs(fx.path(kPartial));
   BOOST_TEST_REQUIRE(u.is_ok(), u.status().to_string());
   BOOST_TEST(u->runs == 1u);
   BOOST_TEST(fx.read(kPartial) == original);
 }
 
+BOOST_AUTO_TEST_CASE(a_limited_salvage_rerun_continues_the_killed_run_and_undo_restores_it) {
+  test::DirFixture fx;
+  const std::string original = H + C(0) + long_chunk(1);
+  killed_limited_salvage(fx, original);
+  const std::string journal = rerun_limited_salvage(fx, kSmallLimit);
+  // One range line: the rerun reused the killed run's copy and line.
+  BOOST_TEST(std::count(journal.begin(), journal.end(), '\n') == 1, journal);
+  undo_restores_once(fx, original);
+}
+
 BOOST_AUTO_TEST_CASE(a_rerun_with_another_limit_journals_afresh_and_undo_restores_once) {
   test::DirFixture fx;
   const std::string original = H + C(0) + long_chunk(1);
   killed_limited_salvage(fx, original);
-  RepairOptions o;
-  o.salvage = true;
-  o.max_line_bytes = kSmallLimit + 64;  // the long line is still too long: the same plan
-  auto r = repair_file(fx.path(kPartial), o);
-  BOOST_TEST_REQUIRE(r.is_ok(), r.status().to_string());
-  BOOST_TEST(fx.read(kPartial) == H + C(0));
+  // The long line is still too long: the same plan.
+  const std::string journal = rerun_limited_salvage(fx, kSmallLimit + 64);
   // The killed run judged the file with another limit: not continued.
-  const std::string journal = fx.read(".quarantine/journal.jsonl");
   BOOST_TEST(std::count(journal.begin(), journal.end(), '\n') == 2, journal);
   BOOST_TEST(journal.find(", \"max_line_bytes\": 576}\n") != std::string::npos, journal);
-  auto u = undo_repairs(fx.path(kPartial));
-  BOOST_TEST_REQUIRE(u.is_ok(), u.status().to_string());
-  BOOST_TEST(u->runs == 1u);
-  BOOST_TEST(fx.read(kPartial) == original);
+  undo_restores_once(fx, original);
 }
 
 BOOST_AUTO_TEST_CASE(writer_resume_journals_the_default_limit_it_read_the_tail_with) {
