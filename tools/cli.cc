@@ -58,6 +58,7 @@ Verdict verdict_of(RepairAction a) {
     case RepairAction::kCutTornTail:
     case RepairAction::kAddNewline:
     case RepairAction::kSalvage:
+    case RepairAction::kFoldReopened:
     case RepairAction::kQuarantineFile:
       return Verdict::kRecovery;
     case RepairAction::kRefusedCorrupt:

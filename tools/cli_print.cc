@@ -151,18 +151,22 @@ void ScanTally::add(const FileScan& s) {
     oldest_crashed_age_s = std::max(oldest_crashed_age_s, s.age_s);
 }
 
-std::string scan_json(const FileScan& s) {
-  std::string problems = "[";
-  for (const Problem& p : s.problems) {
-    problems += (problems.size() > 1 ? ", " : "") + JsonObject()
-                                                        .str("kind", problem_kind_name(p.kind))
-                                                        .num("line", p.line)
-                                                        .num("offset", p.offset)
-                                                        .num("length", p.length)
-                                                        .str("detail", p.detail)
-                                                        .object();
+std::string problems_json(const std::vector<Problem>& list) {
+  std::string out = "[";
+  for (const Problem& p : list) {
+    out += (out.size() > 1 ? ", " : "") + JsonObject()
+                                              .str("kind", problem_kind_name(p.kind))
+                                              .num("line", p.line)
+                                              .num("offset", p.offset)
+                                              .num("length", p.length)
+                                              .str("detail", p.detail)
+                                              .object();
   }
-  problems += "]";
+  return out + "]";
+}
+
+std::string scan_json(const FileScan& s) {
+  const std::string problems = problems_json(s.problems);
   return JsonObject()
       .str("schema", "walscan/1")
       .str("path", s.path)
@@ -176,6 +180,8 @@ std::string scan_json(const FileScan& s) {
       .boolean("closed", s.closed)
       .boolean("verified", s.verified)
       .raw("problems", problems)
+      .raw("notes", problems_json(s.notes))
+      .boolean("reopened", s.reopened)
       .str("why", s.why)
       .line();
 }
@@ -251,7 +257,7 @@ void ActionTally::add(const std::string& action, bool changed_file) {
 }
 
 ActionTally repair_tally() {
-  return tally_of({"nothing", "cut_torn_tail", "add_newline", "salvage", "quarantine_file",
+  return tally_of({"nothing", "cut_torn_tail", "add_newline", "salvage", "fold_reopened", "quarantine_file",
                    "skipped_in_flight", "refused_corrupt", "left_unrecoverable"});
 }
 ActionTally undo_tally() { return tally_of({"nothing", "undo"}); }

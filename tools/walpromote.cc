@@ -23,7 +23,9 @@ int main(int argc, char** argv) {
   // clang-format off
   own.add_options()
       ("dry-run,n", "print what would be promoted; change nothing")
-      ("repair", "run walrepair's step on each file first (cut torn tails)");
+      ("accept-id-mismatch", "also promote partials whose header id is not their file name's "
+       "(named by the reference writer's path= argument); the name is kept")
+      ("repair", "run walrepair's step on each file first: cut torn tails, fold sessions the reference writer reopened (closed ones too)");
   // clang-format on
   po::variables_map vm;
   CommonOptions common;
@@ -31,6 +33,7 @@ int main(int argc, char** argv) {
   PromoteOptions opts;
   opts.dry_run = vm.count("dry-run") > 0;
   opts.repair_first = vm.count("repair") > 0;
+  opts.accept_id_mismatch = vm.count("accept-id-mismatch") > 0;
   const bool print_json = common.json && !common.quiet;
 
   const Found found = scan_arguments(common.paths, ScanOptions{});
@@ -46,7 +49,9 @@ int main(int argc, char** argv) {
       std::cerr << kTool.name << ": " << s.to_string() << "\n";
   };
   for (const FileScan& f : found.set.files) {
-    if (f.kind == FileKind::kFinal) {  // already has its final name: not promote's business
+    // A file that already has its final name is not promote's business,
+    // unless --repair may fold it (a closed session the reference reopened).
+    if (f.kind == FileKind::kFinal && !(opts.repair_first && f.state == FileState::kCorrupt)) {
       ++tally.already_final;
       continue;
     }

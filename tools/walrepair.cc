@@ -67,7 +67,12 @@ void undo(Run& run) {
 }
 
 void repair(Run& run) {
-  const Found found = scan_arguments(run.common.paths, ScanOptions{});
+  // --salvage may rewrite a closed file: it is read in full first, so a file
+  // walscan --verify calls corrupt is never taken for closed by its tail.
+  ScanOptions so;
+  so.verify = run.opts.salvage;
+  so.max_line_bytes = run.opts.max_line_bytes;
+  const Found found = scan_arguments(run.common.paths, so);
   std::vector<RepairReport> done;
   for (const FileScan& f : found.set.files) {
     // The tail check proved it closed; repair has nothing to do there (SPEC §5).

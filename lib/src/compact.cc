@@ -165,13 +165,12 @@ Result<CompactReport> rewrite_session(const std::string& path, const CompactOpti
 
   if (opts.merge_resumed && fp->state == FileState::kCorrupt) {
     std::string why;
-    auto plan = plan_fold(fs, f.fd, name->id, *fp, opts.max_line_bytes, &why);
+    auto plan = plan_fold(fs, f.fd, fp->summary, fp->problems, opts.max_line_bytes,
+                          compact_tool(opts), &why);
     if (!plan.is_ok()) return plan.status();
-    if (fp->summary.torn_tail) why = "a torn tail; walrepair first";
-    if (!why.empty() || plan->empty()) {
+    if (!why.empty()) {
       rep.action = CompactAction::kRefused;
-      rep.detail = "corrupt: " + (why.empty() ? std::string("no resumed header found") : why) +
-                   "; untouched (walrepair --salvage)";
+      rep.detail = "corrupt: " + why + "; untouched (walrepair --salvage)";
       return rep;
     }
     auto merged = fold_resumed(fs, f, path, *name, *plan, opts, rep);

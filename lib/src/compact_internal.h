@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "fold.h"
 #include "locked_file.h"
 #include "walkit/compact.h"
 #include "walkit/reader.h"
@@ -77,12 +78,9 @@ Status verify_temp(FileSystem& fs, const std::string& temp, const std::string& i
 Status replace_original(FileSystem& fs, const LockedFile& f, const std::string& path,
                         const std::string& temp);
 
-// --merge-resumed (compact_fold.cc): the ranges a reopened session's fold
-// removes (empty with *why set when the damage is not a resume's), and the fold.
-Result<std::vector<ByteRange>> plan_fold(FileSystem& fs, int fd, const std::string& id,
-                                         const FirstPass& fp, size_t max_line, std::string* why);
+// --merge-resumed (compact_fold.cc, planned by fold.h's plan_fold()).
 Result<CompactReport> fold_resumed(FileSystem& fs, LockedFile& f, const std::string& path,
-                                   const SessionName& name, const std::vector<ByteRange>& plan,
+                                   const SessionName& name, const FoldPlan& plan,
                                    const CompactOptions& opts, CompactReport rep);
 
 // kRewrite (compact.cc): canonical rewrite, and folding with merge_resumed.

@@ -34,8 +34,14 @@ std::optional<SessionName> parse_session_name(std::string_view name) {
     if (name.size() <= suffix.size() || name.substr(name.size() - suffix.size()) != suffix) {
       return std::nullopt;
     }
+    // Any stem names a session, as for the reference loader (it lists every
+    // "*.jsonl" and "*.jsonl.__partial__"): its writer's path= argument
+    // picks names freely. Whether the header's id matches is a note the
+    // reader gives, never a reason to ignore the file.
     std::string_view id = name.substr(0, name.size() - suffix.size());
-    if (!valid_session_id(id)) return std::nullopt;
+    if (id.find('/') != std::string_view::npos || id.find('\0') != std::string_view::npos) {
+      return std::nullopt;
+    }
     return SessionName{std::string(id), kind};
   };
   if (auto p = try_suffix(kPartialSuffix, FileKind::kPartial)) return p;

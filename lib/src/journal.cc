@@ -93,7 +93,8 @@ Result<bool> continues(FileSystem& fs, int fd, const std::string& qdir,
     if (!same_plan(pending[i], plan[i], max_line_bytes)) return false;
   }
   for (const RunEntry& e : pending) {
-    if (!e.renamed_to.empty() || e.reason == "added_newline") continue;  // nothing kept
+    // Nothing kept from the file (a rename, or bytes the run added).
+    if (!e.renamed_to.empty() || is_added_reason(e.reason)) continue;
     auto now = hash_range(fs, fd, e.offset, e.length);
     if (!now.is_ok()) return now.status();
     if (*now != e.sha256) return false;
@@ -135,6 +136,8 @@ std::string rename_line(const std::string& path, const PlannedEntry& p, const st
 }
 
 }  // namespace
+
+bool is_added_reason(std::string_view reason) { return reason.rfind("added_", 0) == 0; }
 
 Result<std::vector<Value>> journal_lines(FileSystem& fs, const std::string& qdir,
                                          const std::string& source) {
@@ -240,8 +243,9 @@ Result<KeptRun> keep_run(FileSystem& fs, int fd, const std::string& path,
       }
       out.bin_paths.emplace_back();
     } else {
-      auto kept = quarantine_keep(fs, QuarantineEntry{path, p.offset, {}, p.reason, tool, out.run,
-                                                      p.length ? fd : -1, p.length,
+      const bool from_file = p.added.empty() && p.length > 0;
+      auto kept = quarantine_keep(fs, QuarantineEntry{path, p.offset, p.added, p.reason, tool,
+                                                      out.run, from_file ? fd : -1, p.length,
                                                       max_line_bytes});
       s = kept.status();
       if (kept.is_ok()) out.bin_paths.push_back(kept->bin_path);

@@ -5,7 +5,11 @@
 //
 // Line kinds, all keyed by "source" (the session file name):
 //   range    "path", "offset", "length", "sha256", "reason", "run": bytes kept
-//            (length 0, reason "added_newline": a '\n' the repair added)
+//            (length 0, reason "added_newline": a '\n' the repair added;
+//            reason "added_trailer": the copy of a trailer line the fold of
+//            a reopened session wrote in place of the one it removed;
+//            "offset" is where it starts in the result, and --undo takes it
+//            out again after checking its bytes)
 //   rename   "renamed_to", "reason", "run": the repair moved the file to that
 //            name (salvage of a closed file left without a trailer);
 //            written, durable, before the rename
@@ -68,12 +72,19 @@ RunEntry entry_of(const Value& line);
 Result<std::vector<RunEntry>> pending_run(FileSystem& fs, const std::string& path,
                                           std::string* run);
 
+// "added_newline", "added_trailer": bytes a run added to the file rather
+// than removed from it (their offset is in the result, not the original).
+bool is_added_reason(std::string_view reason);
+
 // What a repair is about to journal, in order, under one run.
 struct PlannedEntry {
   uint64_t offset = 0;
   uint64_t length = 0;  // bytes of the file at `offset` (0 for an added '\n')
   std::string reason;
   std::string renamed_to;  // a rename line instead of a range
+  // Bytes the run adds at `offset` of its result (reason "added_trailer"):
+  // kept from memory, not read from the file; length must be added.size().
+  std::string added{};
 };
 
 struct KeptRun {

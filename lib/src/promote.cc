@@ -70,6 +70,13 @@ Result<PromoteReport> promote_file(const std::string& path, const PromoteOptions
         rep.detail = "torn tail; repair first (walrepair, or --repair)";
         return rep;
       }
+      if (!an->summary.notes.empty() && !opts.accept_id_mismatch) {
+        rep.action = PromoteAction::kRefused;
+        rep.detail = an->summary.notes.front().detail +
+                     "; not promoted (it may be another session's bytes: check it, then "
+                     "--accept-id-mismatch)";
+        return rep;
+      }
       rep.action = state == FileState::kCrashed ? PromoteAction::kSealAndRename : PromoteAction::kRename;
       break;
     default:

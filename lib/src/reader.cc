@@ -215,11 +215,15 @@ struct Reader::Impl {
                                                   " is newer than " + std::to_string(kSchemaVersion));
           return false;
         }
+        // A note, not damage: the reference writer's path= argument names
+        // files freely and its loader reads them (SPEC §4). Never reported
+        // as a problem, so no mode stops or counts it.
         if (opts.expected_id && r->id != *opts.expected_id) {
-          problem(ProblemKind::kIdMismatch,
-                  "header id \"" + r->id + "\" but the file is named for \"" + *opts.expected_id + "\"");
-          if (*stop) return false;
+          sum.notes.push_back(Problem{ProblemKind::kIdMismatch, r->line, r->offset, r->raw.size(),
+                                      "header id \"" + r->id + "\" differs from the file name's \"" +
+                                          *opts.expected_id + "\""});
         }
+        sum.header_id = r->id;
         sum.header = true;
         return true;
       case RecordType::kChunk:
@@ -256,8 +260,7 @@ struct Reader::Impl {
     if (trailer_seen) return false;
     switch (r.type) {
       case RecordType::kHeader:
-        return !first_record_seen && r.schema_version <= kSchemaVersion &&
-               (!opts.expected_id || r.id == *opts.expected_id);
+        return !first_record_seen && r.schema_version <= kSchemaVersion;
       case RecordType::kChunk: return sum.header && r.index == expected_index;
       case RecordType::kTrailer: return sum.header && r.final_chunk_count == sum.chunks;
     }

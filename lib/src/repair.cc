@@ -2,6 +2,9 @@
 // '\n', salvage corrupt files, move unrecoverable ones to the quarantine.
 #include "walkit/repair.h"
 
+#include <algorithm>
+
+#include "fold.h"
 #include "journal.h"
 #include "locked_file.h"
 #include "salvage.h"
@@ -16,6 +19,7 @@ const char* repair_action_name(RepairAction a) {
     case RepairAction::kCutTornTail: return "cut_torn_tail";
     case RepairAction::kAddNewline: return "add_newline";
     case RepairAction::kSalvage: return "salvage";
+    case RepairAction::kFoldReopened: return "fold_reopened";
     case RepairAction::kQuarantineFile: return "quarantine_file";
     case RepairAction::kSkippedInFlight: return "skipped_in_flight";
     case RepairAction::kRefusedCorrupt: return "refused_corrupt";
@@ -93,6 +97,22 @@ Result<RepairReport> repair_file(const std::string& path, const RepairOptions& o
     rep.detail = closed ? "archived session: closed, nothing to repair"
                         : "damaged archive; archives are never rewritten (untouched)";
     return rep;
+  }
+  detail::FoldPlan fold;
+  if (a.state == FileState::kCorrupt &&
+      std::none_of(a.problems.begin(), a.problems.end(),
+                   [](const Problem& p) { return p.kind == ProblemKind::kSchemaTooNew; })) {
+    // A session the reference writer reopened is folded, with or without
+    // --salvage: its damage is exactly known and the fold keeps every record.
+    std::string why;
+    auto planned = detail::plan_fold(fs, f.fd, a.summary, a.problems, opts.max_line_bytes, tool, &why);
+    if (!planned.is_ok()) return planned.status();
+    // A closed name must end closed: with a trailer that now counts right.
+    const bool ends_closed = a.summary.closed || !planned->new_trailer.empty();
+    if (why.empty() && (name->kind == FileKind::kPartial || ends_closed)) {
+      fold = std::move(*planned);
+      rep.action = RepairAction::kFoldReopened;
+    }
   }
   const std::string run = detail::new_run_id(tool);
   const uint64_t size = f.info.size;
@@ -205,6 +225,30 @@ Result<RepairReport> repair_file(const std::string& path, const RepairOptions& o
       }
       WALKIT_RETURN_IF_ERROR(unchanged());
       WALKIT_RETURN_IF_ERROR(detail::apply_salvage(fs, f.fd, path, *plan, tool, run, &rep));
+      rep.changed = true;
+      return rep;
+    }
+
+    case RepairAction::kFoldReopened: {
+      uint64_t dropped = 0;
+      for (const ByteRange& r : fold.removed) dropped += r.length;
+      rep.chunks = fold.chunks;
+      const bool trailer = a.summary.closed || !fold.new_trailer.empty();
+      rep.after = name->kind == FileKind::kFinal ? FileState::kClosed
+                  : trailer                      ? FileState::kSealed
+                                                 : FileState::kCrashed;
+      rep.detail = "reopened by the reference writer: folded " + std::to_string(fold.headers) +
+                   " second header(s), " + std::to_string(fold.chunks) + " chunks kept; quarantined " +
+                   std::to_string(dropped) + " bytes" +
+                   (fold.new_trailer.empty() ? "" : "; the trailer now counts every chunk");
+      if (opts.dry_run) {
+        rep.removed = fold.removed;
+        return rep;
+      }
+      WALKIT_RETURN_IF_ERROR(unchanged());
+      auto done = detail::apply_fold(fs, f, path, *name, fold, tool, opts.max_line_bytes);
+      if (!done.is_ok()) return done.status();
+      rep.removed = std::move(done->removed);
       rep.changed = true;
       return rep;
     }

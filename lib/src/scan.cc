@@ -8,6 +8,7 @@
 #include <cstring>
 #include <thread>
 
+#include "fold.h"
 #include "locked_file.h"
 
 namespace walkit {
@@ -59,6 +60,13 @@ std::string why_of(const FileScan& s) {
     case FileState::kUnrecoverable: return s.size == 0 ? "empty file" : "no valid header";
     case FileState::kCorrupt: break;
   }
+  if (s.reopened) {
+    for (const Problem& p : s.problems) {
+      if (p.kind == ProblemKind::kTornTail || p.kind == ProblemKind::kChunkCountMismatch) continue;
+      return "reopened by the reference writer (second header at line " + std::to_string(p.line) +
+             "); walpromote --repair folds and closes it";
+    }
+  }
   for (const Problem& p : s.problems) {
     if (p.kind == ProblemKind::kTornTail && s.kind == FileKind::kPartial) continue;
     std::string where = p.line ? " at line " + std::to_string(p.line) + ", byte " : " at byte ";
@@ -67,7 +75,52 @@ std::string why_of(const FileScan& s) {
   return "no trailer";  // a closed name without a trailer and no other damage
 }
 
-// Checks a closed file by its last line only (SPEC §6): O(1) per file.
+// The record on the line that ends just before byte `end` (a line start),
+// read backwards; nullopt when there is none, it is blank, longer than
+// max_line, or not a valid record.
+struct Before {
+  Record rec;
+  uint64_t offset = 0;
+  std::string line;
+};
+Result<std::optional<Before>> record_before(FileSystem& fs, int fd, uint64_t end, size_t max_line) {
+  if (end == 0) return std::optional<Before>();
+  const uint64_t stop = end - 1;  // the '\n' ending the line before
+  uint64_t window = std::min<uint64_t>(stop, 4096);
+  std::string buf;
+  for (;;) {
+    buf.resize(window);
+    auto n = fs.pread(fd, buf.data(), window, stop - window);
+    if (!n.is_ok()) return n.status();
+    if (*n != window) return Status(Code::kFailedPrecondition, "the file shrank while reading it");
+    size_t nl = buf.rfind('\n');
+    if (nl != std::string::npos || window == stop) {
+      Before b;
+      b.offset = nl == std::string::npos ? 0 : stop - window + nl + 1;
+      b.line = nl == std::string::npos ? buf : buf.substr(nl + 1);
+      if (b.line.empty() || parse_record_line(b.line, &b.rec)) return std::optional<Before>();
+      return std::optional<Before>(std::move(b));
+    }
+    if (window > max_line) return std::optional<Before>();
+    window = std::min<uint64_t>(stop, window * 4);
+  }
+}
+
+// Does a trailer counting `count` chunks follow `b` in an undamaged file?
+// A chunk must be the last of `count` (index count - 1); a header must be
+// the file's first line with no chunks at all.
+bool fits_trailer(const Before& b, uint64_t count) {
+  switch (b.rec.type) {
+    case RecordType::kChunk: return count > 0 && b.rec.index == count - 1;
+    case RecordType::kHeader: return b.offset == 0 && count == 0;
+    case RecordType::kTrailer: return false;
+  }
+  return false;
+}
+
+// Checks a closed file by its last two lines only (SPEC §6): O(1) per file.
+// The trailer must be valid and agree with the record before it; when it
+// does not, scan_file() reads the whole file instead.
 Status check_last_line(FileSystem& fs, int fd, FileScan* s, size_t max_line) {
   auto problem = [&](ProblemKind k, uint64_t line, uint64_t off, uint64_t len, std::string d) {
     s->problems.push_back(Problem{k, line, off, len, std::move(d)});
@@ -114,6 +167,16 @@ Status check_last_line(FileSystem& fs, int fd, FileScan* s, size_t max_line) {
   } else if (r.type != RecordType::kTrailer) {
     problem(ProblemKind::kMissingTrailer, 0, off, buf.size(),
             std::string("last line is a ") + record_type_name(r.type) + ", not a trailer");
+  } else if (auto before = record_before(fs, fd, off, max_line); !before.is_ok()) {
+    return before.status();
+  } else if (!*before || !fits_trailer(**before, r.final_chunk_count)) {
+    // The trailer's count does not match the record before it: what the
+    // reference writer leaves when it reopens a crashed session and later
+    // closes it (its count covers only the second writer's chunks). The
+    // caller reads the whole file to say exactly what is wrong.
+    problem(ProblemKind::kChunkCountMismatch, 0, off, buf.size(),
+            "last line: final_chunk_count " + std::to_string(r.final_chunk_count) +
+                " does not follow from the record before it");
   } else {
     s->closed = true;
     s->chunks = r.final_chunk_count;
@@ -156,6 +219,7 @@ Result<FileScan> scan_file(const std::string& path, const ScanOptions& opts) {
   s.age_s = std::max<int64_t>(0, now - st->mtime_ns / 1000000000);
 
   StateFacts facts;
+  ReadSummary last_summary;  // of the full read, when there was one
   facts.kind = s.kind;
   if (s.kind == FileKind::kPartial) {
     // The probe: a live writer holds LOCK_EX. Released at once, so scanning
@@ -169,11 +233,27 @@ Result<FileScan> scan_file(const std::string& path, const ScanOptions& opts) {
       (void)fs.unlock(*fd);
     }
   }
-  if (s.kind == FileKind::kPartial || opts.verify || s.archived) {
+  bool full = s.kind == FileKind::kPartial || opts.verify || s.archived;
+  if (!full) {
+    WALKIT_RETURN_IF_ERROR(check_last_line(fs, *fd, &s, opts.max_line_bytes));
+    // Damage found by the tail check is described from a full read, line
+    // numbers and all (damaged closed files are rare; clean ones stay O(1)).
+    if (!s.problems.empty()) {
+      full = true;
+      s.problems.clear();
+      s.torn_tail.reset();
+      s.torn_bytes = 0;
+      s.closed = false;
+      s.chunks = 0;
+      s.last_index.reset();
+    }
+  }
+  if (full) {
     auto an = detail::analyze(fs, *fd, path, opts.max_line_bytes);
     if (!an.is_ok()) return an.status();
     s.problems = std::move(an->problems);
     const ReadSummary& sum = an->summary;
+    last_summary = sum;
     s.chunks = sum.chunks;
     s.last_index = sum.last_index;
     s.closed = sum.closed;
@@ -194,18 +274,27 @@ Result<FileScan> scan_file(const std::string& path, const ScanOptions& opts) {
         })) {
       s.problems.push_back(Problem{ProblemKind::kMissingTrailer, 0, s.size, 0, "no trailer"});
     }
+    s.notes = sum.notes;
+    if (!sum.header_id.empty()) s.header_id = sum.header_id;
     facts.header = sum.header;
     facts.trailer = sum.closed;
     facts.corrupt = sum.corrupt;
     facts.torn_tail = sum.torn_tail.has_value();
   } else {
-    WALKIT_RETURN_IF_ERROR(check_last_line(fs, *fd, &s, opts.max_line_bytes));
     facts.header = true;  // not read: the tail check vouches for the file
     facts.trailer = s.closed;
-    facts.torn_tail = s.torn_tail.has_value();
-    facts.corrupt = s.problems.size() - (facts.torn_tail ? 1 : 0);
   }
   s.state = classify(facts);
+  if (s.state == FileState::kCorrupt && s.verified && !s.archived) {
+    // The most common damaged file in an OpenRath deployment has a recovery
+    // path of its own: name it (fold.h decides, as the repair will).
+    std::string not_reopened;
+    auto fold = detail::plan_fold(fs, *fd, last_summary, s.problems, opts.max_line_bytes, "walscan",
+                                  &not_reopened);
+    if (!fold.is_ok()) return fold.status();
+    s.reopened = not_reopened.empty() &&
+                 (s.kind == FileKind::kPartial || last_summary.closed || !fold->new_trailer.empty());
+  }
   s.why = why_of(s);
   return s;
 }

@@ -16,20 +16,37 @@ Result<std::string> reverse_run(FileSystem& fs, const std::string& qdir, const U
   std::vector<RunEntry> entries = run.entries;
   std::sort(entries.begin(), entries.end(),
             [](const RunEntry& a, const RunEntry& b) { return a.offset < b.offset; });
-  for (const RunEntry& e : entries) {
-    if (e.reason == "added_newline" && e.renamed_to.empty()) {
+  // Added bytes come out first, last one first, so that each offset (in the
+  // run's result) still holds when it is reached.
+  for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
+    const RunEntry& e = *it;
+    if (!e.renamed_to.empty()) continue;
+    if (e.reason == "added_newline") {
       // Records may have been appended after it since (a resumed writer).
       if (e.offset >= current.size() || current[e.offset] != '\n') {
         return Status(Code::kFailedPrecondition, "the file changed since the repair (added newline at " +
                                                      std::to_string(e.offset) + " not found)");
       }
       current.erase(e.offset, 1);
+    } else if (is_added_reason(e.reason)) {
+      // A line the run wrote (a fold's new trailer): its copy says exactly
+      // which bytes to take out, and they must still be there.
+      auto bytes = read_file(fs, qdir + "/" + e.bin);
+      if (!bytes.is_ok()) return bytes.status();
+      if (bytes->size() != e.length || sha256_hex(*bytes) != e.sha256) {
+        return Status(Code::kCorruption, qdir + "/" + e.bin + ": does not match its journal line (length or SHA-256)");
+      }
+      if (e.offset > current.size() || current.compare(e.offset, e.length, *bytes) != 0) {
+        return Status(Code::kFailedPrecondition, "the file changed since the repair (the " + e.reason +
+                                                     " bytes at " + std::to_string(e.offset) + " are not there)");
+      }
+      current.erase(e.offset, e.length);
     }
   }
   std::string out;
   size_t k = 0;  // next byte of `current` to copy
   for (const RunEntry& e : entries) {
-    if (e.reason == "added_newline" || !e.renamed_to.empty()) continue;  // nothing kept
+    if (is_added_reason(e.reason) || !e.renamed_to.empty()) continue;  // nothing kept
     auto bytes = read_file(fs, qdir + "/" + e.bin);
     if (!bytes.is_ok()) return bytes.status();
     if (bytes->size() != e.length || sha256_hex(*bytes) != e.sha256) {
@@ -83,7 +100,7 @@ bool never_took_effect(const UndoRun& run, std::string_view current, bool at_pat
   for (const RunEntry& e : run.entries) {
     if (!e.renamed_to.empty()) {
       if (!at_path) return false;
-    } else if (e.reason != "added_newline") {
+    } else if (!is_added_reason(e.reason)) {
       ranges = true;
       if (e.offset > current.size() || e.length > current.size() - e.offset) return false;
       if (sha256_hex(current.substr(e.offset, e.length)) != e.sha256) return false;

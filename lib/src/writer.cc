@@ -323,6 +323,12 @@ Result<std::unique_ptr<Writer>> Writer::resume(ResumeOptions opts, ResumeReport*
   if (!sum.header) {
     return bail(Status(Code::kFailedPrecondition, path + ": no valid header; nothing to resume"));
   }
+  // A file named for this id that holds another session's header (written
+  // through the reference's path= argument) is not this session to continue.
+  if (sum.header_id != impl->id) {
+    return bail(Status(Code::kFailedPrecondition, path + ": its header id \"" + sum.header_id +
+                                                      "\" is not \"" + impl->id + "\"; not resumed"));
+  }
   if (sum.closed || sum.first_corruption) {
     return bail(Status(Code::kFailedPrecondition,
                        path + " already has a trailer (sealed): promote it instead of resuming"));

@@ -110,6 +110,7 @@ FileFacts inspect_file(const std::string& dir, const std::string& name, const Se
     if (line_no == 1) {
       auto bad = parse_record_line(line, &rec);
       f.header = !bad && rec.type == RecordType::kHeader && rec.id == plan.id;
+      f.foreign_header = !bad && rec.type == RecordType::kHeader && rec.id != plan.id;
     } else if (!f.trailer && f.chunks < plan.expected.size() && line == plan.expected[f.chunks]) {
       ++f.chunks;
       continue;
@@ -184,7 +185,11 @@ void check_after_cut(const std::string& dir, bool orders_data, std::vector<Sessi
     p.header_after_cut = f.exists && f.header;
     p.chunks_after_cut = chunks;
     p.tail_complete_after_cut = f.exists && f.tail_complete;
+    p.foreign_header_after_cut = part.exists && part.foreign_header;
+    // Another session's header: the reader classifies by content (the id
+    // is a note), so any state with a header; walpromote then refuses it.
     p.partial_state = !part.exists                      ? ""
+                      : part.foreign_header             ? "crashed sealed corrupt"
                       : !part.header && part.lines == 0 ? "unrecoverable"
                       : !part.header                    ? "corrupt unrecoverable"
                       : part.bad_line                   ? "corrupt"
@@ -231,7 +236,10 @@ void check_after_tools(const std::string& dir, const std::vector<SessionPlan>& p
     std::ostringstream bad;
     const FileFacts part = inspect_file(dir, partial_name(p.id), p);
     const FileFacts fin = inspect_file(dir, final_name(p.id), p);
-    if (part.exists) bad << "the partial is still there; ";
+    // The one partial the tools must leave: another session's header
+    // (walpromote refuses it without --accept-id-mismatch).
+    if (part.exists && !p.foreign_header_after_cut) bad << "the partial is still there; ";
+    if (fin.exists && p.foreign_header_after_cut) bad << "another session's header was promoted; ";
     const uint64_t claimed = p.synced ? p.acked : 0;
     const uint64_t want = p.chunks_after_cut + (p.tail_complete_after_cut ? 1 : 0);
     if (!fin.exists) {

@@ -26,6 +26,7 @@ struct SessionPlan {
   bool closed_ok = false;  // walwrite exited 0: close() returned success
   // Filled by check_after_cut(): what the tools must turn into <id>.jsonl.
   bool header_after_cut = false;         // a file with a valid header survived
+  bool foreign_header_after_cut = false; // the partial starts with another session's header
   uint64_t chunks_after_cut = 0;         // its intact chunks
   bool tail_complete_after_cut = false;  // plus a next chunk that lacks only its '\n'
   bool damaged_after_cut = false;        // a damaged line or foreign tail after the chunks
@@ -45,6 +46,10 @@ struct FileFacts {
   std::string name;  // file name in the sessions directory
   uint64_t size = 0;
   bool header = false;    // the first line is a header with the right id
+  // The first line is a valid header of another session: stale blocks of a
+  // deleted file (ext4 data=writeback). By content the file is a session
+  // (the id differs only by a note, SPEC §4), but it is not this one.
+  bool foreign_header = false;
   uint64_t chunks = 0;    // leading chunk lines equal to the expected ones
   bool trailer = false;   // then a trailer with final_chunk_count == chunks, last line
   bool bad_line = false;  // a whole line that is none of the above (damage)

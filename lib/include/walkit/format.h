@@ -42,13 +42,19 @@ enum class FileKind { kPartial, kFinal };
 // A parsed session file name: "<id>.jsonl", "<id>.jsonl.__partial__" or
 // "<id>.jsonl.zst". An archive is a closed session (kind kFinal, archived):
 // every rule for closed files holds for it, read through zstd.
+//
+// `id` is the name's stem, whatever it is: the reference writer's path=
+// argument writes "<anything>.jsonl" and its loader lists every such file.
+// Tools key names on the stem (a partial "x.jsonl.__partial__" is promoted
+// to "x.jsonl", never to a name made from the header's id); a header id
+// that differs is a note (reader.h), not damage.
 struct SessionName {
   std::string id;
   FileKind kind;
   bool archived = false;  // "<id>.jsonl.zst"
 };
 // nullopt for anything that is not a session file name (temporaries,
-// quarantine, unrelated files) or whose id is not valid_session_id().
+// quarantine, unrelated files, an empty stem).
 std::optional<SessionName> parse_session_name(std::string_view file_name);
 
 // Ids become file names: non-empty, at most 200 bytes, [A-Za-z0-9._-] only,

@@ -55,7 +55,10 @@ enum class ProblemKind {
   kDuplicateHeader,
   kRecordAfterTrailer,
   kIndexGap,            // chunk index is not previous + 1
-  kIdMismatch,          // header id differs from the file name's id
+  // Header id differs from the file name's id. Only ever a note
+  // (ReadSummary::notes), never a problem: the reference writer's path=
+  // argument writes such files and its loader reads them.
+  kIdMismatch,
   kChunkCountMismatch,  // trailer final_chunk_count differs from chunks read
   kMissingTrailer,      // a closed (<id>.jsonl) file whose last line is not a trailer
   // An archive (<id>.jsonl.zst) whose zstd stream is damaged: a bad or
@@ -144,8 +147,8 @@ struct ReaderOptions {
   ReadMode mode = ReadMode::kTolerateTornTail;
   size_t max_line_bytes = kDefaultMaxLineBytes;
   size_t buffer_bytes = size_t{256} << 10;  // largest read (the first read is at most 16 KiB)
-  // Header id the file must carry; Reader::open() derives it from the file
-  // name when unset.
+  // Header id the file name announces; Reader::open() derives it from the
+  // file name when unset. A different header id is a note (ReadSummary::notes).
   std::optional<std::string> expected_id;
   Reporter* reporter = nullptr;  // not owned; may be null
   FileSystem* fs = nullptr;      // null: default_fs()
@@ -162,6 +165,11 @@ struct ReadSummary {
   uint64_t whole_bytes = 0;     // bytes up to and including the last '\n'
   std::optional<TornTail> torn_tail;
   std::optional<Problem> first_corruption;
+  std::string header_id;        // the (first) header's id, when one was read
+  // Facts worth telling that are not damage and never change a state or an
+  // exit status: today only kIdMismatch (the header's id is not the one the
+  // file name carries). Not passed to the Reporter, not counted above.
+  std::vector<Problem> notes;
 };
 
 class Reader {

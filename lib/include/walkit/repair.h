@@ -24,6 +24,10 @@ enum class RepairAction {
   kCutTornTail,        // torn tail quarantined, then cut
   kAddNewline,         // the tail is a whole record: '\n' appended, nothing cut
   kSalvage,            // corrupt: valid records kept, the rest quarantined
+  // A session the reference writer reopened (second header, maybe glued to
+  // a torn line; a trailer counting only the second writer's chunks):
+  // folded into one session with every chunk, without --salvage.
+  kFoldReopened,
   kQuarantineFile,     // unrecoverable file moved to the quarantine
   kSkippedInFlight,    // locked by a live writer: untouched
   kRefusedCorrupt,     // corrupt without --salvage: untouched
@@ -92,6 +96,13 @@ struct PromoteOptions {
   RepairOptions repair;       // used when repair_first
   std::string tool;           // recovered_by value; empty: "walpromote <version>"
   std::string closed_at;      // empty: now
+  // Seal and rename a partial whose header id is not its file name's (the
+  // reference writer's path= argument names files freely). Off by default:
+  // after a power cut on a file system that exposes stale blocks, such a
+  // header can be another session's bytes, and sealing would dress them up
+  // as this session. Refused (kRefused) without it; the name is kept either
+  // way (never one made from the header's id).
+  bool accept_id_mismatch = false;
   FileSystem* fs = nullptr;
 };
 

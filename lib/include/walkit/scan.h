@@ -68,10 +68,18 @@ struct FileScan {
   bool verified = false;               // every byte was read
   bool archived = false;               // "<id>.jsonl.zst": size is the compressed size
   std::vector<Problem> problems;       // torn tail included
+  std::vector<Problem> notes;          // not damage (reader.h ReadSummary::notes)
+  std::string header_id;               // the header's id, when the header was read
+  // A session the reference writer reopened after a crash (a second header
+  // of the same session, maybe glued to a torn line; when closed, a trailer
+  // counting only the second writer's chunks), and nothing else wrong with
+  // it: walpromote --repair folds and closes it (repair.h).
+  bool reopened = false;
   std::string why;                     // one line: why this state
 };
 
-// Scans one session file (the name must parse as a session name).
+// Scans one session file (the name must parse as a session name). A
+// closed file whose last two lines do not prove it whole is read in full.
 Result<FileScan> scan_file(const std::string& path, const ScanOptions& opts = {});
 
 // One argument's worth of scanning: a directory's session files (not
