@@ -54,9 +54,15 @@ void replace_all(std::string& s, const std::string& from, const std::string& to)
   }
 }
 
-// The run's volatile parts: the temporary directory, quarantine file names' nanoseconds.
+// The run's volatile parts: the temporary directory (also as its resolved
+// path, which the default sessions directory is given as), quarantine file
+// names' nanoseconds.
 std::string normalize(std::string s, const std::string& dir) {
+  std::error_code ec;
+  const std::string real = fs::canonical(dir, ec).string();
+  if (!ec && real.size() > dir.size()) replace_all(s, real, "$DIR");
   replace_all(s, dir, "$DIR");
+  if (!ec && real.size() < dir.size()) replace_all(s, real, "$DIR");
   static const std::regex kNs(R"(\.[0-9]{16,}\.bin)");
   return std::regex_replace(s, kNs, ".NS.bin");
 }

@@ -3,9 +3,10 @@
 
 // Every error branch of lib/src/posix_io.cc reached with a real kernel
 // error (no FaultFs): EBADF, ENOENT, EEXIST, ELOOP, ENOTDIR, EISDIR, ESPIPE,
-// EINVAL, EPERM (immutable file), EROFS (read-only bind mount), EACCES (a
-// child that dropped root), EWOULDBLOCK. Each must come back as a Status
-// with the errno, a code, and a message naming the call and the path.
+// EINVAL (also readlink of a non-link), EPERM (immutable file), EROFS
+// (read-only bind mount), EACCES (a child that dropped root), EWOULDBLOCK.
+// Each must come back as a Status with the errno, a code, and a message
+// naming the call and the path.
 //
 // Not reachable with real errors here, and covered through the seam by the
 // fault sweeps instead: fchmod failing after a successful O_EXCL create;
@@ -169,6 +170,42 @@ BOOST_AUTO_TEST_CASE(path_calls_report_enoent_enotdir_eexist_and_eisdir) {
   expect_error(fs().list_dir(missing).status(), ENOENT, Code::kNotFound, "open directory", missing);
   expect_error(fs().list_dir(dir.file("file")).status(), ENOTDIR, Code::kIoError, "open directory",
                dir.file("file"));
+}
+
+// The lookups sessions_dir.cc resolves a configured directory with: stat
+// follows symlinks (a loop is ELOOP), readlink gives any length of target,
+// getcwd fails once the working directory is removed.
+BOOST_AUTO_TEST_CASE(path_lookups_follow_links_and_report_their_errors) {
+  TempDir dir;
+  std::filesystem::create_directory(dir.file("d"));
+  std::filesystem::create_directory_symlink(dir.file("d"), dir.file("to-d"));
+  std::filesystem::create_symlink("loop", dir.file("loop"));
+  const std::string long_target(1000, 't');  // longer than read_link's first buffer
+  std::filesystem::create_symlink(long_target, dir.file("long"));
+  auto st = fs().stat(dir.file("to-d"));
+  BOOST_TEST_REQUIRE(st.is_ok(), st.status().to_string());
+  BOOST_TEST(st->is_directory());
+  expect_error(fs().stat(dir.file("missing")).status(), ENOENT, Code::kNotFound, "stat",
+               dir.file("missing"));
+  BOOST_TEST(fs().stat(dir.file("loop")).status().sys_errno() == ELOOP);
+  BOOST_TEST(fs().read_link(dir.file("to-d")).value() == dir.file("d"));
+  BOOST_TEST(fs().read_link(dir.file("long")).value() == long_target);
+  expect_error(fs().read_link(dir.file("d")).status(), EINVAL, Code::kIoError, "readlink",
+               dir.file("d"));
+  // getcwd in a child, so that this process keeps a working directory.
+  const std::string real_d = std::filesystem::canonical(dir.file("d")).string();
+  pid_t pid = ::fork();
+  BOOST_TEST_REQUIRE(pid >= 0);
+  if (pid == 0) {  // nothing here may throw
+    bool ok = ::chdir(real_d.c_str()) == 0;
+    auto here = fs().current_dir();
+    ok = ok && here.is_ok() && here.value() == real_d && ::rmdir(real_d.c_str()) == 0;
+    auto gone = fs().current_dir();
+    _exit(ok && !gone.is_ok() && gone.status().sys_errno() == ENOENT ? 0 : 1);
+  }
+  int status = 0;
+  BOOST_TEST_REQUIRE(::waitpid(pid, &status, 0) == pid);
+  BOOST_TEST((WIFEXITED(status) && WEXITSTATUS(status) == 0), "getcwd in a removed directory");
 }
 
 BOOST_AUTO_TEST_CASE(symlinks_are_refused_with_eloop_as_invalid_argument) {

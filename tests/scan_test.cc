@@ -1,4 +1,4 @@
-// scan_file / scan_paths / classify / default_sessions_dir (SPEC §2, §5, §6):
+// scan_file / scan_paths / classify (SPEC §5, §6):
 // states decided from independent facts, the reference writer's files with
 // the outcomes its README states, tail-only checks of closed files, the
 // lock probe against a live writer, and directory filtering.
@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
-#include <cstdlib>
 #include <optional>
 #include <string>
 #include <vector>
@@ -379,67 +378,6 @@ BOOST_AUTO_TEST_CASE(symlinked_directory_argument_is_not_followed) {
   ScanSet set = scan_paths({path("via-link")});
   BOOST_TEST(set.files.empty());
   BOOST_TEST(set.skipped.size() == 1u);
-}
-
-BOOST_AUTO_TEST_SUITE_END()
-
-namespace {
-
-// Saves and restores the working directory and the two variables
-// default_sessions_dir() reads, so each case starts from a known state.
-struct EnvFixture : DirFixture {
-  std::string cwd;
-  std::optional<std::string> home, openrath_home;
-  EnvFixture() {
-    char buf[4096];
-    BOOST_TEST_REQUIRE(::getcwd(buf, sizeof buf) != nullptr);
-    cwd = buf;
-    if (const char* h = std::getenv("HOME")) home = h;
-    if (const char* o = std::getenv("OPENRATH_HOME")) openrath_home = o;
-    ::setenv("HOME", path("home").c_str(), 1);
-    ::unsetenv("OPENRATH_HOME");
-  }
-  ~EnvFixture() {
-    (void)::chdir(cwd.c_str());
-    restore("HOME", home);
-    restore("OPENRATH_HOME", openrath_home);
-  }
-  static void restore(const char* k, const std::optional<std::string>& v) {
-    if (v)
-      ::setenv(k, v->c_str(), 1);
-    else
-      ::unsetenv(k);
-  }
-};
-
-}  // namespace
-
-BOOST_FIXTURE_TEST_SUITE(default_dir, EnvFixture)
-
-BOOST_AUTO_TEST_CASE(openrath_home_wins_over_everything) {
-  BOOST_TEST_REQUIRE(::mkdir(path(".openrath").c_str(), 0700) == 0);
-  BOOST_TEST_REQUIRE(::chdir(dir().c_str()) == 0);
-  ::setenv("OPENRATH_HOME", "/srv/rath", 1);
-  BOOST_TEST(default_sessions_dir() == "/srv/rath/sessions");
-}
-
-BOOST_AUTO_TEST_CASE(openrath_home_expands_a_leading_tilde) {
-  ::setenv("OPENRATH_HOME", "~/x", 1);
-  BOOST_TEST(default_sessions_dir() == path("home") + "/x/sessions");
-}
-
-BOOST_AUTO_TEST_CASE(local_openrath_directory_is_used_when_present) {
-  BOOST_TEST_REQUIRE(::mkdir(path(".openrath").c_str(), 0700) == 0);
-  BOOST_TEST_REQUIRE(::chdir(dir().c_str()) == 0);
-  BOOST_TEST(default_sessions_dir() == "./.openrath/sessions");
-}
-
-BOOST_AUTO_TEST_CASE(falls_back_to_the_home_directory) {
-  BOOST_TEST_REQUIRE(::chdir(dir().c_str()) == 0);
-  BOOST_TEST(default_sessions_dir() == path("home") + "/.openrath/sessions");
-  // A plain file named .openrath is not a directory: still the fallback.
-  write_file(".openrath", "");
-  BOOST_TEST(default_sessions_dir() == path("home") + "/.openrath/sessions");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

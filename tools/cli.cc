@@ -7,6 +7,7 @@
 
 #include "walkit/format.h"
 #include "walkit/io.h"
+#include "walkit/sessions_dir.h"
 #include "walkit/value.h"
 #include "walkit/version.h"
 
@@ -223,7 +224,16 @@ std::optional<int> parse_command_line(int argc, char** argv, const ToolInfo& too
   common->json = vm->count("json") > 0;
   common->quiet = vm->count("quiet") > 0;
   if (vm->count("path")) common->paths = (*vm)["path"].as<std::vector<std::string>>();
-  if (common->paths.empty()) common->paths.push_back(default_sessions_dir());
+  if (common->paths.empty()) {
+    // Where the reference would raise (OPENRATH_HOME names a file, an
+    // unknown ~user, a symlink loop), there is no directory to work on.
+    auto dir = default_sessions_dir();
+    if (!dir.is_ok()) {
+      if (!common->quiet) std::cerr << tool.name << ": " << dir.status().message() << "\n";
+      return kExitOperational;
+    }
+    common->paths.push_back(std::move(*dir));
+  }
   return std::nullopt;
 }
 

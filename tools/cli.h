@@ -57,7 +57,7 @@ void validate(boost::any& v, const std::vector<std::string>& values, Duration*, 
 
 // ---- the parse step
 struct CommonOptions {
-  std::vector<std::string> paths;  // as given; {default_sessions_dir()} when none
+  std::vector<std::string> paths;  // as given; {*default_sessions_dir()} when none
   bool json = false;               // NDJSON: one object per file, then a summary object
   bool quiet = false;              // -q: no output at all, the exit status only
 };
@@ -71,7 +71,9 @@ struct ToolInfo {
 // Parses argv once into `common` and `vm` (the tool's own options are
 // `extra`); does no other work. Returns the exit status to stop with: 0
 // after --help / --version (printed on stdout), kExitUsage after a usage
-// error (message on stderr); nullopt to go on.
+// error (message on stderr), kExitOperational when no path is given and the
+// default sessions directory cannot be resolved (message on stderr unless
+// -q); nullopt to go on.
 std::optional<int> parse_command_line(int argc, char** argv, const ToolInfo& tool,
                                       const boost::program_options::options_description& extra,
                                       boost::program_options::variables_map* vm,

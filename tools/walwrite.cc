@@ -21,7 +21,7 @@
 #include <string>
 #include <thread>
 
-#include "walkit/scan.h"
+#include "walkit/sessions_dir.h"
 #include "walkit/version.h"
 #include "walkit/writer.h"
 
@@ -42,6 +42,7 @@ struct Cli {
   std::string id, dir;
   walkit::DurabilityPolicy durability;
   bool resume = false, help = false, version = false;
+  bool dir_given = false;  // --sessions-dir; else main() resolves the default
 };
 
 po::options_description options() {
@@ -88,8 +89,10 @@ Cli parse(int argc, char** argv) {
   auto d = walkit::DurabilityPolicy::parse(vm["durability"].as<std::string>());
   if (!d.is_ok()) throw po::error("--durability: " + d.status().message());
   cli.durability = *d;
-  cli.dir = vm.count("sessions-dir") ? vm["sessions-dir"].as<std::string>()
-                                     : walkit::default_sessions_dir();
+  // Without --sessions-dir, main() resolves the default once help and
+  // version are out of the way: a bad OPENRATH_HOME is an operational error.
+  cli.dir_given = vm.count("sessions-dir") > 0;
+  if (cli.dir_given) cli.dir = vm["sessions-dir"].as<std::string>();
   if (vm.count("id")) {
     cli.id = vm["id"].as<std::string>();
     if (!walkit::valid_session_id(cli.id))
@@ -347,6 +350,14 @@ int main(int argc, char** argv) {
   if (cli.version) {
     std::cout << "walwrite (walkit) " << walkit::kVersion << '\n';
     return kExitOk;
+  }
+  if (!cli.dir_given) {
+    auto dir = walkit::default_sessions_dir();
+    if (!dir.is_ok()) {
+      std::cerr << "walwrite: " << dir.status().message() << '\n';
+      return kExitOperational;
+    }
+    cli.dir = std::move(*dir);
   }
   return run(cli);
 }

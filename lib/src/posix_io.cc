@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <string>
 
@@ -289,6 +290,36 @@ Result<std::vector<std::string>> FileSystem::list_dir(const std::string& dir) {
 Status FileSystem::unlock(int fd) {
   if (::flock(fd, LOCK_UN) != 0) return Status::from_errno(errno, "flock(LOCK_UN) fd " + std::to_string(fd));
   return Status::ok();
+}
+
+Result<FileInfo> FileSystem::stat(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return Status::from_errno(errno, "stat " + path);
+  return to_file_info(st);
+}
+
+Result<std::string> FileSystem::read_link(const std::string& path) {
+  // A link's size from lstat may be 0 (procfs) or stale: grow until it fits.
+  for (size_t cap = 256;; cap *= 2) {
+    std::string buf(cap, '\0');
+    ssize_t n = ::readlink(path.c_str(), buf.data(), cap);
+    if (n < 0) return Status::from_errno(errno, "readlink " + path);
+    if (static_cast<size_t>(n) < cap) {
+      buf.resize(static_cast<size_t>(n));
+      return buf;
+    }
+  }
+}
+
+Result<std::string> FileSystem::current_dir() {
+  for (size_t cap = 4096;; cap *= 2) {
+    std::string buf(cap, '\0');
+    if (::getcwd(buf.data(), cap) != nullptr) {
+      buf.resize(std::strlen(buf.c_str()));
+      return buf;
+    }
+    if (errno != ERANGE) return Status::from_errno(errno, "getcwd");
+  }
 }
 
 Status FileSystem::rename_replace(const std::string& from, const std::string& to) {

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -373,21 +372,6 @@ ScanSet scan_paths(const std::vector<std::string>& paths, const ScanOptions& opt
   std::sort(out.skipped.begin(), out.skipped.end());
   std::sort(out.stale_temps.begin(), out.stale_temps.end());
   return out;
-}
-
-std::string default_sessions_dir() {
-  auto home = []() -> std::string {
-    const char* h = std::getenv("HOME");
-    return h ? h : "";
-  };
-  if (const char* env = std::getenv("OPENRATH_HOME"); env && *env) {
-    std::string base = env;
-    if (base == "~" || base.rfind("~/", 0) == 0) base = home() + base.substr(1);
-    return base + "/sessions";
-  }
-  auto st = default_fs().lstat(".openrath");
-  if (st.is_ok() && st->is_directory()) return "./.openrath/sessions";
-  return home() + "/.openrath/sessions";
 }
 
 }  // namespace walkit

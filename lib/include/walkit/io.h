@@ -87,6 +87,12 @@ class FileSystem {
   virtual Status rename_replace(const std::string& from, const std::string& to);
   // flock(LOCK_UN): lets a read-only probe release the lock at once.
   virtual Status unlock(int fd);
+  // Path lookups for resolving the configured sessions directory
+  // (sessions_dir.h), which follows symlinks on purpose: stat(2) (follows
+  // them), readlink(2) (the target as stored) and getcwd(3).
+  virtual Result<FileInfo> stat(const std::string& path);
+  virtual Result<std::string> read_link(const std::string& path);
+  virtual Result<std::string> current_dir();
 };
 
 // The process-wide POSIX implementation.

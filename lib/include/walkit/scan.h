@@ -95,8 +95,4 @@ struct ScanSet {
 };
 ScanSet scan_paths(const std::vector<std::string>& paths, const ScanOptions& opts = {});
 
-// SPEC §2: $OPENRATH_HOME/sessions (tilde expanded), else ./.openrath/sessions
-// if ./.openrath is a directory, else ~/.openrath/sessions.
-std::string default_sessions_dir();
-
 }  // namespace walkit
