@@ -122,6 +122,7 @@ class IsoParser {
       if (has_separator) return -1;
       --p;
     }
+    if (p >= p_end) return -1;  // unreachable: every way out of the loop leaves a byte
     size_t to_parse = p_end - p < 6 ? p_end - p : 6;
     if (!digits(&p, micro, to_parse)) return -1;
     static const int kCorrection[] = {100000, 10000, 1000, 100, 10};
