@@ -79,7 +79,7 @@ constexpr const char* kKinds[4] = {"system", "user", "assistant", "tool_result"}
 constexpr const char* kCreatedAt = "2026-01-02T03:04:05.000006+00:00";
 constexpr const char* kClosedAt = "2026-01-02T03:04:06+00:00";
 const std::string kDir = "/sessions";
-const std::string kId = "fuzz-writer";
+const std::string kId = "0f2b0c1e-0000-4000-8000-00000000f022";
 
 }  // namespace
 

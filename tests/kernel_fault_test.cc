@@ -142,7 +142,7 @@ BOOST_AUTO_TEST_CASE(a_full_tmpfs_stops_the_writer_at_a_whole_acknowledged_recor
     BOOST_TEST_MESSAGE("skipped: cannot mount a tmpfs (needs root)");
     return;
   }
-  const std::string id = "full-1";
+  const std::string id = walkit::test::uuid_for(1);
   walkit::WriterOptions o;
   o.sessions_dir = fs.path();
   o.header.id = id;
@@ -269,10 +269,10 @@ WalwriteRun run_walwrite(const TempDir& work, const std::string& shell_prefix,
   std::string in;
   for (size_t i = 0; i < n; ++i) in += input_line(i);
   spit(work.file("in"), in);
-  const std::string cmd = shell_prefix + " '" + walkit::test::tool_path("walwrite") + "' --id " +
-                          id + " --sessions-dir '" + dir + "' --durability " + durability + " < '" +
-                          work.file("in") + "' > '" + work.file("out") + "' 2> '" +
-                          work.file("err") + "'";
+  const std::string cmd = shell_prefix + " '" + walkit::test::tool_path("walwrite") +
+                          "' --any-id --id " + id + " --sessions-dir '" + dir + "' --durability " +
+                          durability + " < '" + work.file("in") + "' > '" + work.file("out") +
+                          "' 2> '" + work.file("err") + "'";
   const int status = std::system(("/bin/sh -c \"" + cmd + "\"").c_str());
   WalwriteRun r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

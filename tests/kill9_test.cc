@@ -87,7 +87,7 @@ Slot plan_slot(uint64_t run, int w, std::mt19937_64& rng) {
   std::uniform_real_distribution<double> unit(0.0, 1.0);
   Slot s;
   s.stream = run;
-  s.id = "kill9-" + std::to_string(run);
+  s.id = test::uuid_for(run);  // the run number in the last 12 hex digits
   s.walwrite = w % 4 == 0;
   if (run % 10 == 9) {
     s.durability.mode = Durability::kRecord;

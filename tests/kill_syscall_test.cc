@@ -189,8 +189,8 @@ void kill_at_every_syscall(const KillPlan& plan) {
   const std::string id = "ks-" + plan.label;
   const std::string& durability = plan.label;  // in the reports
   auto argv = [&](const std::string& dir) {
-    return std::vector<std::string>{test::tool_path("walwrite"), "--sessions-dir", dir, "--id",
-                                    id, "--durability", plan.durability};
+    return std::vector<std::string>{test::tool_path("walwrite"), "--any-id", "--sessions-dir",
+                                    dir, "--id", id, "--durability", plan.durability};
   };
   auto only = [&](const std::string& dir, const std::string& acks) {
     return plan.only ? plan.only(dir, acks) : std::vector<std::string>{};

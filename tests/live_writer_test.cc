@@ -68,7 +68,7 @@ walkit::ReaderOptions strict() {
 struct LiveFixture : walkit::test::DirFixture {
   // A crashed partial with 3 chunks and a torn tail, left by a killed walwrite.
   void make_crashed(const std::string& id) {
-    ToolProcess w("walwrite", {"--id", id, "--sessions-dir", dir()});
+    ToolProcess w("walwrite", {"--id", id, "--any-id", "--sessions-dir", dir()});
     BOOST_REQUIRE(w.send(input_line(0) + input_line(1) + input_line(2)));
     for (int i = 0; i < 3; ++i) BOOST_REQUIRE(w.read_line().has_value());
     w.signal(SIGKILL);
@@ -83,7 +83,7 @@ BOOST_FIXTURE_TEST_SUITE(live_writer, LiveFixture)
 
 BOOST_AUTO_TEST_CASE(tools_report_a_live_session_in_flight_and_leave_it_byte_identical) {
   make_crashed("crashed");
-  ToolProcess live("walwrite", {"--id", "live", "--sessions-dir", dir()});
+  ToolProcess live("walwrite", {"--id", "live", "--any-id", "--sessions-dir", dir()});
   for (int i = 0; i < 4; ++i) {
     BOOST_REQUIRE(live.send(input_line(i)));
     BOOST_REQUIRE_EQUAL(live.read_line().value_or("EOF"), std::to_string(i));

@@ -301,12 +301,13 @@ BOOST_AUTO_TEST_CASE(scan_releases_its_probe_lock_at_once) {
 BOOST_AUTO_TEST_CASE(partial_of_a_live_writer_is_in_flight) {
   WriterOptions wo;
   wo.sessions_dir = dir();
-  wo.header.id = "live-1";
+  const std::string id = "6a1b2c3d-0000-4000-8000-00000000001e";
+  wo.header.id = id;
   wo.header.created_at = "2026-01-01T00:00:00+00:00";
   auto w = Writer::create(wo);
   BOOST_TEST_REQUIRE(w.is_ok(), w.status().to_string());
   BOOST_TEST_REQUIRE((*w)->write_chunk(0, "user", Value(Value::Object{{"content", "hi"}})).is_ok());
-  const std::string name = "live-1.jsonl.__partial__";
+  const std::string name = id + ".jsonl.__partial__";
   const std::string before = read(name);
   FileScan s = scan_ok(path(name));
   BOOST_TEST(s.state == FileState::kInFlight);
@@ -315,7 +316,7 @@ BOOST_AUTO_TEST_CASE(partial_of_a_live_writer_is_in_flight) {
   // The writer is unaffected by the probe: it appends and closes normally.
   BOOST_TEST((*w)->write_chunk(1, "assistant", Value(Value::Object{{"content", "yo"}})).is_ok());
   BOOST_TEST((*w)->close().is_ok());
-  FileScan done = scan_ok(path("live-1.jsonl"), true);
+  FileScan done = scan_ok(path(id + ".jsonl"), true);
   BOOST_TEST(done.state == FileState::kClosed);
   BOOST_TEST(done.chunks == 2u);
 }

@@ -6,7 +6,9 @@
 // as Values, chunk bytes as literals); what walwrite wrote is read back with
 // walkit::load_session.
 #include <signal.h>
+#include <sys/wait.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <regex>
 #include <string>
@@ -14,6 +16,7 @@
 
 #include "support/test_support.h"
 #include "tool_process.h"
+#include "walkit/loadable.h"
 #include "walkit/session.h"
 #include "walkit/value.h"
 
@@ -47,8 +50,62 @@ struct WalwriteFixture : walkit::test::DirFixture {
   std::string closed(const std::string& id) const { return path(id + ".jsonl"); }
   std::string log() const { return path("walwrite.stderr"); }  // outside any session name
 
+  // Most cases name their sessions for reading ("bytes", "res"): those need
+  // --any-id. Round trips and the reference-loader cases use UUIDs, the default.
   std::vector<std::string> args(const std::string& id, const std::string& durability) const {
-    return {"--id", id, "--sessions-dir", dir(), "--durability", durability};
+    std::vector<std::string> a = {"--id", id, "--sessions-dir", dir(), "--durability", durability};
+    if (!walkit::is_canonical_uuid(id)) a.push_back("--any-id");
+    return a;
+  }
+
+  // Runs walwrite with `extra` options on `input`; returns its exit code,
+  // and its stdout and stderr in *out and *err.
+  int run(const std::vector<std::string>& extra, const std::string& input, std::string* out,
+          std::string* err) const {
+    std::vector<std::string> a = {"--sessions-dir", dir()};
+    a.insert(a.end(), extra.begin(), extra.end());
+    const std::string err_file = path("walwrite.stderr");
+    std::filesystem::remove(err_file);
+    ToolProcess w("walwrite", a, err_file);
+    w.send(input);  // a usage error exits before reading
+    w.close_stdin();
+    *out = w.read_rest();
+    int code = w.wait();
+    *err = walkit::test::slurp(err_file);
+    std::filesystem::remove(err_file);
+    return code;
+  }
+
+  // The closed session at `file` has a canonical UUID id and only the four kinds.
+  static void check_reference_shapes(const walkit::Session& s) {
+    const Value* id = s.header.find("id");
+    BOOST_TEST_REQUIRE(id);
+    BOOST_TEST(walkit::is_canonical_uuid(id->as_string()), id->as_string());
+    for (const auto& c : s.chunks) {
+      BOOST_TEST(!walkit::refuse(walkit::WrittenField::kKind, c.kind).has_value(), c.kind);
+    }
+  }
+
+  // What tests/oracle/reference_loader.py says of `files` (exit code; its
+  // report in *report); -1 when python3 is not available.
+  static int reference_loader(const std::vector<std::string>& files, std::string* report) {
+#ifdef WALKIT_PYTHON3
+    std::string cmd =
+        std::string("'") + WALKIT_PYTHON3 + "' '" + WALKIT_ORACLE_DIR + "/reference_loader.py'";
+    for (const std::string& f : files) cmd += " '" + f + "'";
+    report->clear();
+    FILE* p = ::popen(cmd.c_str(), "r");
+    BOOST_TEST_REQUIRE(p != nullptr);
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) report->append(buf, n);
+    int status = ::pclose(p);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+#else
+    (void)files;
+    *report = "python3 not found at configure time";
+    return -1;
+#endif
   }
 
   // Chunks 0..n-1 of the session at `file` have the kinds and payloads sent.
@@ -67,7 +124,7 @@ struct WalwriteFixture : walkit::test::DirFixture {
   // next line is sent; then the rest at once), closes stdin, and checks acks
   // 0..n-1, exit 0, and a closed session holding exactly what was sent.
   void round_trip(const std::string& durability, int n) {
-    const std::string id = "rt-" + durability.substr(0, 3);
+    const std::string id = walkit::test::uuid_for(durability.size());  // one per mode
     ToolProcess w("walwrite", args(id, durability));
     int acked = 0;
     for (; acked < 5; ++acked) {
@@ -85,6 +142,7 @@ struct WalwriteFixture : walkit::test::DirFixture {
     BOOST_REQUIRE_MESSAGE(s.is_ok(), s.status().to_string());
     BOOST_TEST(s->closed);
     check_chunks(*s, n);
+    check_reference_shapes(*s);
   }
 };
 
@@ -158,25 +216,31 @@ BOOST_AUTO_TEST_CASE(a_line_of_several_mebibytes_is_one_chunk) {
 
 BOOST_AUTO_TEST_CASE(
     a_bad_line_exits_4_naming_its_line_and_offset_and_keeps_the_records_before_it) {
-  const std::vector<std::string> bad = {
-      "{\"kind\": \"user\", \"payload\": {\"a\": 1}",  // invalid JSON
-      "{\"payload\": {}}",                             // no kind
-      "{\"kind\": 3, \"payload\": {}}",                // kind not a string
-      "{\"kind\": \"user\"}",                          // no payload
-      "{\"kind\": \"user\", \"payload\": [1, 2]}",     // payload not an object
-      "[\"user\", {}]",                                // not an object
+  // Each bad line and what its message must name.
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"{\"kind\": \"user\", \"payload\": {\"a\": 1}", ""},  // invalid JSON
+      {"{\"payload\": {}}", "\"kind\" is missing"},
+      {"{\"kind\": 3, \"payload\": {}}", "\"kind\" is missing or not a string"},
+      {"{\"kind\": \"user\"}", "\"payload\" is missing"},
+      {"{\"kind\": \"user\", \"payload\": [1, 2]}", "\"payload\": a list is not an object"},
+      {"[\"user\", {}]", "expected {\"kind\": <string>, \"payload\": <object>}"},
+      {"{\"kind\": \"weird\", \"payload\": {}}",
+       "\"kind\": \"weird\" is not one of system, user, assistant, tool_result (the reference "
+       "loader rejects it; --any-kind allows it)"},
   };
   for (size_t b = 0; b < bad.size(); ++b) {
-    BOOST_TEST_CONTEXT("bad line " << bad[b]) {
+    BOOST_TEST_CONTEXT("bad line " << bad[b].first) {
       const std::string id = "bad" + std::to_string(b);
       const std::string good = input_line(0) + input_line(1) + input_line(2);
       const std::string err = path(id + ".stderr");
       ToolProcess w("walwrite", args(id, "process"), err);
-      BOOST_REQUIRE(w.send(good + bad[b] + "\n" + input_line(3)));
+      BOOST_REQUIRE(w.send(good + bad[b].first + "\n" + input_line(3)));
       BOOST_TEST(w.read_rest() == "0\n1\n2\n");
       BOOST_TEST(w.wait() == 4);
       std::string message = walkit::test::slurp(err);
       BOOST_TEST(message.find("line 4") != std::string::npos, message);
+      BOOST_TEST(message.find(bad[b].second) != std::string::npos, message);
+      BOOST_TEST(message.find("as a crashed partial") != std::string::npos, message);
       BOOST_TEST(message.find("offset " + std::to_string(good.size())) != std::string::npos,
                  message);
       BOOST_TEST(!exists(id + ".jsonl"));
@@ -233,7 +297,7 @@ BOOST_AUTO_TEST_CASE(resume_repairs_a_torn_tail_and_continues_at_the_next_index)
     BOOST_TEST(w.wait() == 128 + SIGKILL);
   }
   append("res.jsonl.__partial__", "{\"record_type\": \"chunk\", \"index\": 3, \"ki");  // torn
-  ToolProcess w("walwrite", {"--resume", "--id", "res", "--sessions-dir", dir()});
+  ToolProcess w("walwrite", {"--resume", "--id", "res", "--any-id", "--sessions-dir", dir()});
   BOOST_REQUIRE(w.send(input_line(3) + input_line(4)));
   w.close_stdin();
   BOOST_TEST(w.read_rest() == "3\n4\n");
@@ -289,7 +353,8 @@ BOOST_AUTO_TEST_CASE(without_id_the_session_is_named_by_a_random_uuid4) {
 BOOST_AUTO_TEST_CASE(help_and_version_exit_0) {
   auto help = walkit::test::run_tool("walwrite", {"--help"});
   BOOST_TEST(help.exit_code == 0);
-  for (const char* opt : {"--id", "--sessions-dir", "--durability", "--resume"}) {
+  for (const char* opt :
+       {"--id", "--sessions-dir", "--durability", "--resume", "--any-kind", "--any-id"}) {
     BOOST_TEST(help.out.find(opt) != std::string::npos, opt);
   }
   auto version = walkit::test::run_tool("walwrite", {"--version"});
@@ -311,6 +376,104 @@ BOOST_AUTO_TEST_CASE(usage_errors_exit_16_and_create_nothing) {
     }
   }
   BOOST_TEST(std::filesystem::is_empty(dir()));
+}
+
+// ---- by default, only what the OpenRath reference loader loads ----
+
+BOOST_AUTO_TEST_CASE(an_id_that_is_not_a_canonical_uuid_exits_16_naming_it_and_creates_nothing) {
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"run-42", "is not a UUID"},
+      {"3F0C9A52-7D1E-4C2B-9A6F-0E5D4C3B2A19", "is not a canonical UUID: lowercase 8-4-4-4-12"},
+      {"3f0c9a527d1e4c2b9a6f0e5d4c3b2a19", "is not a canonical UUID: lowercase 8-4-4-4-12"},
+  };
+  for (const auto& [id, why] : bad) {
+    for (bool resume : {false, true}) {
+      BOOST_TEST_CONTEXT(id << (resume ? " --resume" : "")) {
+        std::vector<std::string> a = {"--id", id};
+        if (resume) a.push_back("--resume");
+        std::string out, err;
+        BOOST_TEST(run(a, input_line(0), &out, &err) == 16);
+        BOOST_TEST(out == "");
+        BOOST_TEST(err.find("--id: \"id\": \"" + id + "\" " + why) != std::string::npos, err);
+        BOOST_TEST(err.find("--any-id allows it") != std::string::npos, err);
+        BOOST_TEST(std::filesystem::is_empty(dir()));
+      }
+    }
+  }
+  std::string out, err;  // braces are no file name: refused before the UUID rule
+  BOOST_TEST(run({"--id", "{3f0c9a52-7d1e-4c2b-9a6f-0e5d4c3b2a19}"}, "", &out, &err) == 16);
+  BOOST_TEST(std::filesystem::is_empty(dir()));
+}
+
+BOOST_AUTO_TEST_CASE(sessions_written_by_default_load_in_the_reference_loader) {
+  std::string input;
+  for (std::string_view k : walkit::kChunkKinds) {
+    input += "{\"kind\": \"" + std::string(k) + "\", \"payload\": {\"content\": \"x\"}}\n";
+  }
+  std::string out, err;
+  BOOST_TEST_REQUIRE(run({}, input, &out, &err) == 0, err);  // a random UUIDv4 id
+  BOOST_TEST(out == "0\n1\n2\n3\n");
+  const std::string id = walkit::test::uuid_for(42);
+  BOOST_TEST_REQUIRE(run({"--id", id, "--durability", "record"}, input_line(0), &out, &err) == 0,
+                     err);
+  std::vector<std::string> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir())) {
+    files.push_back(e.path().string());
+    auto s = walkit::load_session(files.back(), strict());
+    BOOST_TEST_REQUIRE(s.is_ok(), s.status().to_string());
+    BOOST_TEST(s->closed);
+    check_reference_shapes(*s);
+  }
+  BOOST_TEST_REQUIRE(files.size() == 2u);
+  std::string report;
+  const int loader = reference_loader(files, &report);
+  if (loader < 0) {
+    BOOST_TEST_MESSAGE("skipped the python oracle: " << report);
+    return;
+  }
+  BOOST_TEST(loader == 0, report);
+}
+
+BOOST_AUTO_TEST_CASE(any_kind_and_any_id_write_what_the_reference_loader_rejects) {
+  std::string out, err;
+  BOOST_TEST_REQUIRE(run({"--id", "run-42", "--any-id", "--any-kind"},
+                         "{\"kind\": \"weird\", \"payload\": {}}\n", &out, &err) == 0,
+                     err);
+  BOOST_TEST(out == "0\n");
+  auto s = walkit::load_session(closed("run-42"), strict());  // walkit reads it
+  BOOST_TEST_REQUIRE(s.is_ok(), s.status().to_string());
+  BOOST_TEST(s->chunks.at(0).kind == "weird");
+  // Each relaxation alone: the other rule still holds.
+  BOOST_TEST(run({"--id", "run-43", "--any-kind"}, "", &out, &err) == 16);
+  BOOST_TEST(run({"--id", "run-44", "--any-id"}, "{\"kind\": \"weird\", \"payload\": {}}\n", &out,
+                 &err) == 4);
+  BOOST_TEST(err.find("--any-kind allows it") != std::string::npos, err);
+  std::string report;  // the oracle's positive control: it does reject these files
+  const int loader = reference_loader({closed("run-42")}, &report);
+  if (loader < 0) {
+    BOOST_TEST_MESSAGE("skipped the python oracle: " << report);
+    return;
+  }
+  BOOST_TEST(loader == 1, report);
+  BOOST_TEST(report.find("badly formed hexadecimal UUID string") != std::string::npos, report);
+}
+
+BOOST_AUTO_TEST_CASE(a_refused_kind_mid_stream_keeps_the_acked_chunks_for_resume_to_continue) {
+  const std::string id = walkit::test::uuid_for(7);
+  std::string out, err;
+  const std::string refused = "{\"kind\": \"tool_call\", \"payload\": {}}\n";
+  BOOST_TEST(
+      run({"--id", id}, input_line(0) + input_line(1) + refused + input_line(2), &out, &err) == 4);
+  BOOST_TEST(out == "0\n1\n");
+  BOOST_TEST(err.find("stdin line 3") != std::string::npos, err);
+  BOOST_TEST(!exists(id + ".jsonl"));
+  // The operator fixes the line and continues the crashed partial.
+  BOOST_TEST(run({"--id", id, "--resume"}, input_line(2), &out, &err) == 0, err);
+  BOOST_TEST(out == "2\n");
+  auto s = walkit::load_session(closed(id), strict());
+  BOOST_REQUIRE_MESSAGE(s.is_ok(), s.status().to_string());
+  check_chunks(*s, 3);
+  check_reference_shapes(*s);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

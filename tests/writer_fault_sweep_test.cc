@@ -42,14 +42,15 @@ using walkit::test::path_exists;
 using walkit::test::slurp;
 using walkit::test::spit;
 
-const std::string kId = "sweep-1";
+const std::string kId = "0f2b0c1e-0000-4000-8000-00000000cafe";
 const std::string kCreatedAt = "2026-03-04T05:06:07+00:00";
 const std::string kClosedAt = "2026-03-04T05:07:00+00:00";
 const std::string kBig(6000, 'b');  // a record longer than a page
 
 // The records, spelled out by hand as the reference writer writes them.
 const std::string kHeader =
-    R"({"record_type": "header", "schema_version": 1, "id": "sweep-1", "created_at": )"
+    R"({"record_type": "header", "schema_version": 1, "id": ")" + kId +
+    R"(", "created_at": )"
     R"("2026-03-04T05:06:07+00:00", "parent_session_ids": [], "lineage_operator": "implicit", )"
     R"("lineage_kind": "unknown", "lineage_extras": [], "sandbox_backend": null, )"
     R"("sandbox_spec": null, "sandbox_handle_id": null})"

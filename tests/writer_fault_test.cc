@@ -35,13 +35,14 @@ using walkit::Value;
 using walkit::test::FaultFs;
 using Mode = FaultFs::Mode;
 
-const std::string kId = "fault-1";
+const std::string kId = "0f2b0c1e-0000-4000-8000-00000000fa01";
 const std::string kCreatedAt = "2026-02-03T04:05:06.000007+00:00";
 const std::string kClosedAt = "2026-02-03T04:06:00+00:00";
 
 // The expected bytes, written by hand.
 const std::string kHeader =
-    R"({"record_type": "header", "schema_version": 1, "id": "fault-1", "created_at": )"
+    R"({"record_type": "header", "schema_version": 1, "id": ")" + kId +
+    R"(", "created_at": )"
     R"("2026-02-03T04:05:06.000007+00:00", "parent_session_ids": [], "lineage_operator": )"
     R"("implicit", "lineage_kind": "unknown", "lineage_extras": [], "sandbox_backend": null, )"
     R"("sandbox_spec": null, "sandbox_handle_id": null})"

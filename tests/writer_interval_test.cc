@@ -31,8 +31,10 @@ using walkit::Status;
 using walkit::Value;
 using walkit::Writer;
 
+const std::string kId = "0f2b0c1e-0000-4000-8000-0000000000b1";
 const std::string kHeader =
-    R"({"record_type": "header", "schema_version": 1, "id": "grp-1", "created_at": )"
+    R"({"record_type": "header", "schema_version": 1, "id": ")" + kId +
+    R"(", "created_at": )"
     R"("2026-05-06T07:08:09+00:00", "parent_session_ids": [], "lineage_operator": "implicit", )"
     R"("lineage_kind": "unknown", "lineage_extras": [], "sandbox_backend": null, )"
     R"("sandbox_spec": null, "sandbox_handle_id": null})"
@@ -101,7 +103,7 @@ struct Fixture : walkit::test::DirFixture {
   std::unique_ptr<Writer> make() {
     walkit::WriterOptions o;
     o.sessions_dir = dir();
-    o.header.id = "grp-1";
+    o.header.id = kId;
     o.header.created_at = "2026-05-06T07:08:09+00:00";
     o.durability.mode = Durability::kInterval;
     o.durability.interval = std::chrono::milliseconds(1);
@@ -119,8 +121,8 @@ struct Fixture : walkit::test::DirFixture {
     BOOST_TEST(w.sync().code() == walkit::Code::kIoError);
     BOOST_TEST(w.close().code() == walkit::Code::kIoError);
     BOOST_TEST(w.durable_chunks() <= durable_before);
-    BOOST_TEST(read("grp-1.jsonl.__partial__") == kHeader + kChunk0);
-    BOOST_TEST(!exists("grp-1.jsonl"));
+    BOOST_TEST(read(kId + ".jsonl.__partial__") == kHeader + kChunk0);
+    BOOST_TEST(!exists(kId + ".jsonl"));
   }
 };
 
@@ -134,7 +136,7 @@ BOOST_AUTO_TEST_CASE(a_group_commit_covers_written_chunks_and_close_seals_them) 
   BOOST_TEST_REQUIRE(w->wait_durable(1).is_ok());  // returns once the syncer covered chunk 0
   BOOST_TEST(w->durable_chunks() == 1u);
   BOOST_TEST(w->close().is_ok());
-  BOOST_TEST(exists("grp-1.jsonl"));
+  BOOST_TEST(exists(kId + ".jsonl"));
 }
 
 BOOST_AUTO_TEST_CASE(a_failed_group_commit_is_reported_by_every_later_call) {
@@ -194,7 +196,7 @@ BOOST_AUTO_TEST_CASE(an_overlapping_sync_and_group_commit_that_both_succeed_make
   BOOST_TEST(w->durable_chunks() == 1u);
   BOOST_TEST(w->wait_durable(1).is_ok());
   BOOST_TEST(w->close().is_ok());
-  BOOST_TEST(read("grp-1.jsonl").starts_with(kHeader + kChunk0));
+  BOOST_TEST(read(kId + ".jsonl").starts_with(kHeader + kChunk0));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

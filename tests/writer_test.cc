@@ -35,14 +35,15 @@ using walkit::Durability;
 using walkit::Value;
 using walkit::Writer;
 
-const std::string kId = "sess-1";
-const std::string kPartial = "sess-1.jsonl.__partial__";
-const std::string kFinal = "sess-1.jsonl";
+const std::string kId = "3f0c9a52-7d1e-4c2b-9a6f-0e5d4c3b2a19";
+const std::string kPartial = kId + ".jsonl.__partial__";
+const std::string kFinal = kId + ".jsonl";
 const std::string kCreatedAt = "2026-01-02T03:04:05.000006+00:00";
 const std::string kClosedAt = "2026-01-02T03:09:00+00:00";
 
 const std::string kHeader =
-    R"({"record_type": "header", "schema_version": 1, "id": "sess-1", "created_at": )"
+    R"({"record_type": "header", "schema_version": 1, "id": ")" + kId +
+    R"(", "created_at": )"
     R"("2026-01-02T03:04:05.000006+00:00", "parent_session_ids": [], "lineage_operator": )"
     R"("implicit", "lineage_kind": "unknown", "lineage_extras": [], "sandbox_backend": null, )"
     R"("sandbox_spec": null, "sandbox_handle_id": null})"

@@ -72,13 +72,15 @@ chunk() {
 
 # --- writers: walwrite with its stdin and stdout on FIFOs, so this shell can feed it and read acks ---
 declare -A W_IN W_OUT W_PID
+# The demo names its sessions for reading (agent-idle, ...), hence --any-id:
+# OpenRath's ids, and walwrite's default, are UUIDs.
 start_writer() {  # start_writer ID [walwrite options...]
   local id=$1 fd
   shift
   mkfifo "$id.in" "$id.out"
   (
     for fd in "${W_IN[@]}" "${W_OUT[@]}"; do exec {fd}>&-; done  # other writers' pipe ends
-    exec walwrite --id "$id" --sessions-dir "$S" "$@"
+    exec walwrite --id "$id" --any-id --sessions-dir "$S" "$@"
   ) <"$id.in" >"$id.out" 2>>walwrite.log &
   W_PID[$id]=$!
   exec {fd}>"$id.in"

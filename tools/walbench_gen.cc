@@ -129,7 +129,8 @@ std::string generate_session(const std::string& dir, uint64_t target_bytes, uint
   TextGen gen(seed);
   walkit::WriterOptions opts;
   opts.sessions_dir = dir;
-  opts.header.id = "walbench-reader-session";
+  opts.header.id = "walbench-reader-session";  // named for the operator (tools/compact_bench.sh)
+  opts.relax.allow_any_id = true;
   opts.header.created_at = "2026-01-01T00:00:00+00:00";
   opts.header.lineage_operator = "run_session_loop";
   opts.header.lineage_kind = "op_session_loop";

@@ -174,7 +174,8 @@ class WalkitFile {
     walkit::WriterOptions opts;
     opts.sessions_dir = dir;
     opts.header = w.header;
-    opts.header.id = id;
+    opts.header.id = id;             // "walbench-N", for the operator to recognize
+    opts.relax.allow_any_id = true;  // (the kind check stays on: it is part of the cost)
     opts.durability = policy;
     auto created = walkit::Writer::create(std::move(opts));
     check(created.status(), "create writer in " + dir);

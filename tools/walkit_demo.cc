@@ -74,9 +74,15 @@ walkit::Value chunk_payload(uint64_t i) {
   return p;
 }
 
-std::string new_session_id(std::mt19937_64& rng) {  // "demo-" and 16 random hex digits
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "demo-%016llx", static_cast<unsigned long long>(rng()));
+std::string new_session_id(std::mt19937_64& rng) {  // a UUIDv4, as OpenRath names sessions
+  const uint64_t hi = rng(), lo = rng();
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%08llx-%04llx-4%03llx-%04llx-%012llx",
+                static_cast<unsigned long long>(hi >> 32),
+                static_cast<unsigned long long>((hi >> 16) & 0xffff),
+                static_cast<unsigned long long>(hi & 0xfff),
+                static_cast<unsigned long long>(0x8000 | ((lo >> 48) & 0x3fff)),
+                static_cast<unsigned long long>(lo & 0xffffffffffffULL));
   return buf;
 }
 

@@ -3,6 +3,8 @@
 // it is appended with walkit::Writer and its index is printed on stdout once
 // the record is durable at the chosen level. End of input closes the session;
 // SIGTERM/SIGINT abandon it as a crashed partial holding every acked record.
+// By default it writes only what the OpenRath reference loader loads (the
+// library decides: walkit/loadable.h); --any-kind and --any-id relax that.
 #include <poll.h>
 #include <signal.h>
 #include <unistd.h>
@@ -41,6 +43,7 @@ enum ExitCode {
 struct Cli {
   std::string id, dir;
   walkit::DurabilityPolicy durability;
+  walkit::Relaxations relax;
   bool resume = false, help = false, version = false;
   bool dir_given = false;  // --sessions-dir; else main() resolves the default
 };
@@ -48,18 +51,23 @@ struct Cli {
 po::options_description options() {
   po::options_description d(
       "Usage: walwrite [--id ID] [--sessions-dir DIR] [--durability MODE] "
-      "[--resume] < chunks.jsonl");
+      "[--resume] [--any-kind] [--any-id] < chunks.jsonl");
   // clang-format off
   d.add_options()
       ("help,h", "print this help and exit")
       ("version", "print the walkit version and exit")
-      ("id", po::value<std::string>(), "session id (default: a random UUIDv4)")
+      ("id", po::value<std::string>(), "session id: a UUID, lowercase 8-4-4-4-12 with hyphens "
+       "(default: a random UUIDv4)")
       ("sessions-dir", po::value<std::string>(), "where to write (default: $OPENRATH_HOME/"
        "sessions, else ./.openrath/sessions if ./.openrath exists, else ~/.openrath/sessions)")
       ("durability", po::value<std::string>()->default_value("process"), "when a chunk is "
        "acked: process (survives kill -9), record (fdatasync each: survives power loss) or "
        "interval=<ms> (group commit: acked once a periodic fdatasync covers it)")
-      ("resume", "continue the crashed partial of --id (its torn tail is repaired first)");
+      ("resume", "continue the crashed partial of --id (its torn tail is repaired first)")
+      ("any-kind", "accept chunk kinds other than system, user, assistant, tool_result (the "
+       "reference loader rejects the file)")
+      ("any-id", "accept an --id that is not a canonical UUID, any [A-Za-z0-9._-] name (the "
+       "reference loader rejects the file)");
   // clang-format on
   return d;
 }
@@ -86,6 +94,8 @@ Cli parse(int argc, char** argv) {
   cli.help = vm.count("help") > 0;
   cli.version = vm.count("version") > 0;
   cli.resume = vm.count("resume") > 0;
+  cli.relax.allow_any_kind = vm.count("any-kind") > 0;
+  cli.relax.allow_any_id = vm.count("any-id") > 0;
   auto d = walkit::DurabilityPolicy::parse(vm["durability"].as<std::string>());
   if (!d.is_ok()) throw po::error("--durability: " + d.status().message());
   cli.durability = *d;
@@ -97,6 +107,8 @@ Cli parse(int argc, char** argv) {
     cli.id = vm["id"].as<std::string>();
     if (!walkit::valid_session_id(cli.id))
       throw po::error("--id: not a valid session id: " + cli.id);
+    if (auto r = walkit::refuse(walkit::WrittenField::kId, cli.id, cli.relax))
+      throw po::error("--id: " + r->describe("--any-id"));
   } else if (cli.resume && !cli.help && !cli.version) {
     throw po::error("--resume needs --id");
   }
@@ -170,12 +182,18 @@ class LineReader {
   int error_ = 0;
 };
 
-// "" when `rec` is a chunk request: {"kind": <string>, "payload": <object>} (other keys ignored).
-std::string check_record(const walkit::Value& rec) {
-  const walkit::Value* kind = rec.is_object() ? rec.find("kind") : nullptr;
-  const walkit::Value* payload = rec.is_object() ? rec.find("payload") : nullptr;
-  if (kind && kind->is_string() && payload && payload->is_object()) return "";
-  return "expected {\"kind\": <string>, \"payload\": <object>}";
+// "" when `rec` is a chunk request: {"kind": <string>, "payload": ...} (other keys
+// ignored) whose kind the library accepts under `relax`; the Writer judges the payload.
+std::string check_record(const walkit::Value& rec, const walkit::Relaxations& relax) {
+  const char* kShape = "expected {\"kind\": <string>, \"payload\": <object>}";
+  if (!rec.is_object()) return kShape;
+  const walkit::Value* kind = rec.find("kind");
+  if (!kind || !kind->is_string())
+    return std::string("\"kind\" is missing or not a string: ") + kShape;
+  if (!rec.find("payload")) return std::string("\"payload\" is missing: ") + kShape;
+  if (auto r = walkit::refuse(walkit::WrittenField::kKind, kind->as_string(), relax))
+    return r->describe("--any-kind");
+  return "";
 }
 
 bool print_ack(uint64_t index) {  // one write(2) per ack: nothing is left in a stdio buffer
@@ -268,7 +286,8 @@ int run(const Cli& cli) {
   create.sessions_dir = cli.dir;
   create.header.id = id;
   create.durability = cli.durability;
-  auto w = cli.resume ? walkit::Writer::resume({cli.dir, id, cli.durability, nullptr}, &rep)
+  create.relax = cli.relax;
+  auto w = cli.resume ? walkit::Writer::resume({cli.dir, id, cli.durability, cli.relax}, &rep)
                       : walkit::Writer::create(create);
   if (!w.is_ok())
     return (std::cerr << "walwrite: " << w.status().to_string() << '\n', kExitOperational);
@@ -302,7 +321,7 @@ int run(const Cli& cli) {
       return give_up(kExitBadInput, where() + "line longer than 64 MiB");
     if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;  // blank
     auto rec = walkit::parse_json(line);
-    std::string bad = rec.is_ok() ? check_record(*rec) : rec.status().message();
+    std::string bad = rec.is_ok() ? check_record(*rec, cli.relax) : rec.status().message();
     if (!bad.empty()) return give_up(kExitBadInput, where() + bad);
     const walkit::Value& kind = *rec->find("kind");
     const walkit::Value& payload = *rec->find("payload");
@@ -341,10 +360,13 @@ int main(int argc, char** argv) {
     std::cout
         << options()
         << "\nEach stdin line: {\"kind\": \"user\", \"payload\": {...}}. Each "
-           "acked chunk's index is printed on stdout, one per line.\nExit status: 0 closed at "
-           "end of input, 1 interrupted (SIGTERM/SIGINT), 4 bad input line, 8 operational "
-           "error, 16 usage error;\nafter 1, 4 or a write error the session is left as a "
-           "crashed partial holding every acked record (walpromote seals it).\n";
+           "acked chunk's index is printed on stdout, one per line.\nBy default only what the "
+           "OpenRath reference loader loads is written: a UUID id, the four kinds, object "
+           "payloads.\nExit status: 0 closed at end of input, 1 interrupted (SIGTERM/SIGINT), "
+           "4 bad or refused input line (nothing of it is written),\n8 operational error, 16 "
+           "usage error (a refused --id included: nothing is created);\nafter 1, 4 or a write "
+           "error the session is left as a crashed partial holding every acked record\n"
+           "(walpromote seals it; walwrite --resume --id ID continues it).\n";
     return kExitOk;
   }
   if (cli.version) {

@@ -30,6 +30,26 @@ bool nests_within(const Value& v, size_t max) {
   return true;
 }
 
+const char* json_type_name(const Value& v) {
+  switch (v.type()) {
+    case Value::Type::kNull:
+      return "null";
+    case Value::Type::kBool:
+      return "a boolean";
+    case Value::Type::kInt:
+    case Value::Type::kUint:
+    case Value::Type::kDouble:
+      return "a number";
+    case Value::Type::kString:
+      return "a string";
+    case Value::Type::kArray:
+      return "a list";
+    case Value::Type::kObject:
+      return "an object";
+  }
+  return "?";
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -95,7 +115,11 @@ Result<std::string> header_line(const HeaderFields& h) {
 
 Status append_chunk_line(std::string& out, uint64_t index, std::string_view kind,
                          const Value& payload) {
-  if (!payload.is_object()) return Status(Code::kInvalidArgument, "chunk payload must be an object");
+  if (!payload.is_object()) {
+    // Every loader requires it (the reference's and walkit's); no relaxation.
+    return Status(Code::kInvalidArgument, "\"payload\": " + std::string(json_type_name(payload)) +
+                                              " is not an object (every loader rejects it)");
+  }
   // The record object is one level more: a payload parse_json accepted at
   // the full kMaxDepth would make a line every reader rejects as too deep
   // (fuzz_writer_roundtrip found the writer acknowledging such a record).

@@ -23,6 +23,8 @@ struct Writer::Impl {
   FileSystem* fs = nullptr;
   std::string dir, id, partial, final_path;
   DurabilityPolicy durability;
+  Relaxations relax;  // what write_chunk() accepts beyond the reference loader
+  const char* options_name = "WriterOptions";  // or "ResumeOptions", as refusals name it
   int fd = -1;                 // open O_WRONLY|O_APPEND, flock held, while kOpen
   WriterState state = WriterState::kOpen;
   int uncaught_at_create = 0;  // std::uncaught_exceptions() when created
@@ -199,6 +201,36 @@ Status check_dir_and_id(const std::string& dir, const std::string& id) {
   return Status::ok();
 }
 
+// kInvalidArgument for a refused value, naming the relaxation as the caller
+// sets it ("WriterOptions::relax.allow_any_kind").
+Status refused(const Refusal& r, const char* options_name, std::string_view context) {
+  std::string allowed_by;
+  if (std::string_view rel = relaxation_for(r.field); !rel.empty()) {
+    allowed_by = std::string(options_name) + "::relax." + std::string(rel);
+  }
+  return Status(Code::kInvalidArgument, std::string(context) + r.describe(allowed_by));
+}
+
+// The header fields the caller set that the reference loader judges. Before
+// anything touches the disk: a refused header leaves no file behind.
+Status check_header(const HeaderFields& h, const Relaxations& relax) {
+  const char* kContext = "session header: ";
+  if (auto r = refuse(WrittenField::kId, h.id, relax)) {
+    return refused(*r, "WriterOptions", kContext);
+  }
+  if (!h.created_at.empty()) {
+    if (auto r = refuse(WrittenField::kCreatedAt, h.created_at, relax)) {
+      return refused(*r, "WriterOptions", kContext);
+    }
+  }
+  for (const std::string& p : h.parent_session_ids) {
+    if (auto r = refuse(WrittenField::kParentSessionId, p, relax)) {
+      return refused(*r, "WriterOptions", kContext);
+    }
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 Writer::Writer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -219,9 +251,11 @@ Result<std::unique_ptr<Writer>> Writer::create(WriterOptions opts) {
   impl->fs = opts.fs ? opts.fs : &default_fs();
   FileSystem& fs = *impl->fs;
   WALKIT_RETURN_IF_ERROR(check_dir_and_id(opts.sessions_dir, opts.header.id));
+  WALKIT_RETURN_IF_ERROR(check_header(opts.header, opts.relax));
   impl->dir = opts.sessions_dir;
   impl->id = opts.header.id;
   impl->durability = opts.durability;
+  impl->relax = opts.relax;
   impl->partial = impl->dir + "/" + partial_name(impl->id);
   impl->final_path = impl->dir + "/" + final_name(impl->id);
   auto header = header_line(opts.header);
@@ -281,9 +315,16 @@ Result<std::unique_ptr<Writer>> Writer::resume(ResumeOptions opts, ResumeReport*
   impl->fs = opts.fs ? opts.fs : &default_fs();
   FileSystem& fs = *impl->fs;
   WALKIT_RETURN_IF_ERROR(check_dir_and_id(opts.sessions_dir, opts.id));
+  // The id is judged as create() judges it, before the file is opened: the
+  // partial may be another runtime's, written with allow_any_id.
+  if (auto r = refuse(WrittenField::kId, opts.id, opts.relax)) {
+    return refused(*r, "ResumeOptions", "resume: ");
+  }
   impl->dir = opts.sessions_dir;
   impl->id = opts.id;
   impl->durability = opts.durability;
+  impl->relax = opts.relax;
+  impl->options_name = "ResumeOptions";
   impl->partial = impl->dir + "/" + partial_name(impl->id);
   impl->final_path = impl->dir + "/" + final_name(impl->id);
   const std::string& path = impl->partial;
@@ -371,6 +412,11 @@ Status Writer::write_chunk(uint64_t index, std::string_view kind, const Value& p
   if (index != w.next_index) {
     return Status(Code::kInvalidArgument, w.partial + ": chunk index " + std::to_string(index) +
                                               " out of order: expected " + std::to_string(w.next_index));
+  }
+  // Refused before anything is written, so nothing latches: the caller may
+  // go on with a valid chunk at the same index.
+  if (auto r = refuse(WrittenField::kKind, kind, w.relax)) {
+    return refused(*r, w.options_name, w.partial + ": chunk " + std::to_string(index) + ": ");
   }
   w.line.clear();
   WALKIT_RETURN_IF_ERROR(append_chunk_line(w.line, index, kind, payload));

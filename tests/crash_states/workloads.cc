@@ -104,6 +104,7 @@ Workload writer_workload(const WriterShape& shape) {
     WriterOptions o;
     o.sessions_dir = dir.path();
     o.header.id = session_id(s);
+    o.relax.allow_any_id = true;  // session_id(): "crash-N", readable in violation reports
     o.header.created_at = "2026-02-03T04:05:06.000007+00:00";
     o.durability.mode = shape.durability;
     if (interval) o.durability.interval = std::chrono::milliseconds(group(s) ? 1 : 3600000);
@@ -225,6 +226,7 @@ Workload resume_workload(size_t records, bool torn) {
   WriterOptions o;
   o.sessions_dir = dir.path();
   o.header.id = spec.id;
+  o.relax.allow_any_id = true;  // session_id()
   o.header.created_at = "2026-02-03T04:05:06.000007+00:00";
   o.durability.mode = Durability::kProcess;
   o.fs = &rec;
@@ -251,6 +253,7 @@ Workload resume_workload(size_t records, bool torn) {
   ResumeOptions ro;
   ro.sessions_dir = dir.path();
   ro.id = spec.id;
+  ro.relax.allow_any_id = true;
   ro.durability.mode = Durability::kRecord;
   ro.fs = &rec;
   ResumeReport report;

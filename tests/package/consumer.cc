@@ -28,7 +28,8 @@ std::string slurp(const std::string& path) {
 
 // What the reference writer would produce for the same calls.
 const char kExpected[] =
-    "{\"record_type\": \"header\", \"schema_version\": 1, \"id\": \"pkg-consumer-1\", "
+    "{\"record_type\": \"header\", \"schema_version\": 1, "
+    "\"id\": \"5e0d1c2b-3a49-4876-9f10-2b3c4d5e6f70\", "
     "\"created_at\": \"2026-01-02T03:04:05.000006+00:00\", \"parent_session_ids\": [], "
     "\"lineage_operator\": \"implicit\", \"lineage_kind\": \"unknown\", \"lineage_extras\": [], "
     "\"sandbox_backend\": null, \"sandbox_spec\": null, \"sandbox_handle_id\": null}\n"
@@ -49,7 +50,7 @@ int main(int argc, char** argv) {
 
   walkit::WriterOptions opts;
   opts.sessions_dir = argv[1];
-  opts.header.id = "pkg-consumer-1";
+  opts.header.id = "5e0d1c2b-3a49-4876-9f10-2b3c4d5e6f70";
   opts.header.created_at = "2026-01-02T03:04:05.000006+00:00";
   auto writer = walkit::Writer::create(opts);
   check(writer.is_ok(), "create: " + writer.status().to_string());
@@ -59,13 +60,17 @@ int main(int argc, char** argv) {
   payload.set("content", "h\xC3\xA9llo \xE2\x9C\x93\n");
   walkit::Status s = (*writer)->write_chunk(0, "user", payload);
   check(s.is_ok(), "write_chunk: " + s.to_string());
+  // By default only the reference loader's kinds (walkit/loadable.h); a refused
+  // chunk writes nothing and the writer goes on.
+  s = (*writer)->write_chunk(1, "weird", payload);
+  check(s.code() == walkit::Code::kInvalidArgument, "kind \"weird\" is refused: " + s.to_string());
   walkit::CloseOptions close_opts;
   close_opts.closed_at = "2026-01-02T03:04:06+00:00";
   close_opts.cumulative_usage = walkit::Usage{3, 4, 7};
   s = (*writer)->close(close_opts);
   check(s.is_ok(), "close: " + s.to_string());
 
-  const std::string path = opts.sessions_dir + "/pkg-consumer-1.jsonl";
+  const std::string path = opts.sessions_dir + "/5e0d1c2b-3a49-4876-9f10-2b3c4d5e6f70.jsonl";
   check(slurp(path) == kExpected, "file bytes match the reference writer's");
 
   walkit::ReaderOptions read_opts;

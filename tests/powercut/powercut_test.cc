@@ -230,7 +230,8 @@ std::vector<std::string> run_cycle(LoopFs& lfs, const Context& ctx, uint64_t cyc
     total += records;
     kids.push_back(std::make_unique<WalwriteChild>(
         test::tool_path("walwrite"),
-        std::vector<std::string>{"--durability", durability, "--sessions-dir", dir, "--id", id},
+        std::vector<std::string>{"--durability", durability, "--sessions-dir", dir, "--id", id,
+                                 "--any-id"},
         ctx.work + "/walwrite-" + std::to_string(k) + ".err"));
     kids.back()->set_input(plans.back().input, close);
   }

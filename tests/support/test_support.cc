@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -39,6 +40,13 @@ TempDir::~TempDir() {
     if (it->is_directory(ec) && !it->is_symlink(ec)) ::chmod(it->path().c_str(), 0700);
   }
   std::filesystem::remove_all(path_, ec);
+}
+
+std::string uuid_for(uint64_t n) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "00000000-0000-4000-8000-%012llx",
+                static_cast<unsigned long long>(n & 0xffffffffffffULL));
+  return buf;
 }
 
 std::string slurp(const std::string& path) {

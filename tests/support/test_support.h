@@ -40,6 +40,10 @@ struct DirFixture {
   unsigned mode(std::string_view name) const;  // permission bits
 };
 
+// A canonical UUID (what the writer requires by default) that names test
+// session `n`: "00000000-0000-4000-8000-" and n as 12 lowercase hex digits.
+std::string uuid_for(uint64_t n);
+
 // Reads a whole file by absolute path; throws std::runtime_error on failure.
 std::string slurp(const std::string& path);
 void spit(const std::string& path, std::string_view bytes, unsigned mode = 0600);

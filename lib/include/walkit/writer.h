@@ -9,6 +9,14 @@
 // a record longer than a page can be cut (kill9_test sees this in ~3% of
 // runs). The reader reports such a tail and walrepair cuts it.
 //
+// By default the writer writes only what the OpenRath reference loader loads
+// (walkit/loadable.h): a canonical lowercase UUID as the id and as each
+// parent id, a created_at Python's datetime.fromisoformat parses, the four
+// chunk kinds, object payloads. WriterOptions::relax / ResumeOptions::relax
+// name the relaxations for runtimes with their own loader. A refused value is
+// a kInvalidArgument naming the field, the value and the relaxation that
+// allows it; nothing is written for it.
+//
 // Lifetime: create() (or resume()) -> write_chunk()* -> close() or abandon().
 // Destroying an open Writer closes it, or abandons it when an exception is in
 // flight. A Writer is not thread-safe; use it from one thread at a time.
@@ -24,6 +32,7 @@
 
 #include "walkit/format.h"
 #include "walkit/io.h"
+#include "walkit/loadable.h"
 #include "walkit/status.h"
 #include "walkit/value.h"
 
@@ -51,10 +60,12 @@ struct DurabilityPolicy {
 };
 
 // Header fields, in the reference writer's key order.
+// Checked by create() against refuse() (loadable.h): id, created_at and each
+// parent id; lineage and sandbox fields are written as given.
 struct HeaderFields {
-  std::string id;                      // required, valid_session_id()
-  std::string created_at;              // empty: iso8601_utc_now()
-  std::vector<std::string> parent_session_ids;
+  std::string id;          // required: a canonical UUID (relax.allow_any_id: valid_session_id())
+  std::string created_at;  // empty: iso8601_utc_now(); else python_fromisoformat_accepts()
+  std::vector<std::string> parent_session_ids;  // canonical UUIDs (relax.allow_any_id: any)
   std::string lineage_operator = "implicit";
   std::string lineage_kind = "unknown";
   Value lineage_extras = Value::array();  // list of [key, value] pairs
@@ -67,13 +78,15 @@ struct WriterOptions {
   std::string sessions_dir;  // created (0700) if missing
   HeaderFields header;
   DurabilityPolicy durability;
+  Relaxations relax;         // default: only what the reference loader loads
   FileSystem* fs = nullptr;  // null: default_fs(); not owned
 };
 
 struct ResumeOptions {
   std::string sessions_dir;
-  std::string id;
+  std::string id;  // a canonical UUID unless relax.allow_any_id (as for create())
   DurabilityPolicy durability;
+  Relaxations relax;  // judges `id` and the kinds of the chunks written after resuming
   FileSystem* fs = nullptr;
 };
 
@@ -95,23 +108,32 @@ class Writer {
   // Creates <dir>/<id>.jsonl.__partial__ (O_EXCL|O_NOFOLLOW, 0600), takes
   // flock(LOCK_EX|LOCK_NB), writes the header. Fails with kAlreadyExists if
   // the partial or the final file exists, kLocked if another writer holds it,
-  // kInvalidArgument for a symlink or a bad id. In kRecord/kInterval modes the
-  // header and the directory entry are durable when this returns.
+  // kInvalidArgument for a symlink, an id that is not valid_session_id(), or
+  // a header field refuse() refuses under opts.relax (checked before anything
+  // is created). In kRecord/kInterval modes the header and the directory
+  // entry are durable when this returns.
   static Result<std::unique_ptr<Writer>> create(WriterOptions opts);
 
   // Reopens a crashed partial (explicit opt-in): locks it, requires a valid
   // header with this id, no trailer and no corruption; quarantines and cuts a
   // torn tail (or completes a record missing only its '\n'), syncs, and
   // continues at the next index. Never writes a second header.
+  // An id refuse() refuses is kInvalidArgument before the file is opened, even
+  // when the partial exists (a writer that created it with allow_any_id is
+  // resumed with allow_any_id). What the file already holds (its header's
+  // other fields, earlier kinds) is not judged again: resuming can neither
+  // fix nor worsen it.
   static Result<std::unique_ptr<Writer>> resume(ResumeOptions opts, ResumeReport* report = nullptr);
 
   ~Writer();
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
 
-  // Appends chunk `index`, which must equal next_index() (kInvalidArgument
-  // otherwise; nothing is written and the writer stays usable). When it
-  // returns OK the record is durable at the writer's Durability level.
+  // Appends chunk `index`, which must equal next_index(). kInvalidArgument,
+  // with nothing written and the writer still usable (nothing latches), when
+  // it does not, when refuse() refuses `kind` under the options' relax, when
+  // `payload` is not an object or nests too deep. When it returns OK the
+  // record is durable at the writer's Durability level.
   // An I/O failure latches: the file is cut back to the last acknowledged
   // record and this and every later call return the same error.
   Status write_chunk(uint64_t index, std::string_view kind, const Value& payload);
@@ -149,7 +171,8 @@ class Writer {
 };
 
 // The exact bytes of a header / chunk / trailer line, '\n' included. The
-// writer uses these; tests and compaction can too.
+// writer uses these; tests and compaction can too. They build bytes and do
+// not apply refuse(): the Writer decides what it writes.
 Result<std::string> header_line(const HeaderFields& h);
 Status append_chunk_line(std::string& out, uint64_t index, std::string_view kind, const Value& payload);
 std::string trailer_line(const std::string& closed_at, uint64_t final_chunk_count,
