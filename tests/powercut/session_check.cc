@@ -233,6 +233,7 @@ void check_after_tools(const std::string& dir, const std::vector<SessionPlan>& p
   std::set<std::string> known{".quarantine"};
   for (const SessionPlan& p : plans) {
     known.insert(final_name(p.id));
+    if (p.foreign_header_after_cut) known.insert(partial_name(p.id));  // refused, left
     std::ostringstream bad;
     const FileFacts part = inspect_file(dir, partial_name(p.id), p);
     const FileFacts fin = inspect_file(dir, final_name(p.id), p);
