@@ -46,15 +46,19 @@ struct Respeller::Handler : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Hand
   std::string scratch;
   std::vector<size_t> order;
   bool seen_root = false, root_object = false, repeated = false;
+  NumberText numbers;
 
   void reset(std::string* d, std::string* s, bool sp) {
     dig = d;
     sty = s;
     spaced = sp;
+    d->clear();
+    if (s) s->clear();
     frames.clear();
     members.clear();
     keys.clear();
     seen_root = root_object = repeated = false;
+    numbers = NumberText{};
   }
   std::string_view key(const Member& m) const { return std::string_view(keys).substr(m.key_at, m.key_len); }
   // Before a value: an array element's separator.
@@ -82,13 +86,12 @@ struct Respeller::Handler : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Hand
   }
   bool Null() { return scalar(Value()); }
   bool Bool(bool b) { return scalar(Value(b)); }
-  bool Int(int i) { return scalar(Value(int64_t{i})); }
-  bool Uint(unsigned u) { return scalar(Value(int64_t{u})); }
-  bool Int64(int64_t i) { return scalar(Value(i)); }
-  bool Uint64(uint64_t u) { return scalar(u <= INT64_MAX ? Value(static_cast<int64_t>(u)) : Value(u)); }
-  bool Double(double d) { return scalar(Value(d)); }
+  // Numbers arrive as text (kJsonLineFlags) and are spelled by value, as
+  // parse_json reads them: big integers exactly, 1e400 as Infinity.
   bool RawNumber(const char* s, rapidjson::SizeType n, bool) {
-    auto v = number_value(std::string_view(s, n));
+    const std::optional<std::string_view> t = numbers.take(s, n);
+    if (!t) return false;
+    auto v = number_value(*t);
     return v && scalar(*v);
   }
   // A lone low-surrogate escape decodes to bytes that are not UTF-8.
@@ -189,8 +192,17 @@ bool Respeller::respell(std::string_view text, bool styled, bool spaced) {
   h.reset(&digest_, styled ? &styled_ : nullptr, spaced);
   rapidjson::Reader reader;
   rapidjson::StringStream ss(text_.c_str());
-  constexpr unsigned kFlags = kJsonLineFlags | rapidjson::kParseNumbersAsStringsFlag;
-  if (!reader.Parse<kFlags>(ss, h) || !h.root_object) return false;
+  bool ok = reader.Parse<kJsonLineFlags>(ss, h);
+  if (!ok && reader.GetParseErrorCode() == rapidjson::kParseErrorNumberTooBig) {
+    // A number RapidJSON's scanner cannot hold (json_codec.h, NumberTokens):
+    // again from a copy with the numbers masked, their text from the original.
+    numbers_.mask(text_);
+    h.reset(&digest_, styled ? &styled_ : nullptr, spaced);
+    h.numbers.tokens = &numbers_;
+    rapidjson::StringStream masked(numbers_.masked().c_str());
+    ok = reader.Parse<kJsonLineFlags>(masked, h) && h.numbers.done();
+  }
+  if (!ok || !h.root_object) return false;
   repeated_key_ = h.repeated;
   return true;
 }

@@ -1,11 +1,13 @@
 // Value's helpers and the serializer that writes exactly what the reference
-// writer's json.dumps(v, ensure_ascii=False) writes.
+// writer's json.dumps(v, ensure_ascii=False) writes, with the minified and
+// digest styles of canonical_json.h (the same walk, other separators).
 //
 // Byte compatibility is the point: files from either writer must be
 // indistinguishable, so every choice below (separators, which characters are
 // escaped and how, the float format) follows CPython's json encoder and
 // float repr, not RFC 8259's freedom.
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <charconv>
@@ -18,9 +20,12 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <vector>
 
-#include "walkit/value.h"
+#include "canonical_json.h"
 #include "utf8.h"
+#include "walk_stack.h"
+#include "walkit/value.h"
 
 namespace walkit {
 Value& Value::set(std::string key, Value v) {
@@ -173,12 +178,8 @@ Status check_utf8(std::string_view s, const char* what) {
                 std::string("invalid UTF-8 in ") + what + " at byte offset " + std::to_string(bad));
 }
 
-bool is_container(const Value& v) { return v.is_array() || v.is_object(); }
-
-// `depth` is the depth of `v` (the top value is 1). Only containers nest, and
-// the caller checks a container child's depth before recursing, so the stack
-// holds at most kMaxDepth frames.
-Status append_value(std::string& out, const Value& v, size_t depth) {
+// Every kind but the containers, as json.dumps writes it.
+Status append_scalar(std::string& out, const Value& v) {
   switch (v.type()) {
     case Value::Type::kNull:
       out += "null";
@@ -195,6 +196,9 @@ Status append_value(std::string& out, const Value& v, size_t depth) {
     case Value::Type::kDouble:
       append_python_double(out, v.as_double());
       return Status::ok();
+    case Value::Type::kBigInt:
+      out += v.as_big_int();  // repr(int): the decimal text, already canonical
+      return Status::ok();
     case Value::Type::kString:
       WALKIT_RETURN_IF_ERROR(check_utf8(v.as_string(), "a string"));
       append_python_json_string(out, v.as_string());
@@ -203,34 +207,79 @@ Status append_value(std::string& out, const Value& v, size_t depth) {
     case Value::Type::kObject:
       break;
   }
-  const auto too_deep = [] {
-    return Status(Code::kInvalidArgument,
-                  "value nested deeper than " + std::to_string(kMaxDepth) + " levels");
+  return Status(Code::kInvalidArgument, "a container is not a scalar");  // never: callers check
+}
+
+bool is_container(const Value& v) { return v.is_array() || v.is_object(); }
+
+// The one serializer, in the three styles of canonical_json.h. Iterative:
+// `open` holds the containers being written (the top value is depth 1), so
+// the C stack does not grow with nesting; a container child is refused
+// before it is opened when it would be deeper than kMaxDepth.
+Status append_value(std::string& out, const Value& v, detail::JsonStyle style) {
+  if (!is_container(v)) return append_scalar(out, v);
+  const bool spaced = style == detail::JsonStyle::kReference;
+  const bool sorted = style == detail::JsonStyle::kDigest;
+  const std::string_view item_sep = spaced ? ", " : ",";
+  const std::string_view key_sep = spaced ? ": " : ":";
+  struct Open {
+    const Value* container;
+    size_t next;      // the next element or member to write
+    size_t order_at;  // kDigest objects: their members' order starts at order[order_at]
   };
-  if (v.is_array()) {
-    out += '[';
-    bool first = true;
-    for (const Value& e : v.as_array()) {
-      if (!first) out += ", ";
-      first = false;
-      if (is_container(e) && depth >= kMaxDepth) return too_deep();
-      WALKIT_RETURN_IF_ERROR(append_value(out, e, depth + 1));
+  detail::WalkStack<Open, 32> open;
+  // kDigest: each open object's members sorted by key, innermost last. Keys
+  // are unique (the parser keeps Python's last value per key), so the order
+  // is total; std::string compares as unsigned bytes: UTF-8 byte order is
+  // code point order.
+  std::vector<const Value::Member*> order;
+  const auto enter = [&](const Value& c) {
+    const bool object = c.is_object();
+    if (object ? c.as_object().empty() : c.as_array().empty()) {
+      out += object ? "{}" : "[]";
+      return;
     }
-    out += ']';
-    return Status::ok();
+    out += object ? '{' : '[';
+    const size_t at = order.size();
+    if (object && sorted) {
+      for (const Value::Member& m : c.as_object()) order.push_back(&m);
+      std::sort(order.begin() + static_cast<ptrdiff_t>(at), order.end(),
+                [](const Value::Member* a, const Value::Member* b) { return a->first < b->first; });
+    }
+    open.push(Open{&c, 0, at});
+  };
+  enter(v);
+  while (!open.empty()) {
+    Open& o = open.back();
+    const Value& c = *o.container;
+    const bool object = c.is_object();
+    if (o.next == (object ? c.as_object().size() : c.as_array().size())) {
+      out += object ? '}' : ']';
+      order.resize(o.order_at);
+      open.pop();
+      continue;
+    }
+    if (o.next > 0) out += item_sep;
+    const size_t i = o.next++;
+    const Value* child = nullptr;
+    if (object) {
+      const Value::Member& m = sorted ? *order[o.order_at + i] : c.as_object()[i];
+      WALKIT_RETURN_IF_ERROR(check_utf8(m.first, "an object key"));
+      append_python_json_string(out, m.first);
+      out += key_sep;
+      child = &m.second;
+    } else {
+      child = &c.as_array()[i];
+    }
+    if (!is_container(*child)) {
+      WALKIT_RETURN_IF_ERROR(append_scalar(out, *child));
+    } else if (open.size() >= kMaxDepth) {
+      return Status(Code::kInvalidArgument,
+                    "value nested deeper than " + std::to_string(kMaxDepth) + " levels");
+    } else {
+      enter(*child);  // `o` may be invalid from here
+    }
   }
-  out += '{';
-  bool first = true;
-  for (const Value::Member& m : v.as_object()) {
-    if (!first) out += ", ";
-    first = false;
-    WALKIT_RETURN_IF_ERROR(check_utf8(m.first, "an object key"));
-    append_python_json_string(out, m.first);
-    out += ": ";
-    if (is_container(m.second) && depth >= kMaxDepth) return too_deep();
-    WALKIT_RETURN_IF_ERROR(append_value(out, m.second, depth + 1));
-  }
-  out += '}';
   return Status::ok();
 }
 
@@ -287,7 +336,17 @@ void append_python_json_string(std::string& out, std::string_view s) {
   out += '"';
 }
 
-Status append_python_json(std::string& out, const Value& v) { return append_value(out, v, 1); }
+Status append_python_json(std::string& out, const Value& v) {
+  return append_value(out, v, detail::JsonStyle::kReference);
+}
+
+namespace detail {
+
+Status append_styled_json(std::string& out, const Value& v, JsonStyle style) {
+  return append_value(out, v, style);
+}
+
+}  // namespace detail
 
 Result<std::string> to_python_json(const Value& v) {
   std::string out;

@@ -95,7 +95,8 @@ class Writer {
   // Creates <dir>/<id>.jsonl.__partial__ (O_EXCL|O_NOFOLLOW, 0600), takes
   // flock(LOCK_EX|LOCK_NB), writes the header. Fails with kAlreadyExists if
   // the partial or the final file exists, kLocked if another writer holds it,
-  // kInvalidArgument for a symlink or a bad id. In kRecord/kInterval modes the
+  // kInvalidArgument for a symlink, a bad id, or header values the reference
+  // writer could not write (as write_chunk's payload). In kRecord/kInterval modes the
   // header and the directory entry are durable when this returns.
   static Result<std::unique_ptr<Writer>> create(WriterOptions opts);
 
@@ -110,7 +111,11 @@ class Writer {
   Writer& operator=(const Writer&) = delete;
 
   // Appends chunk `index`, which must equal next_index() (kInvalidArgument
-  // otherwise; nothing is written and the writer stays usable). When it
+  // otherwise; nothing is written and the writer stays usable). The payload
+  // must be what the reference writer could write (kInvalidArgument, naming
+  // the field, otherwise, and nothing is written): an object, valid UTF-8,
+  // nested at most kMaxDepth - 1 deep (the record is one level more), no
+  // integer longer than kMaxIntDigits digits. When it
   // returns OK the record is durable at the writer's Durability level.
   // An I/O failure latches: the file is cut back to the last acknowledged
   // record and this and every later call return the same error.
