@@ -22,7 +22,8 @@ namespace walkit::detail {
 enum class JsonStyle { kReference, kMinified, kDigest };
 
 // Appends `v` in `style`. Fails (kInvalidArgument) on invalid UTF-8 or
-// nesting deeper than kMaxDepth, as append_python_json does.
+// nesting deeper than kMaxDepth, as append_python_json does: it is the same
+// iterative walk (python_json.cc), with other separators and key order.
 Status append_styled_json(std::string& out, const Value& v, JsonStyle style);
 
 enum class Spelling {

@@ -22,24 +22,28 @@
 namespace walkit {
 namespace {
 
-constexpr unsigned kLineFlags = rapidjson::kParseIterativeFlag | rapidjson::kParseNanAndInfFlag |
+constexpr unsigned kLineFlags = rapidjson::kParseInsituFlag | rapidjson::kParseIterativeFlag |
+                                rapidjson::kParseNanAndInfFlag |
                                 rapidjson::kParseNumbersAsStringsFlag;
 static_assert(kLineFlags == detail::kJsonLineFlags, "json_respell.cc parses with the same flags");
 
-// Parses `text` (NUL-terminated) into `h`; when RapidJSON finds a number too
-// big for its scanner, parses again from a masked copy, into a handler made
-// fresh by `reset(h)` (json_codec.h, NumberTokens). `r` holds the error.
+// Parses `text` into `h`, in place on `scratch` (a copy of it); when
+// RapidJSON finds a number too big for its scanner, again from a masked
+// copy, into a handler made fresh by `reset(h)` (json_codec.h,
+// mask_numbers). `r` holds the error of the last parse.
 template <typename Handler, typename Reset>
 bool parse_with_numbers(rapidjson::Reader& r, std::string_view text, Handler& h,
-                        detail::NumberTokens& tokens, Reset reset) {
-  rapidjson::StringStream ss(text.data());
+                        std::string& scratch, Reset reset) {
+  scratch.assign(text);  // NUL-terminated, as the in-place stream needs
+  h.numbers = detail::NumberText{scratch.data(), text.data()};
+  rapidjson::InsituStringStream ss(scratch.data());
   if (r.Parse<kLineFlags>(ss, h)) return true;
   if (r.GetParseErrorCode() != rapidjson::kParseErrorNumberTooBig) return false;
-  tokens.mask(text);
+  detail::mask_numbers(text, &scratch);
   reset(h);
-  h.numbers.tokens = &tokens;
-  rapidjson::StringStream masked(tokens.masked().c_str());
-  return r.Parse<kLineFlags>(masked, h) && h.numbers.done();
+  h.numbers = detail::NumberText{scratch.data(), text.data()};
+  rapidjson::InsituStringStream masked(scratch.data());
+  return r.Parse<kLineFlags>(masked, h);
 }
 
 std::string parse_error_text(const rapidjson::Reader& r) {
@@ -148,12 +152,10 @@ struct RecordHandler : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, RecordHan
   // schema_version, the usage counts) are converted; any other number's
   // kind is never looked at, so a payload's numbers cost one call each.
   bool RawNumber(const char* s, rapidjson::SizeType n, bool) {
-    const std::optional<std::string_view> t = numbers.take(s, n);
-    if (!t) return false;
     const bool field = depth == 1 && pending != Field::kNone;
     const bool usage_field = in_usage && depth == 2 && usage_pending != Field::kNone;
     if (!field && !usage_field) return scalar(Seen::kDouble);
-    const NumberKind k = classify_number(*t);
+    const NumberKind k = classify_number(numbers.of(s, n));
     if (field) {
       switch (pending) {
         case Field::kIndex: rec->index = k.u; break;
@@ -305,14 +307,16 @@ LineProblem parse_record_line_nul(std::string_view line, Record* rec) {
   };
   clear();
   RecordHandler h(rec);
-  // One parser per thread: its internal stack keeps its capacity between
-  // lines instead of being regrown for every long string.
+  // One parser and one scratch copy per thread: they keep their capacity
+  // between lines instead of being regrown for every line.
   thread_local rapidjson::Reader reader;
-  thread_local NumberTokens tokens;
-  const bool ok = parse_with_numbers(reader, line, h, tokens, [&](RecordHandler& fresh) {
+  thread_local std::string scratch;
+  const bool ok = parse_with_numbers(reader, line, h, scratch, [&](RecordHandler& fresh) {
     clear();
     fresh = RecordHandler(rec);
   });
+  // A line of many mebibytes is rare: its copy is not kept for the next one.
+  if (scratch.capacity() > (size_t{4} << 20)) std::string().swap(scratch);
   if (!ok) {
     if (h.too_deep) {
       return std::make_pair(ProblemKind::kTooDeep, "nesting deeper than " +
@@ -328,7 +332,7 @@ LineProblem parse_record_line_nul(std::string_view line, Record* rec) {
 }  // namespace detail
 
 LineProblem parse_record_line(std::string_view line, Record* out) {
-  // Keep a NUL-terminated copy alive for as long as out->raw may be used:
+  // Keep a copy alive for as long as out->raw may be used:
   // out->raw points into it until the next call on this thread.
   thread_local std::string copy;
   copy.assign(line);
@@ -427,14 +431,12 @@ bool number_token_char(char c) {
 }  // namespace
 
 // Outside strings, a JSON text's number tokens (NaN and Infinity included)
-// are exactly its maximal runs of [0-9A-Za-z.+-] that start with a digit,
-// '-', 'N' or 'I' (true, false and null start otherwise, and nothing else
-// there is made of these bytes); in a text that parses, each run is one
-// RawNumber() call. A run that is not a number by the grammar is left as it
-// is, so RapidJSON rejects it where it would have.
-void NumberTokens::mask(std::string_view text) {
-  masked_.assign(text);
-  tokens_.clear();
+// are its maximal runs of [0-9A-Za-z.+-] that start with a digit, '-', 'N'
+// or 'I' (true, false and null start otherwise, and nothing else there is
+// made of these bytes). A run that is not a number by the grammar is left
+// as it is, so RapidJSON rejects it where it would have.
+void mask_numbers(std::string_view text, std::string* masked) {
+  masked->assign(text);
   const size_t n = text.size();
   for (size_t i = 0; i < n;) {
     const char c = text[i];
@@ -451,14 +453,12 @@ void NumberTokens::mask(std::string_view text) {
     }
     const size_t start = i;
     while (i < n && number_token_char(text[i])) ++i;
-    const std::string_view token = text.substr(start, i - start);
-    if (token.size() >= 3 && json_number_grammar(token)) {
-      masked_[start] = '0';
-      masked_[start + 1] = '.';
-      std::fill(masked_.begin() + static_cast<ptrdiff_t>(start + 2),
-                masked_.begin() + static_cast<ptrdiff_t>(i), '0');
+    if (i - start >= 3 && json_number_grammar(text.substr(start, i - start))) {
+      (*masked)[start] = '0';
+      (*masked)[start + 1] = '.';
+      std::fill(masked->begin() + static_cast<ptrdiff_t>(start + 2),
+                masked->begin() + static_cast<ptrdiff_t>(i), '0');
     }
-    tokens_.push_back(Token{token, std::string_view(masked_).substr(start, i - start)});
   }
 }
 
@@ -507,9 +507,7 @@ struct ValueBuilder : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, ValueBuild
   // after 1.1.0; fuzz_writer_roundtrip found it under UBSan), and it has no
   // kind for Python's big ints.
   bool RawNumber(const char* s, rapidjson::SizeType n, bool) {
-    const std::optional<std::string_view> t = numbers.take(s, n);
-    if (!t) return false;
-    auto v = detail::number_value(*t);
+    auto v = detail::number_value(numbers.of(s, n));
     return v && add(std::move(*v));
   }
   detail::NumberText numbers;
@@ -580,11 +578,10 @@ Result<Value> parse_json(std::string_view text, size_t max_depth) {
     return Status(Code::kInvalidArgument, (text[bad] == '\0' ? "NUL byte at byte " : "invalid UTF-8 at byte ") +
                                               std::to_string(bad));
   }
-  std::string copy(text);  // NUL-terminated for the string stream
+  std::string scratch;
   ValueBuilder b(max_depth);
   rapidjson::Reader reader;
-  detail::NumberTokens tokens;
-  if (!parse_with_numbers(reader, copy, b, tokens,
+  if (!parse_with_numbers(reader, text, b, scratch,
                           [max_depth](ValueBuilder& fresh) { fresh = ValueBuilder(max_depth); })) {
     if (b.too_deep) {
       return Status(Code::kInvalidArgument, "nesting deeper than " + std::to_string(max_depth) +

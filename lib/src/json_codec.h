@@ -9,26 +9,29 @@
 #include <string>
 #include <string_view>
 #include <utility>
-#include <vector>
 
 #include "walkit/reader.h"
 #include "walkit/value.h"
 
 namespace walkit::detail {
 
-// As parse_record_line(), but line.data()[line.size()] must be '\0' and
-// readable: RapidJSON's fast string stream stops there. The reader arranges
-// it by overwriting the line's '\n' in its own buffer.
+// As parse_record_line(), but out->raw is `line` itself (no copy is kept),
+// valid for as long as the caller's buffer is. (It once had to be followed
+// by a '\0' for RapidJSON; the parse now works on a copy of its own.)
 std::optional<std::pair<ProblemKind, std::string>> parse_record_line_nul(std::string_view line,
                                                                          Record* out);
 
 // RapidJSON's flags for every parse (json_codec.cc and json_respell.cc):
-// kParseIterativeFlag | kParseNanAndInfFlag | kParseNumbersAsStringsFlag,
-// spelled out so that this header need not include RapidJSON. Numbers
-// always arrive as text (RawNumber): RapidJSON 1.1.0's own conversion
-// returns wrong doubles for some inputs ("0e100" as -2e146, upstream issue
-// #1249) and has no kind for an integer beyond 64 bits.
-inline constexpr unsigned kJsonLineFlags = 4u | 256u | 64u;
+// kParseInsituFlag | kParseIterativeFlag | kParseNanAndInfFlag |
+// kParseNumbersAsStringsFlag, spelled out so that this header need not
+// include RapidJSON. Numbers always arrive as text (RawNumber): RapidJSON
+// 1.1.0's own conversion returns wrong doubles for some inputs ("0e100" as
+// -2e146, upstream issue #1249) and has no kind for an integer beyond 64
+// bits. The parse is in place, on a scratch copy of the text: numbers then
+// cost RapidJSON no copy (a copying parse pushes every digit onto its stack
+// twice, which made a number-heavy session 40% slower to read), strings are
+// decoded where they are, and a number's text is found by its offset.
+inline constexpr unsigned kJsonLineFlags = 1u | 4u | 256u | 64u;
 
 // A JSON number's text (its syntax already validated) as a Value, as
 // Python's json.loads reads it: an integer exactly (Value::integer: int64,
@@ -42,44 +45,23 @@ std::optional<Value> number_value(std::string_view t);
 // scans and stops with kParseErrorNumberTooBig at a number no double holds:
 // an integer part of about 309 digits or more (10**400), or an exponent
 // beyond 308 (1e400, even 0e400). Python reads all of them. After that
-// error a text is parsed again from a copy made by mask(): every number
-// token that follows JSON's number grammar and is at least three bytes long
-// is replaced by "0.0..." of the same length, which RapidJSON takes without
-// complaint (and byte offsets in error messages stay those of the text).
-// The handler's RawNumber() then takes each number's text, in document
-// order, from the original through NumberText.
-class NumberTokens {
- public:
-  struct Token {
-    std::string_view original;  // in the text given to mask()
-    std::string_view masked;    // in masked(): what RapidJSON will report
-  };
-  // `text` must outlive the tokens.
-  void mask(std::string_view text);
-  const std::string& masked() const { return masked_; }  // NUL-terminated by std::string
-  const std::vector<Token>& tokens() const { return tokens_; }
+// error the text is parsed again from a copy made by mask_numbers(): every
+// number token that follows JSON's number grammar and is at least three
+// bytes long is replaced by "0.0..." of the same length, which RapidJSON
+// takes without complaint; byte offsets (in error messages, and of every
+// number) stay those of the text, so each number's text is read from the
+// original at its offset (NumberText).
+void mask_numbers(std::string_view text, std::string* masked);
 
- private:
-  std::string masked_;
-  std::vector<Token> tokens_;
-};
-
-// A handler's view of the number it is given: RapidJSON's text, or on a
-// masked parse the original token. take() is nullopt when RapidJSON's
-// numbers and the tokens do not line up (never for a text that parses;
-// the handler then stops the parse), done() that every token was taken.
+// Where a handler's RawNumber() finds a number's text: RapidJSON reports a
+// pointer into the buffer it parses in place; the same offset in the text
+// that buffer was copied (and maybe masked) from holds the number as written.
 struct NumberText {
-  const NumberTokens* tokens = nullptr;  // set for the masked parse
-  size_t next = 0;
-  std::optional<std::string_view> take(const char* s, size_t n) {
-    const std::string_view got(s, n);
-    if (!tokens) return got;
-    if (next >= tokens->tokens().size() || tokens->tokens()[next].masked != got) {
-      return std::nullopt;
-    }
-    return tokens->tokens()[next++].original;
+  const char* parsed = nullptr;    // the buffer RapidJSON parses in place
+  const char* original = nullptr;  // the text it is a copy of
+  std::string_view of(const char* s, size_t n) const {
+    return std::string_view(original + (s - parsed), n);
   }
-  bool done() const { return !tokens || next == tokens->tokens().size(); }
 };
 
 // True when a decoded JSON string holds a lone surrogate escape's bytes.
@@ -116,8 +98,7 @@ class Respeller {
  private:
   struct Handler;
   std::unique_ptr<Handler> handler_;  // scratch reused from line to line
-  std::string text_;                  // the text, NUL-terminated for RapidJSON
-  NumberTokens numbers_;              // for a text RapidJSON finds a number too big in
+  std::string scratch_;               // the text, copied for RapidJSON to parse in place
   std::string digest_, styled_;
   bool repeated_key_ = false;
 };

@@ -58,7 +58,6 @@ struct Respeller::Handler : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Hand
     members.clear();
     keys.clear();
     seen_root = root_object = repeated = false;
-    numbers = NumberText{};
   }
   std::string_view key(const Member& m) const { return std::string_view(keys).substr(m.key_at, m.key_len); }
   // Before a value: an array element's separator.
@@ -89,9 +88,7 @@ struct Respeller::Handler : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Hand
   // Numbers arrive as text (kJsonLineFlags) and are spelled by value, as
   // parse_json reads them: big integers exactly, 1e400 as Infinity.
   bool RawNumber(const char* s, rapidjson::SizeType n, bool) {
-    const std::optional<std::string_view> t = numbers.take(s, n);
-    if (!t) return false;
-    auto v = number_value(*t);
+    auto v = number_value(numbers.of(s, n));
     return v && scalar(*v);
   }
   // A lone low-surrogate escape decodes to bytes that are not UTF-8.
@@ -187,20 +184,22 @@ bool Respeller::respell(std::string_view text, bool styled, bool spaced) {
   styled_.clear();
   repeated_key_ = false;
   if (!valid_utf8_no_nul(text)) return false;
-  text_.assign(text);  // NUL-terminated for the string stream
   Handler& h = *handler_;
   h.reset(&digest_, styled ? &styled_ : nullptr, spaced);
+  // In place on a copy, as json_codec.cc parses (json_codec.h: kJsonLineFlags).
+  scratch_.assign(text);
+  h.numbers = NumberText{scratch_.data(), text.data()};
   rapidjson::Reader reader;
-  rapidjson::StringStream ss(text_.c_str());
+  rapidjson::InsituStringStream ss(scratch_.data());
   bool ok = reader.Parse<kJsonLineFlags>(ss, h);
   if (!ok && reader.GetParseErrorCode() == rapidjson::kParseErrorNumberTooBig) {
-    // A number RapidJSON's scanner cannot hold (json_codec.h, NumberTokens):
-    // again from a copy with the numbers masked, their text from the original.
-    numbers_.mask(text_);
+    // A number RapidJSON's scanner cannot hold (json_codec.h, mask_numbers):
+    // again from a masked copy, each number's text from the original.
+    mask_numbers(text, &scratch_);
     h.reset(&digest_, styled ? &styled_ : nullptr, spaced);
-    h.numbers.tokens = &numbers_;
-    rapidjson::StringStream masked(numbers_.masked().c_str());
-    ok = reader.Parse<kJsonLineFlags>(masked, h) && h.numbers.done();
+    h.numbers = NumberText{scratch_.data(), text.data()};
+    rapidjson::InsituStringStream masked(scratch_.data());
+    ok = reader.Parse<kJsonLineFlags>(masked, h);
   }
   if (!ok || !h.root_object) return false;
   repeated_key_ = h.repeated;
