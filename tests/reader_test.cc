@@ -510,11 +510,13 @@ BOOST_AUTO_TEST_CASE(a_line_of_ten_million_brackets_is_too_deep_at_once_in_bound
   BOOST_TEST(rep.too_deep_at_line_2);
   BOOST_TEST(rep.records == 2u);  // the header and chunk 0 after the deep line
   // The parse stops at depth 1001: no per-level state for the other ten
-  // million. The reader holds the line itself (10 MB, bounded by
-  // max_line_bytes); peak RSS grows by about that, not by a multiple of it.
+  // million (RapidJSON's iterative parser keeps 8 bytes a level: 80 MB had
+  // it gone on). What grows is the reader's buffer, which holds the 10 MB
+  // line (bounded by max_line_bytes) and doubles to get there: about 11 MiB
+  // with g++, 44 MiB under ASan (shadow memory, freed buffers quarantined).
   BOOST_TEST_MESSAGE("10**7 brackets: " << rep.seconds << " s, peak RSS +" << rep.rss_growth_kib
                                         << " KiB");
-  BOOST_TEST(rep.rss_growth_kib < 40 * 1024);
+  BOOST_TEST(rep.rss_growth_kib < 64 * 1024);
   BOOST_TEST(rep.seconds < 10.0);  // a few hundredths of a second on an idle machine
 }
 

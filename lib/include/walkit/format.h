@@ -45,9 +45,10 @@ inline constexpr size_t kDefaultMaxLineBytes = size_t{64} << 20;
 //     written, 995 lists raise RecursionError.
 // Called from deeper in a program, both get a few levels less (992 from two
 // function frames down). Python never gets to 1000, so every file the
-// reference writes is read. The bound also keeps walkit's recursive walks
-// of a Value (destructor, copy, ==, the serializers) within a known stack:
-// see value.h.
+// reference writes is read. The bound is not there to protect walkit's
+// stack: no walk over a record or a Value recurses on its nesting (value.h;
+// stack_depth_test measures each at this depth); it bounds the memory a
+// line's parse may hold per level, and says what a file may contain.
 inline constexpr size_t kMaxDepth = 1000;
 
 // The most digits an integer written by the writer may have: CPython 3.11's
