@@ -520,6 +520,52 @@ BOOST_AUTO_TEST_CASE(a_line_of_ten_million_brackets_is_too_deep_at_once_in_bound
   BOOST_TEST(rep.seconds < 10.0);  // a few hundredths of a second on an idle machine
 }
 
+BOOST_AUTO_TEST_CASE(numbers_no_double_holds_leave_a_line_valid_and_its_fields_exact) {
+  // Python reads 10**400 as an int and 1e400 as inf; RapidJSON's scanner
+  // stops at both ("Number too big"), and the line is parsed again with its
+  // numbers masked: index, final_chunk_count and the usage counts, masked
+  // too, must still be read from the line as written.
+  const std::string ten_400 = "1" + std::string(400, '0');
+  std::vector<std::string> ls = {header_line()};
+  for (uint64_t i = 0; i < 123; ++i) ls.push_back(chunk_line(i));
+  ls.push_back(chunk_line(123, R"({"a": 1e400, "b": -)" + ten_400 + R"(, "c": [0e400, "1e400"]})"));
+  ls.push_back(R"({"record_type": "trailer", "closed_at": "t", "x": 1e999, "final_chunk_count": 124, )"
+               R"("cumulative_usage": {"prompt_tokens": 12345, "completion_tokens": 678, )"
+               R"("total_tokens": 13023}})");
+  const std::string bytes = join(ls);
+  for (ReadMode m : {ReadMode::kStrict, ReadMode::kSkipCorrupt}) {
+    Collector c;
+    ReaderOptions o = with_mode(m);
+    o.reporter = &c;
+    Reader r(memory_source(bytes), "big.jsonl", o);
+    Record rec;
+    std::vector<uint64_t> indexes;
+    std::optional<Usage> usage;
+    uint64_t final_count = 0;
+    for (auto more = r.next(&rec); more.is_ok() && *more; more = r.next(&rec)) {
+      if (rec.type == RecordType::kChunk) indexes.push_back(rec.index);
+      if (rec.type == RecordType::kTrailer) {
+        usage = rec.usage;
+        final_count = rec.final_chunk_count;
+      }
+    }
+    BOOST_TEST(c.problems.empty());
+    BOOST_TEST(r.summary().closed);
+    BOOST_TEST_REQUIRE(indexes.size() == 124u);
+    BOOST_TEST(indexes.back() == 123u);
+    BOOST_TEST(final_count == 124u);
+    BOOST_TEST_REQUIRE(usage.has_value());
+    BOOST_TEST((*usage == Usage{12345, 678, 13023}));
+  }
+  DirFixture f;
+  f.write_file(kId + ".jsonl", bytes);
+  auto s = load_session(f.path(kId + ".jsonl"), with_mode(ReadMode::kStrict));
+  BOOST_TEST_REQUIRE(s.is_ok(), s.status().to_string());
+  BOOST_TEST_REQUIRE(s->chunks.size() == 124u);
+  BOOST_TEST(to_python_json(s->chunks[123].payload).value() ==
+             "{\"a\": Infinity, \"b\": -" + ten_400 + ", \"c\": [0.0, \"1e400\"]}");
+}
+
 BOOST_AUTO_TEST_CASE(malformed_lines_are_classified) {
   struct {
     const char* name;
