@@ -529,9 +529,10 @@ BOOST_AUTO_TEST_CASE(numbers_no_double_holds_leave_a_line_valid_and_its_fields_e
   std::vector<std::string> ls = {header_line()};
   for (uint64_t i = 0; i < 123; ++i) ls.push_back(chunk_line(i));
   ls.push_back(chunk_line(123, R"({"a": 1e400, "b": -)" + ten_400 + R"(, "c": [0e400, "1e400"]})"));
-  ls.push_back(R"({"record_type": "trailer", "closed_at": "t", "x": 1e999, "final_chunk_count": 124, )"
-               R"("cumulative_usage": {"prompt_tokens": 12345, "completion_tokens": 678, )"
-               R"("total_tokens": 13023}})");
+  ls.push_back(
+      R"({"record_type": "trailer", "closed_at": "t", "x": 1e999, "final_chunk_count": 124, )"
+      R"("cumulative_usage": {"prompt_tokens": 12345, "completion_tokens": 678, )"
+      R"("total_tokens": 13023}})");
   const std::string bytes = join(ls);
   for (ReadMode m : {ReadMode::kStrict, ReadMode::kSkipCorrupt}) {
     Collector c;

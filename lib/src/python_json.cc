@@ -12,6 +12,7 @@
 #include <bit>
 #include <charconv>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #if defined(__SSE2__)
@@ -23,6 +24,7 @@
 #include <vector>
 
 #include "canonical_json.h"
+#include "python_json.h"
 #include "utf8.h"
 #include "walk_stack.h"
 #include "walkit/value.h"
@@ -212,20 +214,28 @@ Status append_scalar(std::string& out, const Value& v) {
 
 bool is_container(const Value& v) { return v.is_array() || v.is_object(); }
 
-// The one serializer, in the three styles of canonical_json.h. Iterative:
-// `open` holds the containers being written (the top value is depth 1), so
-// the C stack does not grow with nesting; a container child is refused
-// before it is opened when it would be deeper than kMaxDepth.
-Status append_value(std::string& out, const Value& v, detail::JsonStyle style) {
-  if (!is_container(v)) return append_scalar(out, v);
+// The one serializer, in the three styles of canonical_json.h, and with the
+// writer's checks (python_json.h) when `check` is given. Iterative: `open`
+// holds the containers being written (the top value is depth 1), so the C
+// stack does not grow with nesting; a container child is refused before it
+// is opened when it would be deeper than the limit. Each open container
+// keeps a plain pointer to its elements or members, so the loop never goes
+// back through the variant, and its position names the path to the value
+// being written when a check fails.
+Status append_value(std::string& out, const Value& v, detail::JsonStyle style,
+                    const detail::WriteCheck* check = nullptr) {
   const bool spaced = style == detail::JsonStyle::kReference;
   const bool sorted = style == detail::JsonStyle::kDigest;
   const std::string_view item_sep = spaced ? ", " : ",";
   const std::string_view key_sep = spaced ? ": " : ":";
+  const size_t max_depth = check ? check->max_depth : kMaxDepth;
   struct Open {
-    const Value* container;
+    const Value* elements;         // an array's, or null for an object
+    const Value::Member* members;  // an object's, in its own order
+    size_t size;
     size_t next;      // the next element or member to write
-    size_t order_at;  // kDigest objects: their members' order starts at order[order_at]
+    size_t order_at;  // kDigest: where this object's member order starts in `order`
+                      // (for an array, the size of `order` when it opened)
   };
   detail::WalkStack<Open, 32> open;
   // kDigest: each open object's members sorted by key, innermost last. Keys
@@ -233,47 +243,91 @@ Status append_value(std::string& out, const Value& v, detail::JsonStyle style) {
   // is total; std::string compares as unsigned bytes: UTF-8 byte order is
   // code point order.
   std::vector<const Value::Member*> order;
+  // "chunk payload[\"a\"][3]": the value last taken from each open container
+  // (at most `levels` of them, then "...").
+  const auto path = [&](size_t levels) {
+    std::string p(check->field);
+    for (size_t i = 0; i < open.size(); ++i) {
+      if (i == levels) return p + "...";
+      const Open& o = open[i];
+      p += '[';
+      if (o.elements) {
+        p += std::to_string(o.next - 1);
+      } else {
+        append_python_json_string(
+            p, (sorted ? order[o.order_at + o.next - 1] : &o.members[o.next - 1])->first);
+      }
+      p += ']';
+    }
+    return p;
+  };
+  const auto scalar = [&](const Value& x) {
+    if (check && check->max_int_digits && x.is_big_int()) {
+      const std::string& d = x.as_big_int();
+      const size_t digits = d.size() - (d[0] == '-' ? 1 : 0);
+      if (digits > check->max_int_digits) {
+        return Status(Code::kInvalidArgument,
+                      path(SIZE_MAX) + ": an integer of " + std::to_string(digits) +
+                          " digits; the reference writer (Python's json.dumps) refuses more than " +
+                          std::to_string(check->max_int_digits));
+      }
+    }
+    return append_scalar(out, x);
+  };
   const auto enter = [&](const Value& c) {
-    const bool object = c.is_object();
-    if (object ? c.as_object().empty() : c.as_array().empty()) {
-      out += object ? "{}" : "[]";
+    if (c.is_array()) {
+      const Value::Array& a = c.as_array();
+      if (a.empty()) {
+        out += "[]";
+      } else {
+        out += '[';
+        open.push(Open{a.data(), nullptr, a.size(), 0, order.size()});
+      }
       return;
     }
-    out += object ? '{' : '[';
+    const Value::Object& o = c.as_object();
+    if (o.empty()) {
+      out += "{}";
+      return;
+    }
+    out += '{';
     const size_t at = order.size();
-    if (object && sorted) {
-      for (const Value::Member& m : c.as_object()) order.push_back(&m);
+    if (sorted) {
+      for (const Value::Member& m : o) order.push_back(&m);
       std::sort(order.begin() + static_cast<ptrdiff_t>(at), order.end(),
                 [](const Value::Member* a, const Value::Member* b) { return a->first < b->first; });
     }
-    open.push(Open{&c, 0, at});
+    open.push(Open{nullptr, o.data(), o.size(), 0, at});
   };
+  if (!is_container(v)) return scalar(v);
   enter(v);
   while (!open.empty()) {
     Open& o = open.back();
-    const Value& c = *o.container;
-    const bool object = c.is_object();
-    if (o.next == (object ? c.as_object().size() : c.as_array().size())) {
-      out += object ? '}' : ']';
-      order.resize(o.order_at);
+    if (o.next == o.size) {
+      out += o.elements ? ']' : '}';
+      if (sorted) order.resize(o.order_at);
       open.pop();
       continue;
     }
     if (o.next > 0) out += item_sep;
     const size_t i = o.next++;
-    const Value* child = nullptr;
-    if (object) {
-      const Value::Member& m = sorted ? *order[o.order_at + i] : c.as_object()[i];
+    const Value* child;
+    if (o.elements) {
+      child = o.elements + i;
+    } else {
+      const Value::Member& m = sorted ? *order[o.order_at + i] : o.members[i];
       WALKIT_RETURN_IF_ERROR(check_utf8(m.first, "an object key"));
       append_python_json_string(out, m.first);
       out += key_sep;
       child = &m.second;
-    } else {
-      child = &c.as_array()[i];
     }
     if (!is_container(*child)) {
-      WALKIT_RETURN_IF_ERROR(append_scalar(out, *child));
-    } else if (open.size() >= kMaxDepth) {
+      WALKIT_RETURN_IF_ERROR(scalar(*child));
+    } else if (open.size() >= max_depth) {
+      if (check) {
+        return Status(Code::kInvalidArgument,
+                      path(3) + ": nested deeper than " + std::to_string(max_depth) + " levels");
+      }
       return Status(Code::kInvalidArgument,
                     "value nested deeper than " + std::to_string(kMaxDepth) + " levels");
     } else {
@@ -344,6 +398,10 @@ namespace detail {
 
 Status append_styled_json(std::string& out, const Value& v, JsonStyle style) {
   return append_value(out, v, style);
+}
+
+Status append_python_json_checked(std::string& out, const Value& v, const WriteCheck& check) {
+  return append_value(out, v, JsonStyle::kReference, &check);
 }
 
 }  // namespace detail

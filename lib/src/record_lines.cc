@@ -5,72 +5,10 @@
 #include <utility>
 #include <vector>
 
+#include "python_json.h"
 #include "walkit/writer.h"
 
 namespace walkit {
-namespace {
-
-// The writer's one check of a value it is about to write (a chunk's payload,
-// the header's lineage_extras and sandbox_spec), beyond the serializer's own
-// (UTF-8): what the reference writer could not write. `field` nests at most
-// `max_depth` containers deep (a container at the top is depth 1), and no
-// integer has more than kMaxIntDigits digits (Python's json.dumps refuses
-// it). Iterative: `v` may be as deep as parse_json allows, or deeper. An
-// integer too long is named by its path ("payload[\"a\"][3]").
-Status check_writable(const Value& v, const std::string& field, size_t max_depth) {
-  struct Open {
-    const Value* container;
-    size_t next;  // index of the child after the one being looked at
-  };
-  std::vector<Open> open;  // the containers around the value being looked at
-  const auto path = [&] {
-    std::string p = field;
-    for (const Open& o : open) {
-      p += '[';
-      if (o.container->is_array()) {
-        p += std::to_string(o.next - 1);
-      } else {
-        append_python_json_string(p, o.container->as_object()[o.next - 1].first);
-      }
-      p += ']';
-    }
-    return p;
-  };
-  for (const Value* x = &v; x;) {
-    if (x->is_big_int()) {
-      const std::string& d = x->as_big_int();
-      const size_t digits = d.size() - (d[0] == '-' ? 1 : 0);
-      if (digits > kMaxIntDigits) {
-        return Status(Code::kInvalidArgument,
-                      path() + ": an integer of " + std::to_string(digits) +
-                          " digits; the reference writer (Python's json.dumps) refuses more than " +
-                          std::to_string(kMaxIntDigits));
-      }
-    } else if (x->is_array() || x->is_object()) {
-      if (open.size() + 1 > max_depth) {
-        return Status(Code::kInvalidArgument,
-                      field + " nested deeper than " + std::to_string(max_depth) + " levels");
-      }
-      open.push_back(Open{x, 0});
-    }
-    // The next value in document order: the next child of the innermost
-    // container that has one left.
-    x = nullptr;
-    while (!x && !open.empty()) {
-      Open& o = open.back();
-      if (o.container->is_array() && o.next < o.container->as_array().size()) {
-        x = &o.container->as_array()[o.next++];
-      } else if (o.container->is_object() && o.next < o.container->as_object().size()) {
-        x = &o.container->as_object()[o.next++].second;
-      } else {
-        open.pop_back();
-      }
-    }
-  }
-  return Status::ok();
-}
-
-}  // namespace
 
 // ---------------------------------------------------------------------------
 // Durability policy
@@ -111,9 +49,6 @@ Result<std::string> header_line(const HeaderFields& h) {
   if (!h.sandbox_spec.is_null() && !h.sandbox_spec.is_object()) {
     return Status(Code::kInvalidArgument, "sandbox_spec must be null or an object");
   }
-  // Both are values of the header object: one level below the record.
-  WALKIT_RETURN_IF_ERROR(check_writable(h.lineage_extras, "header lineage_extras", kMaxDepth - 1));
-  WALKIT_RETURN_IF_ERROR(check_writable(h.sandbox_spec, "header sandbox_spec", kMaxDepth - 1));
   auto opt = [](const std::optional<std::string>& s) { return s ? Value(*s) : Value(); };
   Value::Array parents;
   for (const auto& p : h.parent_session_ids) parents.emplace_back(p);
@@ -131,7 +66,10 @@ Result<std::string> header_line(const HeaderFields& h) {
       {"sandbox_handle_id", opt(h.sandbox_handle_id)},
   });
   std::string out;
-  WALKIT_RETURN_IF_ERROR(append_python_json(out, rec));
+  // What the reference writer could write (python_json.h): lineage_extras
+  // and sandbox_spec are the caller's values.
+  WALKIT_RETURN_IF_ERROR(detail::append_python_json_checked(
+      out, rec, detail::WriteCheck{"header", kMaxDepth, kMaxIntDigits}));
   out.push_back('\n');
   return out;
 }
@@ -139,10 +77,6 @@ Result<std::string> header_line(const HeaderFields& h) {
 Status append_chunk_line(std::string& out, uint64_t index, std::string_view kind,
                          const Value& payload) {
   if (!payload.is_object()) return Status(Code::kInvalidArgument, "chunk payload must be an object");
-  // The record object is one level more: a payload parse_json accepted at
-  // the full kMaxDepth would make a line every reader rejects as too deep
-  // (fuzz_writer_roundtrip found the writer acknowledging such a record).
-  WALKIT_RETURN_IF_ERROR(check_writable(payload, "chunk payload", kMaxDepth - 1));
   if (!valid_utf8_no_nul(kind)) return Status(Code::kInvalidArgument, "chunk kind is not valid UTF-8");
   size_t start = out.size();
   out.append("{\"record_type\": \"chunk\", \"index\": ");
@@ -152,7 +86,13 @@ Status append_chunk_line(std::string& out, uint64_t index, std::string_view kind
   out.append(", \"kind\": ");
   append_python_json_string(out, kind);
   out.append(", \"payload\": ");
-  Status s = append_python_json(out, payload);
+  // What the reference writer could write (python_json.h), checked as it is
+  // written. The record object is one level more: a payload parse_json
+  // accepted at the full kMaxDepth would make a line every reader rejects as
+  // too deep (fuzz_writer_roundtrip found the writer acknowledging such a
+  // record).
+  Status s = detail::append_python_json_checked(
+      out, payload, detail::WriteCheck{"chunk payload", kMaxDepth - 1, kMaxIntDigits});
   if (!s.is_ok()) {
     out.resize(start);
     return s;
