@@ -24,6 +24,7 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "canonical_json.h"
@@ -39,34 +40,44 @@ using namespace walkit;
 using walkit::fuzz::excerpt;
 
 // Value equality where a NaN equals a NaN and the sign of zero counts:
-// what a byte-exact round trip must preserve.
+// what a byte-exact round trip must preserve. Iterative, like Value's own
+// ==: inputs nest up to kMaxDepth, and under ASan each frame is large.
 bool same_value(const Value& a, const Value& b) {
-  if (a.type() != b.type()) return false;
-  switch (a.type()) {
-    case Value::Type::kDouble: {
-      double x = a.as_double(), y = b.as_double();
-      if (std::isnan(x) || std::isnan(y)) return std::isnan(x) && std::isnan(y);
-      return x == y && std::signbit(x) == std::signbit(y);
-    }
-    case Value::Type::kArray: {
-      const auto &x = a.as_array(), &y = b.as_array();
-      if (x.size() != y.size()) return false;
-      for (size_t i = 0; i < x.size(); ++i) {
-        if (!same_value(x[i], y[i])) return false;
+  std::vector<std::pair<const Value*, const Value*>> todo = {{&a, &b}};
+  while (!todo.empty()) {
+    const auto [x, y] = todo.back();
+    todo.pop_back();
+    if (x->type() != y->type()) return false;
+    switch (x->type()) {
+      case Value::Type::kDouble: {
+        const double p = x->as_double(), q = y->as_double();
+        if (std::isnan(p) || std::isnan(q)) {
+          if (!(std::isnan(p) && std::isnan(q))) return false;
+        } else if (p != q || std::signbit(p) != std::signbit(q)) {
+          return false;
+        }
+        break;
       }
-      return true;
-    }
-    case Value::Type::kObject: {
-      const auto &x = a.as_object(), &y = b.as_object();
-      if (x.size() != y.size()) return false;
-      for (size_t i = 0; i < x.size(); ++i) {
-        if (x[i].first != y[i].first || !same_value(x[i].second, y[i].second)) return false;
+      case Value::Type::kArray: {
+        const auto &p = x->as_array(), &q = y->as_array();
+        if (p.size() != q.size()) return false;
+        for (size_t i = 0; i < p.size(); ++i) todo.emplace_back(&p[i], &q[i]);
+        break;
       }
-      return true;
+      case Value::Type::kObject: {
+        const auto &p = x->as_object(), &q = y->as_object();
+        if (p.size() != q.size()) return false;
+        for (size_t i = 0; i < p.size(); ++i) {
+          if (p[i].first != q[i].first) return false;
+          todo.emplace_back(&p[i].second, &q[i].second);
+        }
+        break;
+      }
+      default:
+        if (!(*x == *y)) return false;
     }
-    default:
-      return a == b;
   }
+  return true;
 }
 
 uint64_t fnv1a(std::string_view s, uint64_t seed) {

@@ -101,6 +101,15 @@ EDGE_JSON = [
     '{"k": "\u00e9\u4e2d\U0001f600", "": null, "a": [true, false, {"b": []}]}'.encode(),
     b'{"dup": 1, "dup": 2}', b" { \"ws\" : [ 1 , 2 ] } ",
     b"[" * 200 + b"]" * 200, b'{"a":' * 120 + b"1" + b"}" * 120,
+    # Python's ints beyond 64 bits, floats beyond a double (inf, 0.0), and
+    # numbers RapidJSON's scanner refuses (the masked second parse).
+    b'{"big": 1000000000000000000000000000000, "neg": -9223372036854775809, "u": 18446744073709551616}',
+    b"[1e400, -1e400, 1e-400, 0e400, " + b"1" + b"0" * 400 + b", -1" + b"0" * 400 + b".5]",
+    b'{"1e400": "-1e400 \\" 2", "x": [1e400, 2, "3", 4.5, NaN]}',
+    b"[" + b"9" * 4300 + b"]", b"[-" + b"9" * 4301 + b"]",  # the most json.dumps writes; one more
+    # the depth limit (kMaxDepth 1000): a payload at 999 levels is written, 1000 is refused
+    b"{" + b'"a":[' * 998 + b"]" * 998 + b"}", b"{" + b'"a":[' * 999 + b"]" * 999 + b"}",
+    b"[" * 1001 + b"]" * 1001,
 ]
 
 

@@ -134,16 +134,46 @@ BOOST_AUTO_TEST_CASE(escapes_and_numbers_are_respelled_as_json_dumps_writes_them
   BOOST_TEST(compact("e.jsonl").action == CompactAction::kUnchanged);
 }
 
-BOOST_AUTO_TEST_CASE(an_integer_beyond_64_bits_is_never_rewritten) {
+BOOST_AUTO_TEST_CASE(an_integer_beyond_64_bits_is_rewritten_digit_for_digit) {
+  // Was refused while Value held such integers as doubles; now kept exactly.
   const std::string bytes =
       "{\"record_type\":\"header\",\"schema_version\":1,\"id\":\"b\",\"created_at\":\"t\"}\n"
       "{\"record_type\":\"chunk\",\"index\":0,\"kind\":\"user\",\"payload\":{\"n\":"
-      "123456789012345678901234}}\n"
+      "123456789012345678901234,\"f\":1e400}}\n"
       "{\"record_type\":\"trailer\",\"closed_at\":\"t\",\"final_chunk_count\":1,\"cumulative_"
       "usage\":null}\n";
   write_file("b.jsonl", bytes);
-  BOOST_TEST(compact("b.jsonl").action == CompactAction::kRefused);
-  BOOST_TEST(read("b.jsonl") == bytes);
+  const std::string digest = session_digest(path("b.jsonl")).value().hex;
+  BOOST_TEST(compact("b.jsonl").action == CompactAction::kRewritten);
+  BOOST_TEST(read("b.jsonl") ==
+             "{\"record_type\": \"header\", \"schema_version\": 1, \"id\": \"b\", "
+             "\"created_at\": \"t\"}\n"
+             "{\"record_type\": \"chunk\", \"index\": 0, \"kind\": \"user\", \"payload\": {\"n\": "
+             "123456789012345678901234, \"f\": Infinity}}\n"
+             "{\"record_type\": \"trailer\", \"closed_at\": \"t\", \"final_chunk_count\": 1, "
+             "\"cumulative_usage\": null}\n");
+  BOOST_TEST(session_digest(path("b.jsonl")).value().hex == digest);
+  BOOST_TEST(compact("b.jsonl").action == CompactAction::kUnchanged);
+}
+
+BOOST_AUTO_TEST_CASE(the_reference_writers_big_integers_survive_minify_and_back) {
+  // rath/0009: 10**30, -10**30, 2**64 and -2**63-1, written by the reference.
+  const std::string file9 = "00000000-0000-4000-8000-000000000009.jsonl";
+  const std::string reference = slurp(testdata("rath/" + file9));
+  write_file(file9, reference);
+  const std::string digest = session_digest(path(file9)).value().hex;
+  CompactReport r = compact(file9, minify());
+  BOOST_TEST(r.action == CompactAction::kRewritten);
+  BOOST_TEST(r.digest == digest);
+  const std::string minified = read(file9);
+  BOOST_TEST(minified.find("{\"record_type\":\"chunk\",\"index\":0,\"kind\":\"tool_result\","
+                           "\"payload\":{\"big\":1000000000000000000000000000000,\"neg\":"
+                           "-1000000000000000000000000000000,\"u64p1\":18446744073709551616,"
+                           "\"i64m1\":-9223372036854775809}}\n") != std::string::npos,
+             minified);
+  // Back to the writer's spelling: the reference bytes, every digit.
+  BOOST_TEST(compact(file9).action == CompactAction::kRewritten);
+  BOOST_TEST(read(file9) == reference);
 }
 
 BOOST_AUTO_TEST_CASE(partial_sessions_are_never_compacted) {

@@ -6,8 +6,10 @@
 #include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -256,6 +258,75 @@ BOOST_AUTO_TEST_CASE(reference_reopened_partial_is_corrupt_at_line_three) {
   BOOST_TEST(o.problems[0].offset == offset);
   BOOST_TEST(o.summary.chunks == 2u);  // chunk 0 before, chunk 1 after the fused line
   BOOST_TEST(!o.summary.closed);
+}
+
+BOOST_AUTO_TEST_CASE(reference_payload_nested_300_deep_reads_closed_with_one_chunk) {
+  const std::string path = testdata(kRath + "8.jsonl");
+  Outcome o = read_file(path, ReadMode::kStrict);
+  BOOST_TEST(o.error.is_ok(), o.error.to_string());
+  BOOST_TEST(o.problems.empty());
+  BOOST_TEST(o.summary.closed);
+  BOOST_TEST(o.summary.chunks == 1u);
+  ReaderOptions strict;
+  strict.mode = ReadMode::kStrict;
+  auto s = load_session(path, strict);
+  BOOST_TEST_REQUIRE(s.is_ok(), s.status().to_string());
+  BOOST_TEST_REQUIRE(s->chunks.size() == 1u);
+  // Counted here by walking the value: the payload nests 300 levels (its
+  // object and 299 lists around "bottom"); the record is one more.
+  size_t levels = 0;
+  const Value* v = &s->chunks[0].payload;
+  while (v->is_array() || v->is_object()) {
+    ++levels;
+    v = v->is_array() ? &v->as_array().at(0) : &v->as_object().at(0).second;
+  }
+  BOOST_TEST(levels == 300u);
+  BOOST_TEST(v->as_string() == "bottom");
+  // And the reader re-serializes it to the same bytes (json.dumps's).
+  BOOST_TEST(to_python_json(s->chunks[0].payload).value() ==
+             s->chunks[0].raw.substr(
+                 s->chunks[0].raw.find("\"payload\": ") + 11,
+                 s->chunks[0].raw.size() - 1 - (s->chunks[0].raw.find("\"payload\": ") + 11)));
+}
+
+BOOST_AUTO_TEST_CASE(reference_integers_beyond_64_bits_are_read_exactly) {
+  const std::string path = testdata(kRath + "9.jsonl");
+  Outcome o = read_file(path, ReadMode::kStrict);
+  BOOST_TEST(o.error.is_ok(), o.error.to_string());
+  BOOST_TEST(o.summary.closed);
+  BOOST_TEST(o.summary.chunks == 1u);
+  auto s = load_session(path);
+  BOOST_TEST_REQUIRE(s.is_ok(), s.status().to_string());
+  BOOST_TEST_REQUIRE(s->chunks.size() == 1u);
+  const Value& p = s->chunks[0].payload;
+  // 10**30, -10**30, 2**64, -2**63-1 as Python prints them.
+  const std::pair<const char*, const char*> want[] = {
+      {"big", "1000000000000000000000000000000"},
+      {"neg", "-1000000000000000000000000000000"},
+      {"u64p1", "18446744073709551616"},
+      {"i64m1", "-9223372036854775809"},
+  };
+  for (const auto& [key, digits] : want) {
+    BOOST_TEST_CONTEXT(key) {
+      const Value* v = p.find(key);
+      BOOST_TEST_REQUIRE(v != nullptr);
+      BOOST_TEST_REQUIRE(v->is_big_int());
+      BOOST_TEST(v->as_big_int() == digits);
+    }
+  }
+  BOOST_TEST(p.as_object().size() == 4u);
+}
+
+BOOST_AUTO_TEST_CASE(reference_nan_and_infinities_are_read_as_python_writes_them) {
+  auto s = load_session(testdata(kRath + "b.jsonl"));
+  BOOST_TEST_REQUIRE(s.is_ok(), s.status().to_string());
+  BOOST_TEST(s->closed);
+  BOOST_TEST_REQUIRE(s->chunks.size() == 1u);
+  const Value& p = s->chunks[0].payload;
+  BOOST_TEST(std::isnan(p.find("nan")->as_double()));
+  BOOST_TEST(p.find("inf")->as_double() == std::numeric_limits<double>::infinity());
+  BOOST_TEST(p.find("ninf")->as_double() == -std::numeric_limits<double>::infinity());
+  BOOST_TEST(to_python_json(p).value() == "{\"nan\": NaN, \"inf\": Infinity, \"ninf\": -Infinity}");
 }
 
 BOOST_AUTO_TEST_CASE(committed_generated_corpus_matches_its_manifest) {

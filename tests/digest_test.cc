@@ -118,6 +118,33 @@ BOOST_AUTO_TEST_CASE(number_spellings_of_one_value_agree_but_int_and_float_diffe
   BOOST_TEST(with("n", "-0") == with("n", "0"));  // Python reads both as the int 0
 }
 
+BOOST_AUTO_TEST_CASE(an_int_beyond_64_bits_digests_as_its_digits_never_as_the_float) {
+  auto with = [&](const std::string& num) {
+    return digest_as("n",
+                     "{\"record_type\": \"header\", \"schema_version\": 1, \"id\": \"n\", "
+                     "\"created_at\": \"t\"}\n"
+                     "{\"record_type\": \"chunk\", \"index\": 0, \"kind\": \"user\", "
+                     "\"payload\": {\"n\": " +
+                         num + "}}\n");
+  };
+  const std::string int_10_30 = with("1000000000000000000000000000000");  // Python: 10**30
+  BOOST_TEST(int_10_30 != with("1e30"));                                  // Python: 1e+30, a float
+  BOOST_TEST(int_10_30 != with("1000000000000000000000000000000.0"));
+  BOOST_TEST(int_10_30 != with("1000000000000000000000000000001"));
+  BOOST_TEST(with("1e30") == with("1000000000000000000000000000000.0"));  // one float
+  BOOST_TEST(with("18446744073709551616") != with("18446744073709551615"));
+  BOOST_TEST(with("-9223372036854775809") != with("-9223372036854775808"));
+  BOOST_TEST(with("1e400") == with("Infinity"));  // both inf to Python
+  BOOST_TEST(with("-1e400") == with("-Infinity"));
+  // The encoding holds the digits (hashed here independently of the builder).
+  const std::string encoding =
+      "walkit-digest/1\n"
+      "H{\"created_at\":\"t\",\"id\":\"n\",\"record_type\":\"header\",\"schema_version\":1}\n"
+      "C{\"index\":0,\"kind\":\"user\",\"payload\":{\"n\":1000000000000000000000000000000},"
+      "\"record_type\":\"chunk\"}\n";
+  BOOST_TEST(int_10_30 == sha256_hex(encoding));
+}
+
 BOOST_AUTO_TEST_CASE(duplicate_keys_digest_as_python_reads_them) {
   auto chunk = [&](const std::string& payload) {
     return digest_as("d",

@@ -5,9 +5,12 @@
 #define BOOST_TEST_MODULE reader_test
 #include "walkit/reader.h"
 
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
+#include <chrono>
 #include <regex>
 #include <set>
 #include <string>
@@ -167,7 +170,7 @@ std::vector<Case> problem_cases() {
       {"nul in a line", {h, chunk_line(0, std::string("{\"c\": \"a\0b\"}", 12))}, "",
        ProblemKind::kInvalidUtf8, 2},
       {"invalid json", {h, R"({"record_type": "chunk", )"}, "", ProblemKind::kInvalidJson, 2},
-      {"too deep", {h, R"({"a": )" + std::string(300, '[')}, "", ProblemKind::kTooDeep, 2},
+      {"too deep", {h, R"({"a": )" + std::string(kMaxDepth, '[')}, "", ProblemKind::kTooDeep, 2},
       {"not object", {h, "[1, 2]"}, "", ProblemKind::kNotObject, 2},
       {"unknown record type", {h, R"({"record_type": "footer"})"}, "",
        ProblemKind::kUnknownRecordType, 2},
@@ -418,11 +421,21 @@ BOOST_AUTO_TEST_CASE(million_fold_nesting_is_too_deep_without_crashing) {
 }
 
 BOOST_AUTO_TEST_CASE(nesting_of_exactly_max_depth_is_accepted_and_one_more_is_too_deep) {
+  BOOST_TEST(kMaxDepth == 1000u);  // Python's recursion limit (format.h)
   // The record object is depth 1 and its payload depth 2.
   std::string at_limit = chunk_line(0, nested_objects(kMaxDepth - 1));
   std::string over = chunk_line(1, nested_objects(kMaxDepth));
   std::string over_arrays = chunk_line(
       1, R"({"a": )" + std::string(kMaxDepth - 1, '[') + std::string(kMaxDepth - 1, ']') + "}");
+  // Where the container at depth kMaxDepth + 1 opens, counted on the text:
+  // the (kMaxDepth + 1)-th '{' or '[' of the line.
+  auto opening = [](const std::string& line) {
+    size_t opened = 0;
+    for (size_t i = 0; i < line.size(); ++i) {
+      if ((line[i] == '{' || line[i] == '[') && ++opened == kMaxDepth + 1) return i;
+    }
+    return std::string::npos;
+  };
   for (const std::string& bad : {over, over_arrays}) {
     std::vector<std::string> ls = {header_line(), at_limit, bad};
     Outcome o = read_bytes(join(ls), with_mode(ReadMode::kSkipCorrupt));
@@ -432,7 +445,125 @@ BOOST_AUTO_TEST_CASE(nesting_of_exactly_max_depth_is_accepted_and_one_more_is_to
     BOOST_TEST_REQUIRE(o.problems.size() == 1u);
     BOOST_TEST(o.problems[0].kind == ProblemKind::kTooDeep);
     BOOST_TEST(o.problems[0].line == 3u);
+    BOOST_TEST(o.problems[0].offset == offset_of(ls, 3));
+    BOOST_TEST(o.problems[0].length == bad.size());
+    // The detail names the byte in the line: the bracket, or just past it.
+    const std::string& d = o.problems[0].detail;
+    std::smatch m;
+    BOOST_TEST_REQUIRE(std::regex_search(d, m, std::regex("at byte ([0-9]+)")), d);
+    const size_t at = std::stoul(m[1]);
+    BOOST_TEST((at == opening(bad) || at == opening(bad) + 1),
+               d << "; bracket at " << opening(bad));
+    // Strict mode stops there, naming line and file offset.
+    Outcome strict = read_bytes(join(ls), with_mode(ReadMode::kStrict));
+    BOOST_TEST_REQUIRE(!strict.error.is_ok());
+    BOOST_TEST(names_line(strict.error.to_string(), 3), strict.error.to_string());
+    BOOST_TEST(strict.error.to_string().find(std::to_string(offset_of(ls, 3))) != std::string::npos,
+               strict.error.to_string());
   }
+}
+
+BOOST_AUTO_TEST_CASE(a_line_of_ten_million_brackets_is_too_deep_at_once_in_bounded_memory) {
+  const std::string deep = R"({"record_type": "chunk", "payload": )" + std::string(10000000, '[');
+  const std::vector<std::string> ls = {header_line(), deep, chunk_line(0)};
+  const std::string bytes = join(ls);
+  // Read in a child, whose peak RSS starts at its size at fork: the growth
+  // is the read's own.
+  struct Report {
+    bool too_deep_at_line_2;
+    size_t records;
+    long rss_growth_kib;
+    double seconds;
+  } rep{};
+  int fds[2];
+  BOOST_TEST_REQUIRE(::pipe(fds) == 0);
+  const pid_t pid = ::fork();
+  BOOST_TEST_REQUIRE(pid >= 0);
+  if (pid == 0) {
+    struct rusage before {
+    }, after{};
+    ::getrusage(RUSAGE_SELF, &before);
+    const auto start = std::chrono::steady_clock::now();
+    Collector c;
+    ReaderOptions o = with_mode(ReadMode::kSkipCorrupt);
+    o.reporter = &c;
+    Reader r(memory_source(bytes), "deep", o);
+    Record rec;
+    size_t records = 0;
+    for (auto more = r.next(&rec); more.is_ok() && *more; more = r.next(&rec)) ++records;
+    Report out{c.problems.size() == 1 && c.problems[0].kind == ProblemKind::kTooDeep &&
+                   c.problems[0].line == 2 && c.problems[0].offset == offset_of(ls, 2),
+               records, 0,
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()};
+    ::getrusage(RUSAGE_SELF, &after);
+    out.rss_growth_kib = after.ru_maxrss - before.ru_maxrss;
+    const bool sent = ::write(fds[1], &out, sizeof out) == static_cast<ssize_t>(sizeof out);
+    ::_exit(sent ? 0 : 1);
+  }
+  ::close(fds[1]);
+  const bool got = ::read(fds[0], &rep, sizeof rep) == static_cast<ssize_t>(sizeof rep);
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  BOOST_TEST_REQUIRE(got);
+  BOOST_TEST(rep.too_deep_at_line_2);
+  BOOST_TEST(rep.records == 2u);  // the header and chunk 0 after the deep line
+  // The parse stops at depth 1001: no per-level state for the other ten
+  // million (RapidJSON's iterative parser keeps 8 bytes a level: 80 MB had
+  // it gone on). What grows is the reader's buffer, which holds the 10 MB
+  // line (bounded by max_line_bytes) and doubles to get there: about 11 MiB
+  // with g++, 44 MiB under ASan (shadow memory, freed buffers quarantined).
+  BOOST_TEST_MESSAGE("10**7 brackets: " << rep.seconds << " s, peak RSS +" << rep.rss_growth_kib
+                                        << " KiB");
+  BOOST_TEST(rep.rss_growth_kib < 64 * 1024);
+  BOOST_TEST(rep.seconds < 10.0);  // a few hundredths of a second on an idle machine
+}
+
+BOOST_AUTO_TEST_CASE(numbers_no_double_holds_leave_a_line_valid_and_its_fields_exact) {
+  // Python reads 10**400 as an int and 1e400 as inf; RapidJSON's scanner
+  // stops at both ("Number too big"), and the line is parsed again with its
+  // numbers masked: index, final_chunk_count and the usage counts, masked
+  // too, must still be read from the line as written.
+  const std::string ten_400 = "1" + std::string(400, '0');
+  std::vector<std::string> ls = {header_line()};
+  for (uint64_t i = 0; i < 123; ++i) ls.push_back(chunk_line(i));
+  ls.push_back(chunk_line(123, R"({"a": 1e400, "b": -)" + ten_400 + R"(, "c": [0e400, "1e400"]})"));
+  ls.push_back(
+      R"({"record_type": "trailer", "closed_at": "t", "x": 1e999, "final_chunk_count": 124, )"
+      R"("cumulative_usage": {"prompt_tokens": 12345, "completion_tokens": 678, )"
+      R"("total_tokens": 13023}})");
+  const std::string bytes = join(ls);
+  for (ReadMode m : {ReadMode::kStrict, ReadMode::kSkipCorrupt}) {
+    Collector c;
+    ReaderOptions o = with_mode(m);
+    o.reporter = &c;
+    Reader r(memory_source(bytes), "big.jsonl", o);
+    Record rec;
+    std::vector<uint64_t> indexes;
+    std::optional<Usage> usage;
+    uint64_t final_count = 0;
+    for (auto more = r.next(&rec); more.is_ok() && *more; more = r.next(&rec)) {
+      if (rec.type == RecordType::kChunk) indexes.push_back(rec.index);
+      if (rec.type == RecordType::kTrailer) {
+        usage = rec.usage;
+        final_count = rec.final_chunk_count;
+      }
+    }
+    BOOST_TEST(c.problems.empty());
+    BOOST_TEST(r.summary().closed);
+    BOOST_TEST_REQUIRE(indexes.size() == 124u);
+    BOOST_TEST(indexes.back() == 123u);
+    BOOST_TEST(final_count == 124u);
+    BOOST_TEST_REQUIRE(usage.has_value());
+    BOOST_TEST((*usage == Usage{12345, 678, 13023}));
+  }
+  DirFixture f;
+  f.write_file(kId + ".jsonl", bytes);
+  auto s = load_session(f.path(kId + ".jsonl"), with_mode(ReadMode::kStrict));
+  BOOST_TEST_REQUIRE(s.is_ok(), s.status().to_string());
+  BOOST_TEST_REQUIRE(s->chunks.size() == 124u);
+  BOOST_TEST(to_python_json(s->chunks[123].payload).value() ==
+             "{\"a\": Infinity, \"b\": -" + ten_400 + ", \"c\": [0.0, \"1e400\"]}");
 }
 
 BOOST_AUTO_TEST_CASE(malformed_lines_are_classified) {

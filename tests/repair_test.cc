@@ -61,10 +61,6 @@ uint64_t num(const Value& v, const char* key) {
   BOOST_TEST_REQUIRE(f != nullptr);
   return f->type() == Value::Type::kUint ? f->as_uint() : static_cast<uint64_t>(f->as_int());
 }
-std::string str(const Value& v, const char* key) {
-  const Value* f = v.find(key);
-  return f && f->is_string() ? f->as_string() : "";
-}
 
 // Every path under `dir` with its bytes (symlinks by their target).
 std::map<std::string, std::string> snapshot(const std::string& dir) {

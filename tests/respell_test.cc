@@ -84,6 +84,23 @@ BOOST_AUTO_TEST_CASE(numbers_are_spelled_by_value_as_python_does) {
              R"({"a":[1.0,1.0,1.0,1,-0.0,0.0,-0.0,18446744073709551615,-9223372036854775808,1.5e+300]})");
 }
 
+BOOST_AUTO_TEST_CASE(integers_beyond_64_bits_stay_exact_and_floats_beyond_a_double_are_infinite) {
+  // Python: json.loads gives ints for the first four and inf, -inf, inf for
+  // the rest (float overflow); json.dumps writes them as below.
+  const std::string ten_400 = "1" + std::string(400, '0');
+  const Spelled s =
+      respell("{\"b\":[1000000000000000000000000000000,-9223372036854775809," + ten_400 +
+              ",18446744073709551616,1e400,-1e400,1" + ten_400 + "e999999999,0e400]}");
+  BOOST_TEST(s.minified == "{\"b\":[1000000000000000000000000000000,-9223372036854775809," +
+                               ten_400 + ",18446744073709551616,Infinity,-Infinity,Infinity,0.0]}");
+  BOOST_TEST(s.digest == s.minified);
+  // RapidJSON's scanner stops at 10**400 and 1e400: the second, masked parse
+  // must keep strings that look like numbers, and the numbers' order.
+  const Spelled t = respell("{\"1e400\": \"-1e400 \\\" 2\", \"x\": [1e400, 2, \"3\", 4.5, NaN]}");
+  BOOST_TEST(t.reference ==
+             "{\"1e400\": \"-1e400 \\\" 2\", \"x\": [Infinity, 2, \"3\", 4.5, NaN]}");
+}
+
 BOOST_AUTO_TEST_CASE(empty_containers_and_whitespace) {
   const Spelled s = respell(" {\"o\" : { } ,\t\"a\":[ ],\"n\":null,\"t\":true,\"f\":false } ");
   BOOST_TEST(s.digest == R"({"a":[],"f":false,"n":null,"o":{},"t":true})");
@@ -100,7 +117,6 @@ BOOST_AUTO_TEST_CASE(what_parse_json_refuses_is_refused) {
   BOOST_TEST(!sp.respell(std::string("{\"a\": \"\0\"}", 10), true, true));  // NUL
   BOOST_TEST(!sp.respell(R"({"a": "\udc00"})", true, true));     // lone low surrogate
   BOOST_TEST(!sp.respell(R"({"\udc00": 1})", true, true));       // ... in a key
-  BOOST_TEST(!sp.respell("{\"a\": 1" + std::string(400, '0') + "e999999999}", true, true));
   // Nesting: kMaxDepth containers are accepted, one more is refused, as parse_json does.
   std::string deep = "{\"a\":" + std::string(walkit::kMaxDepth - 1, '[') +
                      std::string(walkit::kMaxDepth - 1, ']') + "}";

@@ -1,8 +1,9 @@
 #define BOOST_TEST_MODULE value_test
-#include <boost/test/unit_test.hpp>
+#include "walkit/value.h"
 
 #include <algorithm>
 #include <bit>
+#include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -13,8 +14,8 @@
 #include <variant>
 #include <vector>
 
+#include "support/stack_probe.h"
 #include "support/test_support.h"
-#include "walkit/value.h"
 
 // Expected serializations were produced once with CPython 3.11,
 //   python3 -c 'import json; print(json.dumps(x, ensure_ascii=False))'
@@ -36,15 +37,27 @@ std::string dumps(const Value& v) {
   return *r;
 }
 
+Value parse(const std::string& text) {
+  auto v = walkit::parse_json(text);
+  BOOST_REQUIRE_MESSAGE(v.is_ok(), text.substr(0, 60) << ": " << v.status().to_string());
+  return *v;
+}
+
 std::string dumps_string(std::string_view s) {
   std::string out;
   walkit::append_python_json_string(out, s);
   return out;
 }
 
-// Wraps a container in `levels - 1` further one-element arrays.
+// Wraps a container in `levels - 1` further one-element arrays. (push_back,
+// not Value::Array{...}: an initializer list would copy the whole value at
+// every level.)
 Value nest_arrays(Value inner, size_t levels) {
-  for (size_t i = 1; i < levels; ++i) inner = Value(Value::Array{std::move(inner)});
+  for (size_t i = 1; i < levels; ++i) {
+    Value::Array a;
+    a.push_back(std::move(inner));
+    inner = Value(std::move(a));
+  }
   return inner;
 }
 
@@ -445,6 +458,177 @@ BOOST_AUTO_TEST_CASE(reference_writer_records_are_reproduced_byte_for_byte) {
       {"cumulative_usage",
        Value::Object{{"prompt_tokens", 120}, {"completion_tokens", 30}, {"total_tokens", 150}}}});
   BOOST_TEST(dumps(trailer) == lines[5]);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(numbers)
+
+// Expectations: what CPython 3.11 prints for
+//   python3 -c 'import json; v = json.loads(TEXT); print(type(v).__name__, json.dumps(v))'
+
+namespace {
+
+// "1234567890" * 430: an int of exactly 4300 digits, the most json.dumps
+// writes by default (sys.int_info.default_max_str_digits).
+const std::string k4300Digits = [] {
+  std::string s;
+  for (int i = 0; i < 430; ++i) s += "1234567890";
+  return s;
+}();
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(integers_of_any_size_parse_and_serialize_exactly) {
+  struct Case {
+    std::string text, dumped;
+    Value::Type type;
+  };
+  const Case cases[] = {
+      // 10**30, -10**30, 2**64, -2**63-1: beyond 64 bits, kept as their text
+      {"1000000000000000000000000000000", "1000000000000000000000000000000", Value::Type::kBigInt},
+      {"-1000000000000000000000000000000", "-1000000000000000000000000000000",
+       Value::Type::kBigInt},
+      {"18446744073709551616", "18446744073709551616", Value::Type::kBigInt},
+      {"-9223372036854775809", "-9223372036854775809", Value::Type::kBigInt},
+      // 2**63, 2**63-1, -2**63: the 64-bit kinds at their edges
+      {"9223372036854775808", "9223372036854775808", Value::Type::kUint},
+      {"9223372036854775807", "9223372036854775807", Value::Type::kInt},
+      {"-9223372036854775808", "-9223372036854775808", Value::Type::kInt},
+      {"18446744073709551615", "18446744073709551615", Value::Type::kUint},
+      {k4300Digits, k4300Digits, Value::Type::kBigInt},
+      {"-" + k4300Digits, "-" + k4300Digits, Value::Type::kBigInt},
+      {"0", "0", Value::Type::kInt},
+      {"-0", "0", Value::Type::kInt},  // Python: int 0
+  };
+  for (const Case& c : cases) {
+    BOOST_TEST_CONTEXT(c.text.substr(0, 40)) {
+      const Value v = parse(c.text);
+      BOOST_TEST((v.type() == c.type));
+      BOOST_TEST(dumps(v) == c.dumped);
+      BOOST_TEST((parse(dumps(v)) == v));  // and back
+      // Inside containers too, as a payload holds them.
+      const Value in = parse("{\"n\": [" + c.text + ", {\"m\": " + c.text + "}]}");
+      BOOST_TEST(dumps(in) == "{\"n\": [" + c.dumped + ", {\"m\": " + c.dumped + "}]}");
+    }
+  }
+  BOOST_TEST(parse("1000000000000000000000000000000").as_big_int() ==
+             "1000000000000000000000000000000");
+}
+
+BOOST_AUTO_TEST_CASE(floats_beyond_the_double_range_are_read_as_python_reads_them) {
+  const double inf = std::numeric_limits<double>::infinity();
+  struct Case {
+    const char* text;
+    double value;
+    const char* dumped;
+  };
+  const Case cases[] = {
+      {"1e400", inf, "Infinity"},
+      {"-1e400", -inf, "-Infinity"},
+      {"1e-400", 0.0, "0.0"},
+      {"-1e-400", -0.0, "-0.0"},
+      {"0e400", 0.0, "0.0"},
+      {"10E308", inf, "Infinity"},
+      {"1.7976931348623157e308", 1.7976931348623157e308, "1.7976931348623157e+308"},
+      {"1.7976931348623159e308", inf, "Infinity"},
+      {"2.4703282292062327e-324", 0.0, "0.0"},
+      {"2.4703282292062328e-324", 5e-324, "5e-324"},
+      {"1e999999999999999999999", inf, "Infinity"},
+  };
+  for (const Case& c : cases) {
+    BOOST_TEST_CONTEXT(c.text) {
+      const Value v = parse(c.text);
+      BOOST_REQUIRE((v.type() == Value::Type::kDouble));
+      BOOST_TEST(v.as_double() == c.value);
+      BOOST_TEST(std::signbit(v.as_double()) == std::signbit(c.value));
+      BOOST_TEST(dumps(v) == c.dumped);
+    }
+  }
+  // An integer part of 401 digits with a fraction is a float: inf.
+  BOOST_TEST(dumps(parse("1" + std::string(400, '0') + ".5")) == "Infinity");
+  // Without one it is Python's int 10**400, exactly.
+  const std::string ten_400 = "1" + std::string(400, '0');
+  BOOST_TEST(dumps(parse(ten_400)) == ten_400);
+  BOOST_TEST(dumps(parse("[1e400, -" + ten_400 + ", NaN, -Infinity]")) ==
+             "[Infinity, -" + ten_400 + ", NaN, -Infinity]");
+}
+
+BOOST_AUTO_TEST_CASE(value_integer_takes_only_an_integers_decimal_text) {
+  for (const char* bad : {"", "-", "+1", "01", "-01", "00", "1.0", "1e3", " 1", "1 ", "--1", "1a",
+                          "0x10", "NaN", "１"}) {
+    auto v = Value::integer(bad);
+    BOOST_TEST(!v.is_ok(), '"' << bad << '"');
+    if (!v.is_ok()) BOOST_TEST(v.status().code() == Code::kInvalidArgument);
+  }
+  // The smallest kind that holds the value: one representation per integer.
+  BOOST_TEST((Value::integer("-0").value() == Value(0)));
+  BOOST_TEST((Value::integer("42").value() == Value(42)));
+  BOOST_TEST((Value::integer("9223372036854775808").value() == Value(uint64_t{1} << 63)));
+  BOOST_TEST((Value::integer("-9223372036854775808").value() ==
+              Value(std::numeric_limits<int64_t>::min())));
+  const Value big = Value::integer("-18446744073709551616").value();
+  BOOST_TEST(big.is_big_int());
+  BOOST_TEST(big.as_big_int() == "-18446744073709551616");
+}
+
+BOOST_AUTO_TEST_CASE(a_big_integer_equals_only_the_same_integer) {
+  const Value big = parse("1000000000000000000000000000000");
+  BOOST_TEST((big == Value::integer("1000000000000000000000000000000").value()));
+  BOOST_TEST(!(big == parse("1000000000000000000000000000001")));
+  BOOST_TEST(!(big == parse("-1000000000000000000000000000000")));
+  BOOST_TEST(!(big == Value(1e30)));  // the float 1e+30
+  BOOST_TEST(!(big == parse("1e30")));
+  BOOST_TEST(!(big == Value("1000000000000000000000000000000")));  // a string
+  BOOST_TEST(dumps(parse("1e30")) == "1e+30");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(deep_values)
+
+namespace {
+
+// `levels` nested one-element arrays around 7: [[...[7]...]].
+Value chain(size_t levels) { return nest_arrays(Value(7), levels + 1); }
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_value_100000_levels_deep_is_copied_compared_and_destroyed_on_a_small_stack) {
+  // Far beyond kMaxDepth (only code can build this). Recursive special
+  // members need megabytes of stack for it (measured before they were made
+  // iterative, g++ 12 -O2: 32 bytes a level to destroy, 64 to copy, 96 to
+  // compare; -O0: 830, 1490 and 770); the work runs on a 256 KiB stack.
+  const size_t used = walkit::test::peak_stack_use(
+      [] {
+        Value deep = chain(100000);
+        Value copy = deep;
+        BOOST_TEST((copy == deep));
+        copy.as_array()[0].as_array()[0] = Value(8);
+        BOOST_TEST(!(copy == deep));
+        Value assigned;
+        assigned = deep;
+        BOOST_TEST((assigned == deep));
+        assigned = assigned.as_array()[0];  // from inside itself
+        BOOST_TEST((assigned == chain(99999)));
+        auto r = walkit::to_python_json(deep);
+        BOOST_TEST(!r.is_ok());  // deeper than kMaxDepth: refused, not a crash
+      },
+      256 << 10);
+  BOOST_TEST_MESSAGE("peak stack for a 100000-deep value: " << used << " bytes");
+}
+
+BOOST_AUTO_TEST_CASE(objects_nest_as_deep_as_arrays_and_round_trip_at_kmaxdepth) {
+  const size_t d = walkit::kMaxDepth;
+  std::string text = "{}";
+  for (size_t i = 1; i < d; ++i) text = "{\"k\": [" + text + "]}";  // 2d - 1 levels: too deep
+  BOOST_TEST(!walkit::parse_json(text).is_ok());
+  std::string ok = "[]";
+  for (size_t i = 1; i < d; ++i) ok = (i % 2 ? "{\"k\": " + ok + "}" : "[" + ok + "]");
+  const Value v = parse(ok);
+  BOOST_TEST(dumps(v) == ok);  // exactly kMaxDepth levels: parsed and written back
+  const Value copy = v;
+  BOOST_TEST((copy == v));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

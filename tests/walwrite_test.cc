@@ -177,6 +177,46 @@ BOOST_AUTO_TEST_CASE(chunk_lines_are_the_reference_writers_bytes) {
              "{\"content\": \"héllo\\u0001\", \"x\": [1, 2.0]}}\n");
 }
 
+BOOST_AUTO_TEST_CASE(integers_beyond_64_bits_are_written_back_digit_for_digit) {
+  // 2**64 and -10**30: Python ints, never floats (it was 1.8446744073709552e+19).
+  ToolProcess w("walwrite", args("bigint", "process"));
+  BOOST_REQUIRE(
+      w.send("{\"kind\": \"tool_result\", \"payload\": {\"n\": 18446744073709551616, "
+             "\"m\": [-1000000000000000000000000000000, 1e400]}}\n"));
+  w.close_stdin();
+  BOOST_TEST(w.read_rest() == "0\n");
+  BOOST_TEST(w.wait() == 0);
+  std::string file = walkit::test::slurp(closed("bigint"));
+  size_t first = file.find('\n') + 1;
+  BOOST_TEST(
+      file.substr(first, file.find('\n', first) + 1 - first) ==
+      "{\"record_type\": \"chunk\", \"index\": 0, \"kind\": \"tool_result\", \"payload\": "
+      "{\"n\": 18446744073709551616, \"m\": [-1000000000000000000000000000000, Infinity]}}\n");
+  auto s = walkit::load_session(closed("bigint"), strict());
+  BOOST_REQUIRE_MESSAGE(s.is_ok(), s.status().to_string());
+  BOOST_REQUIRE_EQUAL(s->chunks.size(), 1u);
+  const Value* n = s->chunks[0].payload.find("n");
+  BOOST_REQUIRE(n != nullptr);
+  BOOST_TEST(n->is_big_int());
+  BOOST_TEST(n->as_big_int() == "18446744073709551616");
+}
+
+BOOST_AUTO_TEST_CASE(an_int_json_dumps_would_refuse_exits_4_naming_the_field) {
+  const std::string err = path("digits.stderr");
+  ToolProcess w("walwrite", args("digits", "process"), err);
+  BOOST_REQUIRE(w.send(input_line(0) + "{\"kind\": \"user\", \"payload\": {\"x\": [" + "1" +
+                       std::string(4300, '0') + "]}}\n"));
+  BOOST_TEST(w.read_rest() == "0\n");
+  BOOST_TEST(w.wait() == 4);
+  const std::string message = walkit::test::slurp(err);
+  BOOST_TEST(message.find("line 2") != std::string::npos, message);
+  BOOST_TEST(message.find("payload[\"x\"][0]") != std::string::npos, message);
+  BOOST_TEST(message.find("4301 digits") != std::string::npos, message);
+  auto s = walkit::load_session(partial("digits"), strict());
+  BOOST_REQUIRE_MESSAGE(s.is_ok(), s.status().to_string());
+  check_chunks(*s, 1);
+}
+
 BOOST_AUTO_TEST_CASE(a_last_line_without_newline_is_still_a_chunk) {
   ToolProcess w("walwrite", args("lastline", "process"));
   std::string line = input_line(0);

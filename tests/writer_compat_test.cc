@@ -1,9 +1,11 @@
 #define BOOST_TEST_MODULE writer_compat_test
 #include <boost/test/unit_test.hpp>
-
+#include <cstdint>
+#include <limits>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "support/test_support.h"
@@ -129,4 +131,60 @@ BOOST_AUTO_TEST_CASE(abandoned_session_matches_reference_partial_bytes) {
   w->abandon();
   std::string partial = std::string(kId3) + ".jsonl.__partial__";
   check_same_bytes(slurp(dir.file(partial)), slurp(testdata("rath/" + partial)));
+}
+
+// testdata/compat/values.jsonl was written by make_values.py beside it with
+// CPython 3.11's json.dumps(record, ensure_ascii=False) (standard library
+// only): one chunk per value below, in this order. The values are spelled
+// here independently, as C++ literals.
+BOOST_AUTO_TEST_CASE(every_value_of_the_compat_table_is_written_as_json_dumps_writes_it) {
+  const double inf = std::numeric_limits<double>::infinity();
+  auto big = [](const char* digits) { return Value::integer(digits).value(); };
+  std::string controls;
+  for (int c = 0; c < 0x20; ++c) controls += static_cast<char>(c);
+  std::string ten_4299 = "1" + std::string(4299, '0');  // 4300 digits: the most json.dumps writes
+  const std::vector<std::pair<std::string, Value>> cases = {
+      {"float_1e16", Value(1e16)},
+      {"float_1e-07", Value(1e-07)},
+      {"float_negative_zero", Value(-0.0)},
+      {"float_min_subnormal", Value(5e-324)},
+      {"float_max", Value(1.7976931348623157e308)},
+      {"float_0.1", Value(0.1)},
+      {"float_1.5", Value(1.5)},
+      {"float_100.0", Value(100.0)},
+      {"float_1e22", Value(1e22)},
+      {"float_123456789012345680.0", Value(123456789012345680.0)},
+      {"int_0", Value(0)},
+      {"int_-1", Value(-1)},
+      {"int_2**63-1", Value(std::numeric_limits<int64_t>::max())},
+      {"int_-2**63", Value(std::numeric_limits<int64_t>::min())},
+      {"int_2**64", big("18446744073709551616")},
+      {"int_10**30", big("1000000000000000000000000000000")},
+      {"int_-10**30", big("-1000000000000000000000000000000")},
+      {"int_10**4299", big(ten_4299.c_str())},
+      {"nan", Value(std::numeric_limits<double>::quiet_NaN())},
+      {"infinity", Value(inf)},
+      {"negative_infinity", Value(-inf)},
+      {"control_characters", Value(controls)},
+      {"del_quote_backslash_slash", Value("\x7f \" \\ /")},
+      {"line_separators", Value("a\u2028b\u2029c\u0085d")},
+      {"emoji", Value("\U0001F680\U0001F469\u200D\U0001F4BB")},
+      {"utf8_1_to_4_bytes", Value("A\u00e9\u00df\u0416\u20ac\u65e5\uffff\U00010000\U0010FFFF z")},
+  };
+  TempDir dir;
+  walkit::HeaderFields h;
+  h.id = "00000000-0000-4000-8000-0000000000c0";
+  h.created_at = "2026-12-05T10:00:00.000001+00:00";
+  auto w = create(dir, h);
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const Value payload(Value::Object{{"case", cases[i].first}, {"value", cases[i].second}});
+    walkit::Status s = w->write_chunk(i, "tool_result", payload);
+    BOOST_TEST_REQUIRE(s.is_ok(), cases[i].first << ": " << s.to_string());
+  }
+  walkit::CloseOptions c;
+  c.closed_at = "2026-12-05T10:00:01.000002+00:00";
+  BOOST_TEST_REQUIRE(w->close(c).is_ok());
+  const std::string want = slurp(testdata("compat/values.jsonl"));
+  BOOST_TEST_REQUIRE(lines_of(want).size() == cases.size() + 2);
+  check_same_bytes(slurp(dir.file(h.id + ".jsonl")), want);
 }

@@ -1,11 +1,12 @@
 #define BOOST_TEST_MODULE writer_test
-#include <boost/test/unit_test.hpp>
+#include "walkit/writer.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <boost/test/unit_test.hpp>
 #include <filesystem>
 #include <memory>
 #include <ostream>
@@ -14,8 +15,8 @@
 #include <vector>
 
 #include "support/test_support.h"
+#include "walkit/session.h"
 #include "walkit/value.h"
-#include "walkit/writer.h"
 
 // Writer semantics (SPEC §3). Expected bytes are written out by hand.
 
@@ -59,6 +60,18 @@ const std::string kTorn = R"({"record_type": "chunk", "index": 2, "kind": "assi)
 const std::string kTornSha256 = "7ed1f073841a4fccc70d93ca883c89c3ac8434cfac412ff782292efd0d258a0c";
 
 Value content(const char* text) { return Value(Value::Object{{"content", text}}); }
+
+// {"k": {"k": ... {}}}, `levels` objects (an initializer list would copy the
+// inner value at every level).
+Value nested_objects(size_t levels) {
+  Value v = Value::object();
+  for (size_t i = 1; i < levels; ++i) {
+    Value::Object o;
+    o.emplace_back("k", std::move(v));
+    v = Value(std::move(o));
+  }
+  return v;
+}
 
 std::string trailer(uint64_t count, const std::string& usage = "null") {
   return R"({"record_type": "trailer", "closed_at": ")" + kClosedAt +
@@ -423,6 +436,72 @@ BOOST_AUTO_TEST_CASE(invalid_json_payload_is_refused_and_nothing_is_written) {
   BOOST_TEST(read(kPartial) == kHeader);
   BOOST_TEST(w->next_index() == 0u);
   BOOST_TEST(w->write_chunk(0, "system", content("be brief")).is_ok());
+}
+
+BOOST_AUTO_TEST_CASE(an_int_longer_than_json_dumps_writes_is_refused_naming_its_field) {
+  // Python 3.11: json.dumps refuses ints of more than 4300 digits
+  // (sys.int_info.default_max_str_digits), so the reference writer cannot
+  // write one; neither does walkit's. 4300 digits are written.
+  const std::string digits_4300 = "1" + std::string(4299, '0');
+  const std::string digits_4301 = "-1" + std::string(4300, '0');
+  auto w = make();
+  Value payload = Value::object();
+  payload.set("a", Value::Array{Value(1),
+                                Value(Value::Object{{"b", Value::integer(digits_4301).value()}})});
+  walkit::Status s = w->write_chunk(0, "user", payload);
+  BOOST_TEST(s.code() == Code::kInvalidArgument);
+  BOOST_TEST(s.message().find("payload[\"a\"][1][\"b\"]") != std::string::npos, s.message());
+  BOOST_TEST(s.message().find("4301 digits") != std::string::npos, s.message());
+  BOOST_TEST(read(kPartial) == kHeader);  // nothing written, the writer usable
+  BOOST_TEST(w->latched_error().is_ok());
+  s = w->write_chunk_json(0, "user", "{\"n\": " + digits_4301 + "}");
+  BOOST_TEST(s.message().find("payload[\"n\"]") != std::string::npos, s.message());
+  BOOST_TEST_REQUIRE(w->write_chunk_json(0, "user", "{\"n\": " + digits_4300 + "}").is_ok());
+  BOOST_TEST(read(kPartial) == kHeader +
+                                   R"({"record_type": "chunk", "index": 0, "kind": "user", )"
+                                   R"("payload": {"n": )" +
+                                   digits_4300 + "}}\n");
+}
+
+BOOST_AUTO_TEST_CASE(header_values_the_reference_could_not_write_are_refused_before_any_file) {
+  walkit::WriterOptions o = options();
+  o.header.lineage_extras = Value(
+      Value::Array{Value(Value::Array{"n", Value::integer("9" + std::string(4300, '9')).value()})});
+  auto w = Writer::create(o);
+  BOOST_TEST_REQUIRE(!w.is_ok());
+  BOOST_TEST(w.status().code() == Code::kInvalidArgument);
+  BOOST_TEST(w.status().message().find("header[\"lineage_extras\"][0][1]") != std::string::npos,
+             w.status().message());
+  BOOST_TEST(!exists(kPartial));
+  o = options();
+  o.header.sandbox_spec = nested_objects(walkit::kMaxDepth);
+  w = Writer::create(o);
+  BOOST_TEST_REQUIRE(!w.is_ok());
+  // The header record itself is the first of its 1000 levels.
+  BOOST_TEST(w.status().message().find("header[\"sandbox_spec\"][\"k\"][\"k\"]...: nested deeper "
+                                       "than 1000 levels") != std::string::npos,
+             w.status().message());
+  BOOST_TEST(!exists(kPartial));
+  o.header.sandbox_spec = nested_objects(walkit::kMaxDepth - 1);  // the record is one more
+  BOOST_TEST(Writer::create(o).is_ok());
+}
+
+BOOST_AUTO_TEST_CASE(a_payload_may_nest_one_level_less_than_kmaxdepth) {
+  // The record object is the first level: the payload gets the other 999.
+  const auto nested = nested_objects;
+  auto w = make();
+  walkit::Status s = w->write_chunk(0, "user", nested(walkit::kMaxDepth));
+  BOOST_TEST(s.code() == Code::kInvalidArgument);
+  BOOST_TEST(s.message().find("nested deeper than 999") != std::string::npos, s.message());
+  BOOST_TEST(read(kPartial) == kHeader);
+  BOOST_TEST_REQUIRE(w->write_chunk(0, "user", nested(walkit::kMaxDepth - 1)).is_ok());
+  BOOST_TEST_REQUIRE(w->close(close_options()).is_ok());
+  walkit::ReaderOptions strict;
+  strict.mode = walkit::ReadMode::kStrict;
+  auto back = walkit::load_session(path(kFinal), strict);
+  BOOST_TEST_REQUIRE(back.is_ok(), back.status().to_string());
+  BOOST_TEST_REQUIRE(back->chunks.size() == 1u);
+  BOOST_TEST((back->chunks[0].payload == nested(walkit::kMaxDepth - 1)));
 }
 
 BOOST_AUTO_TEST_CASE(record_mode_makes_every_acknowledged_chunk_durable) {

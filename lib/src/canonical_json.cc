@@ -11,8 +11,6 @@
 namespace walkit::detail {
 namespace {
 
-bool is_container(const Value& v) { return v.is_array() || v.is_object(); }
-
 // End of the number token starting at `pos` (digits, sign, '.', exponent);
 // *is_float says whether it has a fraction or an exponent.
 size_t number_token_end(std::string_view s, size_t pos, bool* is_float) {
@@ -26,56 +24,6 @@ size_t number_token_end(std::string_view s, size_t pos, bool* is_float) {
     }
   }
   return pos;
-}
-
-Status too_deep() {
-  return Status(Code::kInvalidArgument,
-                "value nested deeper than " + std::to_string(kMaxDepth) + " levels");
-}
-
-// `depth` is the depth of `v` (the record is 1); a container child's depth is
-// checked before recursing, so at most kMaxDepth frames are on the stack.
-Status append_value(std::string& out, const Value& v, JsonStyle style, size_t depth) {
-  const bool spaced = style == JsonStyle::kReference;
-  if (v.is_array()) {
-    out += '[';
-    bool first = true;
-    for (const Value& e : v.as_array()) {
-      if (!first) out += spaced ? ", " : ",";
-      first = false;
-      if (is_container(e) && depth >= kMaxDepth) return too_deep();
-      WALKIT_RETURN_IF_ERROR(append_value(out, e, style, depth + 1));
-    }
-    out += ']';
-    return Status::ok();
-  }
-  if (v.is_object()) {
-    const Value::Object& obj = v.as_object();
-    std::vector<const Value::Member*> members;
-    members.reserve(obj.size());
-    for (const Value::Member& m : obj) members.push_back(&m);
-    // Keys are unique (the parser keeps Python's last value per key), so the
-    // order is total. std::string compares as unsigned bytes: UTF-8 byte
-    // order is code point order.
-    if (style == JsonStyle::kDigest) {
-      std::sort(members.begin(), members.end(),
-                [](const Value::Member* a, const Value::Member* b) { return a->first < b->first; });
-    }
-    out += '{';
-    bool first = true;
-    for (const Value::Member* m : members) {
-      if (!first) out += spaced ? ", " : ",";
-      first = false;
-      append_python_json_string(out, m->first);
-      out += spaced ? ": " : ":";
-      if (is_container(m->second) && depth >= kMaxDepth) return too_deep();
-      WALKIT_RETURN_IF_ERROR(append_value(out, m->second, style, depth + 1));
-    }
-    out += '}';
-    return Status::ok();
-  }
-  // Scalars are spelled by the writer's codec, the one definition of them.
-  return append_python_json(out, v);
 }
 
 // One pass over a validated JSON object line. Each container on the stack
@@ -238,27 +186,15 @@ class SpellingChecker {
       return;
     }
     if (!is_float) {
-      if (tok == "-0") {
-        verdict_ = Spelling::kRespell;  // Python reads it as 0
-        return;
-      }
-      if (tok.size() < 19) return;
-      // Does it fit where the parser will put it (int64, or uint64 when positive)?
-      std::errc ec;
-      if (tok[0] == '-') {
-        int64_t v;
-        ec = std::from_chars(tok.data(), tok.data() + tok.size(), v).ec;
-      } else {
-        uint64_t v;
-        ec = std::from_chars(tok.data(), tok.data() + tok.size(), v).ec;
-      }
-      if (ec != std::errc()) verdict_ = Spelling::kUnsafe;
+      // JSON's integer grammar is Python's repr(int) at every size (no
+      // leading zeros), but for "-0", which Python reads as 0.
+      if (tok == "-0") verdict_ = Spelling::kRespell;
       return;
     }
     double d = 0;
     auto r = std::from_chars(tok.data(), tok.data() + tok.size(), d);
     if (r.ec != std::errc() || r.ptr != tok.data() + tok.size()) {
-      verdict_ = Spelling::kRespell;
+      verdict_ = Spelling::kRespell;  // 1e400 and the like: written as Infinity, 0.0, ...
       return;
     }
     std::string again;
@@ -290,59 +226,10 @@ class SpellingChecker {
   Spelling verdict_ = Spelling::kCanonical;
 };
 
-// For a line already known to need respelling: does it hold an integer
-// that does not fit where the parser puts integers? A lenient scan: tokens
-// outside strings, whatever the whitespace.
-bool has_unsafe_integer(std::string_view s) {
-  for (size_t i = 0; i < s.size();) {
-    char c = s[i];
-    if (c == '"') {
-      // Skip the string: to the next quote that no backslash escapes.
-      for (++i;;) {
-        const void* q = std::memchr(s.data() + i, '"', s.size() - i);
-        if (!q) return false;
-        size_t quote = static_cast<size_t>(static_cast<const char*>(q) - s.data());
-        size_t slashes = 0;
-        while (quote - slashes > i && s[quote - slashes - 1] == '\\') ++slashes;
-        i = quote + 1;
-        if (slashes % 2 == 0) break;
-      }
-      continue;
-    }
-    if (c != '-' && (c < '0' || c > '9')) {
-      ++i;
-      continue;
-    }
-    size_t start = i;
-    bool is_float = false;
-    i = number_token_end(s, i, &is_float);
-    std::string_view tok = s.substr(start, i - start);
-    if (is_float || tok.size() < 19) continue;
-    std::errc ec;
-    if (tok[0] == '-') {
-      int64_t v;
-      ec = std::from_chars(tok.data(), tok.data() + tok.size(), v).ec;
-    } else {
-      uint64_t v;
-      ec = std::from_chars(tok.data(), tok.data() + tok.size(), v).ec;
-    }
-    if (ec != std::errc()) return true;
-  }
-  return false;
-}
-
 }  // namespace
 
-Status append_styled_json(std::string& out, const Value& v, JsonStyle style) {
-  if (style == JsonStyle::kReference) return append_python_json(out, v);
-  return append_value(out, v, style, 1);
-}
-
-Spelling check_spelling(std::string_view line, JsonStyle style, bool find_unsafe) {
-  Spelling s = SpellingChecker(line, style).run();
-  // The checker stops at the first respelling; a big integer may come later.
-  if (s == Spelling::kRespell && find_unsafe && has_unsafe_integer(line)) return Spelling::kUnsafe;
-  return s;
+Spelling check_spelling(std::string_view line, JsonStyle style) {
+  return SpellingChecker(line, style).run();
 }
 
 }  // namespace walkit::detail

@@ -22,24 +22,22 @@ namespace walkit::detail {
 enum class JsonStyle { kReference, kMinified, kDigest };
 
 // Appends `v` in `style`. Fails (kInvalidArgument) on invalid UTF-8 or
-// nesting deeper than kMaxDepth, as append_python_json does.
+// nesting deeper than kMaxDepth, as append_python_json does: it is the same
+// iterative walk (python_json.cc), with other separators and key order.
 Status append_styled_json(std::string& out, const Value& v, JsonStyle style);
 
 enum class Spelling {
   kCanonical,  // the line is byte-for-byte what the writer emits for its value
   kRespell,    // same value, other bytes (whitespace, escapes, number spelling, key order kept)
-  // An integer outside int64/uint64: walkit's Value holds it as a double, so a
-  // rewrite would turn a Python int into a float. Never rewritten.
-  kUnsafe,
 };
 
 // Decides the spelling of one record line in kReference or kMinified style
 // without building a Value: one pass over the bytes. Precondition: `line` is
 // a valid JSON object (the reader has validated it); on other input the
-// answer is kRespell or kUnsafe, never kCanonical by accident of a bad
-// byte. Duplicate keys make a line kRespell (the writer never repeats one).
-// Without `find_unsafe`, a line to respell is not searched for big integers
-// (it may then be kRespell where it would be kUnsafe).
-Spelling check_spelling(std::string_view line, JsonStyle style, bool find_unsafe = true);
+// answer is kRespell, never kCanonical by accident of a bad byte. Duplicate
+// keys make a line kRespell (the writer never repeats one). An integer of
+// any size is canonical as JSON spells it (Value keeps big integers exactly,
+// and the writer writes their decimal text), except "-0" (Python's 0).
+Spelling check_spelling(std::string_view line, JsonStyle style);
 
 }  // namespace walkit::detail

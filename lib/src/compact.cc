@@ -39,9 +39,8 @@ Result<FirstPass> first_pass(FileSystem& fs, int fd, const std::string& path,
     if (!more.is_ok()) return more.status();
     if (!*more) break;
     fp.record_bytes += r.raw.size() + 1;
-    Spelling s = check_spelling(r.raw, style);
-    if (s != Spelling::kCanonical) fp.canonical = false;
-    if (s == Spelling::kUnsafe) fp.unsafe = true;
+    // One line to respell decides: the whole file is rewritten.
+    if (fp.canonical && check_spelling(r.raw, style) != Spelling::kCanonical) fp.canonical = false;
   }
   fp.summary = reader.summary();
   StateFacts f;
@@ -202,12 +201,6 @@ Result<CompactReport> rewrite_session(const std::string& path, const CompactOpti
                           std::to_string(p->line) + ")"
                     : std::string()) +
                  "; untouched (walrepair --salvage, or --merge-resumed for a reopened session)";
-    return rep;
-  }
-  if (fp->unsafe) {
-    rep.action = CompactAction::kRefused;
-    rep.detail =
-        "holds an integer beyond 64 bits, which a rewrite would turn into a float; untouched";
     return rep;
   }
   // The session has been read in full under its lock and is sound: a

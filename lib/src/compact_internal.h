@@ -20,7 +20,6 @@ struct FirstPass {
   std::vector<Problem> problems;
   FileState state = FileState::kCorrupt;
   bool canonical = true;      // every record line is spelled as wanted
-  bool unsafe = false;        // a line holds an integer beyond 64 bits
   uint64_t record_bytes = 0;  // bytes of delivered records, '\n' included
 };
 

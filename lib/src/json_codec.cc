@@ -3,6 +3,7 @@
 // Both parsers run RapidJSON's iterative (non-recursive) parser with a SAX
 // handler, so input nesting never reaches the C stack: the handlers count
 // depth and stop the parse past kMaxDepth. No RapidJSON DOM is ever built.
+// Numbers arrive as text and are converted here (json_codec.h).
 #include "json_codec.h"
 
 #include <rapidjson/error/en.h>
@@ -21,8 +22,29 @@
 namespace walkit {
 namespace {
 
-constexpr unsigned kLineFlags = rapidjson::kParseIterativeFlag | rapidjson::kParseNanAndInfFlag;
+constexpr unsigned kLineFlags = rapidjson::kParseInsituFlag | rapidjson::kParseIterativeFlag |
+                                rapidjson::kParseNanAndInfFlag |
+                                rapidjson::kParseNumbersAsStringsFlag;
 static_assert(kLineFlags == detail::kJsonLineFlags, "json_respell.cc parses with the same flags");
+
+// Parses `text` into `h`, in place on `scratch` (a copy of it); when
+// RapidJSON finds a number too big for its scanner, again from a masked
+// copy, into a handler made fresh by `reset(h)` (json_codec.h,
+// mask_numbers). `r` holds the error of the last parse.
+template <typename Handler, typename Reset>
+bool parse_with_numbers(rapidjson::Reader& r, std::string_view text, Handler& h,
+                        std::string& scratch, Reset reset) {
+  scratch.assign(text);  // NUL-terminated, as the in-place stream needs
+  h.numbers = detail::NumberText{scratch.data(), text.data()};
+  rapidjson::InsituStringStream ss(scratch.data());
+  if (r.Parse<kLineFlags>(ss, h)) return true;
+  if (r.GetParseErrorCode() != rapidjson::kParseErrorNumberTooBig) return false;
+  detail::mask_numbers(text, &scratch);
+  reset(h);
+  h.numbers = detail::NumberText{scratch.data(), text.data()};
+  rapidjson::InsituStringStream masked(scratch.data());
+  return r.Parse<kLineFlags>(masked, h);
+}
 
 std::string parse_error_text(const rapidjson::Reader& r) {
   return std::string("invalid JSON at byte ") + std::to_string(r.GetErrorOffset()) + ": " +
@@ -54,12 +76,46 @@ Field top_field(std::string_view k) {
 }
 
 // What kind of JSON value a field had; kAbsent if the key never appeared.
-enum class Seen : unsigned char { kAbsent, kString, kUint, kInt, kDouble, kBool, kNull, kObject, kArray };
+// kUint: a non-negative integer that fits uint64; kInt: a negative one that
+// fits int64 (and "-0"); kBigInt: any other integer.
+enum class Seen : unsigned char {
+  kAbsent,
+  kString,
+  kUint,
+  kInt,
+  kBigInt,
+  kDouble,
+  kBool,
+  kNull,
+  kObject,
+  kArray
+};
+
+// The kind of a number's text and, for kUint and kInt, its value (kBigInt:
+// clamped to the int64 range on its side, for schema_version).
+struct NumberKind {
+  Seen kind;
+  uint64_t u = 0;  // kUint
+  int64_t i = 0;   // kInt, kBigInt
+};
+NumberKind classify_number(std::string_view t) {
+  if (t.find_first_of(".eENI") != std::string_view::npos) return {Seen::kDouble};
+  const char* end = t.data() + t.size();
+  NumberKind k{Seen::kUint};
+  if (t[0] == '-') {
+    k.kind = Seen::kInt;
+    if (std::from_chars(t.data(), end, k.i).ec == std::errc()) return k;
+    return {Seen::kBigInt, 0, INT64_MIN};
+  }
+  if (std::from_chars(t.data(), end, k.u).ec == std::errc()) return k;
+  return {Seen::kBigInt, 0, INT64_MAX};
+}
 
 struct RecordHandler : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, RecordHandler> {
   explicit RecordHandler(Record* r) : rec(r) {}
 
   Record* rec;
+  detail::NumberText numbers;
   size_t depth = 0;
   bool too_deep = false;
   bool not_object = false;
@@ -92,27 +148,32 @@ struct RecordHandler : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, RecordHan
   }
   bool Null() { return scalar(Seen::kNull); }
   bool Bool(bool) { return scalar(Seen::kBool); }
-  bool Double(double) { return scalar(Seen::kDouble); }
-  bool Int(int i) { return Int64(i); }
-  bool Uint(unsigned u) { return Uint64(u); }
-  bool Int64(int64_t i) {
-    if (depth == 1 && pending == Field::kSchemaVersion) rec->schema_version = i;
-    if (in_usage && depth == 2) usage_int(i);
-    return scalar(Seen::kInt);
-  }
-  bool Uint64(uint64_t u) {
-    if (depth == 1) {
+  // Only the format's own integers (index, final_chunk_count,
+  // schema_version, the usage counts) are converted; any other number's
+  // kind is never looked at, so a payload's numbers cost one call each.
+  bool RawNumber(const char* s, rapidjson::SizeType n, bool) {
+    const bool field = depth == 1 && pending != Field::kNone;
+    const bool usage_field = in_usage && depth == 2 && usage_pending != Field::kNone;
+    if (!field && !usage_field) return scalar(Seen::kDouble);
+    const NumberKind k = classify_number(numbers.of(s, n));
+    if (field) {
       switch (pending) {
-        case Field::kIndex: rec->index = u; break;
-        case Field::kFinalCount: rec->final_chunk_count = u; break;
+        case Field::kIndex: rec->index = k.u; break;
+        case Field::kFinalCount: rec->final_chunk_count = k.u; break;
         case Field::kSchemaVersion:
-          rec->schema_version = u > INT64_MAX ? INT64_MAX : static_cast<int64_t>(u);
+          // A schema newer than any int64 is still newer than this build's.
+          rec->schema_version = k.kind == Seen::kUint
+                                    ? static_cast<int64_t>(std::min<uint64_t>(k.u, INT64_MAX))
+                                    : k.i;
           break;
         default: break;
       }
     }
-    if (in_usage && depth == 2 && u <= INT64_MAX) usage_int(static_cast<int64_t>(u));
-    return scalar(Seen::kUint);
+    if (usage_field) {
+      if (k.kind == Seen::kInt) usage_int(k.i);
+      if (k.kind == Seen::kUint && k.u <= uint64_t{INT64_MAX}) usage_int(static_cast<int64_t>(k.u));
+    }
+    return scalar(k.kind);
   }
   void usage_int(int64_t v) {
     switch (usage_pending) {
@@ -200,7 +261,7 @@ LineProblem check_shape(const RecordHandler& h, Record* rec) {
   } else if (h.record_type == "header") {
     rec->type = RecordType::kHeader;
     Seen sv = h.of(Field::kSchemaVersion);
-    if (sv != Seen::kUint && sv != Seen::kInt) {
+    if (sv != Seen::kUint && sv != Seen::kInt && sv != Seen::kBigInt) {
       return bad_field("header", "schema_version", "an integer");
     }
     if (!is_str(Field::kId)) return bad_field("header", "id", "a string");
@@ -235,19 +296,27 @@ LineProblem parse_record_line_nul(std::string_view line, Record* rec) {
                               std::to_string(bad) + " of the line");
   }
   rec->raw = line;
-  rec->kind.clear();
-  rec->id.clear();
-  rec->created_at.clear();
-  rec->closed_at.clear();
-  rec->usage.reset();
-  rec->index = rec->final_chunk_count = 0;
-  rec->schema_version = 0;
+  const auto clear = [rec] {
+    rec->kind.clear();
+    rec->id.clear();
+    rec->created_at.clear();
+    rec->closed_at.clear();
+    rec->usage.reset();
+    rec->index = rec->final_chunk_count = 0;
+    rec->schema_version = 0;
+  };
+  clear();
   RecordHandler h(rec);
-  // One parser per thread: its internal stack keeps its capacity between
-  // lines instead of being regrown for every long string.
+  // One parser and one scratch copy per thread: they keep their capacity
+  // between lines instead of being regrown for every line.
   thread_local rapidjson::Reader reader;
-  rapidjson::StringStream ss(line.data());
-  rapidjson::ParseResult ok = reader.Parse<kLineFlags>(ss, h);
+  thread_local std::string scratch;
+  const bool ok = parse_with_numbers(reader, line, h, scratch, [&](RecordHandler& fresh) {
+    clear();
+    fresh = RecordHandler(rec);
+  });
+  // A line of many mebibytes is rare: its copy is not kept for the next one.
+  if (scratch.capacity() > (size_t{4} << 20)) std::string().swap(scratch);
   if (!ok) {
     if (h.too_deep) {
       return std::make_pair(ProblemKind::kTooDeep, "nesting deeper than " +
@@ -263,7 +332,7 @@ LineProblem parse_record_line_nul(std::string_view line, Record* rec) {
 }  // namespace detail
 
 LineProblem parse_record_line(std::string_view line, Record* out) {
-  // Keep a NUL-terminated copy alive for as long as out->raw may be used:
+  // Keep a copy alive for as long as out->raw may be used:
   // out->raw points into it until the next call on this thread.
   thread_local std::string copy;
   copy.assign(line);
@@ -302,35 +371,95 @@ int64_t decimal_magnitude(std::string_view u) {
 
 namespace detail {
 
-// A JSON number's text (RapidJSON validated its syntax) as a Value: an
-// integer that fits 64 bits keeps its kind (int64, or uint64 above
-// INT64_MAX), anything else is a double, correctly rounded by
-// std::from_chars. nullopt: too big for a double.
 std::optional<Value> number_value(std::string_view t) {
   const bool minus = !t.empty() && t[0] == '-';
   const std::string_view u = minus ? t.substr(1) : t;
   constexpr double kInf = std::numeric_limits<double>::infinity();
   if (u == "NaN") return Value(std::numeric_limits<double>::quiet_NaN());
   if (u == "Inf" || u == "Infinity") return Value(minus ? -kInf : kInf);
-  const char* end = t.data() + t.size();
   if (t.find_first_of(".eE") == std::string_view::npos) {
-    if (minus) {
-      int64_t i = 0;
-      auto [p, ec] = std::from_chars(t.data(), end, i);
-      if (ec == std::errc() && p == end) return Value(i);
-    } else {
-      uint64_t v = 0;
-      auto [p, ec] = std::from_chars(t.data(), end, v);
-      if (ec == std::errc() && p == end) {
-        return v <= uint64_t{INT64_MAX} ? Value(static_cast<int64_t>(v)) : Value(v);
-      }
-    }
+    // Python's int: exact at any size (the text is kept beyond 64 bits).
+    if (auto i = Value::integer(t); i.is_ok()) return std::move(*i);
   }
+  const char* end = t.data() + t.size();
   double d = 0;
   auto [p, ec] = std::from_chars(t.data(), end, d);
   if (ec == std::errc() && p == end) return Value(d);
-  if (ec == std::errc::result_out_of_range && decimal_magnitude(u) < 0) return Value(minus ? -0.0 : 0.0);
+  // Python's float() rounds a decimal beyond the double range to inf and one
+  // below the smallest subnormal to zero, keeping the sign; from_chars says
+  // only "out of range", so the text's magnitude decides which.
+  if (ec == std::errc::result_out_of_range && p == end) {
+    if (decimal_magnitude(u) < 0) return Value(minus ? -0.0 : 0.0);
+    return Value(minus ? -kInf : kInf);
+  }
   return std::nullopt;
+}
+
+namespace {
+
+// JSON's number grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+bool json_number_grammar(std::string_view t) {
+  size_t i = 0;
+  const auto digits = [&] {
+    const size_t from = i;
+    while (i < t.size() && t[i] >= '0' && t[i] <= '9') ++i;
+    return i - from;
+  };
+  if (i < t.size() && t[i] == '-') ++i;
+  if (i < t.size() && t[i] == '0') {
+    ++i;
+  } else if (digits() == 0) {
+    return false;
+  }
+  if (i < t.size() && t[i] == '.') {
+    ++i;
+    if (digits() == 0) return false;
+  }
+  if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) {
+    ++i;
+    if (i < t.size() && (t[i] == '+' || t[i] == '-')) ++i;
+    if (digits() == 0) return false;
+  }
+  return i == t.size();
+}
+
+bool number_token_char(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' ||
+         c == '+' || c == '-';
+}
+
+}  // namespace
+
+// Outside strings, a JSON text's number tokens (NaN and Infinity included)
+// are its maximal runs of [0-9A-Za-z.+-] that start with a digit, '-', 'N'
+// or 'I' (true, false and null start otherwise, and nothing else there is
+// made of these bytes). A run that is not a number by the grammar is left
+// as it is, so RapidJSON rejects it where it would have.
+void mask_numbers(std::string_view text, std::string* masked) {
+  masked->assign(text);
+  const size_t n = text.size();
+  for (size_t i = 0; i < n;) {
+    const char c = text[i];
+    if (c == '"') {  // a string: to the next quote that no backslash escapes
+      for (++i; i < n && text[i] != '"'; ++i) {
+        if (text[i] == '\\') ++i;
+      }
+      ++i;
+      continue;
+    }
+    if (c != '-' && c != 'N' && c != 'I' && (c < '0' || c > '9')) {
+      ++i;
+      continue;
+    }
+    const size_t start = i;
+    while (i < n && number_token_char(text[i])) ++i;
+    if (i - start >= 3 && json_number_grammar(text.substr(start, i - start))) {
+      (*masked)[start] = '0';
+      (*masked)[start + 1] = '.';
+      std::fill(masked->begin() + static_cast<ptrdiff_t>(start + 2),
+                masked->begin() + static_cast<ptrdiff_t>(i), '0');
+    }
+  }
 }
 
 // RapidJSON decodes a lone low-surrogate escape (\udc00-\udfff) into the
@@ -372,26 +501,16 @@ struct ValueBuilder : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, ValueBuild
   }
   bool Null() { return add(Value()); }
   bool Bool(bool b) { return add(Value(b)); }
-  bool Int(int i) { return add(Value(int64_t{i})); }
-  bool Uint(unsigned u) { return add(Value(int64_t{u})); }
-  bool Int64(int64_t i) { return add(Value(i)); }
-  bool Uint64(uint64_t u) {
-    return add(u <= INT64_MAX ? Value(static_cast<int64_t>(u)) : Value(u));
-  }
-  bool Double(double d) { return add(Value(d)); }
   // Numbers arrive as text (kParseNumbersAsStringsFlag): RapidJSON 1.1.0's
   // full-precision strtod passes 0 to __builtin_clzll for some inputs and
   // returns garbage ("0e100" parsed as -2e146; upstream issue #1249, fixed
-  // after 1.1.0; fuzz_writer_roundtrip found it under UBSan).
+  // after 1.1.0; fuzz_writer_roundtrip found it under UBSan), and it has no
+  // kind for Python's big ints.
   bool RawNumber(const char* s, rapidjson::SizeType n, bool) {
-    auto v = detail::number_value(std::string_view(s, n));
-    if (!v) {
-      number_too_big = true;
-      return false;
-    }
-    return add(std::move(*v));
+    auto v = detail::number_value(numbers.of(s, n));
+    return v && add(std::move(*v));
   }
-  bool number_too_big = false;
+  detail::NumberText numbers;
   bool String(const char* s, rapidjson::SizeType n, bool) {
     if (has_surrogate(s, n)) return false;
     return add(Value(std::string(s, n)));
@@ -459,19 +578,14 @@ Result<Value> parse_json(std::string_view text, size_t max_depth) {
     return Status(Code::kInvalidArgument, (text[bad] == '\0' ? "NUL byte at byte " : "invalid UTF-8 at byte ") +
                                               std::to_string(bad));
   }
-  std::string copy(text);  // NUL-terminated for the string stream
+  std::string scratch;
   ValueBuilder b(max_depth);
   rapidjson::Reader reader;
-  rapidjson::StringStream ss(copy.c_str());
-  constexpr unsigned kFlags = kLineFlags | rapidjson::kParseNumbersAsStringsFlag;
-  if (!reader.Parse<kFlags>(ss, b)) {
+  if (!parse_with_numbers(reader, text, b, scratch,
+                          [max_depth](ValueBuilder& fresh) { fresh = ValueBuilder(max_depth); })) {
     if (b.too_deep) {
       return Status(Code::kInvalidArgument, "nesting deeper than " + std::to_string(max_depth) +
                                                 " at byte " + std::to_string(reader.GetErrorOffset()));
-    }
-    if (b.number_too_big) {
-      return Status(Code::kInvalidArgument, "number too big for a double at byte " +
-                                                std::to_string(reader.GetErrorOffset()));
     }
     if (b.lone_surrogate) {
       return Status(Code::kInvalidArgument, "lone surrogate escape (not UTF-8) in the string ending at byte " +

@@ -15,22 +15,54 @@
 
 namespace walkit::detail {
 
-// As parse_record_line(), but line.data()[line.size()] must be '\0' and
-// readable: RapidJSON's fast string stream stops there. The reader arranges
-// it by overwriting the line's '\n' in its own buffer.
+// As parse_record_line(), but out->raw is `line` itself (no copy is kept),
+// valid for as long as the caller's buffer is. (It once had to be followed
+// by a '\0' for RapidJSON; the parse now works on a copy of its own.)
 std::optional<std::pair<ProblemKind, std::string>> parse_record_line_nul(std::string_view line,
                                                                          Record* out);
 
-// RapidJSON's flags for a record line (json_codec.cc and json_respell.cc):
-// kParseIterativeFlag | kParseNanAndInfFlag, spelled out so that this header
-// need not include RapidJSON.
-inline constexpr unsigned kJsonLineFlags = 4u | 256u;
+// RapidJSON's flags for every parse (json_codec.cc and json_respell.cc):
+// kParseInsituFlag | kParseIterativeFlag | kParseNanAndInfFlag |
+// kParseNumbersAsStringsFlag, spelled out so that this header need not
+// include RapidJSON. Numbers always arrive as text (RawNumber): RapidJSON
+// 1.1.0's own conversion returns wrong doubles for some inputs ("0e100" as
+// -2e146, upstream issue #1249) and has no kind for an integer beyond 64
+// bits. The parse is in place, on a scratch copy of the text: numbers then
+// cost RapidJSON no copy (a copying parse pushes every digit onto its stack
+// twice, which made a number-heavy session 40% slower to read), strings are
+// decoded where they are, and a number's text is found by its offset.
+inline constexpr unsigned kJsonLineFlags = 1u | 4u | 256u | 64u;
 
-// A JSON number's text (its syntax already validated) as a Value: an
-// integer that fits 64 bits keeps its kind (int64, or uint64 above
-// INT64_MAX), anything else is a double, correctly rounded. nullopt: too
-// big for a double.
+// A JSON number's text (its syntax already validated) as a Value, as
+// Python's json.loads reads it: an integer exactly (Value::integer: int64,
+// uint64 or a big integer), anything else the nearest double, with overflow
+// to an infinity of the number's sign (Python's float('1e400') is inf) and
+// underflow to a zero of that sign. NaN, Infinity, -Infinity (and
+// RapidJSON's Inf) as doubles. nullopt only for text that is not a number.
 std::optional<Value> number_value(std::string_view t);
+
+// Even with kParseNumbersAsStringsFlag, RapidJSON 1.1.0 converts while it
+// scans and stops with kParseErrorNumberTooBig at a number no double holds:
+// an integer part of about 309 digits or more (10**400), or an exponent
+// beyond 308 (1e400, even 0e400). Python reads all of them. After that
+// error the text is parsed again from a copy made by mask_numbers(): every
+// number token that follows JSON's number grammar and is at least three
+// bytes long is replaced by "0.0..." of the same length, which RapidJSON
+// takes without complaint; byte offsets (in error messages, and of every
+// number) stay those of the text, so each number's text is read from the
+// original at its offset (NumberText).
+void mask_numbers(std::string_view text, std::string* masked);
+
+// Where a handler's RawNumber() finds a number's text: RapidJSON reports a
+// pointer into the buffer it parses in place; the same offset in the text
+// that buffer was copied (and maybe masked) from holds the number as written.
+struct NumberText {
+  const char* parsed = nullptr;    // the buffer RapidJSON parses in place
+  const char* original = nullptr;  // the text it is a copy of
+  std::string_view of(const char* s, size_t n) const {
+    return std::string_view(original + (s - parsed), n);
+  }
+};
 
 // True when a decoded JSON string holds a lone surrogate escape's bytes.
 bool decoded_lone_surrogate(std::string_view s);
@@ -53,8 +85,8 @@ class Respeller {
   // Parses `text` (a whole JSON object; checked for UTF-8 first) and
   // replaces digest() and, with `styled`, styled() (", "/": " when `spaced`).
   // False when the text is not a JSON object walkit accepts (invalid JSON or
-  // UTF-8, a lone surrogate, nesting deeper than kMaxDepth, a number beyond a
-  // double): the caller takes parse_json()'s path, which says why.
+  // UTF-8, a lone surrogate, nesting deeper than kMaxDepth): the caller
+  // takes parse_json()'s path, which says why.
   bool respell(std::string_view text, bool styled, bool spaced);
   const std::string& digest() const { return digest_; }
   const std::string& styled() const { return styled_; }
@@ -66,7 +98,7 @@ class Respeller {
  private:
   struct Handler;
   std::unique_ptr<Handler> handler_;  // scratch reused from line to line
-  std::string text_;                  // the text, NUL-terminated for RapidJSON
+  std::string scratch_;               // the text, copied for RapidJSON to parse in place
   std::string digest_, styled_;
   bool repeated_key_ = false;
 };

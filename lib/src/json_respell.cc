@@ -46,11 +46,14 @@ struct Respeller::Handler : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Hand
   std::string scratch;
   std::vector<size_t> order;
   bool seen_root = false, root_object = false, repeated = false;
+  NumberText numbers;
 
   void reset(std::string* d, std::string* s, bool sp) {
     dig = d;
     sty = s;
     spaced = sp;
+    d->clear();
+    if (s) s->clear();
     frames.clear();
     members.clear();
     keys.clear();
@@ -82,13 +85,10 @@ struct Respeller::Handler : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Hand
   }
   bool Null() { return scalar(Value()); }
   bool Bool(bool b) { return scalar(Value(b)); }
-  bool Int(int i) { return scalar(Value(int64_t{i})); }
-  bool Uint(unsigned u) { return scalar(Value(int64_t{u})); }
-  bool Int64(int64_t i) { return scalar(Value(i)); }
-  bool Uint64(uint64_t u) { return scalar(u <= INT64_MAX ? Value(static_cast<int64_t>(u)) : Value(u)); }
-  bool Double(double d) { return scalar(Value(d)); }
+  // Numbers arrive as text (kJsonLineFlags) and are spelled by value, as
+  // parse_json reads them: big integers exactly, 1e400 as Infinity.
   bool RawNumber(const char* s, rapidjson::SizeType n, bool) {
-    auto v = number_value(std::string_view(s, n));
+    auto v = number_value(numbers.of(s, n));
     return v && scalar(*v);
   }
   // A lone low-surrogate escape decodes to bytes that are not UTF-8.
@@ -184,13 +184,24 @@ bool Respeller::respell(std::string_view text, bool styled, bool spaced) {
   styled_.clear();
   repeated_key_ = false;
   if (!valid_utf8_no_nul(text)) return false;
-  text_.assign(text);  // NUL-terminated for the string stream
   Handler& h = *handler_;
   h.reset(&digest_, styled ? &styled_ : nullptr, spaced);
+  // In place on a copy, as json_codec.cc parses (json_codec.h: kJsonLineFlags).
+  scratch_.assign(text);
+  h.numbers = NumberText{scratch_.data(), text.data()};
   rapidjson::Reader reader;
-  rapidjson::StringStream ss(text_.c_str());
-  constexpr unsigned kFlags = kJsonLineFlags | rapidjson::kParseNumbersAsStringsFlag;
-  if (!reader.Parse<kFlags>(ss, h) || !h.root_object) return false;
+  rapidjson::InsituStringStream ss(scratch_.data());
+  bool ok = reader.Parse<kJsonLineFlags>(ss, h);
+  if (!ok && reader.GetParseErrorCode() == rapidjson::kParseErrorNumberTooBig) {
+    // A number RapidJSON's scanner cannot hold (json_codec.h, mask_numbers):
+    // again from a masked copy, each number's text from the original.
+    mask_numbers(text, &scratch_);
+    h.reset(&digest_, styled ? &styled_ : nullptr, spaced);
+    h.numbers = NumberText{scratch_.data(), text.data()};
+    rapidjson::InsituStringStream masked(scratch_.data());
+    ok = reader.Parse<kJsonLineFlags>(masked, h);
+  }
+  if (!ok || !h.root_object) return false;
   repeated_key_ = h.repeated;
   return true;
 }

@@ -1,15 +1,18 @@
 // Value's helpers and the serializer that writes exactly what the reference
-// writer's json.dumps(v, ensure_ascii=False) writes.
+// writer's json.dumps(v, ensure_ascii=False) writes, with the minified and
+// digest styles of canonical_json.h (the same walk, other separators).
 //
 // Byte compatibility is the point: files from either writer must be
 // indistinguishable, so every choice below (separators, which characters are
 // escaped and how, the float format) follows CPython's json encoder and
 // float repr, not RFC 8259's freedom.
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <charconv>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #if defined(__SSE2__)
@@ -18,9 +21,13 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <vector>
 
-#include "walkit/value.h"
+#include "canonical_json.h"
+#include "python_json.h"
 #include "utf8.h"
+#include "walk_stack.h"
+#include "walkit/value.h"
 
 namespace walkit {
 Value& Value::set(std::string key, Value v) {
@@ -173,12 +180,8 @@ Status check_utf8(std::string_view s, const char* what) {
                 std::string("invalid UTF-8 in ") + what + " at byte offset " + std::to_string(bad));
 }
 
-bool is_container(const Value& v) { return v.is_array() || v.is_object(); }
-
-// `depth` is the depth of `v` (the top value is 1). Only containers nest, and
-// the caller checks a container child's depth before recursing, so the stack
-// holds at most kMaxDepth frames.
-Status append_value(std::string& out, const Value& v, size_t depth) {
+// Every kind but the containers, as json.dumps writes it.
+Status append_scalar(std::string& out, const Value& v) {
   switch (v.type()) {
     case Value::Type::kNull:
       out += "null";
@@ -195,6 +198,9 @@ Status append_value(std::string& out, const Value& v, size_t depth) {
     case Value::Type::kDouble:
       append_python_double(out, v.as_double());
       return Status::ok();
+    case Value::Type::kBigInt:
+      out += v.as_big_int();  // repr(int): the decimal text, already canonical
+      return Status::ok();
     case Value::Type::kString:
       WALKIT_RETURN_IF_ERROR(check_utf8(v.as_string(), "a string"));
       append_python_json_string(out, v.as_string());
@@ -203,34 +209,131 @@ Status append_value(std::string& out, const Value& v, size_t depth) {
     case Value::Type::kObject:
       break;
   }
-  const auto too_deep = [] {
-    return Status(Code::kInvalidArgument,
-                  "value nested deeper than " + std::to_string(kMaxDepth) + " levels");
+  return Status(Code::kInvalidArgument, "a container is not a scalar");  // never: callers check
+}
+
+bool is_container(const Value& v) { return v.is_array() || v.is_object(); }
+
+// The one serializer, in the three styles of canonical_json.h, and with the
+// writer's checks (python_json.h) when `check` is given. Iterative: `open`
+// holds the containers being written (the top value is depth 1), so the C
+// stack does not grow with nesting; a container child is refused before it
+// is opened when it would be deeper than the limit. Each open container
+// keeps a plain pointer to its elements or members, so the loop never goes
+// back through the variant, and its position names the path to the value
+// being written when a check fails.
+Status append_value(std::string& out, const Value& v, detail::JsonStyle style,
+                    const detail::WriteCheck* check = nullptr) {
+  const bool spaced = style == detail::JsonStyle::kReference;
+  const bool sorted = style == detail::JsonStyle::kDigest;
+  const std::string_view item_sep = spaced ? ", " : ",";
+  const std::string_view key_sep = spaced ? ": " : ":";
+  const size_t max_depth = check ? check->max_depth : kMaxDepth;
+  struct Open {
+    const Value* elements;         // an array's, or null for an object
+    const Value::Member* members;  // an object's, in its own order
+    size_t size;
+    size_t next;      // the next element or member to write
+    size_t order_at;  // kDigest: where this object's member order starts in `order`
+                      // (for an array, the size of `order` when it opened)
   };
-  if (v.is_array()) {
-    out += '[';
-    bool first = true;
-    for (const Value& e : v.as_array()) {
-      if (!first) out += ", ";
-      first = false;
-      if (is_container(e) && depth >= kMaxDepth) return too_deep();
-      WALKIT_RETURN_IF_ERROR(append_value(out, e, depth + 1));
+  detail::WalkStack<Open, 32> open;
+  // kDigest: each open object's members sorted by key, innermost last. Keys
+  // are unique (the parser keeps Python's last value per key), so the order
+  // is total; std::string compares as unsigned bytes: UTF-8 byte order is
+  // code point order.
+  std::vector<const Value::Member*> order;
+  // "chunk payload[\"a\"][3]": the value last taken from each open container
+  // (at most `levels` of them, then "...").
+  const auto path = [&](size_t levels) {
+    std::string p(check->field);
+    for (size_t i = 0; i < open.size(); ++i) {
+      if (i == levels) return p + "...";
+      const Open& o = open[i];
+      p += '[';
+      if (o.elements) {
+        p += std::to_string(o.next - 1);
+      } else {
+        append_python_json_string(
+            p, (sorted ? order[o.order_at + o.next - 1] : &o.members[o.next - 1])->first);
+      }
+      p += ']';
     }
-    out += ']';
-    return Status::ok();
+    return p;
+  };
+  const auto scalar = [&](const Value& x) {
+    if (check && check->max_int_digits && x.is_big_int()) {
+      const std::string& d = x.as_big_int();
+      const size_t digits = d.size() - (d[0] == '-' ? 1 : 0);
+      if (digits > check->max_int_digits) {
+        return Status(Code::kInvalidArgument,
+                      path(SIZE_MAX) + ": an integer of " + std::to_string(digits) +
+                          " digits; the reference writer (Python's json.dumps) refuses more than " +
+                          std::to_string(check->max_int_digits));
+      }
+    }
+    return append_scalar(out, x);
+  };
+  const auto enter = [&](const Value& c) {
+    if (c.is_array()) {
+      const Value::Array& a = c.as_array();
+      if (a.empty()) {
+        out += "[]";
+      } else {
+        out += '[';
+        open.push(Open{a.data(), nullptr, a.size(), 0, order.size()});
+      }
+      return;
+    }
+    const Value::Object& o = c.as_object();
+    if (o.empty()) {
+      out += "{}";
+      return;
+    }
+    out += '{';
+    const size_t at = order.size();
+    if (sorted) {
+      for (const Value::Member& m : o) order.push_back(&m);
+      std::sort(order.begin() + static_cast<ptrdiff_t>(at), order.end(),
+                [](const Value::Member* a, const Value::Member* b) { return a->first < b->first; });
+    }
+    open.push(Open{nullptr, o.data(), o.size(), 0, at});
+  };
+  if (!is_container(v)) return scalar(v);
+  enter(v);
+  while (!open.empty()) {
+    Open& o = open.back();
+    if (o.next == o.size) {
+      out += o.elements ? ']' : '}';
+      if (sorted) order.resize(o.order_at);
+      open.pop();
+      continue;
+    }
+    if (o.next > 0) out += item_sep;
+    const size_t i = o.next++;
+    const Value* child;
+    if (o.elements) {
+      child = o.elements + i;
+    } else {
+      const Value::Member& m = sorted ? *order[o.order_at + i] : o.members[i];
+      WALKIT_RETURN_IF_ERROR(check_utf8(m.first, "an object key"));
+      append_python_json_string(out, m.first);
+      out += key_sep;
+      child = &m.second;
+    }
+    if (!is_container(*child)) {
+      WALKIT_RETURN_IF_ERROR(scalar(*child));
+    } else if (open.size() >= max_depth) {
+      if (check) {
+        return Status(Code::kInvalidArgument,
+                      path(3) + ": nested deeper than " + std::to_string(max_depth) + " levels");
+      }
+      return Status(Code::kInvalidArgument,
+                    "value nested deeper than " + std::to_string(kMaxDepth) + " levels");
+    } else {
+      enter(*child);  // `o` may be invalid from here
+    }
   }
-  out += '{';
-  bool first = true;
-  for (const Value::Member& m : v.as_object()) {
-    if (!first) out += ", ";
-    first = false;
-    WALKIT_RETURN_IF_ERROR(check_utf8(m.first, "an object key"));
-    append_python_json_string(out, m.first);
-    out += ": ";
-    if (is_container(m.second) && depth >= kMaxDepth) return too_deep();
-    WALKIT_RETURN_IF_ERROR(append_value(out, m.second, depth + 1));
-  }
-  out += '}';
   return Status::ok();
 }
 
@@ -287,7 +390,21 @@ void append_python_json_string(std::string& out, std::string_view s) {
   out += '"';
 }
 
-Status append_python_json(std::string& out, const Value& v) { return append_value(out, v, 1); }
+Status append_python_json(std::string& out, const Value& v) {
+  return append_value(out, v, detail::JsonStyle::kReference);
+}
+
+namespace detail {
+
+Status append_styled_json(std::string& out, const Value& v, JsonStyle style) {
+  return append_value(out, v, style);
+}
+
+Status append_python_json_checked(std::string& out, const Value& v, const WriteCheck& check) {
+  return append_value(out, v, JsonStyle::kReference, &check);
+}
+
+}  // namespace detail
 
 Result<std::string> to_python_json(const Value& v) {
   std::string out;

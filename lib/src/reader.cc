@@ -128,8 +128,6 @@ struct Reader::Impl {
 
   // buf[begin, end) holds unconsumed bytes; buf_base is the file offset of
   // buf[0]; scan is where the search for '\n' resumes (begin <= scan <= end).
-  // One spare byte past `end` is always allocated so a tail can be
-  // NUL-terminated in place.
   std::vector<char> buf;
   static constexpr size_t kFirstWindow = size_t{16} << 10;
   size_t window = 0;  // bytes asked of src by the next fill()
@@ -161,7 +159,7 @@ struct Reader::Impl {
     const size_t max_window = std::max(opts.buffer_bytes, size_t{1});
     window = window == 0 ? std::min(max_window, kFirstWindow) : std::min(max_window, window * 2);
     const size_t want = window;
-    if (buf.size() < end + want + 1) buf.resize(end + want + 1);
+    if (buf.size() < end + want) buf.resize(end + want);
     auto n = src->read(buf.data() + end, want);
     if (!n.is_ok()) return n.status();
     if (*n == 0) eof = true;
@@ -275,7 +273,6 @@ struct Reader::Impl {
     while (t.nul_bytes < tail.size() && tail[tail.size() - 1 - t.nul_bytes] == '\0') ++t.nul_bytes;
     const size_t body = tail.size() - t.nul_bytes;
     if (body > 0 && body <= opts.max_line_bytes) {
-      buf[begin + body] = '\0';  // in place: a NUL or the spare byte past `end`
       Record r;
       if (!detail::parse_record_line_nul(tail.substr(0, body), &r) && fits_sequence(r)) {
         t.complete_record = true;
@@ -360,7 +357,6 @@ struct Reader::Impl {
         continue;
       }
       if (is_blank(line)) continue;
-      *nl = '\0';  // the codec needs a terminator; the '\n' is consumed
       if (auto bad = detail::parse_record_line_nul(line, out)) {
         report(bad->first, line_no, offset, line.size(), std::move(bad->second));
         continue;

@@ -1,34 +1,15 @@
 // The exact bytes of each record line, in the reference writer's key order
 // and separators, and the durability policy's text form.
 #include <charconv>
+#include <string>
 #include <utility>
 #include <vector>
 
+#include "python_json.h"
 #include "walkit/writer.h"
 
 namespace walkit {
 namespace {
-
-// True when `v` nests at most `max` containers deep (a container at the top
-// is depth 1). Iterative: `v` may be as deep as parse_json allows.
-bool nests_within(const Value& v, size_t max) {
-  std::vector<std::pair<const Value*, size_t>> todo;
-  auto push = [&](const Value& x, size_t depth) {
-    if (x.is_array() || x.is_object()) todo.emplace_back(&x, depth);
-  };
-  push(v, 1);
-  while (!todo.empty()) {
-    auto [x, depth] = todo.back();
-    todo.pop_back();
-    if (depth > max) return false;
-    if (x->is_array()) {
-      for (const Value& e : x->as_array()) push(e, depth + 1);
-    } else {
-      for (const Value::Member& m : x->as_object()) push(m.second, depth + 1);
-    }
-  }
-  return true;
-}
 
 const char* json_type_name(const Value& v) {
   switch (v.type()) {
@@ -39,6 +20,7 @@ const char* json_type_name(const Value& v) {
     case Value::Type::kInt:
     case Value::Type::kUint:
     case Value::Type::kDouble:
+    case Value::Type::kBigInt:
       return "a number";
     case Value::Type::kString:
       return "a string";
@@ -108,7 +90,10 @@ Result<std::string> header_line(const HeaderFields& h) {
       {"sandbox_handle_id", opt(h.sandbox_handle_id)},
   });
   std::string out;
-  WALKIT_RETURN_IF_ERROR(append_python_json(out, rec));
+  // What the reference writer could write (python_json.h): lineage_extras
+  // and sandbox_spec are the caller's values.
+  WALKIT_RETURN_IF_ERROR(detail::append_python_json_checked(
+      out, rec, detail::WriteCheck{"header", kMaxDepth, kMaxIntDigits}));
   out.push_back('\n');
   return out;
 }
@@ -120,13 +105,6 @@ Status append_chunk_line(std::string& out, uint64_t index, std::string_view kind
     return Status(Code::kInvalidArgument, "\"payload\": " + std::string(json_type_name(payload)) +
                                               " is not an object (every loader rejects it)");
   }
-  // The record object is one level more: a payload parse_json accepted at
-  // the full kMaxDepth would make a line every reader rejects as too deep
-  // (fuzz_writer_roundtrip found the writer acknowledging such a record).
-  if (!nests_within(payload, kMaxDepth - 1)) {
-    return Status(Code::kInvalidArgument, "chunk payload nested deeper than " +
-                                              std::to_string(kMaxDepth - 1) + " levels");
-  }
   if (!valid_utf8_no_nul(kind)) return Status(Code::kInvalidArgument, "chunk kind is not valid UTF-8");
   size_t start = out.size();
   out.append("{\"record_type\": \"chunk\", \"index\": ");
@@ -136,7 +114,13 @@ Status append_chunk_line(std::string& out, uint64_t index, std::string_view kind
   out.append(", \"kind\": ");
   append_python_json_string(out, kind);
   out.append(", \"payload\": ");
-  Status s = append_python_json(out, payload);
+  // What the reference writer could write (python_json.h), checked as it is
+  // written. The record object is one level more: a payload parse_json
+  // accepted at the full kMaxDepth would make a line every reader rejects as
+  // too deep (fuzz_writer_roundtrip found the writer acknowledging such a
+  // record).
+  Status s = detail::append_python_json_checked(
+      out, payload, detail::WriteCheck{"chunk payload", kMaxDepth - 1, kMaxIntDigits});
   if (!s.is_ok()) {
     out.resize(start);
     return s;

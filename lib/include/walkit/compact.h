@@ -26,6 +26,10 @@
 // spelling, duplicate keys (resolved as Python's json.loads does), blank
 // lines. Key order, unknown keys and every value are kept, which the digest
 // proves; a file already in the wanted form is left alone (kUnchanged).
+// Numbers keep the value Python's json.loads gives them: integers of any
+// size exactly (10**30 is written back digit for digit, never as a float),
+// so no closed file is refused for its numbers; a float spelled beyond the
+// double range is Python's inf and is written as Infinity ("1e400").
 // Unlike repairs, a rewrite changes the bytes of records it keeps: that is
 // its purpose, and its proof is the digest, not a quarantine copy. Folded
 // bytes (merge_resumed) do go to the quarantine first, journaled as a run,
@@ -61,7 +65,7 @@ enum class CompactAction {
   kKept,             // younger than the age limit
   kSkippedInFlight,  // locked by a live writer: untouched
   kSkipped,          // "ineligible": not for this operation (a partial, an archive, ...): untouched
-  kRefused,          // corrupt, or content a rewrite cannot keep: untouched
+  kRefused,          // corrupt, or not safe to act on (detail says why): untouched
 };
 const char* compact_action_name(CompactAction a);  // "unchanged", "rewritten", ...
 

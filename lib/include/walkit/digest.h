@@ -16,15 +16,16 @@
 // {"cumulative_usage": .., "final_chunk_count": ..}; the digest is the
 // SHA-256 of that, as 64 lowercase hex digits.
 //
-// Numbers. Integers are spelled as integers; other numbers by value, as
-// Python's repr of the double (the shortest round trip), so 1.0, 1e0 and
+// Numbers, as Python's json.loads reads them. Integers are spelled as
+// integers, exactly, at any size (10**30 as its 31 digits: Value keeps
+// integers beyond 64 bits as their decimal text); other numbers by value,
+// as Python's repr of the double (the shortest round trip), so 1.0, 1e0 and
 // 1.00 agree, and -0.0 stays distinct from 0.0 as Python prints it. 1 and
-// 1.0 differ: the reference loader gives an int for one and a float for the
-// other, and json.dumps writes them differently. Duplicate keys resolve as
-// Python's json.loads does (the last value, at the first key's position).
-// Limitation: an integer beyond 64 bits is held as a double (value.h), so
-// it digests like the float of the same value; compaction refuses to
-// rewrite such a line (compact.h).
+// 1.0 differ, and so do 10**30 and 1e30: the reference loader gives an int
+// for one and a float for the other, and json.dumps writes them
+// differently. A float beyond the double range is inf, as Python reads it
+// (1e400 and Infinity agree). Duplicate keys resolve as Python's
+// json.loads does (the last value, at the first key's position).
 //
 // Memory is bounded by the longest record, never by the file.
 #pragma once

@@ -30,9 +30,35 @@ inline constexpr std::string_view kQuarantineDir = ".quarantine";
 
 // Default maximum length of one line (without its '\n'). Longer is an error.
 inline constexpr size_t kDefaultMaxLineBytes = size_t{64} << 20;
-// Maximum nesting depth of a record (the record object itself is depth 1).
-// Bounded so that no reader, writer or Value destructor can exhaust the stack.
-inline constexpr size_t kMaxDepth = 256;
+// Maximum nesting depth of a record (the record object itself is depth 1);
+// deeper is the reader's too_deep problem, and the writer refuses it.
+// 1000 is CPython's default recursion limit (sys.getrecursionlimit()), which
+// bounds what the reference writer can write and its loader can read: its
+// json encoder and decoder recurse once per level. Measured with CPython
+// 3.11.7 at the top of a one-liner:
+//   python3 -c 'import json; n = 995; json.loads("[" * n + "]" * n)'
+//     995 levels load, 996 raise RecursionError;
+//   python3 -c 'import json, functools; json.dumps({"record_type": "chunk",
+//       "index": 0, "kind": "user",
+//       "payload": functools.reduce(lambda v, _: [v], range(993), [])})'
+//     a payload of 994 nested lists (995 levels with the record) is
+//     written, 995 lists raise RecursionError.
+// Called from deeper in a program, both get a few levels less (992 from two
+// function frames down). Python never gets to 1000, so every file the
+// reference writes is read. The bound is not there to protect walkit's
+// stack: no walk over a record or a Value recurses on its nesting (value.h;
+// stack_depth_test measures each at this depth); it bounds the memory a
+// line's parse may hold per level, and says what a file may contain.
+inline constexpr size_t kMaxDepth = 1000;
+
+// The most digits an integer written by the writer may have: CPython 3.11's
+// sys.int_info.default_max_str_digits. json.dumps (and json.loads) refuse
+// longer ints ("Exceeds the limit (4300 digits) for integer string
+// conversion"), so the reference writer can never write one and its loader
+// never read one. The writer refuses them too, naming the field; readers,
+// compaction and the digest keep any length (a file from another writer is
+// still read and rewritten exactly).
+inline constexpr size_t kMaxIntDigits = 4300;
 
 enum class RecordType { kHeader, kChunk, kTrailer };
 const char* record_type_name(RecordType t);

@@ -108,10 +108,11 @@ class Writer {
   // Creates <dir>/<id>.jsonl.__partial__ (O_EXCL|O_NOFOLLOW, 0600), takes
   // flock(LOCK_EX|LOCK_NB), writes the header. Fails with kAlreadyExists if
   // the partial or the final file exists, kLocked if another writer holds it,
-  // kInvalidArgument for a symlink, an id that is not valid_session_id(), or
-  // a header field refuse() refuses under opts.relax (checked before anything
-  // is created). In kRecord/kInterval modes the header and the directory
-  // entry are durable when this returns.
+  // kInvalidArgument for a symlink, an id that is not valid_session_id(), a
+  // header field refuse() refuses under opts.relax, or header values the
+  // reference writer could not write (as write_chunk's payload); all checked
+  // before anything is created. In kRecord/kInterval modes the header and
+  // the directory entry are durable when this returns.
   static Result<std::unique_ptr<Writer>> create(WriterOptions opts);
 
   // Reopens a crashed partial (explicit opt-in): locks it, requires a valid
@@ -131,9 +132,12 @@ class Writer {
 
   // Appends chunk `index`, which must equal next_index(). kInvalidArgument,
   // with nothing written and the writer still usable (nothing latches), when
-  // it does not, when refuse() refuses `kind` under the options' relax, when
-  // `payload` is not an object or nests too deep. When it returns OK the
-  // record is durable at the writer's Durability level.
+  // it does not, when refuse() refuses `kind` under the options' relax, or
+  // when the payload is not what the reference writer could write (naming
+  // the field): an object, valid UTF-8, nested at most kMaxDepth - 1 deep
+  // (the record is one level more), no integer longer than kMaxIntDigits
+  // digits. When it returns OK the record is durable at the writer's
+  // Durability level.
   // An I/O failure latches: the file is cut back to the last acknowledged
   // record and this and every later call return the same error.
   Status write_chunk(uint64_t index, std::string_view kind, const Value& payload);
