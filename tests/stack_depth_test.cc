@@ -56,7 +56,9 @@ struct Case {
   std::function<void(const std::string& dir, const Value& payload, const std::string& line)> run;
 };
 
-std::string session_file(const std::string& dir) { return dir + "/deep.jsonl"; }
+// A UUID: the writer writes only ids the reference loader loads.
+constexpr const char* kId = "5e1d7f6a-3c2b-4f0e-9a8d-7b6c5d4e3f21";
+std::string session_file(const std::string& dir) { return dir + "/" + kId + ".jsonl"; }
 
 // The chunk line the writer writes for `payload` (without its '\n').
 std::string append_chunk_line_or_die(const Value& payload) {
@@ -99,7 +101,7 @@ std::vector<Case> cases() {
        [](const std::string& dir, const Value& p, auto&) {
          WriterOptions o;
          o.sessions_dir = dir;
-         o.header.id = "deep";
+         o.header.id = kId;
          o.header.created_at = "2026-12-05T10:00:00+00:00";
          auto w = Writer::create(o);
          BOOST_TEST_REQUIRE(w.is_ok(), w.status().to_string());
