@@ -85,8 +85,10 @@ class Respeller {
   // Parses `text` (a whole JSON object; checked for UTF-8 first) and
   // replaces digest() and, with `styled`, styled() (", "/": " when `spaced`).
   // False when the text is not a JSON object walkit accepts (invalid JSON or
-  // UTF-8, a lone surrogate, nesting deeper than kMaxDepth): the caller
-  // takes parse_json()'s path, which says why.
+  // UTF-8, nesting deeper than kMaxDepth): the caller takes parse_json()'s
+  // path, which says why. A lone surrogate escape, which the reader accepts
+  // (as Python's json.loads does) and a Value cannot hold, is spelled back
+  // as its \uXXXX escape (lone_surrogate() then says so).
   bool respell(std::string_view text, bool styled, bool spaced);
   const std::string& digest() const { return digest_; }
   const std::string& styled() const { return styled_; }
@@ -94,6 +96,9 @@ class Respeller {
   // and sorting erases position), but styled() is not: Python keeps the key
   // at its first position, so the caller respells the line from a Value.
   bool repeated_key() const { return repeated_key_; }
+  // A string or key held a lone surrogate escape: parse_json() refuses this
+  // text, and only this path can spell it.
+  bool lone_surrogate() const { return lone_surrogate_; }
 
  private:
   struct Handler;
@@ -101,6 +106,7 @@ class Respeller {
   std::string scratch_;               // the text, copied for RapidJSON to parse in place
   std::string digest_, styled_;
   bool repeated_key_ = false;
+  bool lone_surrogate_ = false;
 };
 
 }  // namespace walkit::detail

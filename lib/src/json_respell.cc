@@ -4,6 +4,7 @@
 #include <rapidjson/reader.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -57,7 +58,7 @@ struct Respeller::Handler : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Hand
     frames.clear();
     members.clear();
     keys.clear();
-    seen_root = root_object = repeated = false;
+    seen_root = root_object = repeated = lone_surrogate = false;
   }
   std::string_view key(const Member& m) const { return std::string_view(keys).substr(m.key_at, m.key_len); }
   // Before a value: an array element's separator.
@@ -91,20 +92,50 @@ struct Respeller::Handler : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Hand
     auto v = number_value(numbers.of(s, n));
     return v && scalar(*v);
   }
-  // A lone low-surrogate escape decodes to bytes that are not UTF-8.
-  static bool has_surrogate(const char* s, size_t n) {
-    return decoded_lone_surrogate(std::string_view(s, n));
+  // A lone surrogate escape (RapidJSON decodes \udc00-\udfff to ED B0-BF xx,
+  // which is not UTF-8) is read by Python's json.loads as a str holding
+  // that code point, and by walkit's reader as valid JSON; a Value cannot
+  // hold it (parse_json refuses it). Here it is spelled back as its escape,
+  // lowercase as Python's ensure_ascii spells it, so a digest, a fold and a
+  // compaction keep it: valid UTF-8 never holds ED A0-BF, and a literal
+  // "\\udc00" in the text is spelled with its backslash escaped, so the
+  // spelling stays one-to-one.
+  void spell_string(std::string& out, std::string_view s) {
+    if (!decoded_lone_surrogate(s)) {
+      append_python_json_string(out, s);
+      return;
+    }
+    lone_surrogate = true;
+    out += '"';
+    size_t run = 0;
+    for (size_t i = 0; i + 2 < s.size(); ++i) {
+      const auto b0 = static_cast<unsigned char>(s[i]), b1 = static_cast<unsigned char>(s[i + 1]);
+      if (b0 != 0xED || b1 < 0xA0) continue;
+      piece.clear();
+      append_python_json_string(piece, s.substr(run, i - run));
+      out.append(piece, 1, piece.size() - 2);
+      const unsigned cp = 0xD000u | ((b1 & 0x3Fu) << 6) | (static_cast<unsigned char>(s[i + 2]) & 0x3Fu);
+      char esc[8];
+      std::snprintf(esc, sizeof esc, "\\u%04x", cp);
+      out += esc;
+      i += 2;
+      run = i + 1;
+    }
+    piece.clear();
+    append_python_json_string(piece, s.substr(run));
+    out.append(piece, 1, piece.size() - 2);
+    out += '"';
   }
+  std::string piece;
+  bool lone_surrogate = false;
   bool String(const char* s, rapidjson::SizeType n, bool) {
-    if (has_surrogate(s, n)) return false;
     element();
     const size_t from = dig->size();
-    append_python_json_string(*dig, std::string_view(s, n));
+    spell_string(*dig, std::string_view(s, n));
     mirror(from);
     return true;
   }
   bool Key(const char* s, rapidjson::SizeType n, bool) {
-    if (has_surrogate(s, n)) return false;
     Frame& f = frames.back();
     if (f.count++ > 0) {
       members.back().end = dig->size();
@@ -114,7 +145,7 @@ struct Respeller::Handler : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Hand
     members.push_back(Member{keys.size(), n, dig->size(), 0});
     keys.append(s, n);
     const size_t from = dig->size();
-    append_python_json_string(*dig, std::string_view(s, n));
+    spell_string(*dig, std::string_view(s, n));
     mirror(from);
     *dig += ':';
     if (sty) sty->append(spaced ? ": " : ":");
@@ -182,7 +213,7 @@ Respeller::~Respeller() = default;
 bool Respeller::respell(std::string_view text, bool styled, bool spaced) {
   digest_.clear();
   styled_.clear();
-  repeated_key_ = false;
+  repeated_key_ = lone_surrogate_ = false;
   if (!valid_utf8_no_nul(text)) return false;
   Handler& h = *handler_;
   h.reset(&digest_, styled ? &styled_ : nullptr, spaced);
@@ -203,6 +234,7 @@ bool Respeller::respell(std::string_view text, bool styled, bool spaced) {
   }
   if (!ok || !h.root_object) return false;
   repeated_key_ = h.repeated;
+  lone_surrogate_ = h.lone_surrogate;
   return true;
 }
 

@@ -91,7 +91,6 @@ class EventCollector : public Reporter {
 
 // The salvage sequence: what a strict reader would accept next.
 struct Sequence {
-  std::string id;
   bool header = false;
   bool trailer = false;
   uint64_t next_index = 0;
@@ -99,7 +98,10 @@ struct Sequence {
     if (trailer) return false;
     switch (r.type) {
       case RecordType::kHeader:
-        return !header && r.schema_version <= kSchemaVersion && r.id == id;
+        // Any id, as the reader takes it: a header id that differs from
+        // the file name is a note, not damage (fuzz_salvage found salvage
+        // quarantining such a header and every record after it).
+        return !header && r.schema_version <= kSchemaVersion;
       case RecordType::kChunk: return header && r.index == next_index;
       case RecordType::kTrailer: return header && r.final_chunk_count == next_index;
     }
@@ -120,11 +122,8 @@ namespace {
 // bounded by the damage (a few ranges), not by the file size.
 class Planner {
  public:
-  Planner(FileSystem& fs, int fd, const std::string& path, uint64_t size, size_t max_line,
-          std::string id)
-      : fs_(fs), fd_(fd), path_(path), size_(size), max_line_(max_line) {
-    seq_.id = std::move(id);
-  }
+  Planner(FileSystem& fs, int fd, const std::string& path, uint64_t size, size_t max_line)
+      : fs_(fs), fd_(fd), path_(path), size_(size), max_line_(max_line) {}
 
   Status on_line(const Event& e, const std::optional<TornTail>& tail) {
     if (e.offset < pos_) return Status::ok();  // a second event for a decided line
@@ -223,7 +222,7 @@ Result<SalvagePlan> plan_salvage(FileSystem& fs, int fd, const std::string& path
   ro.max_line_bytes = max_line_bytes;
   ro.reporter = &collect;
   Reader reader(fd_source(fs, fd), path, ro);
-  Planner planner(fs, fd, path, size, max_line_bytes, name->id);
+  Planner planner(fs, fd, path, size, max_line_bytes);
   std::optional<TornTail> no_tail;
   auto drain_before = [&](uint64_t offset) -> Status {
     for (const Event& p : problems) {
