@@ -261,6 +261,58 @@ BOOST_AUTO_TEST_CASE(file_000b_keeps_nan_and_the_infinities) {
   BOOST_TEST(json(s.chunks[0].payload) == R"({"nan": NaN, "inf": Infinity, "ninf": -Infinity})");
 }
 
+// Where walkit does better than the reference loader (README, "Following
+// the reference"): a crash that tears a line inside a multi-byte character
+// (the reference's read_text raises UnicodeDecodeError for the whole file)
+// is a crashed session with a torn tail, and recovery keeps every whole chunk.
+BOOST_AUTO_TEST_CASE(a_tail_torn_inside_a_utf8_character_is_a_torn_tail) {
+  const std::string name = kPrefix + "03.jsonl.__partial__";
+  const std::string whole = slurp(testdata("rath/" + name));
+  const size_t lead = whole.find('\xC3');  // the first non-ASCII character, "é" in chunk 1
+  BOOST_TEST_REQUIRE(lead != std::string::npos);
+  const size_t line3 = whole.rfind('\n', lead) + 1;
+  BOOST_TEST_REQUIRE(line3 > whole.find('\n') + 1);  // chunk 1 is line 3
+  write_file(name, whole.substr(0, lead + 1));          // cut between its two bytes
+  FileScan f = verified_scan(name);
+  BOOST_TEST(f.state == FileState::kCrashed);
+  BOOST_TEST(f.chunks == 1u);
+  BOOST_TEST(f.torn_bytes == lead + 1 - line3);
+  BOOST_TEST(f.problems.size() == 1u);  // the torn tail itself, nothing else
+  BOOST_TEST(has_problem(f, ProblemKind::kTornTail, 3));
+  PromoteReport r = recover(name);
+  BOOST_TEST(r.action == PromoteAction::kSealAndRename);
+  Session s = strict(kPrefix + "03.jsonl");
+  BOOST_TEST_REQUIRE(s.chunks.size() == 1u);
+  BOOST_TEST(s.chunks[0].kind == "system");
+}
+
+// Nesting far beyond anything the reference can write (it stops near 993
+// levels with RecursionError): a clear too_deep at the line and offset,
+// never a crash, and salvage keeps every chunk before it.
+BOOST_AUTO_TEST_CASE(a_line_nested_100000_deep_is_too_deep_at_its_line) {
+  const std::string name = kPrefix + "03.jsonl.__partial__";
+  const std::string whole = slurp(testdata("rath/" + name));
+  const std::string deep = "{\"record_type\": \"chunk\", \"index\": 4, \"kind\": \"user\", "
+                           "\"payload\": {\"d\": " + std::string(100000, '[') +
+                           std::string(100000, ']') + "}}\n";
+  write_file(name, whole + deep);
+  FileScan f = verified_scan(name);
+  BOOST_TEST(f.state == FileState::kCorrupt);
+  BOOST_TEST(f.chunks == 4u);
+  BOOST_TEST(has_problem(f, ProblemKind::kTooDeep, 6));
+  for (const Problem& p : f.problems) {
+    if (p.kind == ProblemKind::kTooDeep) BOOST_TEST(p.offset == whole.size());
+  }
+  RepairOptions o;
+  o.salvage = true;
+  auto r = repair_file(path(name), o);
+  BOOST_TEST_REQUIRE(r.is_ok(), r.status().to_string());
+  BOOST_TEST(r->action == RepairAction::kSalvage);
+  BOOST_TEST(read(name) == whole);
+  BOOST_TEST_REQUIRE(r->removed.size() == 1u);
+  BOOST_TEST(slurp(r->removed[0].quarantine_path) == deep);
+}
+
 BOOST_AUTO_TEST_CASE(a_file_named_for_no_id_is_closed_with_a_note) {
   const std::string name = "renamed-by-caller.jsonl";
   copy(name);
