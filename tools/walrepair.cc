@@ -42,8 +42,9 @@ void undo(Run& run) {
   std::vector<UndoReport> done;
   for (const std::string& arg : run.common.paths) {
     std::vector<std::string> files{arg};
-    auto st = default_fs().lstat(arg);
-    if (st.is_ok() && st->is_directory()) {
+    // A directory argument is followed even through a symlink, as for every
+    // tool (walkit/scan.h); a file argument is taken literally.
+    if (classify_argument(default_fs(), arg).kind == Argument::kDirectory) {
       auto sources = quarantined_sources(arg);
       if (!sources.is_ok()) {
         run.error(arg, sources.status());

@@ -8,6 +8,7 @@
 #include "compact_internal.h"
 #include "locked_file.h"
 #include "walkit/archive.h"
+#include "walkit/scan.h"
 #include "walkit/version.h"
 
 namespace walkit {
@@ -311,18 +312,12 @@ CompactRun compact_paths(const std::vector<std::string>& paths, const CompactOpt
   CompactRun run;
   std::vector<std::string> todo, temps;
   for (const std::string& arg : paths) {
-    auto st = fs.lstat(arg);
-    if (!st.is_ok()) {
-      run.errors.emplace_back(arg, st.status());
-    } else if (st->is_symlink()) {
-      run.skipped.push_back(arg + ": symlink, never followed");
-    } else if (!st->is_directory()) {
-      if (parse_session_name(base_name(arg))) {
-        todo.push_back(arg);  // named explicitly: always reported, eligible or not
-      } else {
-        run.skipped.push_back(arg + ": not a session file name");
-      }
-    } else if (auto names = fs.list_dir(arg); !names.is_ok()) {
+    Argument a = classify_argument(fs, arg);  // the rule every tool shares (scan.h)
+    if (a.kind == Argument::kError) {
+      run.errors.emplace_back(arg, a.error);
+    } else if (a.kind == Argument::kFile) {
+      todo.push_back(arg);  // named explicitly: always reported, eligible or not
+    } else if (auto names = fs.list_dir(a.list_as); !names.is_ok()) {
       run.errors.emplace_back(arg, names.status());
     } else {
       for (const std::string& n : *names) {
@@ -355,9 +350,8 @@ CompactRun compact_paths(const std::vector<std::string>& paths, const CompactOpt
     Result<CompactReport>& r = *results[i];
     if (r.is_ok()) {
       run.reports.push_back(std::move(*r));
-    } else if (r.status().code() == Code::kInvalidArgument &&
-               r.status().message().find("symlink") != std::string::npos) {
-      run.skipped.push_back(todo[i] + ": symlink, never followed");
+    } else if (std::string why = skip_reason(r.status()); !why.empty()) {
+      run.skipped.push_back(todo[i] + ": " + why);
     } else {
       run.errors.emplace_back(todo[i], r.status());
     }

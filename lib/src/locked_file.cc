@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 
 #include "walkit/format.h"
@@ -16,9 +17,11 @@ Status open_locked(FileSystem& fs, const std::string& path, bool writable, Locke
   auto before = fs.lstat(path);
   if (!before.is_ok()) return before.status();
   if (before->is_symlink()) {
-    return Status(Code::kInvalidArgument, path + ": a symlink; never followed");
+    return Status(Code::kInvalidArgument, path + ": a symlink; never followed", ELOOP);
   }
-  if (!before->is_regular()) return Status(Code::kInvalidArgument, path + ": not a regular file");
+  if (!before->is_regular()) {
+    return Status(Code::kInvalidArgument, path + ": not a regular file", ENODEV);
+  }
   // O_NONBLOCK: a FIFO swapped in between the lstat and the open must not
   // hang the open (the checks below then refuse it).
   OpenFlags flags = (writable ? OpenFlags::kRead | OpenFlags::kWrite | OpenFlags::kAppend

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "fold.h"
+#include "walkit/archive.h"
 #include "locked_file.h"
 
 namespace walkit {
@@ -298,6 +299,56 @@ Result<FileScan> scan_file(const std::string& path, const ScanOptions& opts) {
   return s;
 }
 
+Argument classify_argument(FileSystem& fs, const std::string& arg) {
+  Argument a;
+  auto st = fs.lstat(arg);
+  if (!st.is_ok()) {
+    a.error = st.status();
+    return a;
+  }
+  if (st->is_symlink()) {
+    auto target = fs.stat(arg);
+    if (target.is_ok() && target->is_directory()) {
+      a.kind = Argument::kDirectory;
+      a.list_as = arg + "/.";  // the kernel follows `arg`; "." is no symlink
+      return a;
+    }
+    a.error = Status(Code::kInvalidArgument,
+                     arg + ": a symlink " +
+                         (target.is_ok() ? std::string("to a file")
+                                         : "that leads nowhere (" + target.status().message() + ")") +
+                         "; session files are never followed: name the file itself",
+                     ELOOP);
+    return a;
+  }
+  if (st->is_directory()) {
+    a.kind = Argument::kDirectory;
+    a.list_as = arg;
+  } else if (!parse_session_name(base_name(arg))) {
+    a.error = Status(Code::kInvalidArgument,
+                     arg + ": not a session file name (<id>.jsonl, <id>.jsonl.__partial__, "
+                           "<id>.jsonl.zst) nor a directory");
+  } else if (!st->is_regular()) {
+    a.error = Status(Code::kInvalidArgument, arg + ": not a regular file", ENODEV);
+  } else {
+    a.kind = Argument::kFile;
+  }
+  return a;
+}
+
+std::string skip_reason(const Status& s) {
+  switch (s.sys_errno()) {
+    case ELOOP:
+      return "symlink, never followed";
+    case ENODEV:
+    case EISDIR:
+    case ENXIO:
+      return "not a regular file";
+    default:
+      return "";
+  }
+}
+
 ScanSet scan_paths(const std::vector<std::string>& paths, const ScanOptions& opts) {
   FileSystem& fs = opts.fs ? *opts.fs : default_fs();
   ScanSet out;
@@ -306,24 +357,20 @@ ScanSet scan_paths(const std::vector<std::string>& paths, const ScanOptions& opt
   };
   std::vector<std::string> todo;  // session file paths to scan
   for (const std::string& arg : paths) {
-    auto st = fs.lstat(arg);
-    if (!st.is_ok()) {
-      out.errors.push_back(st.status());
+    // An argument is what the operator (or the default resolution) named:
+    // a directory is followed even through a symlink ($OPENRATH_HOME/sessions
+    // -> /data/sessions is common); session files, named or listed, never
+    // are. An argument that cannot be used is an error, never a silent skip.
+    Argument a = classify_argument(fs, arg);
+    if (a.kind == Argument::kError) {
+      out.errors.push_back(a.error);
       continue;
     }
-    if (st->is_symlink()) {
-      out.skipped.push_back(arg + ": symlink, never followed");
+    if (a.kind == Argument::kFile) {
+      todo.push_back(arg);
       continue;
     }
-    if (!st->is_directory()) {
-      if (parse_session_name(base_name(arg))) {
-        todo.push_back(arg);
-      } else {
-        out.skipped.push_back(arg + ": not a session file name");
-      }
-      continue;
-    }
-    auto names = fs.list_dir(arg);
+    auto names = fs.list_dir(a.list_as);
     if (!names.is_ok()) {
       out.errors.push_back(names.status());
       continue;
@@ -339,6 +386,10 @@ ScanSet scan_paths(const std::vector<std::string>& paths, const ScanOptions& opt
         out.stale_temps.push_back(arg + "/" + n);
       } else if (session) {
         todo.push_back(arg + "/" + n);
+      } else if (ends_with(n, kFinalSuffix) || ends_with(n, kPartialSuffix) ||
+                 ends_with(n, kArchiveSuffix)) {
+        // Named like a session but not one: listed, so it is never silently missed.
+        out.skipped.push_back(arg + "/" + n + ": not a valid session id");
       }  // anything else is not ours: ignored
     }
   }
@@ -361,10 +412,8 @@ ScanSet scan_paths(const std::vector<std::string>& paths, const ScanOptions& opt
     Result<FileScan>& r = *results[i];
     if (r.is_ok()) {
       out.files.push_back(std::move(*r));
-    } else if (r.status().sys_errno() == ELOOP) {
-      out.skipped.push_back(todo[i] + ": symlink, never followed");
-    } else if (r.status().sys_errno() == ENODEV) {
-      out.skipped.push_back(todo[i] + ": not a regular file");
+    } else if (std::string why = skip_reason(r.status()); !why.empty()) {
+      out.skipped.push_back(todo[i] + ": " + why);
     } else {
       out.errors.push_back(r.status());
     }

@@ -95,4 +95,21 @@ struct ScanSet {
 };
 ScanSet scan_paths(const std::vector<std::string>& paths, const ScanOptions& opts = {});
 
+// How every tool takes one of its arguments. A directory is followed even
+// through a symlink (the operator named it); a session file is never
+// followed. Anything else (a symlink to a file, a name that is not a
+// session's, a FIFO, a missing path) is an error: an argument is never
+// skipped in silence.
+struct Argument {
+  enum Kind { kDirectory, kFile, kError } kind = kError;
+  std::string list_as;  // kDirectory: the path to list ("<arg>/." for a symlink)
+  Status error;         // kError
+};
+Argument classify_argument(FileSystem& fs, const std::string& arg);
+
+// Why a session file found in a directory is skipped rather than an error:
+// its open said it is a symlink (ELOOP) or not a regular file (ENODEV,
+// EISDIR, ENXIO). Empty when `s` is a real error. One rule for every tool.
+std::string skip_reason(const Status& s);
+
 }  // namespace walkit
