@@ -85,6 +85,7 @@ Verdict verdict_of(PromoteAction a) {
 }
 
 Verdict verdict_of(const UndoReport& r) {
+  if (r.refused) return Verdict::kLeftDamaged;  // left as is
   return r.runs > 0 ? Verdict::kRecovery : Verdict::kNothing;
 }
 

@@ -135,7 +135,7 @@ std::string promote_json(const PromoteReport& r, bool dry_run);
 std::string repair_table(const std::vector<RepairReport>& rows, bool dry_run);
 std::string undo_table(const std::vector<UndoReport>& rows, bool dry_run);
 std::string promote_table(const std::vector<PromoteReport>& rows, bool dry_run);
-const char* undo_action(const UndoReport& r);  // "undo" or "nothing"
+const char* undo_action(const UndoReport& r);  // "undo", "nothing" or "refused"
 
 // walcompact
 std::string compact_json(const CompactReport& r, bool dry_run);

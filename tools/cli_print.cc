@@ -260,7 +260,7 @@ ActionTally repair_tally() {
   return tally_of({"nothing", "cut_torn_tail", "add_newline", "salvage", "fold_reopened", "quarantine_file",
                    "skipped_in_flight", "refused_corrupt", "left_unrecoverable"});
 }
-ActionTally undo_tally() { return tally_of({"nothing", "undo"}); }
+ActionTally undo_tally() { return tally_of({"nothing", "undo", "refused"}); }
 ActionTally promote_tally() {
   return tally_of(
       {"nothing", "seal_and_rename", "rename", "skipped_in_flight", "refused", "conflict"});
@@ -310,7 +310,10 @@ std::string repair_json(const RepairReport& r, bool dry_run) {
       .line();
 }
 
-const char* undo_action(const UndoReport& r) { return r.runs > 0 ? "undo" : "nothing"; }
+const char* undo_action(const UndoReport& r) {
+  if (r.refused) return "refused";
+  return r.runs > 0 ? "undo" : "nothing";
+}
 
 std::string undo_json(const UndoReport& r, bool dry_run) {
   return JsonObject()

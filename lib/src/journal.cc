@@ -117,7 +117,7 @@ Status sync_journal(FileSystem& fs, const std::string& qdir, const std::string& 
 }
 
 std::string rename_line(const std::string& path, const PlannedEntry& p, const std::string& tool,
-                        const std::string& run, uint64_t max_line_bytes) {
+                        const std::string& run, uint64_t max_line_bytes, const RunResult& result) {
   std::string out = "{\"source\": ";
   append_python_json_string(out, base_name(path));
   out += ", \"source_path\": ";
@@ -131,11 +131,48 @@ std::string rename_line(const std::string& path, const PlannedEntry& p, const st
   out += ", \"run\": ";
   append_python_json_string(out, run);
   if (max_line_bytes) out += ", \"max_line_bytes\": " + std::to_string(max_line_bytes);
+  append_result_fields(out, result);
   out += "}\n";
   return out;
 }
 
 }  // namespace
+
+Result<RunResult> prefix_result(FileSystem& fs, int fd, uint64_t length, std::string_view added) {
+  Sha256 hash;
+  std::string buf(std::min<uint64_t>(length, uint64_t{1} << 20), '\0');
+  for (uint64_t done = 0; done < length;) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), length - done));
+    auto n = fs.pread(fd, buf.data(), want, done);
+    if (!n.is_ok()) return n.status();
+    if (*n == 0) return Status(Code::kFailedPrecondition, "the file shrank while hashing it");
+    hash.update(std::string_view(buf.data(), *n));
+    done += *n;
+  }
+  hash.update(added);
+  RunResult r;
+  r.recorded = true;
+  r.length = length + added.size();
+  r.sha256 = hash.hex();
+  return r;
+}
+
+Result<RunResult> file_result(FileSystem& fs, const std::string& path, const std::string& name) {
+  auto fd = fs.open(path, OpenFlags::kRead | OpenFlags::kNonBlock);
+  if (!fd.is_ok()) return fd.status();
+  auto info = fs.fstat(*fd);
+  Result<RunResult> r = info.status();
+  if (info.is_ok()) r = prefix_result(fs, *fd, info->size);
+  (void)fs.close(*fd);  // read-only: nothing to lose
+  if (r.is_ok()) r->name = name;
+  return r;
+}
+
+RunResult absent_result() {
+  RunResult r;
+  r.recorded = r.absent = true;
+  return r;
+}
 
 bool is_added_reason(std::string_view reason) { return reason.rfind("added_", 0) == 0; }
 
@@ -188,6 +225,14 @@ RunEntry entry_of(const Value& line) {
   e.offset = journal_num(line, "offset");
   e.length = journal_num(line, "length");
   e.max_line_bytes = journal_num(line, "max_line_bytes");
+  if (const Value* a = line.find("result_absent"); a && a->type() == Value::Type::kBool && a->as_bool()) {
+    e.result.recorded = e.result.absent = true;
+  } else if (const std::string* h = journal_str(line, "result_sha256")) {
+    e.result.recorded = true;
+    e.result.sha256 = *h;
+    e.result.length = journal_num(line, "result_length");
+    if (const std::string* n = journal_str(line, "result_name")) e.result.name = *n;
+  }
   return e;
 }
 
@@ -212,7 +257,8 @@ Result<std::vector<RunEntry>> pending_run(FileSystem& fs, const std::string& pat
 
 Result<KeptRun> keep_run(FileSystem& fs, int fd, const std::string& path,
                          const std::vector<PlannedEntry>& plan, const std::string& tool,
-                         const std::string& fresh_run, uint64_t max_line_bytes) {
+                         const std::string& fresh_run, uint64_t max_line_bytes,
+                         const RunResult& result) {
   const std::string qdir = quarantine_dir_for(path);
   KeptRun out;
   out.run = fresh_run;
@@ -239,14 +285,15 @@ Result<KeptRun> keep_run(FileSystem& fs, int fd, const std::string& path,
         if (!valid_utf8_no_nul(t)) s = Status(Code::kInvalidArgument, "not valid UTF-8, cannot journal: " + t);
       }
       if (s.is_ok()) {
-        s = journal_append_durable(fs, path, rename_line(path, p, tool, out.run, max_line_bytes));
+        s = journal_append_durable(fs, path,
+                                   rename_line(path, p, tool, out.run, max_line_bytes, result));
       }
       out.bin_paths.emplace_back();
     } else {
       const bool from_file = p.added.empty() && p.length > 0;
       auto kept = quarantine_keep(fs, QuarantineEntry{path, p.offset, p.added, p.reason, tool,
                                                       out.run, from_file ? fd : -1, p.length,
-                                                      max_line_bytes});
+                                                      max_line_bytes, result});
       s = kept.status();
       if (kept.is_ok()) out.bin_paths.push_back(kept->bin_path);
     }

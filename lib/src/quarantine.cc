@@ -289,6 +289,7 @@ std::string journal_line(const QuarantineEntry& e, const std::string& bin_name,
   if (!e.run.empty()) append_field(out, "run", e.run);
   // Last, after the fields older readers know (they skip unknown keys).
   if (e.max_line_bytes) out += ", \"max_line_bytes\": " + std::to_string(e.max_line_bytes);
+  detail::append_result_fields(out, e.result);
   out += "}\n";
   return out;
 }
@@ -338,6 +339,17 @@ Result<QuarantineRecord> quarantine_keep(FileSystem& fs, const QuarantineEntry& 
 }
 
 namespace detail {
+
+void append_result_fields(std::string& out, const RunResult& r) {
+  if (!r.recorded) return;
+  if (r.absent) {
+    out += ", \"result_absent\": true";
+    return;
+  }
+  out += ", \"result_length\": " + std::to_string(r.length);
+  append_field(out, "result_sha256", r.sha256);
+  if (!r.name.empty()) append_field(out, "result_name", r.name);
+}
 
 Status journal_append_durable(FileSystem& fs, const std::string& session_path,
                               const std::string& line) {

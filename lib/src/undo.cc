@@ -27,6 +27,7 @@ namespace {
 using Entry = detail::RunEntry;
 using Run = detail::UndoRun;
 using Intent = detail::UndoIntent;
+using RunResult = walkit::RunResult;
 
 struct Journal {
   std::vector<Run> runs;  // oldest first, minus undone ones
@@ -97,6 +98,47 @@ Result<bool> intent_applied(const Intent& in, std::string_view current, const st
   return Status(Code::kFailedPrecondition,
                 path + ": an earlier undo was interrupted and the file matches neither its before "
                        "nor its after state; not undone again (see the quarantine journal)");
+}
+
+// Why the file (`exists` under `name`, holding `bytes`) is not what `run`
+// left, or empty when it is. A run journaled before results were recorded
+// is held to what its entries say alone: a cut torn tail (or NUL run) ended
+// the file, a quarantined file left none.
+std::string result_mismatch(const Run& run, bool exists, const std::string& name,
+                            std::string_view bytes) {
+  const RunResult* result = nullptr;
+  for (const Entry& e : run.entries) {
+    if (e.result.recorded) result = &e.result;
+  }
+  const std::string now = exists ? name + " holds " + std::to_string(bytes.size()) +
+                                       " bytes (SHA-256 " + sha256_hex(bytes) + ")"
+                                 : "there is no file";
+  if (result && result->absent) {
+    if (!exists) return {};
+    return "that run left no file under the name, and now " + now +
+           " (a new session under the same name?)";
+  }
+  if (result) {
+    const std::string& want = result->name.empty() ? name : result->name;
+    if (exists && name == want && bytes.size() == result->length && sha256_hex(bytes) == result->sha256) {
+      return {};
+    }
+    return "that run left " + want + " holding " + std::to_string(result->length) + " bytes (SHA-256 " +
+           result->sha256 + "), and now " + now + " (written to since?)";
+  }
+  // Older journal lines: the checks the entries allow.
+  if (run.entries.size() == 1) {
+    const Entry& e = run.entries.front();
+    if (e.reason == "unrecoverable" && e.offset == 0 && exists) {
+      return "that run (journaled before results were recorded) left no file under the name, and now " +
+             now;
+    }
+    if ((e.reason == "torn_tail" || e.reason == "nul_run") && exists && bytes.size() != e.offset) {
+      return "that run (journaled before results were recorded) cut the file to " +
+             std::to_string(e.offset) + " bytes, and now " + now + " (written to since?)";
+    }
+  }
+  return {};
 }
 
 // `reason` "not_applied": the run never changed the file (as retract_run).
@@ -213,7 +255,9 @@ Result<UndoReport> undo_repairs(const std::string& path, const RepairOptions& op
   }
   // An interrupted earlier undo: if its swap happened, its runs are undone
   // already (finish marking them); if not, they are still to be undone.
+  // Decided here, written below: a refusal changes nothing.
   std::vector<std::string> finished;
+  std::vector<const Intent*> applied_intents;
   for (const Intent& in : journal->intents) {
     auto applied = intent_applied(in, current, path, at_path);
     if (!applied.is_ok()) return applied.status();
@@ -222,12 +266,7 @@ Result<UndoReport> undo_repairs(const std::string& path, const RepairOptions& op
       std::erase_if(*runs, [&](const Run& r) { return r.id == id; });
       finished.push_back(id);
     }
-    if (!opts.dry_run) WALKIT_RETURN_IF_ERROR(drop_moved_from(fs, path, name, in));
-  }
-  if (!opts.dry_run) {
-    for (const std::string& id : finished) {
-      WALKIT_RETURN_IF_ERROR(detail::append_journal(fs, path, undone_line(source, id)));
-    }
+    applied_intents.push_back(&in);
   }
   if (salvage_finished) {
     rep.runs = 1;
@@ -236,25 +275,16 @@ Result<UndoReport> undo_repairs(const std::string& path, const RepairOptions& op
                  source + " is as it found it; dropped the " + partial_name(name->id) + " it made";
   }
   // The newest run, killed before its cut: not reversed, only marked.
+  std::string not_applied;
   if (exists && !runs->empty()) {
     const std::string pending_id = journal->pending;
     if (name && runs->back().id == pending_id &&
         detail::never_took_effect(runs->back(), current, at_path, *name, opts.max_line_bytes)) {
-      if (!opts.dry_run) {
-        const std::string line = undone_line(source, pending_id, "not_applied");
-        WALKIT_RETURN_IF_ERROR(detail::append_journal(fs, path, line));
-      }
+      not_applied = pending_id;
       runs->pop_back();
       rep.detail = "the newest repair of " + source + " (run " + pending_id +
                    ") was stopped before it changed the file: marked not applied";
-      if (runs->empty()) return rep;
     }
-  }
-  if (runs->empty()) {
-    if (!salvage_finished) {
-      rep.detail = "nothing left to undo for " + source + " (an interrupted undo had taken effect)";
-    }
-    return rep;
   }
   // A repair killed after keeping its bytes but before its cut leaves a run
   // that never took effect; the rerun then journals the very same ranges.
@@ -281,12 +311,47 @@ Result<UndoReport> undo_repairs(const std::string& path, const RepairOptions& op
       ++i;
     }
   }
+  // Each run is reversed only from exactly the file it left: the newest
+  // from the file found, each older one from what the newer reversals
+  // rebuilt. Anything else (records appended since, a new session under the
+  // name) would get the kept bytes put back in the wrong place.
   const std::string before = current;
+  bool state_exists = exists;
+  std::string state_name = base_name(actual);
   for (auto it = runs->rbegin(); it != runs->rend(); ++it) {
+    std::string why = result_mismatch(*it, state_exists, state_name, current);
+    if (!why.empty()) {
+      UndoReport refused;
+      refused.path = path;
+      refused.refused = true;
+      refused.detail = path + ": not undone, left as is: it is not the file repair run " + it->id +
+                       " left: " + why;
+      return refused;
+    }
     auto prev = detail::reverse_run(fs, qdir, *it, std::move(current), &rep.restored);
     if (!prev.is_ok()) return prev.status();
     current = std::move(*prev);
+    state_exists = true;
+    state_name = source;
     ++rep.runs;
+  }
+  if (!opts.dry_run) {
+    for (const Intent* in : applied_intents) {
+      WALKIT_RETURN_IF_ERROR(drop_moved_from(fs, path, name, *in));
+    }
+    for (const std::string& id : finished) {
+      WALKIT_RETURN_IF_ERROR(detail::append_journal(fs, path, undone_line(source, id)));
+    }
+    if (!not_applied.empty()) {
+      const std::string line = undone_line(source, not_applied, "not_applied");
+      WALKIT_RETURN_IF_ERROR(detail::append_journal(fs, path, line));
+    }
+  }
+  if (runs->empty()) {
+    if (!salvage_finished && not_applied.empty()) {
+      rep.detail = "nothing left to undo for " + source + " (an interrupted undo had taken effect)";
+    }
+    return rep;
   }
   rep.detail = "restored " + std::to_string(rep.restored) + " bytes from " + std::to_string(rep.runs) + " repairs";
   if (exists && actual != path) rep.detail += "; moved back to " + source;

@@ -12,6 +12,11 @@
 //   recorded the line limit that decided what was cut: --undo re-reads the
 //   file with that limit to tell whether the run took effect. Lines written
 //   before it have neither; readers skip keys they do not know.)
+//   A repair's lines also record what its run leaves: "result_length" and
+//   "result_sha256" of the file it produces (plus "result_name" when that
+//   file is under another name), or "result_absent": true when no file is
+//   left at the name. --undo reverses a run only when the file is exactly
+//   that result.
 // keep() returns only after the bytes file, the journal line and both
 // directory entries are durable (fdatasync + directory fsync), so a caller
 // may cut the session file right after.
@@ -27,6 +32,15 @@
 #include "walkit/status.h"
 
 namespace walkit {
+
+// The file a repair run leaves behind (journaled on each line of the run).
+struct RunResult {
+  bool recorded = false;   // false: not journaled (lines from older tools)
+  bool absent = false;     // no file is left at the name
+  uint64_t length = 0;     // else: exactly these bytes
+  std::string sha256;
+  std::string name;        // file name the result is under; empty: the source's
+};
 
 struct QuarantineEntry {
   std::string source_path;  // the session file the bytes came from
@@ -46,6 +60,8 @@ struct QuarantineEntry {
   // damage), journaled so that --undo judges the run with the same limit.
   // 0: not recorded.
   uint64_t max_line_bytes = 0;
+  // What the run leaves once it has cut (see RunResult).
+  RunResult result{};
 };
 
 struct QuarantineRecord {
