@@ -6,6 +6,7 @@
 #define BOOST_TEST_MODULE undo_precondition_test
 #include <boost/test/unit_test.hpp>
 
+#include <filesystem>
 #include <ostream>
 #include <string>
 
@@ -151,6 +152,42 @@ BOOST_AUTO_TEST_CASE(walrepair_undo_of_a_changed_file_exits_4_naming_the_run) {
   BOOST_TEST(r.out.find(run) != std::string::npos, r.out);
   BOOST_TEST(read(kPartial) == file);
   BOOST_TEST(read(kJournal) == journal);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// Paths --undo must not take for "nothing to do".
+BOOST_FIXTURE_TEST_SUITE(operational, Fx)
+
+BOOST_AUTO_TEST_CASE(undo_of_a_path_that_names_nothing_is_an_error_naming_it) {
+  const std::string missing = path("no-such.jsonl.__partial__");
+  auto u = undo_repairs(missing);
+  BOOST_TEST_REQUIRE(!u.is_ok());
+  BOOST_TEST((u.status().code() == Code::kNotFound));
+  BOOST_TEST(u.status().message().find(missing) != std::string::npos, u.status().to_string());
+  test::ToolRun r = test::run_tool("walrepair", {"--undo", "/no/such/path"});
+  BOOST_TEST(r.exit_code == 8, r.out);
+  BOOST_TEST(!exists(".quarantine"));
+}
+
+BOOST_AUTO_TEST_CASE(undo_through_a_quarantine_symlink_is_refused_and_restores_nothing) {
+  // A quarantine elsewhere, reached through a symlink repair would refuse:
+  // it names a copy for the partial, which must not come back.
+  write_file(kPartial, H + C(0) + C(1).substr(0, 25));
+  BOOST_TEST_REQUIRE(repair().action == RepairAction::kCutTornTail);
+  std::filesystem::rename(path(".quarantine"), path("elsewhere"));
+  std::filesystem::create_directory_symlink("elsewhere", path(".quarantine"));
+  const std::string file = read(kPartial), journal = read("elsewhere/journal.jsonl");
+  auto u = undo_repairs(path(kPartial));
+  BOOST_TEST_REQUIRE(!u.is_ok());
+  BOOST_TEST(u.status().message() == "quarantine " + path(".quarantine") + " is not a directory",
+             u.status().to_string());
+  for (const std::string& arg : {dir(), path(kPartial)}) {
+    test::ToolRun r = test::run_tool("walrepair", {"--undo", arg});
+    BOOST_TEST(r.exit_code == 8, r.out);
+  }
+  BOOST_TEST(read(kPartial) == file);
+  BOOST_TEST(read("elsewhere/journal.jsonl") == journal);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -258,7 +258,12 @@ Found scan_arguments(const std::vector<std::string>& paths, const ScanOptions& o
 }
 
 Result<std::vector<std::string>> quarantined_sources(const std::string& sessions_dir) {
-  const std::string journal = sessions_dir + "/" + std::string(kQuarantineDir) + "/journal.jsonl";
+  const std::string qdir = sessions_dir + "/" + std::string(kQuarantineDir);
+  const std::string journal = qdir + "/journal.jsonl";
+  // Never through a symlink, as repair refuses it.
+  if (auto q = default_fs().lstat(qdir); q.is_ok() && !q->is_directory()) {
+    return Status(Code::kFailedPrecondition, "quarantine " + qdir + " is not a directory");
+  }
   auto text = read_file(default_fs(), journal);
   if (!text.is_ok()) {
     if (text.status().code() == Code::kNotFound) return std::vector<std::string>{};

@@ -176,8 +176,18 @@ RunResult absent_result() {
 
 bool is_added_reason(std::string_view reason) { return reason.rfind("added_", 0) == 0; }
 
+Status check_quarantine_dir(FileSystem& fs, const std::string& qdir) {
+  auto info = fs.lstat(qdir);
+  if (!info.is_ok()) return info.status().code() == Code::kNotFound ? Status::ok() : info.status();
+  if (!info->is_directory()) {
+    return Status(Code::kFailedPrecondition, "quarantine " + qdir + " is not a directory");
+  }
+  return Status::ok();
+}
+
 Result<std::vector<Value>> journal_lines(FileSystem& fs, const std::string& qdir,
                                          const std::string& source) {
+  WALKIT_RETURN_IF_ERROR(check_quarantine_dir(fs, qdir));
   const std::string journal = qdir + "/journal.jsonl";
   auto text = read_file(fs, journal);
   if (!text.is_ok()) {

@@ -39,8 +39,16 @@ namespace walkit::detail {
 // line a crash cut short (it does not parse and does not end in '}': every
 // line written whole ends "}\n") was never acted on and is skipped, as is a
 // torn last line; any other line that does not parse is kCorruption.
+// A quarantine that is there but not a real directory (a symlink, say) is
+// kFailedPrecondition, as repair refuses to use it (check_quarantine_dir).
 Result<std::vector<Value>> journal_lines(FileSystem& fs, const std::string& qdir,
                                          const std::string& source);
+
+// Ok when `qdir` is a directory (not through a symlink) or absent; else
+// kFailedPrecondition "quarantine <qdir> is not a directory", the message
+// repair gives: the quarantine holds the only copy of removed bytes and is
+// only ever used where the journal says.
+Status check_quarantine_dir(FileSystem& fs, const std::string& qdir);
 
 // SHA-256 (hex) of [offset, offset + length) of `fd`, streamed 1 MiB at a
 // time; empty when the file is shorter.

@@ -35,6 +35,7 @@ struct Journal {
   // The run the journal ends with, if no other line for the file follows it
   // (as detail::pending_run): a repair killed before its cut leaves it so.
   std::string pending;
+  bool named = false;  // some line names the file
 };
 
 
@@ -45,6 +46,7 @@ Result<Journal> journal_runs(FileSystem& fs, const std::string& qdir, const std:
   Journal j;
   std::vector<Run>& runs = j.runs;
   std::vector<std::string> undone;
+  j.named = !lines->empty();
   for (const Value& v : *lines) {
     j.pending = detail::run_of(v);
     if (const std::string* u = detail::journal_str(v, "undone_run")) {
@@ -212,6 +214,14 @@ Result<UndoReport> undo_repairs(const std::string& path, const RepairOptions& op
   if (!journal.is_ok()) return journal.status();
   std::vector<Run>* runs = &journal->runs;
   if (runs->empty()) {
+    // A path that names nothing, on disk or in the journal, is a mistake
+    // (a typo, the wrong directory), not a file with nothing to undo.
+    auto there = fs.lstat(path);
+    if (!journal->named && !there.is_ok()) {
+      if (there.status().code() != Code::kNotFound) return there.status();
+      return Status(Code::kNotFound, path + ": no such file, and the quarantine journal " + qdir +
+                                         "/journal.jsonl names nothing for it");
+    }
     rep.detail = "nothing in the quarantine for " + source;
     return rep;
   }
