@@ -192,5 +192,41 @@ BOOST_AUTO_TEST_CASE(undo_through_a_quarantine_symlink_is_refused_and_restores_n
 
 BOOST_AUTO_TEST_SUITE_END()
 
+// Quarantined bytes the journal does not account for are reported, never
+// passed over in silence.
+BOOST_FIXTURE_TEST_SUITE(unaccounted, Fx)
+
+BOOST_AUTO_TEST_CASE(a_torn_journal_line_and_the_copy_it_named_are_reported) {
+  const std::string a = "a.jsonl.__partial__", b = "b.jsonl.__partial__";
+  write_file(a, H + C(0) + C(1).substr(0, 25));
+  BOOST_TEST_REQUIRE(repair_file(path(a)).is_ok());
+  const std::string one_line = read(kJournal);
+  write_file(b, H + C(0) + C(1).substr(0, 30));
+  BOOST_TEST_REQUIRE(repair_file(path(b)).is_ok());
+  // A crash tore b's journal line: 20 bytes of it reached the disk.
+  write_file(kJournal, one_line + read(kJournal).substr(one_line.size(), 20));
+  const std::string b_cut = read(b);
+
+  auto u = undo_repairs(path(b));
+  BOOST_TEST_REQUIRE(u.is_ok(), u.status().to_string());
+  BOOST_TEST(u->unaccounted);
+  BOOST_TEST(u->runs == 0u);
+  std::string notes;
+  for (const std::string& n : u->notes) notes += n + "\n";
+  BOOST_TEST(notes.find("torn line") != std::string::npos, notes);
+  BOOST_TEST(notes.find(b + ".") != std::string::npos, notes);  // the copy, by name
+  BOOST_TEST(read(b) == b_cut);
+
+  // --undo DIR: a is restored, b's bytes reported; exit 1 | 4.
+  test::ToolRun r = test::run_tool("walrepair", {"--undo", "--json", dir()});
+  BOOST_TEST(r.exit_code == 5, r.out);
+  BOOST_TEST(r.out.find("\"notes\": [") != std::string::npos, r.out);
+  BOOST_TEST(r.out.find(b + ".") != std::string::npos, r.out);
+  BOOST_TEST(read(a) == H + C(0) + C(1).substr(0, 25));
+  BOOST_TEST(read(b) == b_cut);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 }  // namespace
 }  // namespace walkit

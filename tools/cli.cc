@@ -1,12 +1,14 @@
 // The tools' shared plumbing: exit bits, durations, the parse step, discovery.
 #include "cli.h"
 
+#include <algorithm>
 #include <iostream>
 #include <limits>
 #include <sstream>
 
 #include "walkit/format.h"
 #include "walkit/io.h"
+#include "walkit/quarantine.h"
 #include "walkit/sessions_dir.h"
 #include "walkit/value.h"
 #include "walkit/version.h"
@@ -294,6 +296,21 @@ Result<std::vector<std::string>> quarantined_sources(const std::string& sessions
     for (const std::string& p : out) seen = seen || p == path;
     if (!seen) out.push_back(std::move(path));
   }
+  // Then files only a copy names (its journal line torn or never written):
+  // --undo reports those bytes rather than passing over them in silence.
+  auto names = default_fs().list_dir(qdir);
+  std::vector<std::string> more;
+  for (const std::string& n : names.is_ok() ? *names : std::vector<std::string>{}) {
+    const std::string src = quarantine_copy_source(n);
+    if (src.empty() || !parse_session_name(src)) continue;
+    std::string path = sessions_dir + "/" + src;
+    if (std::find(out.begin(), out.end(), path) == out.end() &&
+        std::find(more.begin(), more.end(), path) == more.end()) {
+      more.push_back(std::move(path));
+    }
+  }
+  std::sort(more.begin(), more.end());
+  out.insert(out.end(), more.begin(), more.end());
   return out;
 }
 

@@ -316,16 +316,21 @@ const char* undo_action(const UndoReport& r) {
 }
 
 std::string undo_json(const UndoReport& r, bool dry_run) {
-  return JsonObject()
-      .str("schema", "walrepair/1")
+  JsonObject o;
+  o.str("schema", "walrepair/1")
       .str("path", r.path)
       .str("action", undo_action(r))
       .boolean("changed", r.changed)
       .boolean("dry_run", dry_run)
       .num("runs", r.runs)
       .num("restored_bytes", r.restored)
-      .str("detail", r.detail)
-      .line();
+      .str("detail", r.detail);
+  if (!r.notes.empty()) {  // only then: the key is new
+    std::string notes = "[";
+    for (const std::string& n : r.notes) notes += (notes.size() > 1 ? ", " : "") + json_string(n);
+    o.raw("notes", notes + "]");
+  }
+  return o.line();
 }
 
 std::string promote_json(const PromoteReport& r, bool dry_run) {

@@ -57,6 +57,11 @@ void undo(Run& run) {
         continue;
       }
       run.exit.add(verdict_of(*r));
+      // Quarantined bytes no journal line accounts for: left where they are.
+      if (r->unaccounted) run.exit.add(Verdict::kLeftDamaged);
+      if (!run.common.quiet && !run.common.json) {
+        for (const std::string& n : r->notes) std::cerr << kTool.name << ": " << f << ": " << n << "\n";
+      }
       run.tally.add(undo_action(*r), r->changed);
       if (run.common.json && !run.common.quiet) std::cout << undo_json(*r, run.opts.dry_run);
       done.push_back(std::move(*r));

@@ -186,7 +186,8 @@ Status check_quarantine_dir(FileSystem& fs, const std::string& qdir) {
 }
 
 Result<std::vector<Value>> journal_lines(FileSystem& fs, const std::string& qdir,
-                                         const std::string& source) {
+                                         const std::string& source, std::string* torn_last) {
+  if (torn_last) torn_last->clear();
   WALKIT_RETURN_IF_ERROR(check_quarantine_dir(fs, qdir));
   const std::string journal = qdir + "/journal.jsonl";
   auto text = read_file(fs, journal);
@@ -198,7 +199,10 @@ Result<std::vector<Value>> journal_lines(FileSystem& fs, const std::string& qdir
   size_t pos = 0, line_no = 0;
   while (pos < text->size()) {
     size_t nl = text->find('\n', pos);
-    if (nl == std::string::npos) break;  // a torn last line: never acted on
+    if (nl == std::string::npos) {  // a torn last line: never acted on
+      if (torn_last) *torn_last = text->substr(pos);
+      break;
+    }
     std::string_view line(text->data() + pos, nl - pos);
     pos = nl + 1;
     ++line_no;

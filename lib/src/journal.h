@@ -41,8 +41,12 @@ namespace walkit::detail {
 // torn last line; any other line that does not parse is kCorruption.
 // A quarantine that is there but not a real directory (a symlink, say) is
 // kFailedPrecondition, as repair refuses to use it (check_quarantine_dir).
+// `torn_last`, when given, receives the journal's torn last line (bytes
+// after its last '\n'; empty when it ends cleanly).
 Result<std::vector<Value>> journal_lines(FileSystem& fs, const std::string& qdir,
-                                         const std::string& source);
+                                         const std::string& source,
+                                         std::string* torn_last = nullptr);
+
 
 // Ok when `qdir` is a directory (not through a symlink) or absent; else
 // kFailedPrecondition "quarantine <qdir> is not a directory", the message

@@ -300,6 +300,30 @@ std::string quarantine_dir_for(const std::string& source_path) {
   return dir_name(source_path) + "/" + std::string(kQuarantineDir);
 }
 
+std::string quarantine_copy_source(std::string_view name) {
+  constexpr std::string_view kBin = ".bin";
+  if (!name.ends_with(kBin)) return {};
+  name.remove_suffix(kBin.size());
+  auto digits = [](std::string_view d) {
+    return !d.empty() && std::all_of(d.begin(), d.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  // <ns>[-<k>], <length>, <offset>, from the right.
+  for (int field = 0; field < 3; ++field) {
+    const size_t dot = name.rfind('.');
+    if (dot == std::string_view::npos || dot == 0) return {};
+    std::string_view f = name.substr(dot + 1);
+    if (field == 0) {
+      if (const size_t dash = f.find('-'); dash != std::string_view::npos) {
+        if (!digits(f.substr(dash + 1))) return {};
+        f = f.substr(0, dash);
+      }
+    }
+    if (!digits(f)) return {};
+    name = name.substr(0, dot);
+  }
+  return std::string(name);
+}
+
 Result<QuarantineRecord> quarantine_keep(FileSystem& fs, const QuarantineEntry& e) {
   // The journal is JSON; a path or label that is not UTF-8 cannot be written
   // into it faithfully. Refuse before touching the disk: the caller then

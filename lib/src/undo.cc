@@ -39,11 +39,43 @@ struct Journal {
 };
 
 
-// Runs recorded for `source` (a file name), oldest first, minus undone ones.
-Result<Journal> journal_runs(FileSystem& fs, const std::string& qdir, const std::string& source) {
-  auto lines = detail::journal_lines(fs, qdir, source);
+// Runs recorded for `source` (a file name), oldest first, minus undone ones;
+// notes on quarantined bytes no whole line accounts for.
+Result<Journal> journal_runs(FileSystem& fs, const std::string& qdir, const std::string& source,
+                             UndoReport* rep) {
+  std::string torn;
+  auto lines = detail::journal_lines(fs, qdir, source, &torn);
   if (!lines.is_ok()) return lines.status();
   Journal j;
+  // A torn last line that names this file, or whose "source" is cut too.
+  std::string mine = "\"source\": ";
+  append_python_json_string(mine, source);
+  const bool names_another = torn.rfind("{\"source\": \"", 0) == 0 &&
+                             torn.find("\", ", 12) != std::string::npos;  // its "source" is whole
+  if (!torn.empty() && (torn.find(mine) != std::string::npos || !names_another)) {
+    rep->notes.push_back(qdir + "/journal.jsonl ends in a torn line (" + std::to_string(torn.size()) +
+                         " bytes, no newline): a keep was interrupted, and whatever it named is not restored");
+    rep->unaccounted = true;
+  }
+  // Copies of this file's bytes that no journal line names.
+  auto names = fs.list_dir(qdir);
+  if (!names.is_ok() && names.status().code() != Code::kNotFound) return names.status();
+  std::vector<std::string> unnamed;
+  for (const std::string& n : names.is_ok() ? *names : std::vector<std::string>{}) {
+    if (quarantine_copy_source(n) == source) unnamed.push_back(n);
+  }
+  for (const Value& v : *lines) {
+    if (const std::string* p = detail::journal_str(v, "path")) std::erase(unnamed, *p);
+  }
+  if (!unnamed.empty()) {
+    std::sort(unnamed.begin(), unnamed.end());
+    std::string list;
+    for (const std::string& n : unnamed) list += (list.empty() ? "" : ", ") + n;
+    rep->notes.push_back(std::to_string(unnamed.size()) + " quarantine cop" +
+                         (unnamed.size() == 1 ? "y" : "ies") + " of " + source +
+                         " no journal line names (not restored): " + list);
+    rep->unaccounted = true;
+  }
   std::vector<Run>& runs = j.runs;
   std::vector<std::string> undone;
   j.named = !lines->empty();
@@ -210,14 +242,14 @@ Result<UndoReport> undo_repairs(const std::string& path, const RepairOptions& op
   rep.path = path;
   const std::string qdir = quarantine_dir_for(path);
   const std::string source = base_name(path);
-  auto journal = journal_runs(fs, qdir, source);
+  auto journal = journal_runs(fs, qdir, source, &rep);
   if (!journal.is_ok()) return journal.status();
   std::vector<Run>* runs = &journal->runs;
   if (runs->empty()) {
     // A path that names nothing, on disk or in the journal, is a mistake
     // (a typo, the wrong directory), not a file with nothing to undo.
     auto there = fs.lstat(path);
-    if (!journal->named && !there.is_ok()) {
+    if (!journal->named && !rep.unaccounted && !there.is_ok()) {
       if (there.status().code() != Code::kNotFound) return there.status();
       return Status(Code::kNotFound, path + ": no such file, and the quarantine journal " + qdir +
                                          "/journal.jsonl names nothing for it");
@@ -231,7 +263,7 @@ Result<UndoReport> undo_repairs(const std::string& path, const RepairOptions& op
   // its journal entries still name the closed file.
   std::string actual = path;
   auto name = parse_session_name(source);
-  if (!fs.lstat(path).is_ok() && name && name->kind == FileKind::kFinal) {
+  if (name && name->kind == FileKind::kFinal && !fs.lstat(path).is_ok()) {
     std::string partial = dir_name(path) + "/" + partial_name(name->id);
     if (fs.lstat(partial).is_ok()) actual = partial;
   }
@@ -333,6 +365,8 @@ Result<UndoReport> undo_repairs(const std::string& path, const RepairOptions& op
     if (!why.empty()) {
       UndoReport refused;
       refused.path = path;
+      refused.notes = rep.notes;
+      refused.unaccounted = rep.unaccounted;
       refused.refused = true;
       refused.detail = path + ": not undone, left as is: it is not the file repair run " + it->id +
                        " left: " + why;

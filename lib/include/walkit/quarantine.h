@@ -80,6 +80,10 @@ std::string quarantine_dir_for(const std::string& source_path);
 // written. Files that differ are never changed or removed.
 Result<QuarantineRecord> quarantine_keep(FileSystem& fs, const QuarantineEntry& e);
 
+// The source file name of a copy named as quarantine_keep names them
+// (<source>.<offset>.<length>.<ns>[-<k>].bin), or empty for any other name.
+std::string quarantine_copy_source(std::string_view name);
+
 // SHA-256 of `data` as 64 lowercase hex digits.
 std::string sha256_hex(std::string_view data);
 

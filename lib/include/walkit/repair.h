@@ -76,6 +76,11 @@ struct UndoReport {
   // to since, or another file under the name); `detail` names the run.
   bool refused = false;
   std::string detail;
+  // Quarantined bytes for the file that no whole journal line accounts for:
+  // a torn last journal line that may name it, copies (.bin) no line names.
+  // They are never restored; each note names them.
+  std::vector<std::string> notes;
+  bool unaccounted = false;  // some note is about such bytes
 };
 // Puts back everything the quarantine journal holds for `path` (a session
 // file path, which may no longer exist), newest repair first, verifying
