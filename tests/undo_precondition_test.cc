@@ -6,6 +6,8 @@
 #define BOOST_TEST_MODULE undo_precondition_test
 #include <boost/test/unit_test.hpp>
 
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <ostream>
 #include <string>
@@ -188,6 +190,32 @@ BOOST_AUTO_TEST_CASE(undo_through_a_quarantine_symlink_is_refused_and_restores_n
   }
   BOOST_TEST(read(kPartial) == file);
   BOOST_TEST(read("elsewhere/journal.jsonl") == journal);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// The rebuild streams: NULs the quarantine kept go back as a hole.
+BOOST_FIXTURE_TEST_SUITE(streaming, Fx)
+
+BOOST_AUTO_TEST_CASE(a_cut_nul_run_goes_back_as_a_hole) {
+  const std::string head = H + C(0);
+  constexpr uint64_t kNuls = uint64_t{8} << 20;
+  write_file(kPartial, head);
+  truncate(kPartial, head.size() + kNuls);  // a crash's zero-filled tail, unwritten
+  struct stat st {};
+  BOOST_TEST_REQUIRE(::stat(path(kPartial).c_str(), &st) == 0);
+  if (static_cast<uint64_t>(st.st_blocks) * 512 >= kNuls) {
+    BOOST_TEST_MESSAGE("this file system does not keep holes: skipped");
+    return;
+  }
+  BOOST_TEST_REQUIRE(repair().action == RepairAction::kCutTornTail);
+  BOOST_TEST_REQUIRE(read(kPartial) == head);
+  UndoReport u = undo();
+  BOOST_TEST(u.restored == kNuls);
+  BOOST_TEST(read(kPartial) == head + std::string(kNuls, '\0'));
+  BOOST_TEST_REQUIRE(::stat(path(kPartial).c_str(), &st) == 0);
+  BOOST_TEST(static_cast<uint64_t>(st.st_blocks) * 512 < uint64_t{1} << 20,
+             "blocks written for the NULs: " << st.st_blocks);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

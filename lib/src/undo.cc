@@ -11,6 +11,7 @@
 // between moving its rewrite to the partial name and unlinking the closed
 // file is finished as an undo (the partial dropped), or refused.
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <optional>
 
@@ -114,65 +115,92 @@ Result<Journal> journal_runs(FileSystem& fs, const std::string& qdir, const std:
   return j;
 }
 
-bool has_prefix(std::string_view file, uint64_t length, const std::string& sha) {
-  return file.size() >= length && sha256_hex(file.substr(0, length)) == sha;
-}
+// The file found, hashed on demand (each hash streams it once).
+struct Found {
+  FileSystem& fs;
+  int fd = -1;  // -1: no file
+  uint64_t size = 0;
+  std::optional<std::string> whole;  // SHA-256 of all of it, once asked for
+
+  Result<std::string> sha256() {
+    if (!whole) {
+      auto h = detail::hash_range(fs, fd, 0, size);
+      if (!h.is_ok()) return h.status();
+      whole = *h;
+    }
+    return *whole;
+  }
+  Result<bool> has_prefix(uint64_t length, const std::string& sha) {
+    if (size < length) return false;
+    auto h = length == size ? sha256() : detail::hash_range(fs, fd, 0, length);
+    if (!h.is_ok()) return h.status();
+    return *h == sha;
+  }
+};
 
 // Did the undo that wrote `in` swap its file in? Decided from the file: the
 // exact "after" or "before" bytes; failing that (records appended since),
 // which of the two is a prefix. Both or neither: the caller must not guess.
-Result<bool> intent_applied(const Intent& in, std::string_view current, const std::string& path,
+Result<bool> intent_applied(const Intent& in, Found& current, const std::string& path,
                             bool found_at_path) {
   if (!in.to_name.empty() && !found_at_path) return false;  // not moved back yet
-  if (current.size() == in.to_length && sha256_hex(current) == in.to_sha256) return true;
-  if (current.size() == in.from_length && sha256_hex(current) == in.from_sha256) return false;
-  bool to = has_prefix(current, in.to_length, in.to_sha256);
-  bool from = has_prefix(current, in.from_length, in.from_sha256);
-  if (to != from) return to;
+  auto to = current.has_prefix(in.to_length, in.to_sha256);
+  if (!to.is_ok()) return to.status();
+  if (*to && current.size == in.to_length) return true;
+  auto from = current.has_prefix(in.from_length, in.from_sha256);
+  if (!from.is_ok()) return from.status();
+  if (*from && current.size == in.from_length) return false;
+  if (*to != *from) return *to;
   return Status(Code::kFailedPrecondition,
                 path + ": an earlier undo was interrupted and the file matches neither its before "
                        "nor its after state; not undone again (see the quarantine journal)");
 }
 
-// Why the file (`exists` under `name`, holding `bytes`) is not what `run`
-// left, or empty when it is. A run journaled before results were recorded
-// is held to what its entries say alone: a cut torn tail (or NUL run) ended
-// the file, a quarantined file left none.
-std::string result_mismatch(const Run& run, bool exists, const std::string& name,
-                            std::string_view bytes) {
+// Why the file (`exists` under `name`, `size` bytes, SHA-256 from `sha`,
+// asked only when needed) is not what `run` left, or empty when it is. A
+// run journaled before results were recorded is held to what its entries
+// say alone: a cut torn tail (or NUL run) ended the file, a quarantined
+// file left none.
+Result<std::string> result_mismatch(const Run& run, bool exists, const std::string& name,
+                                    uint64_t size,
+                                    const std::function<Result<std::string>()>& sha) {
   const RunResult* result = nullptr;
   for (const Entry& e : run.entries) {
     if (e.result.recorded) result = &e.result;
   }
-  const std::string now = exists ? name + " holds " + std::to_string(bytes.size()) +
-                                       " bytes (SHA-256 " + sha256_hex(bytes) + ")"
-                                 : "there is no file";
+  auto now = [&]() -> Result<std::string> {  // what is there, for the message
+    if (!exists) return std::string("there is no file");
+    auto h = sha();
+    if (!h.is_ok()) return h.status();
+    return name + " holds " + std::to_string(size) + " bytes (SHA-256 " + *h + ")";
+  };
+  std::string why;
   if (result && result->absent) {
-    if (!exists) return {};
-    return "that run left no file under the name, and now " + now +
-           " (a new session under the same name?)";
-  }
-  if (result) {
+    if (!exists) return std::string();
+    why = "that run left no file under the name, and now %s (a new session under the same name?)";
+  } else if (result) {
     const std::string& want = result->name.empty() ? name : result->name;
-    if (exists && name == want && bytes.size() == result->length && sha256_hex(bytes) == result->sha256) {
-      return {};
+    if (exists && name == want && size == result->length) {
+      auto h = sha();
+      if (!h.is_ok()) return h.status();
+      if (*h == result->sha256) return std::string();
     }
-    return "that run left " + want + " holding " + std::to_string(result->length) + " bytes (SHA-256 " +
-           result->sha256 + "), and now " + now + " (written to since?)";
-  }
-  // Older journal lines: the checks the entries allow.
-  if (run.entries.size() == 1) {
+    why = "that run left " + want + " holding " + std::to_string(result->length) +
+          " bytes (SHA-256 " + result->sha256 + "), and now %s (written to since?)";
+  } else if (run.entries.size() == 1) {  // older journal lines: the checks the entries allow
     const Entry& e = run.entries.front();
     if (e.reason == "unrecoverable" && e.offset == 0 && exists) {
-      return "that run (journaled before results were recorded) left no file under the name, and now " +
-             now;
-    }
-    if ((e.reason == "torn_tail" || e.reason == "nul_run") && exists && bytes.size() != e.offset) {
-      return "that run (journaled before results were recorded) cut the file to " +
-             std::to_string(e.offset) + " bytes, and now " + now + " (written to since?)";
+      why = "that run (journaled before results were recorded) left no file under the name, and "
+            "now %s";
+    } else if ((e.reason == "torn_tail" || e.reason == "nul_run") && exists && size != e.offset) {
+      why = "that run (journaled before results were recorded) cut the file to " +
+            std::to_string(e.offset) + " bytes, and now %s (written to since?)";
     }
   }
-  return {};
+  if (why.empty()) return why;
+  auto n = now();
+  if (!n.is_ok()) return n.status();
+  return why.replace(why.find("%s"), 2, *n);
 }
 
 // `reason` "not_applied": the run never changed the file (as retract_run).
@@ -204,10 +232,9 @@ Status drop_moved_from(FileSystem& fs, const std::string& path,
   detail::LockedFile f;
   WALKIT_RETURN_IF_ERROR(detail::open_locked(fs, left, false, &f));
   if (f.locked_by_other || f.info.size != in.from_length) return Status::ok();  // not ours to drop
-  std::string bytes(f.info.size, '\0');
-  auto n = fs.pread(f.fd, bytes.data(), bytes.size(), 0);
-  if (!n.is_ok()) return n.status();
-  if (*n != bytes.size() || sha256_hex(bytes) != in.from_sha256) return Status::ok();
+  auto h = detail::hash_range(fs, f.fd, 0, f.info.size);
+  if (!h.is_ok()) return h.status();
+  if (*h != in.from_sha256) return Status::ok();
   WALKIT_RETURN_IF_ERROR(fs.unlink(left));
   return fs.fsync_dir(dir_name(path));
 }
@@ -258,7 +285,6 @@ Result<UndoReport> undo_repairs(const std::string& path, const RepairOptions& op
     return rep;
   }
   detail::LockedFile f;
-  std::string current;
   // Salvage moves a closed file that lost its trailer to the partial name;
   // its journal entries still name the closed file.
   std::string actual = path;
@@ -275,16 +301,14 @@ Result<UndoReport> undo_repairs(const std::string& path, const RepairOptions& op
   if (exists) {
     WALKIT_RETURN_IF_ERROR(detail::open_locked(fs, actual, false, &f));
     if (f.locked_by_other) return Status(Code::kLocked, actual + " is locked by a live writer; not undone");
-    std::string buf(f.info.size, '\0');
-    auto n = fs.pread(f.fd, buf.data(), buf.size(), 0);
-    if (!n.is_ok()) return n.status();
-    buf.resize(*n);
-    current = std::move(buf);
   }
+  // Never read whole: hashed, re-read and copied from the fd as needed.
+  Found current{fs, exists ? f.fd : -1, exists ? f.info.size : 0, {}};
   const bool at_path = exists && actual == path;
   bool salvage_finished = false;
   if (at_path && name && name->kind == FileKind::kFinal) {
-    auto in = detail::interrupted_salvage(fs, qdir, path, *name, runs->back(), current);
+    auto in = detail::interrupted_salvage(fs, qdir, path, *name, runs->back(), current.fd,
+                                          current.size);
     if (!in.is_ok()) return in.status();
     if (*in) {
       // Durable before the partial goes (append_journal syncs the line).
@@ -320,8 +344,13 @@ Result<UndoReport> undo_repairs(const std::string& path, const RepairOptions& op
   std::string not_applied;
   if (exists && !runs->empty()) {
     const std::string pending_id = journal->pending;
-    if (name && runs->back().id == pending_id &&
-        detail::never_took_effect(runs->back(), current, at_path, *name, opts.max_line_bytes)) {
+    Result<bool> idle = false;
+    if (name && runs->back().id == pending_id) {
+      idle = detail::never_took_effect(fs, current.fd, current.size, runs->back(), at_path, *name,
+                                       opts.max_line_bytes);
+      if (!idle.is_ok()) return idle.status();
+    }
+    if (*idle) {
       not_applied = pending_id;
       runs->pop_back();
       rep.detail = "the newest repair of " + source + " (run " + pending_id +
@@ -357,11 +386,17 @@ Result<UndoReport> undo_repairs(const std::string& path, const RepairOptions& op
   // from the file found, each older one from what the newer reversals
   // rebuilt. Anything else (records appended since, a new session under the
   // name) would get the kept bytes put back in the wrong place.
-  const std::string before = current;
+  detail::Rebuild rebuilt(fs, current.fd, current.size);
   bool state_exists = exists;
   std::string state_name = base_name(actual);
   for (auto it = runs->rbegin(); it != runs->rend(); ++it) {
-    std::string why = result_mismatch(*it, state_exists, state_name, current);
+    // The newest run is checked against the file found (its hash, taken
+    // once, is also the intent's "before"); older ones against the rebuild.
+    const bool found = it == runs->rbegin();
+    auto why_or = result_mismatch(*it, state_exists, state_name, found ? current.size : rebuilt.size(),
+                                  [&]() { return found ? current.sha256() : rebuilt.sha256(); });
+    if (!why_or.is_ok()) return why_or.status();
+    const std::string& why = *why_or;
     if (!why.empty()) {
       UndoReport refused;
       refused.path = path;
@@ -372,9 +407,7 @@ Result<UndoReport> undo_repairs(const std::string& path, const RepairOptions& op
                        " left: " + why;
       return refused;
     }
-    auto prev = detail::reverse_run(fs, qdir, *it, std::move(current), &rep.restored);
-    if (!prev.is_ok()) return prev.status();
-    current = std::move(*prev);
+    WALKIT_RETURN_IF_ERROR(detail::reverse_run(fs, qdir, *it, &rebuilt, &rep.restored));
     state_exists = true;
     state_name = source;
     ++rep.runs;
@@ -402,29 +435,38 @@ Result<UndoReport> undo_repairs(const std::string& path, const RepairOptions& op
   if (opts.dry_run) return rep;
   // All there is to reverse is salvage's move to the partial name (the
   // bytes are the same): move the file back, no copy (no-replace).
-  const bool move_only = exists && actual != path && current == before;
+  const bool move_only = exists && actual != path && rebuilt.unchanged(current.size);
   // Otherwise write the rebuilt file beside the original, durable, then
   // swap it in.
   std::string tmp = dir_name(path) + "/" + (name ? name->id : source) + std::string(kTmpSuffix);
   Status s;
+  std::string to_sha256;
   if (!move_only) {
     if (fs.lstat(tmp).is_ok()) WALKIT_RETURN_IF_ERROR(fs.unlink(tmp));
     auto out = fs.open(tmp, OpenFlags::kWrite | OpenFlags::kCreateExcl, 0600);
     if (!out.is_ok()) return out.status();
-    s = write_all(fs, *out, current.data(), current.size());
+    auto written = rebuilt.write_to(*out);  // streamed, NUL runs as holes
+    s = written.status();
+    if (s.is_ok()) to_sha256 = *written;
     if (s.is_ok()) s = fs.fdatasync(*out);
     Status c = fs.close(*out);
     if (s.is_ok()) s = c;
+  }
+  Result<std::string> from_sha256 = std::string();
+  if (s.is_ok()) {
+    from_sha256 = current.sha256();
+    s = from_sha256.status();
+    if (move_only && s.is_ok()) to_sha256 = *from_sha256;
   }
   if (s.is_ok()) {  // the intent, durable before the swap (see Intent)
     Intent in;
     for (const std::vector<Run>* list : {runs, &dropped}) {
       for (const Run& r : *list) in.runs.push_back(r.id);
     }
-    in.from_length = before.size();
-    in.from_sha256 = sha256_hex(before);
-    in.to_length = current.size();
-    in.to_sha256 = sha256_hex(current);
+    in.from_length = current.size;
+    in.from_sha256 = *from_sha256;
+    in.to_length = rebuilt.size();
+    in.to_sha256 = to_sha256;
     if (exists && actual != path) {
       in.from_name = base_name(actual);
       in.to_name = source;
