@@ -5,6 +5,7 @@
 #include <iostream>
 #include <limits>
 #include <sstream>
+#include <unordered_set>
 
 #include "walkit/format.h"
 #include "walkit/io.h"
@@ -272,6 +273,7 @@ Result<std::vector<std::string>> quarantined_sources(const std::string& sessions
     return text.status();
   }
   std::vector<std::string> out;
+  std::unordered_set<std::string> seen;  // out, for a constant-time check
   size_t pos = 0;
   for (size_t line = 1;; ++line) {
     size_t nl = text->find('\n', pos);
@@ -292,9 +294,7 @@ Result<std::vector<std::string>> quarantined_sources(const std::string& sessions
     // Only session file names: a journal line must never point a tool elsewhere.
     if (!src || !src->is_string() || !parse_session_name(src->as_string())) continue;
     std::string path = sessions_dir + "/" + src->as_string();
-    bool seen = false;
-    for (const std::string& p : out) seen = seen || p == path;
-    if (!seen) out.push_back(std::move(path));
+    if (seen.insert(path).second) out.push_back(std::move(path));
   }
   // Then files only a copy names (its journal line torn or never written):
   // --undo reports those bytes rather than passing over them in silence.
@@ -304,10 +304,7 @@ Result<std::vector<std::string>> quarantined_sources(const std::string& sessions
     const std::string src = quarantine_copy_source(n);
     if (src.empty() || !parse_session_name(src)) continue;
     std::string path = sessions_dir + "/" + src;
-    if (std::find(out.begin(), out.end(), path) == out.end() &&
-        std::find(more.begin(), more.end(), path) == more.end()) {
-      more.push_back(std::move(path));
-    }
+    if (seen.insert(path).second) more.push_back(std::move(path));
   }
   std::sort(more.begin(), more.end());
   out.insert(out.end(), more.begin(), more.end());

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli.h"
+#include "walkit/quarantine.h"
 
 namespace po = boost::program_options;
 using namespace walkit;
@@ -129,6 +130,8 @@ int main(int argc, char** argv) {
   run.opts.salvage = vm.count("salvage") > 0;
   run.opts.quarantine_unrecoverable = vm.count("quarantine-unrecoverable") > 0;
 
+  // Each quarantine read once for the whole run, not once per file.
+  QuarantineBatch batch;
   if (is_undo)
     undo(run);
   else

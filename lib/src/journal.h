@@ -48,6 +48,14 @@ Result<std::vector<Value>> journal_lines(FileSystem& fs, const std::string& qdir
                                          std::string* torn_last = nullptr);
 
 
+// The names of the copies of `source` in `qdir` (quarantine_copy_source),
+// from one listing per QuarantineBatch (a fresh one without), kept up to
+// date by note_copy.
+Result<std::vector<std::string>> copies_of(FileSystem& fs, const std::string& qdir,
+                                           const std::string& source);
+// Tells the thread's QuarantineBatch, if any, that `name` was just created in `qdir`.
+void note_copy(const std::string& qdir, const std::string& name);
+
 // Ok when `qdir` is a directory (not through a symlink) or absent; else
 // kFailedPrecondition "quarantine <qdir> is not a directory", the message
 // repair gives: the quarantine holds the only copy of removed bytes and is

@@ -107,6 +107,7 @@ Status write_bin_file(FileSystem& fs, const std::string& qdir, const std::string
   *sha = hash.hex();
   st = fs.close(*fd);
   if (!st.is_ok()) (void)fs.unlink(path);
+  if (st.is_ok()) detail::note_copy(qdir, *name);
   return st;
 }
 
@@ -148,9 +149,9 @@ Result<std::string> wanted_sha(FileSystem& fs, const QuarantineEntry& e, uint64_
 // parse is not ours to judge here: no adoption, a fresh copy as before.
 Result<std::optional<Orphan>> find_orphan(FileSystem& fs, const std::string& qdir,
                                           const QuarantineEntry& e, uint64_t length) {
-  auto names = fs.list_dir(qdir);
-  if (!names.is_ok()) return names.status();
   const std::string source = base_name(e.source_path);
+  auto names = detail::copies_of(fs, qdir, source);
+  if (!names.is_ok()) return names.status();
   const std::string prefix =
       source + "." + std::to_string(e.offset) + "." + std::to_string(length) + ".";
   std::vector<Orphan> found;

@@ -59,12 +59,9 @@ Result<Journal> journal_runs(FileSystem& fs, const std::string& qdir, const std:
     rep->unaccounted = true;
   }
   // Copies of this file's bytes that no journal line names.
-  auto names = fs.list_dir(qdir);
-  if (!names.is_ok() && names.status().code() != Code::kNotFound) return names.status();
-  std::vector<std::string> unnamed;
-  for (const std::string& n : names.is_ok() ? *names : std::vector<std::string>{}) {
-    if (quarantine_copy_source(n) == source) unnamed.push_back(n);
-  }
+  auto copies = detail::copies_of(fs, qdir, source);
+  if (!copies.is_ok()) return copies.status();
+  std::vector<std::string> unnamed = std::move(*copies);
   for (const Value& v : *lines) {
     if (const std::string* p = detail::journal_str(v, "path")) std::erase(unnamed, *p);
   }

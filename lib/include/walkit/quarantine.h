@@ -25,6 +25,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -79,6 +80,29 @@ std::string quarantine_dir_for(const std::string& source_path);
 // (made durable and named by the new line) instead of a second copy being
 // written. Files that differ are never changed or removed.
 Result<QuarantineRecord> quarantine_keep(FileSystem& fs, const QuarantineEntry& e);
+
+// While one is alive, repairs and undos on this thread (repair_file,
+// undo_repairs, quarantine_keep, Writer::resume's cut) share what they read
+// of each quarantine instead of re-reading it per file: the journal is
+// parsed once and then only what was appended since (checked on every use:
+// same file, grown, its last parsed bytes unchanged; else read afresh), and
+// the directory is listed once, then kept up to date with the copies this
+// thread writes. That makes a run over N files linear instead of quadratic.
+// Copies another process adds to the directory meanwhile may go unseen (a
+// leftover copy is then not adopted but written again; --undo's note on
+// unjournaled copies may miss it). walrepair holds one for its whole run.
+class QuarantineBatch {
+ public:
+  QuarantineBatch();
+  ~QuarantineBatch();
+  QuarantineBatch(const QuarantineBatch&) = delete;
+  QuarantineBatch& operator=(const QuarantineBatch&) = delete;
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+  Impl* outer_;  // the batch this one nests in, restored on destruction
+};
 
 // The source file name of a copy named as quarantine_keep names them
 // (<source>.<offset>.<length>.<ns>[-<k>].bin), or empty for any other name.
