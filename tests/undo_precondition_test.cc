@@ -156,6 +156,24 @@ BOOST_AUTO_TEST_CASE(walrepair_undo_of_a_changed_file_exits_4_naming_the_run) {
   BOOST_TEST(read(kJournal) == journal);
 }
 
+BOOST_AUTO_TEST_CASE(walrepair_undo_dir_goes_newest_first_through_a_chain_of_names) {
+  // Salvage of a headerless closed file leaves an empty partial (journaled
+  // under the closed name); a second repair moves that partial to the
+  // quarantine (journaled under the partial's name). The salvage can only
+  // be undone once the partial is back: --undo DIR takes the newest first.
+  const std::string closed = "c1.jsonl", original = "no header here\n";
+  write_file(closed, original);
+  BOOST_TEST_REQUIRE(test::run_tool("walrepair", {"--salvage", dir()}).exit_code == 1);
+  BOOST_TEST_REQUIRE(!exists(closed));
+  BOOST_TEST_REQUIRE(exists("c1.jsonl.__partial__"));
+  BOOST_TEST_REQUIRE(test::run_tool("walrepair", {"--quarantine-unrecoverable", dir()}).exit_code == 1);
+  BOOST_TEST_REQUIRE(!exists("c1.jsonl.__partial__"));
+  test::ToolRun r = test::run_tool("walrepair", {"--undo", dir()});
+  BOOST_TEST(r.exit_code == 1, r.out);
+  BOOST_TEST(read(closed) == original);
+  BOOST_TEST(!exists("c1.jsonl.__partial__"));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 // Paths --undo must not take for "nothing to do".

@@ -5,6 +5,7 @@
 #include <iostream>
 #include <limits>
 #include <sstream>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "walkit/format.h"
@@ -274,6 +275,9 @@ Result<std::vector<std::string>> quarantined_sources(const std::string& sessions
   }
   std::vector<std::string> out;
   std::unordered_set<std::string> seen;  // out, for a constant-time check
+  // Per file: the line of its newest repair entry (a kept range or a move),
+  // else of its first line.
+  std::unordered_map<std::string, size_t> newest;
   size_t pos = 0;
   for (size_t line = 1;; ++line) {
     size_t nl = text->find('\n', pos);
@@ -294,8 +298,14 @@ Result<std::vector<std::string>> quarantined_sources(const std::string& sessions
     // Only session file names: a journal line must never point a tool elsewhere.
     if (!src || !src->is_string() || !parse_session_name(src->as_string())) continue;
     std::string path = sessions_dir + "/" + src->as_string();
+    if (v->find("path") || v->find("renamed_to") || !newest.count(path)) newest[path] = line;
     if (seen.insert(path).second) out.push_back(std::move(path));
   }
+  // Newest repair first: a run is undone only from the file it left, so a
+  // later repair of the file an earlier one made (a salvaged closed file's
+  // partial, say) must be undone before that earlier one.
+  std::stable_sort(out.begin(), out.end(),
+                   [&](const std::string& a, const std::string& b) { return newest[a] > newest[b]; });
   // Then files only a copy names (its journal line torn or never written):
   // --undo reports those bytes rather than passing over them in silence.
   auto names = default_fs().list_dir(qdir);

@@ -89,7 +89,8 @@ struct Found {
 // scan_paths() one argument at a time, so that every error names its argument.
 Found scan_arguments(const std::vector<std::string>& paths, const ScanOptions& opts);
 // Session files of a sessions directory that its quarantine journal names
-// (for `walrepair --undo DIR`), as "<dir>/<file>", in first-journaled order.
+// (for `walrepair --undo DIR`), as "<dir>/<file>", the file repaired last
+// first (undo goes newest first), then files only an unjournaled copy names.
 Result<std::vector<std::string>> quarantined_sources(const std::string& sessions_dir);
 
 // ---- printers (cli_print.cc). Every JSON object is one line ending in '\n'.
