@@ -289,8 +289,19 @@ void check_repair_properties(const uint8_t* data, size_t size, bool salvage) {
   // closed file that only moves it to the partial name (no trailer, nothing
   // else wrong; or an empty file) journals the move, and undo moves it back.
   if (changes) {
+    // Newest first: undo reverses a run only from the file that run left,
+    // so what the idempotence check's repair of the partial did (moving an
+    // emptied one to the quarantine, journaled under the partial's name)
+    // is undone before the salvage that made the partial.
+    if (target != path) {
+      auto first = undo_repairs(target, ro);
+      FUZZ_CHECK(first.is_ok() && !first->refused,
+                 "undo of the partial failed: " +
+                     (first.is_ok() ? first->detail : first.status().to_string()));
+    }
     auto undo = undo_repairs(path, ro);
     FUZZ_CHECK(undo.is_ok(), "undo failed: " + undo.status().to_string());
+    FUZZ_CHECK(!undo->refused, "undo refused: " + undo->detail);
     const std::string* back = fs.contents(path);
     FUZZ_CHECK(back && *back == content, "undo did not restore the original bytes");
     FUZZ_CHECK(path == partial || !fs.exists(partial), "undo left the partial salvage made");

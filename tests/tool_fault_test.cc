@@ -420,9 +420,10 @@ BOOST_AUTO_TEST_CASE(undo_rerun_after_a_failure_past_the_rename_restores_each_by
   w.setup(dir.path());
   FaultFs fs;
   // Opens: journal (read), partial, kept bytes, temporary, journal (the
-  // undo intent, before the swap); the sixth is the journal again, for the
-  // undone_run line, after the swap.
-  fs.fail_at(FaultFs::kOpen, 5, EIO);
+  // undo intent, before the swap: an O_EXCL create that finds it, then the
+  // append); the seventh is the journal again, for the undone_run line,
+  // after the swap.
+  fs.fail_at(FaultFs::kOpen, 6, EIO);
   Status s = w.run(dir.path(), fs);
   BOOST_TEST_REQUIRE(!s.is_ok());
   BOOST_TEST_REQUIRE(slurp(dir.file(kPartial)) == UndoWorkload::original());

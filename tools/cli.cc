@@ -1,12 +1,16 @@
 // The tools' shared plumbing: exit bits, durations, the parse step, discovery.
 #include "cli.h"
 
+#include <algorithm>
 #include <iostream>
 #include <limits>
 #include <sstream>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "walkit/format.h"
 #include "walkit/io.h"
+#include "walkit/quarantine.h"
 #include "walkit/sessions_dir.h"
 #include "walkit/value.h"
 #include "walkit/version.h"
@@ -85,6 +89,7 @@ Verdict verdict_of(PromoteAction a) {
 }
 
 Verdict verdict_of(const UndoReport& r) {
+  if (r.refused) return Verdict::kLeftDamaged;  // left as is
   return r.runs > 0 ? Verdict::kRecovery : Verdict::kNothing;
 }
 
@@ -257,13 +262,22 @@ Found scan_arguments(const std::vector<std::string>& paths, const ScanOptions& o
 }
 
 Result<std::vector<std::string>> quarantined_sources(const std::string& sessions_dir) {
-  const std::string journal = sessions_dir + "/" + std::string(kQuarantineDir) + "/journal.jsonl";
+  const std::string qdir = sessions_dir + "/" + std::string(kQuarantineDir);
+  const std::string journal = qdir + "/journal.jsonl";
+  // Never through a symlink, as repair refuses it.
+  if (auto q = default_fs().lstat(qdir); q.is_ok() && !q->is_directory()) {
+    return Status(Code::kFailedPrecondition, "quarantine " + qdir + " is not a directory");
+  }
   auto text = read_file(default_fs(), journal);
   if (!text.is_ok()) {
     if (text.status().code() == Code::kNotFound) return std::vector<std::string>{};
     return text.status();
   }
   std::vector<std::string> out;
+  std::unordered_set<std::string> seen;  // out, for a constant-time check
+  // Per file: the line of its newest repair entry (a kept range or a move),
+  // else of its first line.
+  std::unordered_map<std::string, size_t> newest;
   size_t pos = 0;
   for (size_t line = 1;; ++line) {
     size_t nl = text->find('\n', pos);
@@ -284,10 +298,26 @@ Result<std::vector<std::string>> quarantined_sources(const std::string& sessions
     // Only session file names: a journal line must never point a tool elsewhere.
     if (!src || !src->is_string() || !parse_session_name(src->as_string())) continue;
     std::string path = sessions_dir + "/" + src->as_string();
-    bool seen = false;
-    for (const std::string& p : out) seen = seen || p == path;
-    if (!seen) out.push_back(std::move(path));
+    if (v->find("path") || v->find("renamed_to") || !newest.count(path)) newest[path] = line;
+    if (seen.insert(path).second) out.push_back(std::move(path));
   }
+  // Newest repair first: a run is undone only from the file it left, so a
+  // later repair of the file an earlier one made (a salvaged closed file's
+  // partial, say) must be undone before that earlier one.
+  std::stable_sort(out.begin(), out.end(),
+                   [&](const std::string& a, const std::string& b) { return newest[a] > newest[b]; });
+  // Then files only a copy names (its journal line torn or never written):
+  // --undo reports those bytes rather than passing over them in silence.
+  auto names = default_fs().list_dir(qdir);
+  std::vector<std::string> more;
+  for (const std::string& n : names.is_ok() ? *names : std::vector<std::string>{}) {
+    const std::string src = quarantine_copy_source(n);
+    if (src.empty() || !parse_session_name(src)) continue;
+    std::string path = sessions_dir + "/" + src;
+    if (seen.insert(path).second) more.push_back(std::move(path));
+  }
+  std::sort(more.begin(), more.end());
+  out.insert(out.end(), more.begin(), more.end());
   return out;
 }
 

@@ -89,7 +89,8 @@ struct Found {
 // scan_paths() one argument at a time, so that every error names its argument.
 Found scan_arguments(const std::vector<std::string>& paths, const ScanOptions& opts);
 // Session files of a sessions directory that its quarantine journal names
-// (for `walrepair --undo DIR`), as "<dir>/<file>", in first-journaled order.
+// (for `walrepair --undo DIR`), as "<dir>/<file>", the file repaired last
+// first (undo goes newest first), then files only an unjournaled copy names.
 Result<std::vector<std::string>> quarantined_sources(const std::string& sessions_dir);
 
 // ---- printers (cli_print.cc). Every JSON object is one line ending in '\n'.
@@ -135,7 +136,7 @@ std::string promote_json(const PromoteReport& r, bool dry_run);
 std::string repair_table(const std::vector<RepairReport>& rows, bool dry_run);
 std::string undo_table(const std::vector<UndoReport>& rows, bool dry_run);
 std::string promote_table(const std::vector<PromoteReport>& rows, bool dry_run);
-const char* undo_action(const UndoReport& r);  // "undo" or "nothing"
+const char* undo_action(const UndoReport& r);  // "undo", "nothing" or "refused"
 
 // walcompact
 std::string compact_json(const CompactReport& r, bool dry_run);

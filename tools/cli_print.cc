@@ -260,7 +260,7 @@ ActionTally repair_tally() {
   return tally_of({"nothing", "cut_torn_tail", "add_newline", "salvage", "fold_reopened", "quarantine_file",
                    "skipped_in_flight", "refused_corrupt", "left_unrecoverable"});
 }
-ActionTally undo_tally() { return tally_of({"nothing", "undo"}); }
+ActionTally undo_tally() { return tally_of({"nothing", "undo", "refused"}); }
 ActionTally promote_tally() {
   return tally_of(
       {"nothing", "seal_and_rename", "rename", "skipped_in_flight", "refused", "conflict"});
@@ -310,19 +310,27 @@ std::string repair_json(const RepairReport& r, bool dry_run) {
       .line();
 }
 
-const char* undo_action(const UndoReport& r) { return r.runs > 0 ? "undo" : "nothing"; }
+const char* undo_action(const UndoReport& r) {
+  if (r.refused) return "refused";
+  return r.runs > 0 ? "undo" : "nothing";
+}
 
 std::string undo_json(const UndoReport& r, bool dry_run) {
-  return JsonObject()
-      .str("schema", "walrepair/1")
+  JsonObject o;
+  o.str("schema", "walrepair/1")
       .str("path", r.path)
       .str("action", undo_action(r))
       .boolean("changed", r.changed)
       .boolean("dry_run", dry_run)
       .num("runs", r.runs)
       .num("restored_bytes", r.restored)
-      .str("detail", r.detail)
-      .line();
+      .str("detail", r.detail);
+  if (!r.notes.empty()) {  // only then: the key is new
+    std::string notes = "[";
+    for (const std::string& n : r.notes) notes += (notes.size() > 1 ? ", " : "") + json_string(n);
+    o.raw("notes", notes + "]");
+  }
+  return o.line();
 }
 
 std::string promote_json(const PromoteReport& r, bool dry_run) {

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "cli.h"
+#include "walkit/quarantine.h"
 
 namespace po = boost::program_options;
 using namespace walkit;
@@ -59,6 +60,11 @@ void undo(Run& run) {
         continue;
       }
       run.exit.add(verdict_of(*r));
+      // Quarantined bytes no journal line accounts for: left where they are.
+      if (r->unaccounted) run.exit.add(Verdict::kLeftDamaged);
+      if (!run.common.quiet && !run.common.json) {
+        for (const std::string& n : r->notes) std::cerr << kTool.name << ": " << f << ": " << n << "\n";
+      }
       run.tally.add(undo_action(*r), r->changed);
       if (run.common.json && !run.common.quiet) std::cout << undo_json(*r, run.opts.dry_run);
       done.push_back(std::move(*r));
@@ -126,6 +132,8 @@ static int tool_main(int argc, char** argv) {
   run.opts.salvage = vm.count("salvage") > 0;
   run.opts.quarantine_unrecoverable = vm.count("quarantine-unrecoverable") > 0;
 
+  // Each quarantine read once for the whole run, not once per file.
+  QuarantineBatch batch;
   if (is_undo)
     undo(run);
   else

@@ -222,7 +222,9 @@ Result<FoldResult> apply_fold(FileSystem& fs, LockedFile& f, const std::string& 
                                      "added_trailer", {}, plan.new_trailer});
     }
     // The fold was planned with this limit: journaled for --undo (journal.h).
-    auto kept = keep_run(fs, f.fd, path, entries, tool, new_run_id(tool), max_line);
+    auto made = file_result(fs, temp);  // what the rename below leaves at `path`
+    Result<KeptRun> kept = made.status();
+    if (made.is_ok()) kept = keep_run(fs, f.fd, path, entries, tool, new_run_id(tool), max_line, *made);
     s = kept.status();  // keep_run retracts its own failures
     if (s.is_ok()) {
       for (size_t i = 0; i < plan.removed.size(); ++i) {

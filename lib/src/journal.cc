@@ -13,6 +13,8 @@
 #include "journal.h"
 
 #include <algorithm>
+#include <functional>
+#include <unordered_map>
 
 #include "locked_file.h"
 #include "walkit/format.h"
@@ -117,7 +119,7 @@ Status sync_journal(FileSystem& fs, const std::string& qdir, const std::string& 
 }
 
 std::string rename_line(const std::string& path, const PlannedEntry& p, const std::string& tool,
-                        const std::string& run, uint64_t max_line_bytes) {
+                        const std::string& run, uint64_t max_line_bytes, const RunResult& result) {
   std::string out = "{\"source\": ";
   append_python_json_string(out, base_name(path));
   out += ", \"source_path\": ";
@@ -131,43 +133,244 @@ std::string rename_line(const std::string& path, const PlannedEntry& p, const st
   out += ", \"run\": ";
   append_python_json_string(out, run);
   if (max_line_bytes) out += ", \"max_line_bytes\": " + std::to_string(max_line_bytes);
+  append_result_fields(out, result);
   out += "}\n";
   return out;
 }
 
 }  // namespace
 
+Result<RunResult> prefix_result(FileSystem& fs, int fd, uint64_t length, std::string_view added) {
+  Sha256 hash;
+  std::string buf(std::min<uint64_t>(length, uint64_t{1} << 20), '\0');
+  for (uint64_t done = 0; done < length;) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), length - done));
+    auto n = fs.pread(fd, buf.data(), want, done);
+    if (!n.is_ok()) return n.status();
+    if (*n == 0) return Status(Code::kFailedPrecondition, "the file shrank while hashing it");
+    hash.update(std::string_view(buf.data(), *n));
+    done += *n;
+  }
+  hash.update(added);
+  RunResult r;
+  r.recorded = true;
+  r.length = length + added.size();
+  r.sha256 = hash.hex();
+  return r;
+}
+
+Result<RunResult> file_result(FileSystem& fs, const std::string& path, const std::string& name) {
+  auto fd = fs.open(path, OpenFlags::kRead | OpenFlags::kNonBlock);
+  if (!fd.is_ok()) return fd.status();
+  auto info = fs.fstat(*fd);
+  Result<RunResult> r = info.status();
+  if (info.is_ok()) r = prefix_result(fs, *fd, info->size);
+  (void)fs.close(*fd);  // read-only: nothing to lose
+  if (r.is_ok()) r->name = name;
+  return r;
+}
+
+RunResult absent_result() {
+  RunResult r;
+  r.recorded = r.absent = true;
+  return r;
+}
+
 bool is_added_reason(std::string_view reason) { return reason.rfind("added_", 0) == 0; }
 
+Status check_quarantine_dir(FileSystem& fs, const std::string& qdir) {
+  auto info = fs.lstat(qdir);
+  if (!info.is_ok()) return info.status().code() == Code::kNotFound ? Status::ok() : info.status();
+  if (!info->is_directory()) {
+    return Status(Code::kFailedPrecondition, "quarantine " + qdir + " is not a directory");
+  }
+  return Status::ok();
+}
+
+}  // namespace walkit::detail
+
+namespace walkit {
+
+// What a batch keeps of one journal: every whole line parsed so far, by
+// source, and where parsing stopped.
+struct QuarantineBatch::Impl {
+  struct Journal {
+    uint64_t dev = 0, ino = 0;
+    uint64_t parsed_to = 0;  // bytes consumed: whole lines only
+    uint64_t lines = 0;      // lines consumed
+    std::string tail;        // the last bytes before parsed_to, to recognise the file
+    std::string torn;        // bytes after parsed_to when last read
+    std::unordered_map<std::string, std::vector<Value>> by_source;
+  };
+  std::unordered_map<std::string, Journal> journals;  // by journal path
+  // qdir -> source -> copy names, from one listing plus note_copy.
+  std::unordered_map<std::string, std::unordered_map<std::string, std::vector<std::string>>> copies;
+};
+
+namespace {
+thread_local QuarantineBatch::Impl* g_batch = nullptr;
+}  // namespace
+
+QuarantineBatch::QuarantineBatch() : impl_(std::make_unique<Impl>()), outer_(g_batch) {
+  g_batch = impl_.get();
+}
+QuarantineBatch::~QuarantineBatch() { g_batch = outer_; }
+
+namespace detail {
+namespace {
+
+constexpr size_t kTailCheck = 64;
+
+// Parses the whole lines of `text` (which starts at byte `base` of the
+// journal, line `line_no` + 1), calling `keep` for each object; stops at
+// the torn remainder. Returns the bytes consumed, or kCorruption.
+Result<size_t> parse_lines(std::string_view text, const std::string& journal, uint64_t line_no,
+                           const std::function<void(Value)>& keep) {
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    if (nl == std::string_view::npos) break;  // a torn last line: never acted on
+    std::string_view line = text.substr(pos, nl - pos);
+    ++line_no;
+    if (!line.empty()) {
+      auto v = parse_json(line);
+      if (!v.is_ok() || !v->is_object()) {
+        // A torn line a later append ended with '\n' (quarantine_keep never
+        // fuses lines): never acted on, since a keep returns only once its
+        // line is whole and durable.
+        if (line.back() != '}') {
+          pos = nl + 1;
+          continue;
+        }
+        return Status(Code::kCorruption, journal + " line " + std::to_string(line_no) + ": " +
+                                             (v.is_ok() ? "not an object" : v.status().message()));
+      }
+      keep(std::move(*v));
+    }
+    pos = nl + 1;
+  }
+  return pos;
+}
+
+Result<std::vector<Value>> batch_journal_lines(FileSystem& fs, const std::string& journal,
+                                               const std::string& source, std::string* torn_last) {
+  auto& cache = g_batch->journals;
+  auto fd = fs.open(journal, OpenFlags::kRead | OpenFlags::kNonBlock);
+  if (!fd.is_ok()) {
+    cache.erase(journal);
+    if (fd.status().code() == Code::kNotFound) return std::vector<Value>{};
+    return fd.status();
+  }
+  auto read_at = [&](uint64_t at, uint64_t n, std::string* out) -> Status {
+    out->assign(n, '\0');
+    for (uint64_t got = 0; got < n;) {
+      auto r = fs.pread(*fd, out->data() + got, n - got, at + got);
+      if (!r.is_ok()) return r.status();
+      if (*r == 0) {
+        out->resize(got);
+        break;
+      }
+      got += *r;
+    }
+    return Status::ok();
+  };
+  Result<std::vector<Value>> out = std::vector<Value>{};
+  auto info = fs.fstat(*fd);
+  if (!info.is_ok()) {
+    out = info.status();
+  } else {
+    QuarantineBatch::Impl::Journal& j = cache[journal];
+    bool reuse = j.dev == info->dev && j.ino == info->ino && info->size >= j.parsed_to;
+    std::string check;
+    Status s;
+    if (reuse && !j.tail.empty()) {
+      s = read_at(j.parsed_to - j.tail.size(), j.tail.size(), &check);
+      reuse = s.is_ok() && check == j.tail;
+    }
+    if (s.is_ok() && !reuse) {
+      j = QuarantineBatch::Impl::Journal{};
+      j.dev = info->dev;
+      j.ino = info->ino;
+    }
+    std::string fresh;
+    if (s.is_ok()) s = read_at(j.parsed_to, info->size - j.parsed_to, &fresh);
+    if (s.is_ok()) {
+      auto used = parse_lines(fresh, journal, j.lines, [&](Value v) {
+        const std::string* src = journal_str(v, "source");
+        if (src) j.by_source[*src].push_back(std::move(v));
+      });
+      if (!used.is_ok()) {
+        cache.erase(journal);  // lines before the bad one were kept: start over next time
+        s = used.status();
+      } else {
+        j.lines += static_cast<uint64_t>(std::count(fresh.begin(), fresh.begin() + static_cast<std::ptrdiff_t>(*used), '\n'));
+        const std::string consumed = j.tail + fresh.substr(0, *used);
+        j.parsed_to += *used;
+        j.tail = consumed.substr(consumed.size() - std::min(consumed.size(), kTailCheck));
+        j.torn = fresh.substr(*used);
+        if (torn_last) *torn_last = j.torn;
+        auto it = j.by_source.find(source);
+        if (it != j.by_source.end()) out = it->second;
+      }
+    }
+    if (!s.is_ok()) out = s;
+  }
+  (void)fs.close(*fd);  // read-only: nothing to lose
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> copies_of(FileSystem& fs, const std::string& qdir,
+                                           const std::string& source) {
+  if (g_batch) {
+    auto it = g_batch->copies.find(qdir);
+    if (it != g_batch->copies.end()) {
+      auto found = it->second.find(copy_source_part(source));
+      return found == it->second.end() ? std::vector<std::string>{} : found->second;
+    }
+  }
+  auto names = fs.list_dir(qdir);
+  if (!names.is_ok()) {
+    if (names.status().code() == Code::kNotFound) return std::vector<std::string>{};
+    return names.status();
+  }
+  std::vector<std::string> out;
+  std::unordered_map<std::string, std::vector<std::string>> index;
+  for (const std::string& n : *names) {
+    std::string src = quarantine_copy_source(n);
+    if (src.empty()) continue;
+    if (src == copy_source_part(source)) out.push_back(n);
+    if (g_batch) index[src].push_back(n);
+  }
+  if (g_batch) g_batch->copies[qdir] = std::move(index);
+  return out;
+}
+
+void note_copy(const std::string& qdir, const std::string& name) {
+  if (!g_batch) return;
+  auto it = g_batch->copies.find(qdir);
+  if (it != g_batch->copies.end()) it->second[quarantine_copy_source(name)].push_back(name);
+}
+
 Result<std::vector<Value>> journal_lines(FileSystem& fs, const std::string& qdir,
-                                         const std::string& source) {
+                                         const std::string& source, std::string* torn_last) {
+  if (torn_last) torn_last->clear();
+  WALKIT_RETURN_IF_ERROR(check_quarantine_dir(fs, qdir));
   const std::string journal = qdir + "/journal.jsonl";
+  if (g_batch) return batch_journal_lines(fs, journal, source, torn_last);
   auto text = read_file(fs, journal);
   if (!text.is_ok()) {
     if (text.status().code() == Code::kNotFound) return std::vector<Value>{};
     return text.status();
   }
   std::vector<Value> out;
-  size_t pos = 0, line_no = 0;
-  while (pos < text->size()) {
-    size_t nl = text->find('\n', pos);
-    if (nl == std::string::npos) break;  // a torn last line: never acted on
-    std::string_view line(text->data() + pos, nl - pos);
-    pos = nl + 1;
-    ++line_no;
-    if (line.empty()) continue;
-    auto v = parse_json(line);
-    if (!v.is_ok() || !v->is_object()) {
-      // A torn line a later append ended with '\n' (quarantine_keep never
-      // fuses lines): never acted on, since a keep returns only once its
-      // line is whole and durable.
-      if (line.back() != '}') continue;
-      return Status(Code::kCorruption, journal + " line " + std::to_string(line_no) + ": " +
-                                           (v.is_ok() ? "not an object" : v.status().message()));
-    }
-    const std::string* src = journal_str(*v, "source");
-    if (src && *src == source) out.push_back(std::move(*v));
-  }
+  auto used = parse_lines(*text, journal, 0, [&](Value v) {
+    const std::string* src = journal_str(v, "source");
+    if (src && *src == source) out.push_back(std::move(v));
+  });
+  if (!used.is_ok()) return used.status();
+  if (torn_last) *torn_last = text->substr(*used);
   return out;
 }
 
@@ -188,6 +391,14 @@ RunEntry entry_of(const Value& line) {
   e.offset = journal_num(line, "offset");
   e.length = journal_num(line, "length");
   e.max_line_bytes = journal_num(line, "max_line_bytes");
+  if (const Value* a = line.find("result_absent"); a && a->type() == Value::Type::kBool && a->as_bool()) {
+    e.result.recorded = e.result.absent = true;
+  } else if (const std::string* h = journal_str(line, "result_sha256")) {
+    e.result.recorded = true;
+    e.result.sha256 = *h;
+    e.result.length = journal_num(line, "result_length");
+    if (const std::string* n = journal_str(line, "result_name")) e.result.name = *n;
+  }
   return e;
 }
 
@@ -212,7 +423,8 @@ Result<std::vector<RunEntry>> pending_run(FileSystem& fs, const std::string& pat
 
 Result<KeptRun> keep_run(FileSystem& fs, int fd, const std::string& path,
                          const std::vector<PlannedEntry>& plan, const std::string& tool,
-                         const std::string& fresh_run, uint64_t max_line_bytes) {
+                         const std::string& fresh_run, uint64_t max_line_bytes,
+                         const RunResult& result) {
   const std::string qdir = quarantine_dir_for(path);
   KeptRun out;
   out.run = fresh_run;
@@ -239,14 +451,15 @@ Result<KeptRun> keep_run(FileSystem& fs, int fd, const std::string& path,
         if (!valid_utf8_no_nul(t)) s = Status(Code::kInvalidArgument, "not valid UTF-8, cannot journal: " + t);
       }
       if (s.is_ok()) {
-        s = journal_append_durable(fs, path, rename_line(path, p, tool, out.run, max_line_bytes));
+        s = journal_append_durable(fs, path,
+                                   rename_line(path, p, tool, out.run, max_line_bytes, result));
       }
       out.bin_paths.emplace_back();
     } else {
       const bool from_file = p.added.empty() && p.length > 0;
       auto kept = quarantine_keep(fs, QuarantineEntry{path, p.offset, p.added, p.reason, tool,
                                                       out.run, from_file ? fd : -1, p.length,
-                                                      max_line_bytes});
+                                                      max_line_bytes, result});
       s = kept.status();
       if (kept.is_ok()) out.bin_paths.push_back(kept->bin_path);
     }
@@ -256,4 +469,5 @@ Result<KeptRun> keep_run(FileSystem& fs, int fd, const std::string& path,
   return out;
 }
 
-}  // namespace walkit::detail
+}  // namespace detail
+}  // namespace walkit

@@ -14,7 +14,9 @@
 //            name (salvage of a closed file left without a trailer);
 //            written, durable, before the rename
 //   Both may end with "max_line_bytes": the reader's line limit the run
-//   judged the file by (absent in journals written before it was recorded).
+//   judged the file by (absent in journals written before it was recorded),
+//   and with the run's result (RunResult, walkit/quarantine.h): the file the
+//   run leaves, which --undo requires before reversing it.
 //   undone   "undone_run": that run was reversed by --undo, or never took
 //            effect (reason "not_applied")
 //   intent   "undo_intent": an undo about to swap its rebuilt file in
@@ -27,6 +29,7 @@
 #include <vector>
 
 #include "walkit/io.h"
+#include "walkit/quarantine.h"
 #include "walkit/status.h"
 #include "walkit/value.h"
 
@@ -36,8 +39,31 @@ namespace walkit::detail {
 // line a crash cut short (it does not parse and does not end in '}': every
 // line written whole ends "}\n") was never acted on and is skipped, as is a
 // torn last line; any other line that does not parse is kCorruption.
+// A quarantine that is there but not a real directory (a symlink, say) is
+// kFailedPrecondition, as repair refuses to use it (check_quarantine_dir).
+// `torn_last`, when given, receives the journal's torn last line (bytes
+// after its last '\n'; empty when it ends cleanly).
 Result<std::vector<Value>> journal_lines(FileSystem& fs, const std::string& qdir,
-                                         const std::string& source);
+                                         const std::string& source,
+                                         std::string* torn_last = nullptr);
+
+
+// The names of the copies of `source` in `qdir` (quarantine_copy_source),
+// from one listing per QuarantineBatch (a fresh one without), kept up to
+// date by note_copy.
+// The part of a copy's name standing for its source file (quarantine.cc):
+// the file name, shortened with a hash when a copy's name would pass NAME_MAX.
+std::string copy_source_part(const std::string& file);
+Result<std::vector<std::string>> copies_of(FileSystem& fs, const std::string& qdir,
+                                           const std::string& source);
+// Tells the thread's QuarantineBatch, if any, that `name` was just created in `qdir`.
+void note_copy(const std::string& qdir, const std::string& name);
+
+// Ok when `qdir` is a directory (not through a symlink) or absent; else
+// kFailedPrecondition "quarantine <qdir> is not a directory", the message
+// repair gives: the quarantine holds the only copy of removed bytes and is
+// only ever used where the journal says.
+Status check_quarantine_dir(FileSystem& fs, const std::string& qdir);
 
 // SHA-256 (hex) of [offset, offset + length) of `fd`, streamed 1 MiB at a
 // time; empty when the file is shorter.
@@ -57,6 +83,7 @@ struct RunEntry {
   std::string reason;
   std::string renamed_to;
   uint64_t max_line_bytes = 0;  // the run's line limit; 0: not recorded
+  RunResult result;             // what the run leaves; result.recorded false: older line
 };
 
 // The run id of a range or rename line ("entry:<bin>" for lines written
@@ -103,9 +130,23 @@ struct KeptRun {
 // again, never written twice) and the rest join that run. Otherwise every
 // entry is kept under `fresh_run`. On failure, a run that already has a
 // journal line is marked as not applied (retract_run) before returning.
+// Every line records `result`, the file the run leaves once it has cut.
 Result<KeptRun> keep_run(FileSystem& fs, int fd, const std::string& path,
                          const std::vector<PlannedEntry>& plan, const std::string& tool,
-                         const std::string& fresh_run, uint64_t max_line_bytes);
+                         const std::string& fresh_run, uint64_t max_line_bytes,
+                         const RunResult& result);
+
+// The result of a run that leaves [0, length) of `fd` followed by `added`
+// (a cut, or a cut and a '\n'), hashed from the file.
+Result<RunResult> prefix_result(FileSystem& fs, int fd, uint64_t length, std::string_view added = {});
+// The result of a run that leaves the file at `path` (a rewrite, before it
+// is moved into place) under the name `name` (empty: the source's).
+Result<RunResult> file_result(FileSystem& fs, const std::string& path, const std::string& name = {});
+// A run that leaves no file at the name.
+RunResult absent_result();
+
+// The JSON fields of `r` (", \"result_length\": ..."), nothing when not recorded.
+void append_result_fields(std::string& out, const RunResult& r);
 
 // Appends one whole line to <sessions>/.quarantine/journal.jsonl for
 // `session_path` with quarantine_keep's durability (the directory is

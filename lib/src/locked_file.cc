@@ -1,5 +1,7 @@
 #include "locked_file.h"
 
+#include "journal.h"
+
 #include <unistd.h>
 
 #include <cerrno>
@@ -125,13 +127,9 @@ std::string new_run_id(const std::string& tool) {
 }
 
 Status append_journal(FileSystem& fs, const std::string& session_path, const std::string& line) {
-  std::string journal = quarantine_dir_for(session_path) + "/journal.jsonl";
-  auto fd = fs.open(journal, OpenFlags::kWrite | OpenFlags::kAppend);
-  if (!fd.is_ok()) return fd.status();
-  Status s = write_all(fs, *fd, line.data(), line.size());
-  if (s.is_ok()) s = fs.fdatasync(*fd);
-  Status c = fs.close(*fd);
-  return s.is_ok() ? c : s;
+  // As a keep appends: never fused onto a torn last line (a crash in an
+  // earlier append), which would make both unreadable.
+  return journal_append_durable(fs, session_path, line);
 }
 
 Status retract_run(FileSystem& fs, const std::string& session_path, const std::string& run,

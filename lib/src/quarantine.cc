@@ -43,12 +43,14 @@ constexpr int kMaxNameAttempts = 1000;
 // A long file name is shortened to its first bytes plus a hash of the whole
 // name, so copies of different files never share a prefix; the journal, not
 // the name, says which file a copy came from.
-std::string copy_source_part(const std::string& file) {
+}  // namespace
+std::string detail::copy_source_part(const std::string& file) {
   // ".<offset>.<length>.<ns>-<attempt>.bin" takes at most 1+20+1+20+1+19+4+4 = 70.
   constexpr size_t kMaxSourcePart = 255 - 70;
   if (file.size() <= kMaxSourcePart) return file;
   return file.substr(0, 160) + "~" + sha256_hex(file).substr(0, 16);
 }
+namespace {
 
 // Makes sure `qdir` is a real directory (never a symlink: the quarantine
 // holds the only copy of removed bytes and must stay where the journal says).
@@ -120,6 +122,7 @@ Status write_bin_file(FileSystem& fs, const std::string& qdir, const std::string
   *sha = hash.hex();
   st = fs.close(*fd);
   if (!st.is_ok()) (void)fs.unlink(path);
+  if (st.is_ok()) detail::note_copy(qdir, *name);
   return st;
 }
 
@@ -161,11 +164,11 @@ Result<std::string> wanted_sha(FileSystem& fs, const QuarantineEntry& e, uint64_
 // parse is not ours to judge here: no adoption, a fresh copy as before.
 Result<std::optional<Orphan>> find_orphan(FileSystem& fs, const std::string& qdir,
                                           const QuarantineEntry& e, uint64_t length) {
-  auto names = fs.list_dir(qdir);
-  if (!names.is_ok()) return names.status();
   const std::string source = base_name(e.source_path);
-  const std::string prefix = copy_source_part(source) + "." + std::to_string(e.offset) + "." +
-                             std::to_string(length) + ".";
+  auto names = detail::copies_of(fs, qdir, source);
+  if (!names.is_ok()) return names.status();
+  const std::string prefix = detail::copy_source_part(source) + "." + std::to_string(e.offset) +
+                             "." + std::to_string(length) + ".";
   std::vector<Orphan> found;
   for (const std::string& n : *names) {
     int64_t ns = 0;
@@ -302,6 +305,7 @@ std::string journal_line(const QuarantineEntry& e, const std::string& bin_name,
   if (!e.run.empty()) append_field(out, "run", e.run);
   // Last, after the fields older readers know (they skip unknown keys).
   if (e.max_line_bytes) out += ", \"max_line_bytes\": " + std::to_string(e.max_line_bytes);
+  detail::append_result_fields(out, e.result);
   out += "}\n";
   return out;
 }
@@ -310,6 +314,30 @@ std::string journal_line(const QuarantineEntry& e, const std::string& bin_name,
 
 std::string quarantine_dir_for(const std::string& source_path) {
   return dir_name(source_path) + "/" + std::string(kQuarantineDir);
+}
+
+std::string quarantine_copy_source(std::string_view name) {
+  constexpr std::string_view kBin = ".bin";
+  if (!name.ends_with(kBin)) return {};
+  name.remove_suffix(kBin.size());
+  auto digits = [](std::string_view d) {
+    return !d.empty() && std::all_of(d.begin(), d.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  // <ns>[-<k>], <length>, <offset>, from the right.
+  for (int field = 0; field < 3; ++field) {
+    const size_t dot = name.rfind('.');
+    if (dot == std::string_view::npos || dot == 0) return {};
+    std::string_view f = name.substr(dot + 1);
+    if (field == 0) {
+      if (const size_t dash = f.find('-'); dash != std::string_view::npos) {
+        if (!digits(f.substr(dash + 1))) return {};
+        f = f.substr(0, dash);
+      }
+    }
+    if (!digits(f)) return {};
+    name = name.substr(0, dot);
+  }
+  return std::string(name);
 }
 
 Result<QuarantineRecord> quarantine_keep(FileSystem& fs, const QuarantineEntry& e) {
@@ -340,7 +368,7 @@ Result<QuarantineRecord> quarantine_keep(FileSystem& fs, const QuarantineEntry& 
     bin_name = (*orphan)->name;
     record.sha256 = (*orphan)->sha;
   } else {
-    const std::string stem = copy_source_part(base_name(e.source_path)) + "." +
+    const std::string stem = detail::copy_source_part(base_name(e.source_path)) + "." +
                              std::to_string(e.offset) + "." +
                              std::to_string(length) + "." + std::to_string(unix_ns);
     WALKIT_RETURN_IF_ERROR(write_bin_file(fs, qdir, stem, e, &bin_name, &record.sha256));
@@ -352,6 +380,17 @@ Result<QuarantineRecord> quarantine_keep(FileSystem& fs, const QuarantineEntry& 
 }
 
 namespace detail {
+
+void append_result_fields(std::string& out, const RunResult& r) {
+  if (!r.recorded) return;
+  if (r.absent) {
+    out += ", \"result_absent\": true";
+    return;
+  }
+  out += ", \"result_length\": " + std::to_string(r.length);
+  append_field(out, "result_sha256", r.sha256);
+  if (!r.name.empty()) append_field(out, "result_name", r.name);
+}
 
 Status journal_append_durable(FileSystem& fs, const std::string& session_path,
                               const std::string& line) {

@@ -162,8 +162,10 @@ Result<RepairReport> repair_file(const std::string& path, const RepairOptions& o
         // The NULs are kept first, like any cut, under a run of their own: if
         // adding the newline then fails, only that run is retracted, and
         // --undo still puts the NULs back.
+        auto cut_to = detail::prefix_result(fs, f.fd, record_end);
+        if (!cut_to.is_ok()) return cut_to.status();
         auto qn = detail::keep_run(fs, f.fd, path, {{record_end, t.nul_bytes, nuls.reason, {}}}, tool,
-                                   run + "-nul", opts.max_line_bytes);
+                                   run + "-nul", opts.max_line_bytes, *cut_to);
         if (!qn.is_ok()) return qn.status();
         nuls.quarantine_path = qn->bin_paths[0];
         Status cut = unchanged();
@@ -172,8 +174,10 @@ Result<RepairReport> repair_file(const std::string& path, const RepairOptions& o
         rep.removed.push_back(nuls);
       }
       // Journaled (length 0) so that --undo can take the byte away again.
+      auto completed = detail::prefix_result(fs, f.fd, record_end, "\n");
+      if (!completed.is_ok()) return completed.status();
       auto q = detail::keep_run(fs, f.fd, path, {{record_end, 0, "added_newline", {}}}, tool, run,
-                                opts.max_line_bytes);
+                                opts.max_line_bytes, *completed);
       if (!q.is_ok()) return q.status();
       Status added = write_all(fs, f.fd, "\n", 1);
       if (!added.is_ok()) return detail::retract_run(fs, path, q->run, added);
@@ -194,8 +198,10 @@ Result<RepairReport> repair_file(const std::string& path, const RepairOptions& o
       }
       WALKIT_RETURN_IF_ERROR(unchanged());
       // Kept durably first (streamed from the file); only then cut.
+      auto cut_to = detail::prefix_result(fs, f.fd, t.offset);
+      if (!cut_to.is_ok()) return cut_to.status();
       auto q = detail::keep_run(fs, f.fd, path, {{t.offset, t.length, r.reason, {}}}, tool, run,
-                                opts.max_line_bytes);
+                                opts.max_line_bytes, *cut_to);
       if (!q.is_ok()) return q.status();
       r.quarantine_path = q->bin_paths[0];
       Status cut = unchanged();
@@ -259,7 +265,7 @@ Result<RepairReport> repair_file(const std::string& path, const RepairOptions& o
       if (opts.dry_run) return rep;
       WALKIT_RETURN_IF_ERROR(unchanged());
       auto q = detail::keep_run(fs, f.fd, path, {{0, size, "unrecoverable", {}}}, tool, run,
-                                opts.max_line_bytes);
+                                opts.max_line_bytes, detail::absent_result());
       if (!q.is_ok()) return q.status();
       rep.removed.back().quarantine_path = q->bin_paths[0];
       Status gone = fs.unlink(path);

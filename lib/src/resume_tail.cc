@@ -49,8 +49,10 @@ Result<uint64_t> fix_resume_tail(FileSystem& fs, int fd, const std::string& path
   if (!tail.complete_record) {
     // walrepair's reasons: a run either tool left pending, the other continues.
     const char* reason = tail.nul_bytes == tail.length ? "nul_run" : "torn_tail";
+    auto cut_to = prefix_result(fs, fd, tail.offset);
+    if (!cut_to.is_ok()) return cut_to.status();
     auto kept = keep_run(fs, fd, path, {{tail.offset, tail.length, reason, {}}}, tool_name(),
-                         new_run_id("walkit-writer"), max_line_bytes);
+                         new_run_id("walkit-writer"), max_line_bytes, *cut_to);
     if (!kept.is_ok()) return kept.status();
     Status cut = fs.ftruncate(fd, tail.offset);
     if (!cut.is_ok()) return retract_run(fs, path, kept->run, cut);
@@ -76,8 +78,10 @@ Result<uint64_t> fix_resume_tail(FileSystem& fs, int fd, const std::string& path
   if (tail.nul_bytes) {
     // Kept first under a run of their own, as walrepair does: if adding the
     // '\n' fails, only its run is retracted and --undo still has the NULs.
+    auto cut_to = prefix_result(fs, fd, record_end);
+    if (!cut_to.is_ok()) return cut_to.status();
     auto kept = keep_run(fs, fd, path, {{record_end, tail.nul_bytes, "nul_run", {}}}, tool_name(),
-                         run + "-nul", max_line_bytes);
+                         run + "-nul", max_line_bytes, *cut_to);
     if (!kept.is_ok()) return kept.status();
     Status cut = fs.ftruncate(fd, record_end);
     if (!cut.is_ok()) return retract_run(fs, path, kept->run, cut);
@@ -91,8 +95,10 @@ Result<uint64_t> fix_resume_tail(FileSystem& fs, int fd, const std::string& path
   }
   Status added;
   if (journal_newline) {
+    auto completed = prefix_result(fs, fd, record_end, "\n");
+    if (!completed.is_ok()) return completed.status();
     auto q = keep_run(fs, fd, path, {{record_end, 0, "added_newline", {}}}, tool_name(), run,
-                      max_line_bytes);
+                      max_line_bytes, *completed);
     if (!q.is_ok()) return q.status();
     added = write_all(fs, fd, "\n", 1);
     if (!added.is_ok()) return retract_run(fs, path, q->run, added);

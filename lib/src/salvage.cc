@@ -305,7 +305,10 @@ Status apply_salvage(FileSystem& fs, int fd, const std::string& path, const Salv
   std::string kept_run;  // set once the run has journal lines: a failure retracts it
   if (s.is_ok() && !entries.empty()) {
     // retracts its own failures
-    auto kept = keep_run(fs, fd, path, entries, tool, run, plan.max_line_bytes);
+    // The rewrite, under the name it will have, is what the run leaves.
+    auto made = file_result(fs, tmp, to_partial ? partial_name(name->id) : std::string());
+    Result<KeptRun> kept = made.status();
+    if (made.is_ok()) kept = keep_run(fs, fd, path, entries, tool, run, plan.max_line_bytes, *made);
     s = kept.status();
     if (kept.is_ok()) {
       kept_run = kept->run;

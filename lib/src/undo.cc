@@ -11,6 +11,7 @@
 // between moving its rewrite to the partial name and unlinking the closed
 // file is finished as an undo (the partial dropped), or refused.
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <optional>
 
@@ -27,6 +28,7 @@ namespace {
 using Entry = detail::RunEntry;
 using Run = detail::UndoRun;
 using Intent = detail::UndoIntent;
+using RunResult = walkit::RunResult;
 
 struct Journal {
   std::vector<Run> runs;  // oldest first, minus undone ones
@@ -34,16 +36,47 @@ struct Journal {
   // The run the journal ends with, if no other line for the file follows it
   // (as detail::pending_run): a repair killed before its cut leaves it so.
   std::string pending;
+  bool named = false;  // some line names the file
 };
 
 
-// Runs recorded for `source` (a file name), oldest first, minus undone ones.
-Result<Journal> journal_runs(FileSystem& fs, const std::string& qdir, const std::string& source) {
-  auto lines = detail::journal_lines(fs, qdir, source);
+// Runs recorded for `source` (a file name), oldest first, minus undone ones;
+// notes on quarantined bytes no whole line accounts for.
+Result<Journal> journal_runs(FileSystem& fs, const std::string& qdir, const std::string& source,
+                             UndoReport* rep) {
+  std::string torn;
+  auto lines = detail::journal_lines(fs, qdir, source, &torn);
   if (!lines.is_ok()) return lines.status();
   Journal j;
+  // A torn last line that names this file, or whose "source" is cut too.
+  std::string mine = "\"source\": ";
+  append_python_json_string(mine, source);
+  const bool names_another = torn.rfind("{\"source\": \"", 0) == 0 &&
+                             torn.find("\", ", 12) != std::string::npos;  // its "source" is whole
+  if (!torn.empty() && (torn.find(mine) != std::string::npos || !names_another)) {
+    rep->notes.push_back(qdir + "/journal.jsonl ends in a torn line (" + std::to_string(torn.size()) +
+                         " bytes, no newline): a keep was interrupted, and whatever it named is not restored");
+    rep->unaccounted = true;
+  }
+  // Copies of this file's bytes that no journal line names.
+  auto copies = detail::copies_of(fs, qdir, source);
+  if (!copies.is_ok()) return copies.status();
+  std::vector<std::string> unnamed = std::move(*copies);
+  for (const Value& v : *lines) {
+    if (const std::string* p = detail::journal_str(v, "path")) std::erase(unnamed, *p);
+  }
+  if (!unnamed.empty()) {
+    std::sort(unnamed.begin(), unnamed.end());
+    std::string list;
+    for (const std::string& n : unnamed) list += (list.empty() ? "" : ", ") + n;
+    rep->notes.push_back(std::to_string(unnamed.size()) + " quarantine cop" +
+                         (unnamed.size() == 1 ? "y" : "ies") + " of " + source +
+                         " no journal line names (not restored): " + list);
+    rep->unaccounted = true;
+  }
   std::vector<Run>& runs = j.runs;
   std::vector<std::string> undone;
+  j.named = !lines->empty();
   for (const Value& v : *lines) {
     j.pending = detail::run_of(v);
     if (const std::string* u = detail::journal_str(v, "undone_run")) {
@@ -79,24 +112,92 @@ Result<Journal> journal_runs(FileSystem& fs, const std::string& qdir, const std:
   return j;
 }
 
-bool has_prefix(std::string_view file, uint64_t length, const std::string& sha) {
-  return file.size() >= length && sha256_hex(file.substr(0, length)) == sha;
-}
+// The file found, hashed on demand (each hash streams it once).
+struct Found {
+  FileSystem& fs;
+  int fd = -1;  // -1: no file
+  uint64_t size = 0;
+  std::optional<std::string> whole;  // SHA-256 of all of it, once asked for
+
+  Result<std::string> sha256() {
+    if (!whole) {
+      auto h = detail::hash_range(fs, fd, 0, size);
+      if (!h.is_ok()) return h.status();
+      whole = *h;
+    }
+    return *whole;
+  }
+  Result<bool> has_prefix(uint64_t length, const std::string& sha) {
+    if (size < length) return false;
+    auto h = length == size ? sha256() : detail::hash_range(fs, fd, 0, length);
+    if (!h.is_ok()) return h.status();
+    return *h == sha;
+  }
+};
 
 // Did the undo that wrote `in` swap its file in? Decided from the file: the
 // exact "after" or "before" bytes; failing that (records appended since),
 // which of the two is a prefix. Both or neither: the caller must not guess.
-Result<bool> intent_applied(const Intent& in, std::string_view current, const std::string& path,
+Result<bool> intent_applied(const Intent& in, Found& current, const std::string& path,
                             bool found_at_path) {
   if (!in.to_name.empty() && !found_at_path) return false;  // not moved back yet
-  if (current.size() == in.to_length && sha256_hex(current) == in.to_sha256) return true;
-  if (current.size() == in.from_length && sha256_hex(current) == in.from_sha256) return false;
-  bool to = has_prefix(current, in.to_length, in.to_sha256);
-  bool from = has_prefix(current, in.from_length, in.from_sha256);
-  if (to != from) return to;
+  auto to = current.has_prefix(in.to_length, in.to_sha256);
+  if (!to.is_ok()) return to.status();
+  if (*to && current.size == in.to_length) return true;
+  auto from = current.has_prefix(in.from_length, in.from_sha256);
+  if (!from.is_ok()) return from.status();
+  if (*from && current.size == in.from_length) return false;
+  if (*to != *from) return *to;
   return Status(Code::kFailedPrecondition,
                 path + ": an earlier undo was interrupted and the file matches neither its before "
                        "nor its after state; not undone again (see the quarantine journal)");
+}
+
+// Why the file (`exists` under `name`, `size` bytes, SHA-256 from `sha`,
+// asked only when needed) is not what `run` left, or empty when it is. A
+// run journaled before results were recorded is held to what its entries
+// say alone: a cut torn tail (or NUL run) ended the file, a quarantined
+// file left none.
+Result<std::string> result_mismatch(const Run& run, bool exists, const std::string& name,
+                                    uint64_t size,
+                                    const std::function<Result<std::string>()>& sha) {
+  const RunResult* result = nullptr;
+  for (const Entry& e : run.entries) {
+    if (e.result.recorded) result = &e.result;
+  }
+  auto now = [&]() -> Result<std::string> {  // what is there, for the message
+    if (!exists) return std::string("there is no file");
+    auto h = sha();
+    if (!h.is_ok()) return h.status();
+    return name + " holds " + std::to_string(size) + " bytes (SHA-256 " + *h + ")";
+  };
+  std::string why;
+  if (result && result->absent) {
+    if (!exists) return std::string();
+    why = "that run left no file under the name, and now %s (a new session under the same name?)";
+  } else if (result) {
+    const std::string& want = result->name.empty() ? name : result->name;
+    if (exists && name == want && size == result->length) {
+      auto h = sha();
+      if (!h.is_ok()) return h.status();
+      if (*h == result->sha256) return std::string();
+    }
+    why = "that run left " + want + " holding " + std::to_string(result->length) +
+          " bytes (SHA-256 " + result->sha256 + "), and now %s (written to since?)";
+  } else if (run.entries.size() == 1) {  // older journal lines: the checks the entries allow
+    const Entry& e = run.entries.front();
+    if (e.reason == "unrecoverable" && e.offset == 0 && exists) {
+      why = "that run (journaled before results were recorded) left no file under the name, and "
+            "now %s";
+    } else if ((e.reason == "torn_tail" || e.reason == "nul_run") && exists && size != e.offset) {
+      why = "that run (journaled before results were recorded) cut the file to " +
+            std::to_string(e.offset) + " bytes, and now %s (written to since?)";
+    }
+  }
+  if (why.empty()) return why;
+  auto n = now();
+  if (!n.is_ok()) return n.status();
+  return why.replace(why.find("%s"), 2, *n);
 }
 
 // `reason` "not_applied": the run never changed the file (as retract_run).
@@ -128,10 +229,9 @@ Status drop_moved_from(FileSystem& fs, const std::string& path,
   detail::LockedFile f;
   WALKIT_RETURN_IF_ERROR(detail::open_locked(fs, left, false, &f));
   if (f.locked_by_other || f.info.size != in.from_length) return Status::ok();  // not ours to drop
-  std::string bytes(f.info.size, '\0');
-  auto n = fs.pread(f.fd, bytes.data(), bytes.size(), 0);
-  if (!n.is_ok()) return n.status();
-  if (*n != bytes.size() || sha256_hex(bytes) != in.from_sha256) return Status::ok();
+  auto h = detail::hash_range(fs, f.fd, 0, f.info.size);
+  if (!h.is_ok()) return h.status();
+  if (*h != in.from_sha256) return Status::ok();
   WALKIT_RETURN_IF_ERROR(fs.unlink(left));
   return fs.fsync_dir(dir_name(path));
 }
@@ -166,20 +266,27 @@ Result<UndoReport> undo_repairs(const std::string& path, const RepairOptions& op
   rep.path = path;
   const std::string qdir = quarantine_dir_for(path);
   const std::string source = base_name(path);
-  auto journal = journal_runs(fs, qdir, source);
+  auto journal = journal_runs(fs, qdir, source, &rep);
   if (!journal.is_ok()) return journal.status();
   std::vector<Run>* runs = &journal->runs;
   if (runs->empty()) {
+    // A path that names nothing, on disk or in the journal, is a mistake
+    // (a typo, the wrong directory), not a file with nothing to undo.
+    auto there = fs.lstat(path);
+    if (!journal->named && !rep.unaccounted && !there.is_ok()) {
+      if (there.status().code() != Code::kNotFound) return there.status();
+      return Status(Code::kNotFound, path + ": no such file, and the quarantine journal " + qdir +
+                                         "/journal.jsonl names nothing for it");
+    }
     rep.detail = "nothing in the quarantine for " + source;
     return rep;
   }
   detail::LockedFile f;
-  std::string current;
   // Salvage moves a closed file that lost its trailer to the partial name;
   // its journal entries still name the closed file.
   std::string actual = path;
   auto name = parse_session_name(source);
-  if (!fs.lstat(path).is_ok() && name && name->kind == FileKind::kFinal) {
+  if (name && name->kind == FileKind::kFinal && !fs.lstat(path).is_ok()) {
     std::string partial = dir_name(path) + "/" + partial_name(name->id);
     if (fs.lstat(partial).is_ok()) actual = partial;
   }
@@ -191,16 +298,14 @@ Result<UndoReport> undo_repairs(const std::string& path, const RepairOptions& op
   if (exists) {
     WALKIT_RETURN_IF_ERROR(detail::open_locked(fs, actual, false, &f));
     if (f.locked_by_other) return Status(Code::kLocked, actual + " is locked by a live writer; not undone");
-    std::string buf(f.info.size, '\0');
-    auto n = fs.pread(f.fd, buf.data(), buf.size(), 0);
-    if (!n.is_ok()) return n.status();
-    buf.resize(*n);
-    current = std::move(buf);
   }
+  // Never read whole: hashed, re-read and copied from the fd as needed.
+  Found current{fs, exists ? f.fd : -1, exists ? f.info.size : 0, {}};
   const bool at_path = exists && actual == path;
   bool salvage_finished = false;
   if (at_path && name && name->kind == FileKind::kFinal) {
-    auto in = detail::interrupted_salvage(fs, qdir, path, *name, runs->back(), current);
+    auto in = detail::interrupted_salvage(fs, qdir, path, *name, runs->back(), current.fd,
+                                          current.size);
     if (!in.is_ok()) return in.status();
     if (*in) {
       // Durable before the partial goes (append_journal syncs the line).
@@ -213,7 +318,9 @@ Result<UndoReport> undo_repairs(const std::string& path, const RepairOptions& op
   }
   // An interrupted earlier undo: if its swap happened, its runs are undone
   // already (finish marking them); if not, they are still to be undone.
+  // Decided here, written below: a refusal changes nothing.
   std::vector<std::string> finished;
+  std::vector<const Intent*> applied_intents;
   for (const Intent& in : journal->intents) {
     auto applied = intent_applied(in, current, path, at_path);
     if (!applied.is_ok()) return applied.status();
@@ -222,12 +329,7 @@ Result<UndoReport> undo_repairs(const std::string& path, const RepairOptions& op
       std::erase_if(*runs, [&](const Run& r) { return r.id == id; });
       finished.push_back(id);
     }
-    if (!opts.dry_run) WALKIT_RETURN_IF_ERROR(drop_moved_from(fs, path, name, in));
-  }
-  if (!opts.dry_run) {
-    for (const std::string& id : finished) {
-      WALKIT_RETURN_IF_ERROR(detail::append_journal(fs, path, undone_line(source, id)));
-    }
+    applied_intents.push_back(&in);
   }
   if (salvage_finished) {
     rep.runs = 1;
@@ -236,25 +338,21 @@ Result<UndoReport> undo_repairs(const std::string& path, const RepairOptions& op
                  source + " is as it found it; dropped the " + partial_name(name->id) + " it made";
   }
   // The newest run, killed before its cut: not reversed, only marked.
+  std::string not_applied;
   if (exists && !runs->empty()) {
     const std::string pending_id = journal->pending;
-    if (name && runs->back().id == pending_id &&
-        detail::never_took_effect(runs->back(), current, at_path, *name, opts.max_line_bytes)) {
-      if (!opts.dry_run) {
-        const std::string line = undone_line(source, pending_id, "not_applied");
-        WALKIT_RETURN_IF_ERROR(detail::append_journal(fs, path, line));
-      }
+    Result<bool> idle = false;
+    if (name && runs->back().id == pending_id) {
+      idle = detail::never_took_effect(fs, current.fd, current.size, runs->back(), at_path, *name,
+                                       opts.max_line_bytes);
+      if (!idle.is_ok()) return idle.status();
+    }
+    if (*idle) {
+      not_applied = pending_id;
       runs->pop_back();
       rep.detail = "the newest repair of " + source + " (run " + pending_id +
                    ") was stopped before it changed the file: marked not applied";
-      if (runs->empty()) return rep;
     }
-  }
-  if (runs->empty()) {
-    if (!salvage_finished) {
-      rep.detail = "nothing left to undo for " + source + " (an interrupted undo had taken effect)";
-    }
-    return rep;
   }
   // A repair killed after keeping its bytes but before its cut leaves a run
   // that never took effect; the rerun then journals the very same ranges.
@@ -281,41 +379,91 @@ Result<UndoReport> undo_repairs(const std::string& path, const RepairOptions& op
       ++i;
     }
   }
-  const std::string before = current;
+  // Each run is reversed only from exactly the file it left: the newest
+  // from the file found, each older one from what the newer reversals
+  // rebuilt. Anything else (records appended since, a new session under the
+  // name) would get the kept bytes put back in the wrong place.
+  detail::Rebuild rebuilt(fs, current.fd, current.size);
+  bool state_exists = exists;
+  std::string state_name = base_name(actual);
   for (auto it = runs->rbegin(); it != runs->rend(); ++it) {
-    auto prev = detail::reverse_run(fs, qdir, *it, std::move(current), &rep.restored);
-    if (!prev.is_ok()) return prev.status();
-    current = std::move(*prev);
+    // The newest run is checked against the file found (its hash, taken
+    // once, is also the intent's "before"); older ones against the rebuild.
+    const bool found = it == runs->rbegin();
+    auto why_or = result_mismatch(*it, state_exists, state_name, found ? current.size : rebuilt.size(),
+                                  [&]() { return found ? current.sha256() : rebuilt.sha256(); });
+    if (!why_or.is_ok()) return why_or.status();
+    const std::string& why = *why_or;
+    if (!why.empty()) {
+      UndoReport refused;
+      refused.path = path;
+      refused.notes = rep.notes;
+      refused.unaccounted = rep.unaccounted;
+      refused.refused = true;
+      refused.detail = path + ": not undone, left as is: it is not the file repair run " + it->id +
+                       " left: " + why;
+      return refused;
+    }
+    WALKIT_RETURN_IF_ERROR(detail::reverse_run(fs, qdir, *it, &rebuilt, &rep.restored));
+    state_exists = true;
+    state_name = source;
     ++rep.runs;
+  }
+  if (!opts.dry_run) {
+    for (const Intent* in : applied_intents) {
+      WALKIT_RETURN_IF_ERROR(drop_moved_from(fs, path, name, *in));
+    }
+    for (const std::string& id : finished) {
+      WALKIT_RETURN_IF_ERROR(detail::append_journal(fs, path, undone_line(source, id)));
+    }
+    if (!not_applied.empty()) {
+      const std::string line = undone_line(source, not_applied, "not_applied");
+      WALKIT_RETURN_IF_ERROR(detail::append_journal(fs, path, line));
+    }
+  }
+  if (runs->empty()) {
+    if (!salvage_finished && not_applied.empty()) {
+      rep.detail = "nothing left to undo for " + source + " (an interrupted undo had taken effect)";
+    }
+    return rep;
   }
   rep.detail = "restored " + std::to_string(rep.restored) + " bytes from " + std::to_string(rep.runs) + " repairs";
   if (exists && actual != path) rep.detail += "; moved back to " + source;
   if (opts.dry_run) return rep;
   // All there is to reverse is salvage's move to the partial name (the
   // bytes are the same): move the file back, no copy (no-replace).
-  const bool move_only = exists && actual != path && current == before;
+  const bool move_only = exists && actual != path && rebuilt.unchanged(current.size);
   // Otherwise write the rebuilt file beside the original, durable, then
   // swap it in.
   std::string tmp = dir_name(path) + "/" + (name ? name->id : source) + std::string(kTmpSuffix);
   Status s;
+  std::string to_sha256;
   if (!move_only) {
     if (fs.lstat(tmp).is_ok()) WALKIT_RETURN_IF_ERROR(fs.unlink(tmp));
     auto out = fs.open(tmp, OpenFlags::kWrite | OpenFlags::kCreateExcl, 0600);
     if (!out.is_ok()) return out.status();
-    s = write_all(fs, *out, current.data(), current.size());
+    auto written = rebuilt.write_to(*out);  // streamed, NUL runs as holes
+    s = written.status();
+    if (s.is_ok()) to_sha256 = *written;
     if (s.is_ok()) s = fs.fdatasync(*out);
     Status c = fs.close(*out);
     if (s.is_ok()) s = c;
+  }
+  Result<std::string> from_sha256 = std::string();
+  if (s.is_ok()) {
+    from_sha256 = current.sha256();
+    s = from_sha256.status();
+    if (move_only && s.is_ok()) to_sha256 = *from_sha256;
   }
   if (s.is_ok()) {  // the intent, durable before the swap (see Intent)
     Intent in;
     for (const std::vector<Run>* list : {runs, &dropped}) {
       for (const Run& r : *list) in.runs.push_back(r.id);
     }
-    in.from_length = before.size();
-    in.from_sha256 = sha256_hex(before);
-    in.to_length = current.size();
-    in.to_sha256 = sha256_hex(current);
+    in.from_length = current.size;
+    in.from_sha256 = *from_sha256;
+    in.to_length = rebuilt.size();
+    in.to_sha256 = to_sha256;
     if (exists && actual != path) {
       in.from_name = base_name(actual);
       in.to_name = source;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,10 +37,56 @@ struct UndoIntent {
   std::string from_name, to_name;
 };
 
-// Rebuilds the file as it was before `run` from `current`, verifying each
-// kept copy's length and SHA-256; adds the bytes put back to *restored.
-Result<std::string> reverse_run(FileSystem& fs, const std::string& qdir, const UndoRun& run,
-                                std::string current, uint64_t* restored);
+// One stretch of a rebuilt file.
+struct Piece {
+  enum Kind { kFile, kCopy, kZeros } kind = kFile;
+  int copy = -1;        // kCopy: index into Rebuild::copies
+  uint64_t offset = 0;  // where the stretch starts in its source (kFile, kCopy)
+  uint64_t length = 0;
+};
+
+// A file --undo rebuilds (undo_rebuild.cc), held as pieces of the file found
+// and of kept copies, never in memory: memory is O(pieces), and the bytes
+// are streamed (1 MiB at a time) only to hash a state, check added bytes,
+// and write the result. Kept copies that are all NULs become kZeros, which
+// write_to leaves as a hole.
+struct Rebuild {
+  Rebuild(FileSystem& fs, int fd, uint64_t size);  // the file at `fd` (not owned), whole
+  ~Rebuild();                                      // closes the copies it opened
+  Rebuild(const Rebuild&) = delete;
+  Rebuild& operator=(const Rebuild&) = delete;
+
+  uint64_t size() const;
+  // Still exactly the file it started from (`size` bytes)?
+  bool unchanged(uint64_t size) const;
+  void insert(uint64_t at, Piece p);
+  void erase(uint64_t at, uint64_t length);
+  // Calls `sink` with [at, at + length) of the rebuilt bytes, in order.
+  Status stream(uint64_t at, uint64_t length, const std::function<Status(std::string_view)>& sink);
+  Result<std::string> sha256();
+  // Writes the rebuilt bytes at the end of `out` (runs of kZeros as holes:
+  // ftruncate, then on at the new end); returns their SHA-256.
+  Result<std::string> write_to(int out);
+  // Opens a kept copy and checks it holds `length` bytes with `sha`
+  // (streamed); returns its index. *all_nul: every byte is NUL.
+  Result<int> add_copy(const std::string& path, uint64_t length, const std::string& sha,
+                       bool* all_nul);
+
+  FileSystem* fs;
+  int fd;                          // the file found; -1: none
+  std::vector<std::string> copies; // kept copies opened, by index
+  std::vector<int> copy_fds;       // their descriptors (owned)
+  std::vector<Piece> pieces;
+
+ private:
+  size_t split(uint64_t at);  // index of the piece starting at `at` (splitting one)
+  Result<size_t> read_piece(const Piece& p, uint64_t from, char* out, size_t n);
+};
+
+// Turns `rb` into the file as it was before `run`, verifying each kept
+// copy's length and SHA-256; adds the bytes put back to *restored.
+Status reverse_run(FileSystem& fs, const std::string& qdir, const UndoRun& run, Rebuild* rb,
+                   uint64_t* restored);
 
 // Did the run the journal ends with (`run`) never change the file? A
 // repair killed after its quarantine entries are durable but before its
@@ -55,8 +102,9 @@ Result<std::string> reverse_run(FileSystem& fs, const std::string& qdir, const U
 // was to be moved from. Reversing such a run would put its bytes in twice.
 // The file is read with the line limit the run journaled (RunEntry), or
 // `max_line_bytes` for runs that did not record one.
-bool never_took_effect(const UndoRun& run, std::string_view current, bool at_path,
-                       const SessionName& name, size_t max_line_bytes);
+// The file is read through `fd` (`size` bytes); a read error is returned.
+Result<bool> never_took_effect(FileSystem& fs, int fd, uint64_t size, const UndoRun& run,
+                               bool at_path, const SessionName& name, size_t max_line_bytes);
 
 // A salvage of a closed file killed between moving its rewrite to the
 // partial name and unlinking the original leaves both names: the closed
@@ -72,7 +120,7 @@ bool never_took_effect(const UndoRun& run, std::string_view current, bool at_pat
 Result<std::optional<UndoIntent>> interrupted_salvage(FileSystem& fs, const std::string& qdir,
                                                       const std::string& path,
                                                       const SessionName& name,
-                                                      const UndoRun& newest,
-                                                      const std::string& current);
+                                                      const UndoRun& newest, int fd,
+                                                      uint64_t size);
 
 }  // namespace walkit::detail

@@ -209,8 +209,46 @@ void Checker::recover(std::vector<Violation>& out, std::map<std::string, std::st
   }
 }
 
+void Checker::check_undo(const CrashState& state, std::vector<Violation>& out) {
+  for (const SessionSpec& s : sessions_) {
+    if (!s.original) continue;
+    materialise(state);
+    const Snapshot before = snapshot();
+    const std::string pn = partial_name(s.id), fn = final_name(s.id);
+    RepairOptions ro;
+    ro.fs = &fs_;
+    auto u = undo_repairs(tmp_.file(pn), ro);
+    if (!u.is_ok()) {
+      out.push_back({"U", "undo_repairs: " + u.status().to_string()});
+      continue;
+    }
+    const Snapshot after = snapshot();
+    if (u->changed) {
+      if (!after.count(pn) || after.at(pn) != *s.original) {
+        out.push_back({"U", pn + ": undo changed it but did not give back the original: " + u->detail});
+      }
+      if (after.count(fn)) out.push_back({"U", "after undo both " + pn + " and " + fn + " exist"});
+      continue;
+    }
+    // Nothing reversed: only the journal may have gained lines (a run that
+    // never took effect marked so), and a refusal writes nothing at all.
+    std::string diff;
+    for (const auto& [p, b] : after) {
+      if (p == ".quarantine/journal.jsonl" && !u->refused) continue;
+      if (!before.count(p) || before.at(p) != b) diff += " " + p;
+    }
+    for (const auto& [p, b] : before) {
+      if (!after.count(p)) diff += " -" + p;
+    }
+    if (!diff.empty()) {
+      out.push_back({"U", std::string(u->refused ? "a refused" : "an unchanged") + " undo changed:" + diff});
+    }
+  }
+}
+
 std::vector<Violation> Checker::check(const CrashPoint& point, const CrashState& state) {
   std::vector<Violation> out;
+  check_undo(state, out);
   materialise(state);
   std::map<std::string, std::string> before(state.files.begin(), state.files.end());
 

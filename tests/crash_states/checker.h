@@ -18,6 +18,8 @@
 //      before and after recovery.
 //   Q  nothing is lost: bytes cut from a session (by the workload or by
 //      recovery) are in the quarantine, byte-exact, with a journal line.
+//   U  --undo in a crash state restores exactly the original or leaves
+//      every session file as it is (SessionSpec::original).
 #pragma once
 
 #include <map>
@@ -45,6 +47,11 @@ struct SessionSpec {
   std::string cut_tail;
   // <id>.jsonl after recovery must be exactly this (workloads that seal).
   std::optional<std::string> converged;
+  // The partial before any repair (workloads that repair it). Set: in each
+  // crash state, before recovery, `walrepair --undo` of the partial either
+  // gives back exactly these bytes or changes no session file (refused, or
+  // nothing to reverse): U.
+  std::optional<std::string> original;
 };
 
 struct Violation {
@@ -79,6 +86,8 @@ class Checker {
   Snapshot snapshot() const;
   // scan_paths, then repair_file and promote_file on each partial.
   void recover(std::vector<Violation>& out, std::map<std::string, std::string>* torn);
+  // U, on a fresh copy of `state`.
+  void check_undo(const CrashState& state, std::vector<Violation>& out);
 
   ScratchDir tmp_;  // the scratch sessions directory
   std::vector<SessionSpec> sessions_;

@@ -200,6 +200,7 @@ Workload repair_promote_workload(size_t records, bool whole_record_tail) {
     initial += spec.cut_tail;
   }
   spec.converged = joined(spec.lines) + recovered_trailer(chunks);
+  spec.original = initial;
   const std::string path = dir.file(partial_name(spec.id));
   spit(path, initial);
   NoSyncFs fast;

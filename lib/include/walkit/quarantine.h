@@ -12,6 +12,11 @@
 //   recorded the line limit that decided what was cut: --undo re-reads the
 //   file with that limit to tell whether the run took effect. Lines written
 //   before it have neither; readers skip keys they do not know.)
+//   A repair's lines also record what its run leaves: "result_length" and
+//   "result_sha256" of the file it produces (plus "result_name" when that
+//   file is under another name), or "result_absent": true when no file is
+//   left at the name. --undo reverses a run only when the file is exactly
+//   that result.
 // keep() returns only after the bytes file, the journal line and both
 // directory entries are durable (fdatasync + directory fsync), so a caller
 // may cut the session file right after.
@@ -20,6 +25,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -27,6 +33,15 @@
 #include "walkit/status.h"
 
 namespace walkit {
+
+// The file a repair run leaves behind (journaled on each line of the run).
+struct RunResult {
+  bool recorded = false;   // false: not journaled (lines from older tools)
+  bool absent = false;     // no file is left at the name
+  uint64_t length = 0;     // else: exactly these bytes
+  std::string sha256;
+  std::string name;        // file name the result is under; empty: the source's
+};
 
 struct QuarantineEntry {
   std::string source_path;  // the session file the bytes came from
@@ -46,6 +61,8 @@ struct QuarantineEntry {
   // damage), journaled so that --undo judges the run with the same limit.
   // 0: not recorded.
   uint64_t max_line_bytes = 0;
+  // What the run leaves once it has cut (see RunResult).
+  RunResult result{};
 };
 
 struct QuarantineRecord {
@@ -63,6 +80,33 @@ std::string quarantine_dir_for(const std::string& source_path);
 // (made durable and named by the new line) instead of a second copy being
 // written. Files that differ are never changed or removed.
 Result<QuarantineRecord> quarantine_keep(FileSystem& fs, const QuarantineEntry& e);
+
+// While one is alive, repairs and undos on this thread (repair_file,
+// undo_repairs, quarantine_keep, Writer::resume's cut) share what they read
+// of each quarantine instead of re-reading it per file: the journal is
+// parsed once and then only what was appended since (checked on every use:
+// same file, grown, its last parsed bytes unchanged; else read afresh), and
+// the directory is listed once, then kept up to date with the copies this
+// thread writes. That makes a run over N files linear instead of quadratic.
+// Copies another process adds to the directory meanwhile may go unseen (a
+// leftover copy is then not adopted but written again; --undo's note on
+// unjournaled copies may miss it). walrepair holds one for its whole run.
+class QuarantineBatch {
+ public:
+  QuarantineBatch();
+  ~QuarantineBatch();
+  QuarantineBatch(const QuarantineBatch&) = delete;
+  QuarantineBatch& operator=(const QuarantineBatch&) = delete;
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+  Impl* outer_;  // the batch this one nests in, restored on destruction
+};
+
+// The source file name of a copy named as quarantine_keep names them
+// (<source>.<offset>.<length>.<ns>[-<k>].bin), or empty for any other name.
+std::string quarantine_copy_source(std::string_view name);
 
 // SHA-256 of `data` as 64 lowercase hex digits.
 std::string sha256_hex(std::string_view data);

@@ -72,12 +72,27 @@ struct UndoReport {
   uint64_t runs = 0;       // repairs reversed
   uint64_t restored = 0;   // bytes put back
   bool changed = false;
+  // Left as is: the file is not what the run to be reversed left (written
+  // to since, or another file under the name); `detail` names the run.
+  bool refused = false;
   std::string detail;
+  // Quarantined bytes for the file that no whole journal line accounts for:
+  // a torn last journal line that may name it, copies (.bin) no line names.
+  // They are never restored; each note names them.
+  std::vector<std::string> notes;
+  bool unaccounted = false;  // some note is about such bytes
 };
 // Puts back everything the quarantine journal holds for `path` (a session
 // file path, which may no longer exist), newest repair first, verifying
 // each kept copy's SHA-256. The result is the file as it was before the
-// first repair. Locked files are refused (kLocked).
+// first repair. Locked files are refused (kLocked). Each run is reversed
+// only from exactly the file it left (its journaled result: size and
+// SHA-256, or no file at all), the newest from the file on disk, each older
+// one from what reversing the newer ones rebuilt; otherwise nothing is
+// changed (not even the journal) and the report is `refused`. Runs
+// journaled before results were recorded get only the checks their entries
+// allow (a torn tail cut must still end the file; a quarantined file must
+// still be gone).
 Result<UndoReport> undo_repairs(const std::string& path, const RepairOptions& opts = {});
 
 enum class PromoteAction {
