@@ -5,8 +5,8 @@
 // Order of operations, each step durable before the next:
 //   1. <sessions>/.quarantine/ exists (created 0700 and given the sessions
 //      dir's owner and group; sessions dir fsynced)
-//   2. the bytes file (O_EXCL, 0600, owned as the directory): write,
-//      fdatasync, close
+//   2. the bytes file (O_EXCL, 0600, given the quarantine's owner and
+//      group): write, fdatasync, close
 //   3. one journal line naming it: append, fdatasync
 //   4. fsync of .quarantine/, which makes both new entries durable
 // A crash anywhere before 4 returns no record, so the caller has not cut the
@@ -40,33 +40,58 @@ namespace {
 constexpr const char* kJournalName = "journal.jsonl";
 constexpr int kMaxNameAttempts = 1000;
 
-// The quarantine, its journal and its copies belong to whoever owns the
-// sessions directory (with its group), whoever runs the tool: a root run
-// must not leave files the service that owns the sessions cannot use.
-// Modes stay 0700 / 0600: only that owner (and root) can read a copy, so no
-// copy is more readable than the bytes were in their session file.
+// Owners. Everything in the quarantine belongs to the quarantine directory's
+// owner and group, whoever runs the tool; a new quarantine takes the
+// sessions directory's owner and group. So a root run (an operator's sudo)
+// leaves nothing the service that owns the sessions cannot use. Modes stay
+// 0700 / 0600: only that owner (and root) can read a copy, so no copy is
+// more readable than the bytes were in their session file.
 
-// An existing quarantine entry (`fd`, at `path`) owned by someone else is
-// handed to `owner` when we may (root: left by an interrupted keep, or by a
-// run before this rule); when we may not, it is left as it is.
+// Root's, in a directory that is not: left by a root run killed between
+// creating it and giving it its owner, or by a root run before this rule.
+bool left_by_root(const FileInfo& entry, const FileInfo& owner) {
+  return entry.uid == 0 && owner.uid != 0;
+}
+
+// Such an entry (`fd`, at `path`) is handed to `owner` when we may (root);
+// when we may not, it is left as it is.
 Status hand_over(FileSystem& fs, int fd, const std::string& path, const FileInfo& owner) {
   Result<FileInfo> now = fs.fstat(fd);
   if (!now.is_ok()) return now.status();
-  if (now->uid == owner.uid && now->gid == owner.gid) return Status::ok();
+  if (!left_by_root(*now, owner)) return Status::ok();
   Status s = fs.fchown(fd, owner.uid, owner.gid);
   if (s.sys_errno() == EPERM) return Status::ok();
   if (!s.is_ok()) return Status(s.code(), path + ": " + s.message(), s.sys_errno());
   return fs.fsync(fd);
 }
 
-// Makes sure `qdir` is a real directory (never a symlink: the quarantine
-// holds the only copy of removed bytes and must stay where the journal says),
-// owned as above. *owner: the sessions directory's stat.
+// Gives the quarantine directory we just made (`fd`) the sessions
+// directory's (`dir`) owner and group. A user who is not root and cannot
+// may keep it only for a session file of its own (a sessions directory
+// shared through its group); for anyone else's the keep fails.
+Status own_new_quarantine(FileSystem& fs, int fd, const std::string& qdir,
+                          const std::string& source_path, const FileInfo& dir) {
+  Status st = take_ownership(fs, fd, qdir, dir, 0700, dir_name(qdir));
+  if (st.is_ok() || st.sys_errno() != EPERM) return st;
+  Result<FileInfo> me = fs.fstat(fd);  // made by us: owned by who we run as
+  if (!me.is_ok()) return me.status();
+  if (me->uid == 0) return st;
+  Result<FileInfo> src = fs.lstat(source_path);
+  if (!src.is_ok() || src->uid != me->uid) return st;
+  if ((me->mode & 07777) == 0700) return Status::ok();
+  WALKIT_RETURN_IF_ERROR(fs.fchmod(fd, 0700));
+  return fs.fsync(fd);
+}
+
+// Makes sure the quarantine of `source_path`'s directory is a real
+// directory (never a symlink: the quarantine holds the only copy of removed
+// bytes and must stay where the journal says), owned as above. *owner: its
+// stat, the owner and group of everything made in it.
 Status ensure_quarantine_dir(FileSystem& fs, const std::string& qdir,
-                             const std::string& sessions_dir, FileInfo* owner) {
+                             const std::string& source_path, FileInfo* owner) {
+  const std::string sessions_dir = dir_name(source_path);
   Result<FileInfo> dir = fs.stat(sessions_dir);
   if (!dir.is_ok()) return dir.status();
-  *owner = *dir;
   Status st = fs.mkdir(qdir, 0700);
   const bool made = st.is_ok();
   if (!made) {
@@ -76,7 +101,8 @@ Status ensure_quarantine_dir(FileSystem& fs, const std::string& qdir,
     if (!info->is_directory()) {
       return Status(Code::kFailedPrecondition, "quarantine " + qdir + " is not a directory");
     }
-    if (info->uid == owner->uid && info->gid == owner->gid) {
+    *owner = *info;
+    if (!left_by_root(*info, *dir)) {
       // The keep that made it may have been killed before its directory
       // fsync: its entry in the sessions directory would then not survive a
       // power cut, and with it every copy and journal line made durable
@@ -89,11 +115,16 @@ Status ensure_quarantine_dir(FileSystem& fs, const std::string& qdir,
     if (made) (void)fs.rmdir(qdir);
     return fd.status();
   }
-  st = made ? take_ownership(fs, *fd, qdir, *owner, 0700, sessions_dir)
-            : hand_over(fs, *fd, qdir, *owner);
-  (void)fs.close(*fd);  // read-only: the fsync is done
+  st = made ? own_new_quarantine(fs, *fd, qdir, source_path, *dir)
+            : hand_over(fs, *fd, qdir, *dir);
+  if (st.is_ok()) {
+    Result<FileInfo> now = fs.fstat(*fd);
+    if (now.is_ok()) *owner = *now;
+    st = now.status();
+  }
+  (void)fs.close(*fd);  // read-only: any change is fsynced already
   if (!st.is_ok()) {
-    // Ours and empty: a directory we cannot give its owner is not left behind.
+    // Ours and empty: a directory without its owner is not left behind.
     if (made) (void)fs.rmdir(qdir);
     return st;
   }
@@ -121,7 +152,7 @@ Status write_bin_file(FileSystem& fs, const std::string& qdir, const std::string
   }
   if (!fd.is_ok()) return fd.status();
   const std::string path = qdir + "/" + *name;
-  Status st = take_ownership(fs, *fd, path, owner, 0600, dir_name(qdir));
+  Status st = take_ownership(fs, *fd, path, owner, 0600, qdir);
   Sha256 hash;
   if (st.is_ok() && e.source_fd < 0) {
     st = write_all(fs, *fd, e.bytes.data(), e.bytes.size());
@@ -262,13 +293,12 @@ Result<std::optional<Orphan>> find_orphan(FileSystem& fs, const std::string& qdi
 
 // Opens the journal for appending, creating it 0600 (owned as the
 // quarantine is) if missing.
-Result<int> open_journal(FileSystem& fs, const std::string& path, const FileInfo& owner,
-                         const std::string& sessions_dir) {
+Result<int> open_journal(FileSystem& fs, const std::string& path, const FileInfo& owner) {
   const OpenFlags append = OpenFlags::kRead | OpenFlags::kWrite | OpenFlags::kAppend;
   Result<int> fd = fs.open(path, append | OpenFlags::kCreateExcl, 0600);
   Status st;
   if (fd.is_ok()) {
-    st = take_ownership(fs, *fd, path, owner, 0600, sessions_dir);
+    st = take_ownership(fs, *fd, path, owner, 0600, dir_name(path));
     if (!st.is_ok()) {
       // Empty and ours: not left behind with the wrong owner.
       (void)fs.unlink(path);
@@ -306,7 +336,7 @@ Result<bool> journal_ends_cleanly(FileSystem& fs, int fd, uint64_t size) {
 // journal line naming a run that cut nothing (which --undo would reverse).
 Status append_journal_line(FileSystem& fs, const std::string& qdir, const std::string& path,
                            const std::string& line, const FileInfo& owner) {
-  Result<int> fd = open_journal(fs, path, owner, dir_name(qdir));
+  Result<int> fd = open_journal(fs, path, owner);
   if (!fd.is_ok()) return fd.status();
   Result<uint64_t> size = fs.seek_end(*fd);
   if (!size.is_ok()) return fail_closing(fs, *fd, size.status());
@@ -377,10 +407,9 @@ Result<QuarantineRecord> quarantine_keep(FileSystem& fs, const QuarantineEntry& 
       return Status(Code::kInvalidArgument, "quarantine: not valid UTF-8, cannot journal: " + *s);
     }
   }
-  const std::string sessions_dir = dir_name(e.source_path);
   const std::string qdir = quarantine_dir_for(e.source_path);
   FileInfo owner;
-  WALKIT_RETURN_IF_ERROR(ensure_quarantine_dir(fs, qdir, sessions_dir, &owner));
+  WALKIT_RETURN_IF_ERROR(ensure_quarantine_dir(fs, qdir, e.source_path, &owner));
 
   const uint64_t length = e.source_fd >= 0 ? e.length : e.bytes.size();
   auto orphan = find_orphan(fs, qdir, e, length, owner);
@@ -413,7 +442,7 @@ Status journal_append_durable(FileSystem& fs, const std::string& session_path,
                               const std::string& line) {
   const std::string qdir = quarantine_dir_for(session_path);
   FileInfo owner;
-  WALKIT_RETURN_IF_ERROR(ensure_quarantine_dir(fs, qdir, dir_name(session_path), &owner));
+  WALKIT_RETURN_IF_ERROR(ensure_quarantine_dir(fs, qdir, session_path, &owner));
   return append_journal_line(fs, qdir, qdir + "/" + kJournalName, line, owner);
 }
 
