@@ -168,7 +168,9 @@ struct RootRun {
   // may exist besides .quarantine, its journal and its .bin copies).
   std::map<std::string, unsigned> expect;
 
-  RootRun() {
+  bool reset;  // after each check, put owners and modes right
+
+  explicit RootRun(bool reset_after_check) : reset(reset_after_check) {
     // The service user must reach its directory through ours.
     BOOST_REQUIRE(::chmod(tmp.path().c_str(), 0711) == 0);
     fs::create_directory(scratch);
@@ -223,6 +225,15 @@ struct RootRun {
         }
       }
       for (const auto& [name, mode] : expect) BOOST_TEST(seen.count(name) == 1, name << " is missing");
+    }
+    // Puts right whatever was wrong, so that the next command is judged on
+    // what it does itself, not on what an earlier one left.
+    if (!reset) return;
+    for (const auto& e : fs::recursive_directory_iterator(dir)) {
+      const std::string rel = fs::relative(e.path(), dir).string();
+      unsigned mode = rel == ".quarantine" ? 0700 : 0600;
+      if (auto it = expect.find(rel); it != expect.end()) mode = it->second;
+      set_owner(e.path().string(), kService, kServiceGroup, mode);
     }
   }
 
@@ -289,12 +300,8 @@ std::string diff(const Snapshot& a, const Snapshot& b) {
 
 }  // namespace
 
-BOOST_AUTO_TEST_CASE(root_run_keeps_the_service_users_owner_group_and_modes) {
-  if (!is_root()) {
-    BOOST_TEST_MESSAGE("skipped: needs root (to own files as other users and to become them)");
-    return;
-  }
-  RootRun t;
+// Every mutating command, run as root, each followed by the check.
+void run_every_command_as_root(RootRun& t) {
   t.check("setup");
   t.root("walcompact", {t.p(closed(kRewrite))});
   t.check("walcompact (rewrite)");
@@ -342,6 +349,28 @@ BOOST_AUTO_TEST_CASE(root_run_keeps_the_service_users_owner_group_and_modes) {
 
   // Every command left something for the quarantine; make sure it is there.
   BOOST_TEST(fs::exists(t.p(".quarantine/journal.jsonl")));
+}
+
+// Each command judged alone: what an earlier one got wrong is put right
+// before the next runs.
+BOOST_AUTO_TEST_CASE(root_run_keeps_the_service_users_owner_group_and_modes) {
+  if (!is_root()) {
+    BOOST_TEST_MESSAGE("skipped: needs root (to own files as other users and to become them)");
+    return;
+  }
+  RootRun t(true);
+  run_every_command_as_root(t);
+}
+
+// The incident as it happens: root runs everything, then the service goes
+// on with its sessions.
+BOOST_AUTO_TEST_CASE(after_a_root_run_the_service_user_reads_and_resumes_its_sessions) {
+  if (!is_root()) {
+    BOOST_TEST_MESSAGE("skipped: needs root (to own files as other users and to become them)");
+    return;
+  }
+  RootRun t(false);
+  run_every_command_as_root(t);
 
   // The service user can still read all of its sessions, and resume them:
   // one a root run repaired, and one no root run touched.
@@ -356,29 +385,26 @@ BOOST_AUTO_TEST_CASE(root_run_keeps_the_service_users_owner_group_and_modes) {
   }
 }
 
-// An unprivileged user in a directory it may write to (mode 0777), on files
-// another user owns: every command that would have to write one of those
-// files, or replace it with a file of its own, fails with exit 8, names the
-// file, and changes nothing at all.
-BOOST_AUTO_TEST_CASE(unprivileged_run_on_another_users_files_fails_and_changes_nothing) {
-  if (!is_root()) {
-    BOOST_TEST_MESSAGE("skipped: needs root (to own files as other users and to become them)");
-    return;
-  }
-  walkit::test::TempDir tmp;
-  BOOST_REQUIRE(::chmod(tmp.path().c_str(), 0711) == 0);
-  const std::string scratch = tmp.file("scratch"), dir = tmp.file("sessions");
-  fs::create_directory(scratch);
+// A sessions directory of kOther's, writable by anyone (mode 0777, so the
+// runner could make a temporary and rename it over a file), holding files
+// kOther owns: readable (0644) or not (0640), two writable by anyone (0666).
+// The quarantine, if any, is kOther's and holds a salvage run: private
+// (0700, its files 0600) as the tools make it, or open to anyone (0777, its
+// files 0666), so that the runner gets as far as writing into it.
+enum class Quarantine { kNone, kPrivate, kOpen };
+void prepare_other_users_dir(const std::string& scratch, const std::string& dir, Quarantine q) {
+  const bool quarantined = q != Quarantine::kNone;
   fs::create_directory(dir);
   auto p = [&](const std::string& name) { return dir + "/" + name; };
-  // A quarantine to undo: made as root (by whatever version this is), then
-  // handed to the owner by hand, so the setup does not rely on the code
-  // under test for its ownership.
   spit(p(partial(kSalvage)), rath(partial(5)), 0644);
-  Ran made = run_tool(scratch, "walrepair", {"--salvage", p(partial(kSalvage))});
-  BOOST_REQUIRE_MESSAGE(made.code == 1, describe(made));
+  if (quarantined) {
+    // Made as root (by whatever version this is), then handed to kOther by
+    // hand below, so the setup does not rely on the code under test.
+    Ran made = run_tool(scratch, "walrepair", {"--salvage", p(partial(kSalvage))});
+    BOOST_REQUIRE_MESSAGE(made.code == 1, describe(made));
+  }
   spit(p(closed(kArchive)), rath(closed(2)), 0644);
-  made = run_tool(scratch, "walcompact", {"--archive", "--older-than", "0s", p(closed(kArchive))});
+  Ran made = run_tool(scratch, "walcompact", {"--archive", "--older-than", "0s", p(closed(kArchive))});
   BOOST_REQUIRE_MESSAGE(made.code == 0, describe(made));
   spit(p(closed(kRewrite)), slurp(testdata("compact/respelled-0001.jsonl")), 0644);
   spit(p(closed(kFold)), rath(closed(6)), 0644);
@@ -386,48 +412,75 @@ BOOST_AUTO_TEST_CASE(unprivileged_run_on_another_users_files_fails_and_changes_n
   spit(p(partial(kPromote)), crashed_partial(kPromote), 0644);
   spit(p(partial(kResume)), crashed_partial(kResume) + kTorn, 0644);
   spit(p(partial(kJunk)), "this is no session header\n", 0640);
-  // Writable by anyone, as the runner: it can cut them in place, but not
-  // make a quarantine that belongs to the directory's owner.
+  // The runner could cut these in place, but not make a quarantine that
+  // belongs to the directory's owner.
   spit(p(partial(0x12)), crashed_partial(0x12) + kTorn, 0666);
   spit(p(partial(0x13)), crashed_partial(0x13) + kTorn, 0666);
   for (const auto& e : fs::recursive_directory_iterator(dir)) {
     const std::string s = e.path().string();
-    const unsigned mode = e.is_directory() ? 0700 : stat_of(s).mode & 0777;
-    set_owner(s, kOther, kOtherGroup, e.path().filename() == "journal.jsonl" ? 0600 : mode);
+    const bool open = q == Quarantine::kOpen;
+    unsigned mode = stat_of(s).mode & 0777;
+    if (e.is_directory()) mode = open ? 0777 : 0700;
+    if (e.path().parent_path().filename() == ".quarantine") mode = open ? 0666 : 0600;
+    set_owner(s, kOther, kOtherGroup, mode);
   }
   set_owner(dir, kOther, kOtherGroup, 0777);
+}
 
+// An unprivileged user in a directory it may write to, on files another user
+// owns: every command that would have to write one of those files, replace
+// it with a file of its own, or make a quarantine for it fails with exit 8,
+// names the file, and changes nothing at all (bytes, owners, modes, names).
+BOOST_AUTO_TEST_CASE(unprivileged_run_on_another_users_files_fails_and_changes_nothing) {
+  if (!is_root()) {
+    BOOST_TEST_MESSAGE("skipped: needs root (to own files as other users and to become them)");
+    return;
+  }
+  walkit::test::TempDir tmp;
+  BOOST_REQUIRE(::chmod(tmp.path().c_str(), 0711) == 0);
+  const std::string scratch = tmp.file("scratch");
+  fs::create_directory(scratch);
   const Ident runner{kService, kServiceGroup};
-  struct Case {
-    std::string tool;
-    std::vector<std::string> args;
-    std::string names;  // the file the message must name
-    std::string input;
-  };
-  const std::vector<Case> cases = {
-      {"walcompact", {p(closed(kRewrite))}, closed(kRewrite), ""},
-      {"walcompact", {"--archive", "--older-than", "0s", p(closed(kRewrite))}, closed(kRewrite), ""},
-      {"walcompact", {"--unarchive", p(closed(kArchive) + ".zst")}, closed(kArchive), ""},
-      {"walcompact", {"--merge-resumed", p(closed(kFold))}, closed(kFold), ""},
-      {"walrepair", {p(partial(kCut))}, partial(kCut), ""},
-      {"walrepair", {p(partial(0x12))}, partial(0x12), ""},
-      {"walrepair", {"--salvage", p(closed(kFold))}, closed(kFold), ""},
-      {"walrepair", {"--quarantine-unrecoverable", p(partial(kJunk))}, partial(kJunk), ""},
-      {"walrepair", {"--undo", p(partial(kSalvage))}, partial(kSalvage), ""},
-      {"walpromote", {p(partial(kPromote))}, partial(kPromote), ""},
-      {"walwrite", {"--sessions-dir", dir, "--id", uuid_for(kResume), "--resume"}, partial(kResume),
-       kChunk},
-      {"walwrite", {"--sessions-dir", dir, "--id", uuid_for(0x13), "--resume"}, partial(0x13),
-       kChunk},
-  };
-  for (const Case& c : cases) {
-    BOOST_TEST_CONTEXT(c.tool << " " << c.args.front() << " " << c.args.back()) {
-      const Snapshot before = snapshot(dir);
-      Ran r = run_tool(scratch, c.tool, c.args, runner, c.input);
-      BOOST_TEST(r.code == 8, describe(r));
-      BOOST_TEST(r.err.find(c.names) != std::string::npos, "stderr names " << c.names << ": " << r.err);
-      const Snapshot after = snapshot(dir);
-      BOOST_TEST(diff(before, after) == "");
+  for (Quarantine q : {Quarantine::kNone, Quarantine::kPrivate, Quarantine::kOpen}) {
+    const bool quarantined = q != Quarantine::kNone;
+    const std::string dir = tmp.file(q == Quarantine::kNone      ? "no-quarantine"
+                                     : q == Quarantine::kPrivate ? "private-quarantine"
+                                                                 : "open-quarantine");
+    prepare_other_users_dir(scratch, dir, q);
+    auto p = [&](const std::string& name) { return dir + "/" + name; };
+    struct Case {
+      std::string tool;
+      std::vector<std::string> args;
+      std::string names;  // the file the message must name
+      std::string input;
+    };
+    std::vector<Case> cases = {
+        {"walcompact", {p(closed(kRewrite))}, closed(kRewrite), ""},
+        {"walcompact", {"--archive", "--older-than", "0s", p(closed(kRewrite))}, closed(kRewrite), ""},
+        {"walcompact", {"--unarchive", p(closed(kArchive) + ".zst")}, closed(kArchive), ""},
+        {"walcompact", {"--merge-resumed", p(closed(kFold))}, closed(kFold), ""},
+        {"walrepair", {p(partial(kCut))}, partial(kCut), ""},
+        {"walrepair", {p(partial(0x12))}, partial(0x12), ""},
+        {"walrepair", {"--salvage", p(closed(kFold))}, closed(kFold), ""},
+        {"walrepair", {"--quarantine-unrecoverable", p(partial(kJunk))}, partial(kJunk), ""},
+        {"walpromote", {p(partial(kPromote))}, partial(kPromote), ""},
+        {"walwrite", {"--sessions-dir", dir, "--id", uuid_for(kResume), "--resume"},
+         partial(kResume), kChunk},
+        {"walwrite", {"--sessions-dir", dir, "--id", uuid_for(0x13), "--resume"}, partial(0x13),
+         kChunk},
+    };
+    // Without a quarantine there is nothing to undo (exit 0, nothing done).
+    if (quarantined) cases.push_back({"walrepair", {"--undo", p(partial(kSalvage))}, partial(kSalvage), ""});
+    for (const Case& c : cases) {
+      BOOST_TEST_CONTEXT(fs::path(dir).filename() << ": " << c.tool << " " << c.args.front() << " "
+                                                  << c.args.back()) {
+        const Snapshot before = snapshot(dir);
+        Ran r = run_tool(scratch, c.tool, c.args, runner, c.input);
+        BOOST_TEST(r.code == 8, describe(r));
+        BOOST_TEST(r.err.find(c.names) != std::string::npos,
+                   "stderr names " << c.names << ": " << r.err);
+        BOOST_TEST(diff(before, snapshot(dir)) == "");
+      }
     }
   }
 }

@@ -97,7 +97,7 @@ int main(int argc, char** argv) {
     for (const std::string& s : run.stale_temps) std::cout << "stale temporary: " << s << "\n";
     std::cout << action_summary_line(kTool.name, tally, opts.dry_run);
     for (const auto& [path, e] : run.errors)
-      std::cerr << kTool.name << ": " << e.to_string() << "\n";
+      std::cerr << error_text(kTool.name, path, e);
   }
   return exit.code();
 }

@@ -72,12 +72,15 @@ Status hand_over(FileSystem& fs, int fd, const std::string& path, const FileInfo
 Status own_new_quarantine(FileSystem& fs, int fd, const std::string& qdir,
                           const std::string& source_path, const FileInfo& dir) {
   Status st = take_ownership(fs, fd, qdir, dir, 0700, dir_name(qdir));
-  if (st.is_ok() || st.sys_errno() != EPERM) return st;
+  if (st.is_ok()) return st;
+  const Status refused(st.code(), "quarantine for " + source_path + ": " + st.message(),
+                       st.sys_errno());
+  if (st.sys_errno() != EPERM) return refused;
   Result<FileInfo> me = fs.fstat(fd);  // made by us: owned by who we run as
   if (!me.is_ok()) return me.status();
-  if (me->uid == 0) return st;
+  if (me->uid == 0) return refused;
   Result<FileInfo> src = fs.lstat(source_path);
-  if (!src.is_ok() || src->uid != me->uid) return st;
+  if (!src.is_ok() || src->uid != me->uid) return refused;
   if ((me->mode & 07777) == 0700) return Status::ok();
   WALKIT_RETURN_IF_ERROR(fs.fchmod(fd, 0700));
   return fs.fsync(fd);
