@@ -486,3 +486,74 @@ BOOST_AUTO_TEST_CASE(unprivileged_run_on_another_users_files_fails_and_changes_n
     }
   }
 }
+
+// A quarantine an earlier root run left root's (made before this rule, or
+// by a run killed between creating it and giving it its owner) is handed to
+// the sessions directory's owner by the next root run, with its journal;
+// the copies that run makes are the service user's, who can then resume.
+BOOST_AUTO_TEST_CASE(a_root_run_hands_a_quarantine_root_left_to_the_service_user) {
+  if (!is_root()) {
+    BOOST_TEST_MESSAGE("skipped: needs root (to own files as other users and to become them)");
+    return;
+  }
+  walkit::test::TempDir tmp;
+  BOOST_REQUIRE(::chmod(tmp.path().c_str(), 0711) == 0);
+  const std::string scratch = tmp.file("scratch"), dir = tmp.file("sessions");
+  fs::create_directory(scratch);
+  fs::create_directory(dir);
+  auto p = [&](const std::string& name) { return dir + "/" + name; };
+  for (uint64_t id : {kCut, kResume}) {
+    spit(p(partial(id)), crashed_partial(id) + kTorn, 0640);
+    set_owner(p(partial(id)), kService, kServiceGroup, 0640);
+  }
+  fs::create_directory(p(".quarantine"));
+  set_owner(p(".quarantine"), 0, 0, 0700);
+  spit(p(".quarantine/journal.jsonl"), "", 0600);
+  set_owner(p(".quarantine/journal.jsonl"), 0, 0, 0600);
+  set_owner(dir, kService, kServiceGroup, 0750);
+
+  Ran r = run_tool(scratch, "walrepair", {p(partial(kCut))});
+  BOOST_TEST_REQUIRE(r.code == 1, describe(r));
+  for (const auto& e : fs::recursive_directory_iterator(p(".quarantine"))) {
+    const Stat s = stat_of(e.path().string());
+    BOOST_TEST((s.uid == kService && s.gid == kServiceGroup), e.path() << " is " << s.uid << ":" << s.gid);
+  }
+  const Stat q = stat_of(p(".quarantine"));
+  BOOST_TEST((q.uid == kService && q.gid == kServiceGroup && (q.mode & 07777) == 0700));
+
+  r = run_tool(scratch, "walwrite", {"--sessions-dir", dir, "--id", uuid_for(kResume), "--resume"},
+               Ident{kService, kServiceGroup}, kChunk);
+  BOOST_TEST(r.code == 0, describe(r));
+}
+
+// Not a change of behaviour, but what the rule must leave alone: in a
+// sessions directory owned by someone else and shared through its group
+// (setgid, 2770), a member repairs its own session and gets a quarantine of
+// its own (it cannot give one to the directory's owner).
+BOOST_AUTO_TEST_CASE(a_group_member_repairs_its_own_session_in_a_shared_directory) {
+  if (!is_root()) {
+    BOOST_TEST_MESSAGE("skipped: needs root (to own files as other users and to become them)");
+    return;
+  }
+  walkit::test::TempDir tmp;
+  BOOST_REQUIRE(::chmod(tmp.path().c_str(), 0711) == 0);
+  const std::string scratch = tmp.file("scratch"), dir = tmp.file("sessions");
+  fs::create_directory(scratch);
+  fs::create_directory(dir);
+  const std::string file = dir + "/" + partial(kCut);
+  spit(file, crashed_partial(kCut) + kTorn, 0640);
+  set_owner(file, kService, kServiceGroup, 0640);
+  set_owner(dir, kOther, kServiceGroup, 02770);
+
+  Ran r = run_tool(scratch, "walrepair", {file}, Ident{kService, kServiceGroup});
+  BOOST_TEST_REQUIRE(r.code == 1, describe(r));
+  BOOST_TEST(slurp(file) == crashed_partial(kCut));
+  for (const auto& e : fs::recursive_directory_iterator(dir + "/.quarantine")) {
+    const Stat s = stat_of(e.path().string());
+    BOOST_TEST((s.uid == kService && s.gid == kServiceGroup && (s.mode & 07777) == 0600),
+               e.path() << " is " << s.uid << ":" << s.gid << " " << octal(s.mode));
+  }
+  const Stat q = stat_of(dir + "/.quarantine");
+  BOOST_TEST((q.uid == kService && q.gid == kServiceGroup), q.uid << ":" << q.gid);
+  BOOST_TEST(octal(q.mode & 0777) == octal(0700));
+}
