@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <functional>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -24,7 +26,12 @@
 #include <tuple>
 #include <vector>
 
+#include "support/fault_fs.h"
 #include "support/test_support.h"
+#include "walkit/archive.h"
+#include "walkit/compact.h"
+#include "walkit/repair.h"
+#include "walkit/writer.h"
 
 namespace fs = std::filesystem;
 using walkit::test::slurp;
@@ -556,4 +563,90 @@ BOOST_AUTO_TEST_CASE(a_group_member_repairs_its_own_session_in_a_shared_director
   const Stat q = stat_of(dir + "/.quarantine");
   BOOST_TEST((q.uid == kService && q.gid == kServiceGroup), q.uid << ":" << q.gid);
   BOOST_TEST(octal(q.mode & 0777) == octal(0700));
+}
+
+// Root's chown must succeed: when it fails (here injected, as a file system
+// that refuses chown would), every operation that would have made a file
+// for the service user fails, names the file, and leaves everything as it
+// was: no replacement, no temporary, no quarantine.
+BOOST_AUTO_TEST_CASE(as_root_a_chown_that_fails_fails_the_operation_and_changes_nothing) {
+  if (!is_root()) {
+    BOOST_TEST_MESSAGE("skipped: needs root (to own files as other users and to become them)");
+    return;
+  }
+  walkit::test::TempDir tmp;
+  const std::string dir = tmp.file("sessions");
+  fs::create_directory(dir);
+  auto p = [&](const std::string& name) { return dir + "/" + name; };
+  auto add = [&](const std::string& name, const std::string& bytes) {
+    spit(p(name), bytes, 0640);
+    set_owner(p(name), kService, kServiceGroup, 0640);
+  };
+  add(closed(kRewrite), slurp(testdata("compact/respelled-0001.jsonl")));
+  add(closed(kArchive), rath(closed(2)));
+  add(partial(kSalvage), rath(partial(5)));
+  add(closed(kFold), rath(closed(6)));
+  add(partial(kCut), crashed_partial(kCut) + kTorn);
+  add(partial(kResume), crashed_partial(kResume) + kTorn);
+  set_owner(dir, kService, kServiceGroup, 0750);
+
+  using walkit::test::FaultFs;
+  struct Op {
+    std::string what, names;
+    std::function<walkit::Status(walkit::FileSystem&)> run;
+  };
+  const std::vector<Op> ops = {
+      {"walcompact rewrite", closed(kRewrite),
+       [&](walkit::FileSystem& f) {
+         walkit::CompactOptions o;
+         o.fs = &f;
+         return walkit::compact_file(p(closed(kRewrite)), o).status();
+       }},
+      {"--merge-resumed", closed(kFold),
+       [&](walkit::FileSystem& f) {
+         walkit::CompactOptions o;
+         o.fs = &f;
+         o.merge_resumed = true;
+         return walkit::compact_file(p(closed(kFold)), o).status();
+       }},
+      {"archive", closed(kArchive),
+       [&](walkit::FileSystem& f) {
+         walkit::ArchiveOptions o;
+         o.fs = &f;
+         return walkit::archive_session(p(closed(kArchive)), o).status();
+       }},
+      {"salvage", partial(kSalvage),
+       [&](walkit::FileSystem& f) {
+         walkit::RepairOptions o;
+         o.fs = &f;
+         o.salvage = true;
+         return walkit::repair_file(p(partial(kSalvage)), o).status();
+       }},
+      {"cut", partial(kCut),
+       [&](walkit::FileSystem& f) {
+         walkit::RepairOptions o;
+         o.fs = &f;
+         return walkit::repair_file(p(partial(kCut)), o).status();
+       }},
+      {"resume", partial(kResume),
+       [&](walkit::FileSystem& f) {
+         walkit::ResumeOptions o;
+         o.sessions_dir = dir;
+         o.id = uuid_for(kResume);
+         o.fs = &f;
+         return walkit::Writer::resume(o).status();
+       }},
+  };
+  for (const Op& op : ops) {
+    BOOST_TEST_CONTEXT(op.what) {
+      FaultFs f;
+      f.fail_at(FaultFs::kFchown, 0, EPERM, FaultFs::Mode::kForever);
+      const Snapshot before = snapshot(dir);
+      walkit::Status s = op.run(f);
+      BOOST_TEST(!s.is_ok());
+      BOOST_TEST(f.count(FaultFs::kFchown) >= 1u);  // it did try
+      BOOST_TEST(s.message().find(op.names) != std::string::npos, s.to_string());
+      BOOST_TEST(diff(before, snapshot(dir)) == "");
+    }
+  }
 }
