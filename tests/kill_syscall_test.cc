@@ -355,7 +355,9 @@ BOOST_AUTO_TEST_CASE(kill_at_every_ack_in_interval_mode_keeps_every_acked_record
   kill_at_every_syscall(KillPlan{
       "interval-acks", "interval=3600000",
       [](const std::string&, const std::string& acks) {
-        return std::vector<std::string>{"-P", acks};
+        // Writes only: every program checks with fcntl(F_GETFD) on the main
+        // thread, before anything else, that descriptors 0-2 are open.
+        return std::vector<std::string>{"-P", acks, "-e", "trace=write"};
       },
       true});
 }

@@ -5,6 +5,7 @@
 //   reader: full validation vs RapidJSON's raw SAX parse of the same lines.
 // Options are parsed in one step that does no work; the work is in
 // walbench_writer.cc / walbench_reader.cc; exit codes are decided in main().
+#include "tool_main.h"
 #include "walbench.h"
 
 #include <sys/resource.h>
@@ -229,7 +230,7 @@ int run(const Cli& cli) {
 }  // namespace
 }  // namespace walbench
 
-int main(int argc, char** argv) {
+static int tool_main(int argc, char** argv) {
   using namespace walbench;
   Cli cli;
   try {
@@ -256,4 +257,8 @@ int main(int argc, char** argv) {
     std::cerr << "walbench: " << e.what() << '\n';
     return kExitOperational;
   }
+}
+
+int main(int argc, char** argv) {
+  return walkit::cli::run_tool("walbench", argc, argv, tool_main);
 }

@@ -1,6 +1,7 @@
 // walcompact — canonical rewrite, folding of reopened sessions, archiving
 // and retention of closed sessions (issue 5). The library does the work
 // (walkit/compact.h); this main parses, calls compact_paths() and prints.
+#include "tool_main.h"
 #include <iostream>
 
 #include "cli.h"
@@ -28,7 +29,7 @@ const ToolInfo kTool{
 constexpr const char* kSchema = "walcompact/1";
 }  // namespace
 
-int main(int argc, char** argv) {
+static int tool_main(int argc, char** argv) {
   po::options_description own("walcompact options");
   // clang-format off
   own.add_options()
@@ -100,4 +101,8 @@ int main(int argc, char** argv) {
       std::cerr << error_text(kTool.name, path, e);
   }
   return exit.code();
+}
+
+int main(int argc, char** argv) {
+  return walkit::cli::run_tool("walcompact", argc, argv, tool_main);
 }

@@ -3,6 +3,7 @@
 // SIGKILL at a random moment, reads back what survived, and checks that every
 // acknowledged chunk is there, in order. Then it resumes the crashed session,
 // and writes and closes one session cleanly. The library does the work.
+#include "tool_main.h"
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -291,11 +292,15 @@ std::optional<DemoOptions> parse_options(int argc, char** argv, int* code) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int tool_main(int argc, char** argv) {
   int code = kExitOk;
   std::optional<DemoOptions> opts = parse_options(argc, argv, &code);
   if (!opts) return code;
   walkit::Status made = walkit::make_dirs(walkit::default_fs(), opts->dir);
   if (!made.is_ok()) return fail("creating " + opts->dir + ": " + made.to_string());
   return run_demo(*opts);
+}
+
+int main(int argc, char** argv) {
+  return walkit::cli::run_tool("walkit_demo", argc, argv, tool_main);
 }

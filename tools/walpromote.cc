@@ -1,5 +1,6 @@
 // walpromote — seals crashed partials and renames sealed ones to their final
 // name (SPEC §5–6); with --repair, walrepair's step runs first.
+#include "tool_main.h"
 #include <iostream>
 
 #include "cli.h"
@@ -18,7 +19,7 @@ const ToolInfo kTool{
 constexpr const char* kSchema = "walpromote/1";
 }  // namespace
 
-int main(int argc, char** argv) {
+static int tool_main(int argc, char** argv) {
   po::options_description own("walpromote options");
   // clang-format off
   own.add_options()
@@ -80,4 +81,8 @@ int main(int argc, char** argv) {
     std::cout << action_summary_line(kTool.name, tally, opts.dry_run);
   }
   return exit.code();
+}
+
+int main(int argc, char** argv) {
+  return walkit::cli::run_tool("walpromote", argc, argv, tool_main);
 }

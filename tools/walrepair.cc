@@ -1,6 +1,7 @@
 // walrepair — cuts torn tails, completes records that lost only their '\n',
 // salvages or quarantines on request, and undoes all of it (SPEC §5–6).
 // Every removed byte goes to the quarantine first; the library does the work.
+#include "tool_main.h"
 #include <iostream>
 
 #include "cli.h"
@@ -103,7 +104,7 @@ void repair(Run& run) {
 }
 }  // namespace
 
-int main(int argc, char** argv) {
+static int tool_main(int argc, char** argv) {
   po::options_description own("walrepair options");
   // clang-format off
   own.add_options()
@@ -133,4 +134,8 @@ int main(int argc, char** argv) {
                               : action_summary_line(kTool.name, run.tally, run.opts.dry_run));
   }
   return run.exit.code();
+}
+
+int main(int argc, char** argv) {
+  return walkit::cli::run_tool("walrepair", argc, argv, tool_main);
 }

@@ -1,5 +1,6 @@
 // walscan — which sessions need attention (SPEC §5–6). Read-only: takes no
 // lock beyond the library's flock probe, writes nothing.
+#include "tool_main.h"
 #include <iostream>
 
 #include "cli.h"
@@ -17,7 +18,7 @@ const ToolInfo kTool{
     "checked by their last line unless --verify. Never locks or changes anything.\n"};
 }  // namespace
 
-int main(int argc, char** argv) {
+static int tool_main(int argc, char** argv) {
   po::options_description own("walscan options");
   // clang-format off
   own.add_options()
@@ -27,7 +28,7 @@ int main(int argc, char** argv) {
        "only files not modified for DUR (90s, 30m, 2h, 7d, 1w, 1h30m)")
       ("prom", "print the Prometheus textfile-collector format")
       ("digest", "print each session's logical digest (equal for any spelling of the same "
-                 "content) as \"DIGEST  PATH\" lines, like sha256sum; implies --all");
+                 "content) as \"DIGEST  PATH\" lines, like sha256sum; implies --all and --verify");
   // clang-format on
   po::variables_map vm;
   CommonOptions common;
@@ -43,7 +44,9 @@ int main(int argc, char** argv) {
   if (vm.count("older-than")) min_age = vm["older-than"].as<Duration>().seconds;
 
   ScanOptions opts;
-  opts.verify = vm.count("verify") > 0;
+  // A digest reads every byte anyway: the state it is listed with is the
+  // one --verify finds, so a corrupt closed file is never listed as closed.
+  opts.verify = vm.count("verify") > 0 || digests;
   const Found found = scan_arguments(common.paths, opts);
 
   ScanTally tally;
@@ -107,4 +110,8 @@ int main(int argc, char** argv) {
       std::cerr << kTool.name << ": " << e.to_string() << "\n";
   }
   return exit.code();
+}
+
+int main(int argc, char** argv) {
+  return walkit::cli::run_tool("walscan", argc, argv, tool_main);
 }

@@ -5,6 +5,7 @@
 // SIGTERM/SIGINT abandon it as a crashed partial holding every acked record.
 // By default it writes only what the OpenRath reference loader loads (the
 // library decides: walkit/loadable.h); --any-kind and --any-id relax that.
+#include "tool_main.h"
 #include <poll.h>
 #include <signal.h>
 #include <unistd.h>
@@ -354,7 +355,7 @@ int run(const Cli& cli) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int tool_main(int argc, char** argv) {
   Cli cli;
   try {
     cli = parse(argc, argv);
@@ -388,4 +389,8 @@ int main(int argc, char** argv) {
     cli.dir = std::move(*dir);
   }
   return run(cli);
+}
+
+int main(int argc, char** argv) {
+  return walkit::cli::run_tool("walwrite", argc, argv, tool_main);
 }

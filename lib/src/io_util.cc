@@ -35,13 +35,25 @@ Status write_all(FileSystem& fs, int fd, const void* data, size_t n, size_t* wri
   return status;
 }
 
+Result<bool> path_exists(FileSystem& fs, const std::string& path) {
+  auto st = fs.lstat(path);
+  if (st.is_ok()) return true;
+  if (st.status().code() == Code::kNotFound) return false;
+  return st.status();
+}
+
 Result<std::string> read_file(FileSystem& fs, const std::string& path) {
-  Result<int> fd = fs.open(path, OpenFlags::kRead);
+  // O_NONBLOCK: a FIFO at `path` must not hang the open; it is refused below.
+  Result<int> fd = fs.open(path, OpenFlags::kRead | OpenFlags::kNonBlock);
   if (!fd.is_ok()) return fd.status();
   std::string out;
   Status status;
   Result<FileInfo> info = fs.fstat(*fd);
-  if (info.is_ok() && info->is_regular()) out.reserve(info->size);
+  if (info.is_ok() && !info->is_regular()) {
+    (void)fs.close(*fd);
+    return Status(Code::kInvalidArgument, path + ": not a regular file", ENODEV);
+  }
+  if (info.is_ok()) out.reserve(info->size);
   std::vector<char> buf(size_t{1} << 16);
   for (;;) {
     Result<size_t> r = fs.read(*fd, buf.data(), buf.size());

@@ -52,7 +52,7 @@ namespace {
 // Does the kept copy `bin` still hold exactly `e`'s bytes? If so it is made
 // durable again: the killed run may have died before its own fdatasync.
 Result<bool> copy_intact(FileSystem& fs, const std::string& bin, const RunEntry& e) {
-  auto fd = fs.open(bin, OpenFlags::kRead);
+  auto fd = fs.open(bin, OpenFlags::kRead | OpenFlags::kNonBlock);
   if (!fd.is_ok()) {
     if (fd.status().code() == Code::kNotFound) return false;
     return fd.status();
@@ -107,7 +107,7 @@ Result<bool> continues(FileSystem& fs, int fd, const std::string& qdir,
 // Makes what the killed run journaled durable before anything is cut on its
 // strength: it may have died between its write and its fdatasync.
 Status sync_journal(FileSystem& fs, const std::string& qdir, const std::string& sessions_dir) {
-  auto fd = fs.open(qdir + "/journal.jsonl", OpenFlags::kRead);
+  auto fd = fs.open(qdir + "/journal.jsonl", OpenFlags::kRead | OpenFlags::kNonBlock);
   if (!fd.is_ok()) return fd.status();
   Status s = fs.fdatasync(*fd);
   (void)fs.close(*fd);

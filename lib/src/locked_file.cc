@@ -19,7 +19,11 @@ Status open_locked(FileSystem& fs, const std::string& path, bool writable, Locke
     return Status(Code::kInvalidArgument, path + ": a symlink; never followed");
   }
   if (!before->is_regular()) return Status(Code::kInvalidArgument, path + ": not a regular file");
-  OpenFlags flags = writable ? OpenFlags::kRead | OpenFlags::kWrite | OpenFlags::kAppend : OpenFlags::kRead;
+  // O_NONBLOCK: a FIFO swapped in between the lstat and the open must not
+  // hang the open (the checks below then refuse it).
+  OpenFlags flags = (writable ? OpenFlags::kRead | OpenFlags::kWrite | OpenFlags::kAppend
+                              : OpenFlags::kRead) |
+                    OpenFlags::kNonBlock;
   auto fd = fs.open(path, flags);
   if (!fd.is_ok()) return fd.status();
   out->fd = *fd;
@@ -33,6 +37,11 @@ Status open_locked(FileSystem& fs, const std::string& path, bool writable, Locke
   auto st = fs.fstat(out->fd);
   if (!st.is_ok()) return st.status();
   out->info = *st;
+  if (!st->is_regular()) {
+    return Status(Code::kFailedPrecondition,
+                  path + " was replaced by something that is not a regular file while opening it; "
+                         "nothing done");
+  }
   // Another name for the same inode (a hard link planted beside, or onto,
   // a victim) would see every change made through this one: refuse.
   if (writable && st->nlink > 1) {

@@ -1,5 +1,6 @@
 // walpromote's step: seal a crashed partial, rename a sealed one.
 #include "locked_file.h"
+#include "walkit/archive.h"
 #include "walkit/repair.h"
 #include "walkit/version.h"
 #include "walkit/writer.h"
@@ -84,10 +85,16 @@ Result<PromoteReport> promote_file(const std::string& path, const PromoteOptions
       rep.detail = std::string(file_state_name(state)) + "; not promoted";
       return rep;
   }
-  if (fs.lstat(rep.final_path).is_ok()) {
-    rep.action = PromoteAction::kConflict;
-    rep.detail = rep.final_path + " already exists; nothing replaced";
-    return rep;
+  // The archive "<id>.jsonl.zst" is the closed session as much as "<id>.jsonl".
+  for (const std::string& closed :
+       {rep.final_path, dir_name(path) + "/" + archive_name(name->id)}) {
+    auto there = path_exists(fs, closed);
+    if (!there.is_ok()) return there.status();
+    if (*there) {
+      rep.action = PromoteAction::kConflict;
+      rep.detail = closed + " already exists; nothing replaced";
+      return rep;
+    }
   }
   rep.detail = rep.action == PromoteAction::kSealAndRename
                    ? "sealed with " + std::to_string(rep.chunks) + " recovered chunks, renamed"

@@ -40,6 +40,19 @@ namespace {
 constexpr const char* kJournalName = "journal.jsonl";
 constexpr int kMaxNameAttempts = 1000;
 
+// The part of a copy's name that stands for its source file. A copy is
+// named <file>.<offset>.<length>.<ns>[-<attempt>].bin, and ids may be 200
+// bytes: with the partial suffix and the numbers that passes NAME_MAX (255).
+// A long file name is shortened to its first bytes plus a hash of the whole
+// name, so copies of different files never share a prefix; the journal, not
+// the name, says which file a copy came from.
+std::string copy_source_part(const std::string& file) {
+  // ".<offset>.<length>.<ns>-<attempt>.bin" takes at most 1+20+1+20+1+19+4+4 = 70.
+  constexpr size_t kMaxSourcePart = 255 - 70;
+  if (file.size() <= kMaxSourcePart) return file;
+  return file.substr(0, 160) + "~" + sha256_hex(file).substr(0, 16);
+}
+
 // Owners. Everything in the quarantine belongs to the quarantine directory's
 // owner and group, whoever runs the tool; a new quarantine takes the
 // sessions directory's owner and group. So a root run (an operator's sudo)
@@ -232,8 +245,8 @@ Result<std::optional<Orphan>> find_orphan(FileSystem& fs, const std::string& qdi
   auto names = fs.list_dir(qdir);
   if (!names.is_ok()) return names.status();
   const std::string source = base_name(e.source_path);
-  const std::string prefix =
-      source + "." + std::to_string(e.offset) + "." + std::to_string(length) + ".";
+  const std::string prefix = copy_source_part(source) + "." + std::to_string(e.offset) + "." +
+                             std::to_string(length) + ".";
   std::vector<Orphan> found;
   for (const std::string& n : *names) {
     int64_t ns = 0;
@@ -429,7 +442,8 @@ Result<QuarantineRecord> quarantine_keep(FileSystem& fs, const QuarantineEntry& 
     bin_name = (*orphan)->name;
     record.sha256 = (*orphan)->sha;
   } else {
-    const std::string stem = base_name(e.source_path) + "." + std::to_string(e.offset) + "." +
+    const std::string stem = copy_source_part(base_name(e.source_path)) + "." +
+                             std::to_string(e.offset) + "." +
                              std::to_string(length) + "." + std::to_string(unix_ns);
     WALKIT_RETURN_IF_ERROR(write_bin_file(fs, qdir, stem, e, owner, &bin_name, &record.sha256));
   }

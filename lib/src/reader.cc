@@ -381,8 +381,15 @@ Result<std::unique_ptr<Reader>> Reader::open(const std::string& path, ReaderOpti
     return Status(Code::kInvalidArgument,
                   path + ": not a regular file" + (st->is_symlink() ? " (a symlink; never followed)" : ""));
   }
-  auto fd = fs.open(path, OpenFlags::kRead);
+  // O_NONBLOCK and fstat: the name may have been re-pointed at a FIFO since the lstat.
+  auto fd = fs.open(path, OpenFlags::kRead | OpenFlags::kNonBlock);
   if (!fd.is_ok()) return fd.status();
+  auto now = fs.fstat(*fd);
+  if (!now.is_ok() || !now->is_regular()) {
+    (void)fs.close(*fd);
+    if (!now.is_ok()) return now.status();
+    return Status(Code::kInvalidArgument, path + ": not a regular file (replaced while opening it)");
+  }
   std::unique_ptr<ByteSource> src = std::make_unique<FileSource>(fs, *fd);
   auto name = parse_session_name(base_name(path));
   // An archive reads as the closed session it holds. (Decompressing on a

@@ -28,9 +28,9 @@ size_t fused_record_start(std::string_view line, Record* rec) {
 
 // Do files `a` and `b` hold the same bytes? Compared 1 MiB at a time.
 Result<bool> same_contents(FileSystem& fs, const std::string& a, const std::string& b) {
-  auto fa = fs.open(a, OpenFlags::kRead);
+  auto fa = fs.open(a, OpenFlags::kRead | OpenFlags::kNonBlock);
   if (!fa.is_ok()) return fa.status();
-  auto fb = fs.open(b, OpenFlags::kRead);
+  auto fb = fs.open(b, OpenFlags::kRead | OpenFlags::kNonBlock);
   if (!fb.is_ok()) {
     (void)fs.close(*fa);
     return fb.status();
@@ -40,7 +40,7 @@ Result<bool> same_contents(FileSystem& fs, const std::string& a, const std::stri
   auto ib = fs.fstat(*fb);
   if (!ia.is_ok() || !ib.is_ok()) {
     out = ia.is_ok() ? ib.status() : ia.status();
-  } else if (ib->is_regular() && ia->size == ib->size) {
+  } else if (ia->is_regular() && ib->is_regular() && ia->size == ib->size) {
     std::string x(1 << 20, '\0'), y(1 << 20, '\0');
     out = true;
     for (uint64_t at = 0; at < ia->size && out.is_ok() && *out;) {

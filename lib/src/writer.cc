@@ -8,6 +8,7 @@
 
 #include "locked_file.h"
 #include "resume_tail.h"
+#include "walkit/archive.h"
 #include "walkit/quarantine.h"
 #include "walkit/reader.h"
 #include "walkit/version.h"
@@ -262,9 +263,15 @@ Result<std::unique_ptr<Writer>> Writer::create(WriterOptions opts) {
   if (!header.is_ok()) return header.status();
 
   WALKIT_RETURN_IF_ERROR(make_dirs(fs, impl->dir, 0700));
-  if (fs.lstat(impl->final_path).is_ok()) {
-    return Status(Code::kAlreadyExists,
-                  impl->final_path + " already exists: session " + impl->id + " was closed");
+  // An archive is the closed session too: a second "<id>.jsonl" beside it
+  // would make two closed sessions of one id.
+  for (const std::string& closed : {impl->final_path, impl->dir + "/" + archive_name(impl->id)}) {
+    auto there = path_exists(fs, closed);
+    if (!there.is_ok()) return there.status();
+    if (*there) {
+      return Status(Code::kAlreadyExists,
+                    closed + " already exists: session " + impl->id + " was closed");
+    }
   }
   auto fd = fs.open(impl->partial, OpenFlags::kWrite | OpenFlags::kCreateExcl | OpenFlags::kAppend, 0600);
   if (!fd.is_ok()) {
@@ -334,8 +341,10 @@ Result<std::unique_ptr<Writer>> Writer::resume(ResumeOptions opts, ResumeReport*
   if (!before->is_regular()) {
     return Status(Code::kInvalidArgument, path + ": not a regular file (symlinks are never followed)");
   }
-  if (fs.lstat(impl->final_path).is_ok()) {
-    return Status(Code::kAlreadyExists, impl->final_path + " already exists: session was closed");
+  for (const std::string& closed : {impl->final_path, impl->dir + "/" + archive_name(impl->id)}) {
+    auto there = path_exists(fs, closed);
+    if (!there.is_ok()) return there.status();
+    if (*there) return Status(Code::kAlreadyExists, closed + " already exists: session was closed");
   }
   auto fd = fs.open(path, OpenFlags::kRead | OpenFlags::kWrite | OpenFlags::kAppend);
   if (!fd.is_ok()) return fd.status();

@@ -111,6 +111,11 @@ FileSystem& default_fs();
 Status write_all(FileSystem& fs, int fd, const void* data, size_t n, size_t* written = nullptr);
 // Reads the whole file at `path` (no symlinks). For small files and tests.
 Result<std::string> read_file(FileSystem& fs, const std::string& path);
+
+// Is there an entry at `path` (lstat: a symlink counts)? Only ENOENT means
+// no; any other failure of the probe is returned, never read as "absent" by
+// a caller about to create that name.
+Result<bool> path_exists(FileSystem& fs, const std::string& path);
 // mkdir -p with `mode` for created components; existing directories are kept.
 Status make_dirs(FileSystem& fs, const std::string& path, unsigned mode = 0700);
 // Gives `fd`, a file or directory this process has just created at `path`
