@@ -650,3 +650,38 @@ BOOST_AUTO_TEST_CASE(as_root_a_chown_that_fails_fails_the_operation_and_changes_
     }
   }
 }
+
+// Run by the owner itself (no root): a rewrite keeps the file's mode and
+// group; a group the user cannot give (it is not a member) is dropped, and
+// with it the group's permission bits, which were meant for another group.
+BOOST_AUTO_TEST_CASE(the_owner_keeps_its_modes_and_a_group_it_cannot_give_loses_its_bits) {
+  if (!is_root()) {
+    BOOST_TEST_MESSAGE("skipped: needs root (to own files as other users and to become them)");
+    return;
+  }
+  walkit::test::TempDir tmp;
+  BOOST_REQUIRE(::chmod(tmp.path().c_str(), 0711) == 0);
+  const std::string scratch = tmp.file("scratch"), dir = tmp.file("sessions");
+  fs::create_directory(scratch);
+  fs::create_directory(dir);
+  auto p = [&](const std::string& name) { return dir + "/" + name; };
+  spit(p(closed(kRewrite)), slurp(testdata("compact/respelled-0001.jsonl")), 0640);
+  set_owner(p(closed(kRewrite)), kService, kServiceGroup, 0640);
+  spit(p(closed(kArchive)), rath(closed(2)), 0640);
+  set_owner(p(closed(kArchive)), kService, kOtherGroup, 0640);  // not the service's group
+  set_owner(dir, kService, kServiceGroup, 0700);
+  const Ident service{kService, kServiceGroup};
+
+  Ran r = run_tool(scratch, "walcompact", {p(closed(kRewrite))}, service);
+  BOOST_TEST_REQUIRE(r.code == 0, describe(r));
+  Stat s = stat_of(p(closed(kRewrite)));
+  BOOST_TEST((s.uid == kService && s.gid == kServiceGroup), s.uid << ":" << s.gid);
+  BOOST_TEST(octal(s.mode & 07777) == octal(0640));
+
+  r = run_tool(scratch, "walcompact", {"--archive", "--older-than", "0s", p(closed(kArchive))},
+               service);
+  BOOST_TEST_REQUIRE(r.code == 0, describe(r));
+  s = stat_of(p(closed(kArchive) + ".zst"));
+  BOOST_TEST((s.uid == kService && s.gid == kServiceGroup), s.uid << ":" << s.gid);
+  BOOST_TEST(octal(s.mode & 07777) == octal(0600));
+}

@@ -1,7 +1,7 @@
 // walkit/io.h — the one seam between walkit and the kernel.
 //
-// Every open, read, write, sync, truncate, rename, lock and directory fsync
-// that walkit performs goes through a FileSystem. PosixFileSystem
+// Every open, read, write, sync, truncate, rename, lock, chown/chmod and
+// directory fsync that walkit performs goes through a FileSystem. PosixFileSystem
 // (lib/src/posix_io.cc) is the only code that issues these syscalls; tests
 // wrap it to inject ENOSPC, EIO, short writes and crashes at any call, and to
 // record the operation sequence for crash-state enumeration.
