@@ -17,8 +17,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <functional>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -157,15 +157,15 @@ std::string octal(unsigned m) {
 }
 
 // Session ids of the root run, one per command.
-constexpr uint64_t kRewrite = 1;     // respelled: walcompact rewrites it
-constexpr uint64_t kArchive = 2;     // closed: --archive, then --unarchive
-constexpr uint64_t kSalvage = 5;     // corrupt partial: --salvage, then --undo
-constexpr uint64_t kFold = 6;        // reopened by the reference writer: --merge-resumed
-constexpr uint64_t kCut = 0x0d;      // torn partial: walrepair cuts it
-constexpr uint64_t kPromote = 0x0e;  // crashed partial: walpromote seals it
-constexpr uint64_t kResume = 0x0f;   // torn partial: walwrite --resume as root
+constexpr uint64_t kRewrite = 1;       // respelled: walcompact rewrites it
+constexpr uint64_t kArchive = 2;       // closed: --archive, then --unarchive
+constexpr uint64_t kSalvage = 5;       // corrupt partial: --salvage, then --undo
+constexpr uint64_t kFold = 6;          // reopened by the reference writer: --merge-resumed
+constexpr uint64_t kCut = 0x0d;        // torn partial: walrepair cuts it
+constexpr uint64_t kPromote = 0x0e;    // crashed partial: walpromote seals it
+constexpr uint64_t kResume = 0x0f;     // torn partial: walwrite --resume as root
 constexpr uint64_t kUntouched = 0x10;  // torn partial nobody touches before the service resumes it
-constexpr uint64_t kJunk = 0x11;     // no header: --quarantine-unrecoverable, then --undo
+constexpr uint64_t kJunk = 0x11;       // no header: --quarantine-unrecoverable, then --undo
 
 struct RootRun {
   walkit::test::TempDir tmp;
@@ -231,7 +231,8 @@ struct RootRun {
           BOOST_TEST(octal(s.mode & 07777) == octal(want));
         }
       }
-      for (const auto& [name, mode] : expect) BOOST_TEST(seen.count(name) == 1, name << " is missing");
+      for (const auto& [name, mode] : expect)
+        BOOST_TEST(seen.count(name) == 1, name << " is missing");
     }
     // Puts right whatever was wrong, so that the next command is judged on
     // what it does itself, not on what an earlier one left.
@@ -285,9 +286,8 @@ Snapshot snapshot(const std::string& dir) {
   Snapshot out;
   for (const auto& e : fs::recursive_directory_iterator(dir)) {
     const Stat s = stat_of(e.path().string());
-    out[fs::relative(e.path(), dir).string()] =
-        std::make_tuple(S_ISDIR(s.mode) ? std::string("<dir>") : slurp(e.path().string()), s.uid,
-                        s.gid, s.mode);
+    out[fs::relative(e.path(), dir).string()] = std::make_tuple(
+        S_ISDIR(s.mode) ? std::string("<dir>") : slurp(e.path().string()), s.uid, s.gid, s.mode);
   }
   return out;
 }
@@ -296,8 +296,10 @@ std::string diff(const Snapshot& a, const Snapshot& b) {
   std::string out;
   for (const auto& [k, v] : a) {
     auto it = b.find(k);
-    if (it == b.end()) out += "removed " + k + "\n";
-    else if (it->second != v) out += "changed " + k + "\n";
+    if (it == b.end())
+      out += "removed " + k + "\n";
+    else if (it->second != v)
+      out += "changed " + k + "\n";
   }
   for (const auto& [k, v] : b) {
     if (!a.count(k)) out += "added " + k + "\n";
@@ -387,7 +389,8 @@ BOOST_AUTO_TEST_CASE(after_a_root_run_the_service_user_reads_and_resumes_its_ses
   for (uint64_t id : {kCut, kUntouched}) {
     Ran r = run_tool(t.scratch, "walwrite",
                      {"--sessions-dir", t.dir, "--id", uuid_for(id), "--resume"}, service, kChunk);
-    BOOST_TEST(r.code == 0, "resume of " << uuid_for(id) << " as the service user: " << describe(r));
+    BOOST_TEST(r.code == 0,
+               "resume of " << uuid_for(id) << " as the service user: " << describe(r));
     BOOST_TEST(fs::exists(t.p(closed(id))));
   }
 }
@@ -411,7 +414,8 @@ void prepare_other_users_dir(const std::string& scratch, const std::string& dir,
     BOOST_REQUIRE_MESSAGE(made.code == 1, describe(made));
   }
   spit(p(closed(kArchive)), rath(closed(2)), 0644);
-  Ran made = run_tool(scratch, "walcompact", {"--archive", "--older-than", "0s", p(closed(kArchive))});
+  Ran made =
+      run_tool(scratch, "walcompact", {"--archive", "--older-than", "0s", p(closed(kArchive))});
   BOOST_REQUIRE_MESSAGE(made.code == 0, describe(made));
   spit(p(closed(kRewrite)), slurp(testdata("compact/respelled-0001.jsonl")), 0644);
   spit(p(closed(kFold)), rath(closed(6)), 0644);
@@ -465,7 +469,10 @@ BOOST_AUTO_TEST_CASE(unprivileged_run_on_another_users_files_fails_and_changes_n
     };
     std::vector<Case> cases = {
         {"walcompact", {p(closed(kRewrite))}, closed(kRewrite), ""},
-        {"walcompact", {"--archive", "--older-than", "0s", p(closed(kRewrite))}, closed(kRewrite), ""},
+        {"walcompact",
+         {"--archive", "--older-than", "0s", p(closed(kRewrite))},
+         closed(kRewrite),
+         ""},
         {"walcompact", {"--unarchive", p(closed(kArchive) + ".zst")}, closed(kArchive), ""},
         {"walcompact", {"--merge-resumed", p(closed(kFold))}, closed(kFold), ""},
         {"walrepair", {p(partial(kCut))}, partial(kCut), ""},
@@ -473,16 +480,21 @@ BOOST_AUTO_TEST_CASE(unprivileged_run_on_another_users_files_fails_and_changes_n
         {"walrepair", {"--salvage", p(closed(kFold))}, closed(kFold), ""},
         {"walrepair", {"--quarantine-unrecoverable", p(partial(kJunk))}, partial(kJunk), ""},
         {"walpromote", {p(partial(kPromote))}, partial(kPromote), ""},
-        {"walwrite", {"--sessions-dir", dir, "--id", uuid_for(kResume), "--resume"},
-         partial(kResume), kChunk},
-        {"walwrite", {"--sessions-dir", dir, "--id", uuid_for(0x13), "--resume"}, partial(0x13),
+        {"walwrite",
+         {"--sessions-dir", dir, "--id", uuid_for(kResume), "--resume"},
+         partial(kResume),
+         kChunk},
+        {"walwrite",
+         {"--sessions-dir", dir, "--id", uuid_for(0x13), "--resume"},
+         partial(0x13),
          kChunk},
     };
     // Without a quarantine there is nothing to undo (exit 0, nothing done).
-    if (quarantined) cases.push_back({"walrepair", {"--undo", p(partial(kSalvage))}, partial(kSalvage), ""});
+    if (quarantined)
+      cases.push_back({"walrepair", {"--undo", p(partial(kSalvage))}, partial(kSalvage), ""});
     for (const Case& c : cases) {
-      BOOST_TEST_CONTEXT(fs::path(dir).filename() << ": " << c.tool << " " << c.args.front() << " "
-                                                  << c.args.back()) {
+      BOOST_TEST_CONTEXT(fs::path(dir).filename()
+                         << ": " << c.tool << " " << c.args.front() << " " << c.args.back()) {
         const Snapshot before = snapshot(dir);
         Ran r = run_tool(scratch, c.tool, c.args, runner, c.input);
         BOOST_TEST(r.code == 8, describe(r));
@@ -523,7 +535,8 @@ BOOST_AUTO_TEST_CASE(a_root_run_hands_a_quarantine_root_left_to_the_service_user
   BOOST_TEST_REQUIRE(r.code == 1, describe(r));
   for (const auto& e : fs::recursive_directory_iterator(p(".quarantine"))) {
     const Stat s = stat_of(e.path().string());
-    BOOST_TEST((s.uid == kService && s.gid == kServiceGroup), e.path() << " is " << s.uid << ":" << s.gid);
+    BOOST_TEST((s.uid == kService && s.gid == kServiceGroup),
+               e.path() << " is " << s.uid << ":" << s.gid);
   }
   const Stat q = stat_of(p(".quarantine"));
   BOOST_TEST((q.uid == kService && q.gid == kServiceGroup && (q.mode & 07777) == 0700));

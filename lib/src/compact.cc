@@ -72,8 +72,9 @@ namespace {
 // Pass 2: the rewrite. Returns the original's digest; *written its size.
 // A dry run (count_only) writes nothing and only counts.
 Result<std::string> write_rewrite(FileSystem& fs, int fd, const FileInfo& like,
-                                  const std::string& path, const std::string& temp, const std::string& id, JsonStyle style,
-                                  size_t max_line, bool count_only, uint64_t* written) {
+                                  const std::string& path, const std::string& temp,
+                                  const std::string& id, JsonStyle style, size_t max_line,
+                                  bool count_only, uint64_t* written) {
   ReaderOptions ro;
   ro.mode = ReadMode::kStrict;
   ro.max_line_bytes = max_line;

@@ -149,9 +149,8 @@ Status take_ownership(FileSystem& fs, int fd, const std::string& path, const Fil
       mode &= ~07070u;
     } else {
       return Status(s.code(),
-                    like_path + ": cannot give " + path + " its owner " +
-                        std::to_string(like.uid) + ":" + std::to_string(like.gid) + " (" +
-                        s.message() + "); nothing replaced",
+                    like_path + ": cannot give " + path + " its owner " + std::to_string(like.uid) +
+                        ":" + std::to_string(like.gid) + " (" + s.message() + "); nothing replaced",
                     s.sys_errno());
     }
   }

@@ -131,8 +131,7 @@ Status ensure_quarantine_dir(FileSystem& fs, const std::string& qdir,
     if (made) (void)fs.rmdir(qdir);
     return fd.status();
   }
-  st = made ? own_new_quarantine(fs, *fd, qdir, source_path, *dir)
-            : hand_over(fs, *fd, qdir, *dir);
+  st = made ? own_new_quarantine(fs, *fd, qdir, source_path, *dir) : hand_over(fs, *fd, qdir, *dir);
   if (st.is_ok()) {
     Result<FileInfo> now = fs.fstat(*fd);
     if (now.is_ok()) *owner = *now;

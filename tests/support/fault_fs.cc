@@ -7,10 +7,10 @@ namespace walkit::test {
 
 const char* FaultFs::op_name(Op op) {
   static const char* const kNames[kOpCount] = {
-      "open",     "write",  "read",     "pread",          "fdatasync", "fsync",  "ftruncate",
-      "seek_end", "lock",   "close",    "fstat",          "lstat",     "rename", "fsync_dir",
-      "mkdir",    "unlink", "list_dir", "rename_replace", "unlock",    "rmdir",  "fchown",
-      "fchmod"};
+      "open",      "write",     "read",   "pread",  "fdatasync", "fsync",
+      "ftruncate", "seek_end",  "lock",   "close",  "fstat",     "lstat",
+      "rename",    "fsync_dir", "mkdir",  "unlink", "list_dir",  "rename_replace",
+      "unlock",    "rmdir",     "fchown", "fchmod"};
   return op >= 0 && op < kOpCount ? kNames[op] : "?";
 }
 
