@@ -281,6 +281,33 @@ Status MemFs::unlink(const std::string& path) {
   return Status::ok();
 }
 
+Status MemFs::rmdir(const std::string& path) {
+  const std::string norm = normalize(path);
+  auto it = names_.find(norm);
+  if (it == names_.end()) return Status::from_errno(ENOENT, "rmdir " + path);
+  if (!it->second->dir) return Status::from_errno(ENOTDIR, "rmdir " + path);
+  auto child = names_.lower_bound(norm + "/");
+  if (child != names_.end() && child->first.compare(0, norm.size() + 1, norm + "/") == 0) {
+    return Status::from_errno(ENOTEMPTY, "rmdir " + path);
+  }
+  names_.erase(it);
+  return Status::ok();
+}
+
+Status MemFs::fchown(int fd, uint32_t uid, uint32_t gid) {
+  auto h = handle(fd, "fchown");
+  if (!h.is_ok()) return h.status();
+  if (uid != 0 || gid != 0) return Status::from_errno(EPERM, "fchown " + (*h)->path);
+  return Status::ok();
+}
+
+Status MemFs::fchmod(int fd, unsigned mode) {
+  auto h = handle(fd, "fchmod");
+  if (!h.is_ok()) return h.status();
+  (*h)->node->mode = mode & 07777;
+  return Status::ok();
+}
+
 Result<std::vector<std::string>> MemFs::list_dir(const std::string& dir) {
   const std::string norm = normalize(dir);
   auto it = names_.find(norm);

@@ -59,6 +59,13 @@ class MemFs final : public FileSystem {
   Status fsync_dir(const std::string& dir) override;
   Status mkdir(const std::string& path, unsigned mode) override;
   Status unlink(const std::string& path) override;
+  Status rmdir(const std::string& path) override;
+  // Everything is owned by uid 0, gid 0 (no permissions are checked), so
+  // fchown can only be asked to keep that; fchmod records the mode.
+  Status fchown(int fd, uint32_t uid, uint32_t gid) override;
+  Status fchmod(int fd, unsigned mode) override;
+  // No symlinks: stat is lstat (the base's stat would reach the real disk).
+  Result<FileInfo> stat(const std::string& path) override { return lstat(path); }
   Result<std::vector<std::string>> list_dir(const std::string& dir) override;
   Status rename_replace(const std::string& from, const std::string& to) override;
   Status unlock(int fd) override;

@@ -53,6 +53,9 @@ class SwappingFs : public FileSystem {
   Status fsync_dir(const std::string& d) override { return base_.fsync_dir(d); }
   Status mkdir(const std::string& p, unsigned m) override { return base_.mkdir(p, m); }
   Status unlink(const std::string& p) override { return base_.unlink(p); }
+  Status rmdir(const std::string& p) override { return base_.rmdir(p); }
+  Status fchown(int fd, uint32_t u, uint32_t g) override { return base_.fchown(fd, u, g); }
+  Status fchmod(int fd, unsigned m) override { return base_.fchmod(fd, m); }
   Result<std::vector<std::string>> list_dir(const std::string& d) override { return base_.list_dir(d); }
   Status rename_replace(const std::string& a, const std::string& b) override { return base_.rename_replace(a, b); }
   Status unlock(int fd) override { return base_.unlock(fd); }

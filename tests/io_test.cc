@@ -59,6 +59,9 @@ class ForwardingFs : public FileSystem {
   Status fsync_dir(const std::string& d) override { return base().fsync_dir(d); }
   Status mkdir(const std::string& p, unsigned m) override { return base().mkdir(p, m); }
   Status unlink(const std::string& p) override { return base().unlink(p); }
+  Status rmdir(const std::string& p) override { return base().rmdir(p); }
+  Status fchown(int fd, uint32_t u, uint32_t g) override { return base().fchown(fd, u, g); }
+  Status fchmod(int fd, unsigned m) override { return base().fchmod(fd, m); }
 
  private:
   static FileSystem& base() { return walkit::default_fs(); }

@@ -123,6 +123,9 @@ class SwapAfterLstat : public FileSystem {
   Status fsync_dir(const std::string& d) override { return base_.fsync_dir(d); }
   Status mkdir(const std::string& d, unsigned m) override { return base_.mkdir(d, m); }
   Status unlink(const std::string& p) override { return base_.unlink(p); }
+  Status rmdir(const std::string& p) override { return base_.rmdir(p); }
+  Status fchown(int fd, uint32_t u, uint32_t g) override { return base_.fchown(fd, u, g); }
+  Status fchmod(int fd, unsigned m) override { return base_.fchmod(fd, m); }
   Result<std::vector<std::string>> list_dir(const std::string& d) override {
     return base_.list_dir(d);
   }

@@ -98,6 +98,10 @@ std::string json_string(std::string_view s);  // a JSON literal; non-UTF-8 bytes
 // {"schema": .., "path": .., <key>: <text>}: errors ("error") and skipped paths ("skipped").
 std::string note_json(const char* schema, const std::string& path, const char* key,
                       const std::string& text);
+// "<tool>: <status>\n" for stderr, with "<path>: " before the status when
+// its message does not name `path` (an error about the quarantine's journal,
+// say): every error line names the file it was about.
+std::string error_text(const char* tool, const std::string& path, const Status& s);
 // A ScanSet::skipped entry ("path: reason") as a note_json line.
 std::string skipped_json(const char* schema, const std::string& entry);
 std::string notes_text(const ScanSet& set);  // "skipped: ..." / "stale temporary: ..." lines

@@ -128,6 +128,11 @@ std::string note_json(const char* schema, const std::string& path, const char* k
   return JsonObject().str("schema", schema).str("path", path).str(key, text).line();
 }
 
+std::string error_text(const char* tool, const std::string& path, const Status& s) {
+  const bool named = path.empty() || s.message().find(path) != std::string::npos;
+  return std::string(tool) + ": " + (named ? "" : path + ": ") + s.to_string() + "\n";
+}
+
 std::string skipped_json(const char* schema, const std::string& entry) {
   size_t colon = entry.rfind(": ");  // ScanSet::skipped is "path: reason"
   if (colon == std::string::npos) return note_json(schema, entry, "skipped", "");

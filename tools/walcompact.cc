@@ -97,8 +97,7 @@ static int tool_main(int argc, char** argv) {
     for (const std::string& s : run.skipped) std::cout << "skipped: " << s << "\n";
     for (const std::string& s : run.stale_temps) std::cout << "stale temporary: " << s << "\n";
     std::cout << action_summary_line(kTool.name, tally, opts.dry_run);
-    for (const auto& [path, e] : run.errors)
-      std::cerr << kTool.name << ": " << e.to_string() << "\n";
+    for (const auto& [path, e] : run.errors) std::cerr << error_text(kTool.name, path, e);
   }
   return exit.code();
 }

@@ -47,7 +47,7 @@ static int tool_main(int argc, char** argv) {
     if (print_json)
       std::cout << note_json(kSchema, path, "error", s.to_string());
     else if (!common.quiet)
-      std::cerr << kTool.name << ": " << s.to_string() << "\n";
+      std::cerr << error_text(kTool.name, path, s);
   };
   for (const FileScan& f : found.set.files) {
     // A file that already has its final name is not promote's business,

@@ -33,7 +33,7 @@ struct Run {
     if (common.json)
       std::cout << note_json(kSchema, path, "error", s.to_string());
     else
-      std::cerr << kTool.name << ": " << s.to_string() << "\n";
+      std::cerr << error_text(kTool.name, path, s);
   }
 };
 

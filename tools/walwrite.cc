@@ -24,6 +24,7 @@
 #include <string>
 #include <thread>
 
+#include "walkit/format.h"
 #include "walkit/sessions_dir.h"
 #include "walkit/version.h"
 #include "walkit/writer.h"
@@ -290,8 +291,13 @@ int run(const Cli& cli) {
   create.relax = cli.relax;
   auto w = cli.resume ? walkit::Writer::resume({cli.dir, id, cli.durability, cli.relax}, &rep)
                       : walkit::Writer::create(create);
-  if (!w.is_ok())
-    return (std::cerr << "walwrite: " << w.status().to_string() << '\n', kExitOperational);
+  if (!w.is_ok()) {
+    // A resume's error may be about the quarantine: name the session too.
+    const std::string partial = cli.dir + "/" + walkit::partial_name(id);
+    const bool named = !cli.resume || w.status().message().find(partial) != std::string::npos;
+    std::cerr << "walwrite: " << (named ? "" : partial + ": ") << w.status().to_string() << '\n';
+    return kExitOperational;
+  }
   walkit::Writer& writer = **w;
   std::cerr << "walwrite: writing " << writer.partial_path();
   if (cli.resume)

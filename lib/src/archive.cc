@@ -170,7 +170,8 @@ Result<ArchiveReport> run(FileSystem& fs, const Move& m, const ArchiveOptions& o
 
   if (!o.dry_run) {
     WALKIT_RETURN_IF_ERROR(remove_stale_tmp(fs, m.tmp));
-    // The session's permission bits carry over to its other form.
+    // The session's permission bits carry over to its other form (and its
+    // owner and group, below).
     auto fd = fs.open(m.tmp, OpenFlags::kRead | OpenFlags::kWrite | OpenFlags::kCreateExcl,
                       s.info.mode & 0777);
     if (!fd.is_ok()) return fd.status();
@@ -192,6 +193,10 @@ Result<ArchiveReport> run(FileSystem& fs, const Move& m, const ArchiveOptions& o
   // Held from creation to the end: a concurrent archive/unarchive of the
   // same id sees the temp, and then the destination, as locked.
   if (tmp_fd >= 0) WALKIT_RETURN_IF_ERROR(fs.lock_exclusive(tmp_fd));
+  // The other form is the same session: the source's owner and group too.
+  if (tmp_fd >= 0) {
+    WALKIT_RETURN_IF_ERROR(take_ownership(fs, tmp_fd, m.tmp, s.info, s.info.mode & 0777, m.src));
+  }
 
   auto content = read_all(plain_source(fs, s.fd, !m.compress, m.src), m.src, m.id, sink);
   if (!content.is_ok()) return content.status();

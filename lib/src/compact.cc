@@ -71,9 +71,10 @@ namespace {
 
 // Pass 2: the rewrite. Returns the original's digest; *written its size.
 // A dry run (count_only) writes nothing and only counts.
-Result<std::string> write_rewrite(FileSystem& fs, int fd, const std::string& path,
-                                  const std::string& temp, const std::string& id, JsonStyle style,
-                                  size_t max_line, bool count_only, uint64_t* written) {
+Result<std::string> write_rewrite(FileSystem& fs, int fd, const FileInfo& like,
+                                  const std::string& path, const std::string& temp,
+                                  const std::string& id, JsonStyle style, size_t max_line,
+                                  bool count_only, uint64_t* written) {
   ReaderOptions ro;
   ro.mode = ReadMode::kStrict;
   ro.max_line_bytes = max_line;
@@ -81,7 +82,7 @@ Result<std::string> write_rewrite(FileSystem& fs, int fd, const std::string& pat
   Reader reader(fd_source(fs, fd), path, ro);
   DigestBuilder original;
   TempWriter out(fs, temp, count_only);
-  WALKIT_RETURN_IF_ERROR(out.open());
+  WALKIT_RETURN_IF_ERROR(out.open(like, path));
   Record r;
   for (;;) {
     auto more = reader.next(&r);
@@ -216,7 +217,7 @@ Result<CompactReport> rewrite_session(const std::string& path, const CompactOpti
   rep.detail = opts.minify ? "minified" : "rewritten canonically";
   if (rep.removed_stale_temp) rep.detail += "; removed a stale " + base_name(temp);
   uint64_t written = 0;
-  auto want = write_rewrite(fs, f.fd, path, temp, name->id, style, opts.max_line_bytes,
+  auto want = write_rewrite(fs, f.fd, f.info, path, temp, name->id, style, opts.max_line_bytes,
                             opts.dry_run, &written);
   if (opts.dry_run) {
     if (!want.is_ok()) return want.status();

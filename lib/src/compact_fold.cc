@@ -27,11 +27,12 @@ Result<std::string> read_line_at(FileSystem& fs, int fd, const Problem& p) {
 
 // Copies everything but `removed` to the temporary, then `added`; returns
 // its size.
-Result<uint64_t> write_kept(FileSystem& fs, int fd, uint64_t size,
+Result<uint64_t> write_kept(FileSystem& fs, int fd, const FileInfo& like, const std::string& path,
                             const std::vector<ByteRange>& removed, const std::string& added,
                             const std::string& temp) {
+  const uint64_t size = like.size;
   TempWriter out(fs, temp);
-  WALKIT_RETURN_IF_ERROR(out.open());
+  WALKIT_RETURN_IF_ERROR(out.open(like, path));
   uint64_t pos = 0;
   auto copy = [&](uint64_t end) -> Status {
     while (pos < end) {
@@ -207,7 +208,7 @@ Result<FoldResult> apply_fold(FileSystem& fs, LockedFile& f, const std::string& 
     WALKIT_RETURN_IF_ERROR(fs.fsync_dir(dir_name(temp)));
     res.removed_stale_temp = true;
   }
-  auto written = write_kept(fs, f.fd, f.info.size, plan.removed, plan.new_trailer, temp);
+  auto written = write_kept(fs, f.fd, f.info, path, plan.removed, plan.new_trailer, temp);
   Status s = written.status();
   if (s.is_ok()) s = verify_temp(fs, temp, name.id, max_line, res.digest);
   // Folded bytes are kept (durable) before the file that held them goes,

@@ -32,12 +32,14 @@ class TempWriter {
   ~TempWriter() {
     if (fd_ >= 0) (void)fs_.close(fd_);
   }
-  Status open() {
+  // The temporary will replace `like_path` (whose fstat is `like`): it
+  // takes its owner, group and permission bits before any byte is written.
+  Status open(const FileInfo& like, const std::string& like_path) {
     if (count_only_) return Status::ok();
     auto fd = fs_.open(path_, OpenFlags::kWrite | OpenFlags::kCreateExcl, 0600);
     if (!fd.is_ok()) return fd.status();
     fd_ = *fd;
-    return Status::ok();
+    return take_ownership(fs_, fd_, path_, like, like.mode & 0777, like_path);
   }
   std::string& buffer() { return buf_; }
   Status maybe_flush() { return buf_.size() >= kFlushBytes ? flush() : Status::ok(); }

@@ -131,6 +131,38 @@ Status make_dirs(FileSystem& fs, const std::string& path, unsigned mode) {
   return Status::ok();
 }
 
+Status take_ownership(FileSystem& fs, int fd, const std::string& path, const FileInfo& like,
+                      unsigned mode, const std::string& like_path) {
+  Result<FileInfo> now = fs.fstat(fd);
+  if (!now.is_ok()) return now.status();
+  // We just created it, so its owner is who we run as (0: root).
+  const bool root = now->uid == 0;
+  mode &= 07777;
+  bool changed = false;
+  if (now->uid != like.uid || now->gid != like.gid) {
+    Status s = fs.fchown(fd, like.uid, like.gid);
+    if (s.is_ok()) {
+      changed = true;
+    } else if (!root && now->uid == like.uid && s.sys_errno() == EPERM) {
+      // Our own file, but a group we are not in: the file keeps our group,
+      // which the original's group bits were never meant for.
+      mode &= ~07070u;
+    } else {
+      return Status(s.code(),
+                    like_path + ": cannot give " + path + " its owner " + std::to_string(like.uid) +
+                        ":" + std::to_string(like.gid) + " (" + s.message() + "); nothing replaced",
+                    s.sys_errno());
+    }
+  }
+  if ((now->mode & 07777) != mode) {
+    WALKIT_RETURN_IF_ERROR(fs.fchmod(fd, mode));
+    changed = true;
+  }
+  // fdatasync need not carry an owner or mode change to the disk.
+  if (changed) WALKIT_RETURN_IF_ERROR(fs.fsync(fd));
+  return Status::ok();
+}
+
 // POSIX dirname(3)/basename(3) semantics, on strings: trailing slashes are
 // ignored, "/" is its own dirname and basename, a name without a slash lives
 // in ".".

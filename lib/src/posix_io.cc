@@ -34,6 +34,8 @@ FileInfo to_file_info(const struct stat& st) {
   info.size = static_cast<uint64_t>(st.st_size);
   info.mode = static_cast<uint32_t>(st.st_mode);
   info.nlink = static_cast<uint64_t>(st.st_nlink);
+  info.uid = static_cast<uint32_t>(st.st_uid);
+  info.gid = static_cast<uint32_t>(st.st_gid);
   info.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
   return info;
 }
@@ -244,6 +246,23 @@ class PosixFileSystem final : public FileSystem {
 
   Status unlink(const std::string& path) override {
     if (::unlink(path.c_str()) != 0) return Status::from_errno(errno, "unlink " + path);
+    return Status::ok();
+  }
+
+  Status rmdir(const std::string& path) override {
+    if (::rmdir(path.c_str()) != 0) return Status::from_errno(errno, "rmdir " + path);
+    return Status::ok();
+  }
+
+  Status fchown(int fd, uint32_t uid, uint32_t gid) override {
+    if (::fchown(fd, static_cast<uid_t>(uid), static_cast<gid_t>(gid)) != 0) {
+      return fd_error(errno, "fchown", fd);
+    }
+    return Status::ok();
+  }
+
+  Status fchmod(int fd, unsigned mode) override {
+    if (::fchmod(fd, static_cast<mode_t>(mode & 07777)) != 0) return fd_error(errno, "fchmod", fd);
     return Status::ok();
   }
 };

@@ -3,8 +3,10 @@
 // and `walrepair --undo` can put them back (SPEC §5).
 //
 // Order of operations, each step durable before the next:
-//   1. <sessions>/.quarantine/ exists (created 0700; sessions dir fsynced)
-//   2. the bytes file (O_EXCL, 0600): write, fdatasync, close
+//   1. <sessions>/.quarantine/ exists (created 0700 and given the sessions
+//      dir's owner and group; sessions dir fsynced)
+//   2. the bytes file (O_EXCL, 0600, given the quarantine's owner and
+//      group): write, fdatasync, close
 //   3. one journal line naming it: append, fdatasync
 //   4. fsync of .quarantine/, which makes both new entries durable
 // A crash anywhere before 4 returns no record, so the caller has not cut the
@@ -19,6 +21,7 @@
 #include "walkit/quarantine.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <cstdint>
@@ -52,21 +55,96 @@ std::string detail::copy_source_part(const std::string& file) {
 }
 namespace {
 
-// Makes sure `qdir` is a real directory (never a symlink: the quarantine
-// holds the only copy of removed bytes and must stay where the journal says).
+// Owners. Everything in the quarantine belongs to the quarantine directory's
+// owner and group, whoever runs the tool; a new quarantine takes the
+// sessions directory's owner and group. So a root run (an operator's sudo)
+// leaves nothing the service that owns the sessions cannot use. Modes stay
+// 0700 / 0600: only that owner (and root) can read a copy, so no copy is
+// more readable than the bytes were in their session file.
+
+// Root's, in a directory that is not: left by a root run killed between
+// creating it and giving it its owner, or by a root run before this rule.
+bool left_by_root(const FileInfo& entry, const FileInfo& owner) {
+  return entry.uid == 0 && owner.uid != 0;
+}
+
+// Such an entry (`fd`, at `path`) is handed to `owner` when we may (root);
+// when we may not, it is left as it is.
+Status hand_over(FileSystem& fs, int fd, const std::string& path, const FileInfo& owner) {
+  Result<FileInfo> now = fs.fstat(fd);
+  if (!now.is_ok()) return now.status();
+  if (!left_by_root(*now, owner)) return Status::ok();
+  Status s = fs.fchown(fd, owner.uid, owner.gid);
+  if (s.sys_errno() == EPERM) return Status::ok();
+  if (!s.is_ok()) return Status(s.code(), path + ": " + s.message(), s.sys_errno());
+  return fs.fsync(fd);
+}
+
+// Gives the quarantine directory we just made (`fd`) the sessions
+// directory's (`dir`) owner and group. A user who is not root and cannot
+// may keep it only for a session file of its own (a sessions directory
+// shared through its group); for anyone else's the keep fails.
+Status own_new_quarantine(FileSystem& fs, int fd, const std::string& qdir,
+                          const std::string& source_path, const FileInfo& dir) {
+  Status st = take_ownership(fs, fd, qdir, dir, 0700, dir_name(qdir));
+  if (st.is_ok()) return st;
+  const Status refused(st.code(), "quarantine for " + source_path + ": " + st.message(),
+                       st.sys_errno());
+  if (st.sys_errno() != EPERM) return refused;
+  Result<FileInfo> me = fs.fstat(fd);  // made by us: owned by who we run as
+  if (!me.is_ok()) return me.status();
+  if (me->uid == 0) return refused;
+  Result<FileInfo> src = fs.lstat(source_path);
+  if (!src.is_ok() || src->uid != me->uid) return refused;
+  if ((me->mode & 07777) == 0700) return Status::ok();
+  WALKIT_RETURN_IF_ERROR(fs.fchmod(fd, 0700));
+  return fs.fsync(fd);
+}
+
+// Makes sure the quarantine of `source_path`'s directory is a real
+// directory (never a symlink: the quarantine holds the only copy of removed
+// bytes and must stay where the journal says), owned as above. *owner: its
+// stat, the owner and group of everything made in it.
 Status ensure_quarantine_dir(FileSystem& fs, const std::string& qdir,
-                             const std::string& sessions_dir) {
+                             const std::string& source_path, FileInfo* owner) {
+  const std::string sessions_dir = dir_name(source_path);
+  Result<FileInfo> dir = fs.stat(sessions_dir);
+  if (!dir.is_ok()) return dir.status();
   Status st = fs.mkdir(qdir, 0700);
-  if (st.is_ok()) return fs.fsync_dir(sessions_dir);
-  if (st.code() != Code::kAlreadyExists) return st;
-  Result<FileInfo> info = fs.lstat(qdir);
-  if (!info.is_ok()) return info.status();
-  if (!info->is_directory()) {
-    return Status(Code::kFailedPrecondition, "quarantine " + qdir + " is not a directory");
+  const bool made = st.is_ok();
+  if (!made) {
+    if (st.code() != Code::kAlreadyExists) return st;
+    Result<FileInfo> info = fs.lstat(qdir);
+    if (!info.is_ok()) return info.status();
+    if (!info->is_directory()) {
+      return Status(Code::kFailedPrecondition, "quarantine " + qdir + " is not a directory");
+    }
+    *owner = *info;
+    if (!left_by_root(*info, *dir)) {
+      // The keep that made it may have been killed before its directory
+      // fsync: its entry in the sessions directory would then not survive a
+      // power cut, and with it every copy and journal line made durable
+      // under it.
+      return fs.fsync_dir(sessions_dir);
+    }
   }
-  // The keep that made it may have been killed before its directory fsync:
-  // its entry in the sessions directory would then not survive a power cut,
-  // and with it every copy and journal line made durable under it.
+  Result<int> fd = fs.open(qdir, OpenFlags::kRead | OpenFlags::kDirectory);
+  if (!fd.is_ok()) {
+    if (made) (void)fs.rmdir(qdir);
+    return fd.status();
+  }
+  st = made ? own_new_quarantine(fs, *fd, qdir, source_path, *dir) : hand_over(fs, *fd, qdir, *dir);
+  if (st.is_ok()) {
+    Result<FileInfo> now = fs.fstat(*fd);
+    if (now.is_ok()) *owner = *now;
+    st = now.status();
+  }
+  (void)fs.close(*fd);  // read-only: any change is fsynced already
+  if (!st.is_ok()) {
+    // Ours and empty: a directory without its owner is not left behind.
+    if (made) (void)fs.rmdir(qdir);
+    return st;
+  }
   return fs.fsync_dir(sessions_dir);
 }
 
@@ -79,7 +157,8 @@ Status fail_closing(FileSystem& fs, int fd, Status first) {
 // Creates the bytes file under a fresh name and makes its contents durable.
 // On success *name is the file name (within qdir).
 Status write_bin_file(FileSystem& fs, const std::string& qdir, const std::string& stem,
-                      const QuarantineEntry& e, std::string* name, std::string* sha) {
+                      const QuarantineEntry& e, const FileInfo& owner, std::string* name,
+                      std::string* sha) {
   Result<int> fd = Status(Code::kAlreadyExists, "no name tried");
   for (int attempt = 0; attempt < kMaxNameAttempts; ++attempt) {
     // Two keeps in the same nanosecond (or a clock that went back) must not
@@ -90,12 +169,12 @@ Status write_bin_file(FileSystem& fs, const std::string& qdir, const std::string
   }
   if (!fd.is_ok()) return fd.status();
   const std::string path = qdir + "/" + *name;
-  Status st;
+  Status st = take_ownership(fs, *fd, path, owner, 0600, qdir);
   Sha256 hash;
-  if (e.source_fd < 0) {
+  if (st.is_ok() && e.source_fd < 0) {
     st = write_all(fs, *fd, e.bytes.data(), e.bytes.size());
     hash.update(e.bytes);
-  } else {
+  } else if (st.is_ok()) {
     std::string buf(std::min<uint64_t>(e.length, uint64_t{1} << 20), '\0');
     for (uint64_t done = 0; st.is_ok() && done < e.length;) {
       size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), e.length - done));
@@ -163,7 +242,8 @@ Result<std::string> wanted_sha(FileSystem& fs, const QuarantineEntry& e, uint64_
 // it is (it may be the only copy of something). A journal that does not
 // parse is not ours to judge here: no adoption, a fresh copy as before.
 Result<std::optional<Orphan>> find_orphan(FileSystem& fs, const std::string& qdir,
-                                          const QuarantineEntry& e, uint64_t length) {
+                                          const QuarantineEntry& e, uint64_t length,
+                                          const FileInfo& owner) {
   const std::string source = base_name(e.source_path);
   auto names = detail::copies_of(fs, qdir, source);
   if (!names.is_ok()) return names.status();
@@ -213,7 +293,9 @@ Result<std::optional<Orphan>> find_orphan(FileSystem& fs, const std::string& qdi
       auto h = detail::hash_range(fs, *fd, 0, length);
       same = h.is_ok() ? Result<bool>(*h == want) : Result<bool>(h.status());
       if (same.is_ok() && *same) {
-        Status synced = fs.fdatasync(*fd);
+        // Made by a keep killed before it could give the copy its owner?
+        Status synced = hand_over(fs, *fd, qdir + "/" + o.name, owner);
+        if (synced.is_ok()) synced = fs.fdatasync(*fd);
         if (!synced.is_ok()) same = synced;
       }
     }
@@ -227,12 +309,31 @@ Result<std::optional<Orphan>> find_orphan(FileSystem& fs, const std::string& qdi
   return std::optional<Orphan>();
 }
 
-// Opens the journal for appending, creating it 0600 if missing.
-Result<int> open_journal(FileSystem& fs, const std::string& path) {
+// Opens the journal for appending, creating it 0600 (owned as the
+// quarantine is) if missing.
+Result<int> open_journal(FileSystem& fs, const std::string& path, const FileInfo& owner) {
   const OpenFlags append = OpenFlags::kRead | OpenFlags::kWrite | OpenFlags::kAppend;
   Result<int> fd = fs.open(path, append | OpenFlags::kCreateExcl, 0600);
-  if (fd.is_ok() || fd.status().code() != Code::kAlreadyExists) return fd;
-  return fs.open(path, append);
+  Status st;
+  if (fd.is_ok()) {
+    st = take_ownership(fs, *fd, path, owner, 0600, dir_name(path));
+    if (!st.is_ok()) {
+      // Empty and ours: not left behind with the wrong owner.
+      (void)fs.unlink(path);
+      (void)fs.close(*fd);
+      return st;
+    }
+    return fd;
+  }
+  if (fd.status().code() != Code::kAlreadyExists) return fd;
+  fd = fs.open(path, append);
+  if (!fd.is_ok()) return fd;
+  st = hand_over(fs, *fd, path, owner);
+  if (!st.is_ok()) {
+    (void)fs.close(*fd);
+    return st;
+  }
+  return fd;
 }
 
 // True when the journal (of `size` bytes) is empty or ends in '\n'. A crash
@@ -252,8 +353,8 @@ Result<bool> journal_ends_cleanly(FileSystem& fs, int fd, uint64_t size) {
 // only with the line taken back off, so that a failed keep never leaves a
 // journal line naming a run that cut nothing (which --undo would reverse).
 Status append_journal_line(FileSystem& fs, const std::string& qdir, const std::string& path,
-                           const std::string& line) {
-  Result<int> fd = open_journal(fs, path);
+                           const std::string& line, const FileInfo& owner) {
+  Result<int> fd = open_journal(fs, path, owner);
   if (!fd.is_ok()) return fd.status();
   Result<uint64_t> size = fs.seek_end(*fd);
   if (!size.is_ok()) return fail_closing(fs, *fd, size.status());
@@ -349,12 +450,12 @@ Result<QuarantineRecord> quarantine_keep(FileSystem& fs, const QuarantineEntry& 
       return Status(Code::kInvalidArgument, "quarantine: not valid UTF-8, cannot journal: " + *s);
     }
   }
-  const std::string sessions_dir = dir_name(e.source_path);
   const std::string qdir = quarantine_dir_for(e.source_path);
-  WALKIT_RETURN_IF_ERROR(ensure_quarantine_dir(fs, qdir, sessions_dir));
+  FileInfo owner;
+  WALKIT_RETURN_IF_ERROR(ensure_quarantine_dir(fs, qdir, e.source_path, &owner));
 
   const uint64_t length = e.source_fd >= 0 ? e.length : e.bytes.size();
-  auto orphan = find_orphan(fs, qdir, e, length);
+  auto orphan = find_orphan(fs, qdir, e, length, owner);
   if (!orphan.is_ok()) return orphan.status();
   // One clock reading names the file and dates the journal line, so the two
   // always agree (an adopted copy: the reading its name holds).
@@ -371,11 +472,11 @@ Result<QuarantineRecord> quarantine_keep(FileSystem& fs, const QuarantineEntry& 
     const std::string stem = detail::copy_source_part(base_name(e.source_path)) + "." +
                              std::to_string(e.offset) + "." +
                              std::to_string(length) + "." + std::to_string(unix_ns);
-    WALKIT_RETURN_IF_ERROR(write_bin_file(fs, qdir, stem, e, &bin_name, &record.sha256));
+    WALKIT_RETURN_IF_ERROR(write_bin_file(fs, qdir, stem, e, owner, &bin_name, &record.sha256));
   }
   record.bin_path = qdir + "/" + bin_name;
   const std::string line = journal_line(e, bin_name, record.sha256, unix_ns);
-  WALKIT_RETURN_IF_ERROR(append_journal_line(fs, qdir, qdir + "/" + kJournalName, line));
+  WALKIT_RETURN_IF_ERROR(append_journal_line(fs, qdir, qdir + "/" + kJournalName, line, owner));
   return record;
 }
 
@@ -395,8 +496,9 @@ void append_result_fields(std::string& out, const RunResult& r) {
 Status journal_append_durable(FileSystem& fs, const std::string& session_path,
                               const std::string& line) {
   const std::string qdir = quarantine_dir_for(session_path);
-  WALKIT_RETURN_IF_ERROR(ensure_quarantine_dir(fs, qdir, dir_name(session_path)));
-  return append_journal_line(fs, qdir, qdir + "/" + kJournalName, line);
+  FileInfo owner;
+  WALKIT_RETURN_IF_ERROR(ensure_quarantine_dir(fs, qdir, session_path, &owner));
+  return append_journal_line(fs, qdir, qdir + "/" + kJournalName, line, owner);
 }
 
 }  // namespace detail

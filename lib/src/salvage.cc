@@ -260,11 +260,15 @@ Status apply_salvage(FileSystem& fs, int fd, const std::string& path, const Salv
   // A temporary of ours left by a crash: the session is verified (we hold
   // its lock and just read it), so the stale copy can go.
   if (fs.lstat(tmp).is_ok()) WALKIT_RETURN_IF_ERROR(fs.unlink(tmp));
+  auto like = fs.fstat(fd);
+  if (!like.is_ok()) return like.status();
   auto out = fs.open(tmp, OpenFlags::kWrite | OpenFlags::kCreateExcl, 0600);
   if (!out.is_ok()) return out.status();
-  Status s;
+  // The rewrite replaces the session: it keeps its owner, group and mode.
+  Status s = take_ownership(fs, *out, tmp, *like, like->mode & 0777, path);
   std::string buf;
   for (const auto& [off, len] : plan.kept) {
+    if (!s.is_ok()) break;
     buf.resize(len);
     auto n = fs.pread(fd, buf.data(), len, off);
     if (!n.is_ok()) { s = n.status(); break; }

@@ -440,11 +440,29 @@ Result<UndoReport> undo_repairs(const std::string& path, const RepairOptions& op
   std::string to_sha256;
   if (!move_only) {
     if (fs.lstat(tmp).is_ok()) WALKIT_RETURN_IF_ERROR(fs.unlink(tmp));
+    // The rebuilt file replaces `actual`: it keeps that file's owner, group
+    // and mode. Rebuilt from the quarantine alone, it takes the sessions
+    // directory's owner and group (as the quarantine's copies have), 0600.
+    FileInfo like;
+    std::string like_path = actual;
+    unsigned mode = 0600;
+    if (exists) {
+      like = f.info;
+      mode = f.info.mode & 0777;
+    } else {
+      like_path = dir_name(path);
+      auto d = fs.stat(like_path);
+      if (!d.is_ok()) return d.status();
+      like = *d;
+    }
     auto out = fs.open(tmp, OpenFlags::kWrite | OpenFlags::kCreateExcl, 0600);
     if (!out.is_ok()) return out.status();
-    auto written = rebuilt.write_to(*out);  // streamed, NUL runs as holes
-    s = written.status();
-    if (s.is_ok()) to_sha256 = *written;
+    s = take_ownership(fs, *out, tmp, like, mode, like_path);
+    if (s.is_ok()) {
+      auto written = rebuilt.write_to(*out);  // streamed, NUL runs as holes
+      s = written.status();
+      if (s.is_ok()) to_sha256 = *written;
+    }
     if (s.is_ok()) s = fs.fdatasync(*out);
     Status c = fs.close(*out);
     if (s.is_ok()) s = c;

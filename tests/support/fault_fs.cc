@@ -7,9 +7,10 @@ namespace walkit::test {
 
 const char* FaultFs::op_name(Op op) {
   static const char* const kNames[kOpCount] = {
-      "open",     "write",  "read",     "pread",          "fdatasync", "fsync",  "ftruncate",
-      "seek_end", "lock",   "close",    "fstat",          "lstat",     "rename", "fsync_dir",
-      "mkdir",    "unlink", "list_dir", "rename_replace", "unlock"};
+      "open",      "write",     "read",   "pread",  "fdatasync", "fsync",
+      "ftruncate", "seek_end",  "lock",   "close",  "fstat",     "lstat",
+      "rename",    "fsync_dir", "mkdir",  "unlink", "list_dir",  "rename_replace",
+      "unlock",    "rmdir",     "fchown", "fchmod"};
   return op >= 0 && op < kOpCount ? kNames[op] : "?";
 }
 
@@ -231,6 +232,30 @@ Status FaultFs::unlink(const std::string& path) {
   Decision d = begin(kUnlink, -1, path);
   if (d.err) return injected(kUnlink, d);
   Status s = base_.unlink(path);
+  finish(d, s);
+  return s;
+}
+
+Status FaultFs::rmdir(const std::string& path) {
+  Decision d = begin(kRmdir, -1, path);
+  if (d.err) return injected(kRmdir, d);
+  Status s = base_.rmdir(path);
+  finish(d, s);
+  return s;
+}
+
+Status FaultFs::fchown(int fd, uint32_t uid, uint32_t gid) {
+  Decision d = begin(kFchown, fd, {});
+  if (d.err) return injected(kFchown, d);
+  Status s = base_.fchown(fd, uid, gid);
+  finish(d, s);
+  return s;
+}
+
+Status FaultFs::fchmod(int fd, unsigned mode) {
+  Decision d = begin(kFchmod, fd, {});
+  if (d.err) return injected(kFchmod, d);
+  Status s = base_.fchmod(fd, mode);
   finish(d, s);
   return s;
 }

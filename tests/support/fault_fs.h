@@ -46,6 +46,9 @@ class FaultFs : public walkit::FileSystem {
     kListDir,
     kRenameReplace,
     kUnlock,
+    kRmdir,
+    kFchown,
+    kFchmod,
     kOpCount
   };
   static const char* op_name(Op op);  // "open", "write", "fdatasync", ...
@@ -99,6 +102,9 @@ class FaultFs : public walkit::FileSystem {
   Status fsync_dir(const std::string& dir) override;
   Status mkdir(const std::string& path, unsigned mode) override;
   Status unlink(const std::string& path) override;
+  Status rmdir(const std::string& path) override;
+  Status fchown(int fd, uint32_t uid, uint32_t gid) override;
+  Status fchmod(int fd, unsigned mode) override;
   Result<std::vector<std::string>> list_dir(const std::string& dir) override;
   Status rename_replace(const std::string& from, const std::string& to) override;
   Status unlock(int fd) override;

@@ -69,6 +69,13 @@ class KilledAt : public FileSystem {
     return die("mkdir", d) ? gone() : base_.mkdir(d, m);
   }
   Status unlink(const std::string& p) override { return die("unlink", p) ? gone() : base_.unlink(p); }
+  Status rmdir(const std::string& p) override { return die("rmdir", p) ? gone() : base_.rmdir(p); }
+  Status fchown(int fd, uint32_t u, uint32_t g) override {
+    return die("fchown", "") ? gone() : base_.fchown(fd, u, g);
+  }
+  Status fchmod(int fd, unsigned m) override {
+    return die("fchmod", "") ? gone() : base_.fchmod(fd, m);
+  }
   Result<std::vector<std::string>> list_dir(const std::string& d) override {
     if (die("list_dir", d)) return gone();
     return base_.list_dir(d);

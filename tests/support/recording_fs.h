@@ -103,6 +103,11 @@ class RecordingFs : public walkit::FileSystem {
   Status fsync_dir(const std::string& dir) override;
   Status mkdir(const std::string& path, unsigned mode) override;
   Status unlink(const std::string& path) override;
+  // Not recorded: rmdir only takes back a quarantine directory that could
+  // not be given its owner, and owner and mode are not part of a trace.
+  Status rmdir(const std::string& path) override { return base_.rmdir(path); }
+  Status fchown(int fd, uint32_t uid, uint32_t gid) override { return base_.fchown(fd, uid, gid); }
+  Status fchmod(int fd, unsigned mode) override { return base_.fchmod(fd, mode); }
   Result<std::vector<std::string>> list_dir(const std::string& dir) override;
   Status rename_replace(const std::string& from, const std::string& to) override;
   Status unlock(int fd) override;
@@ -154,6 +159,9 @@ class NoSyncFs : public walkit::FileSystem {
   Status fsync_dir(const std::string&) override { return Status::ok(); }
   Status mkdir(const std::string& p, unsigned m) override { return base_.mkdir(p, m); }
   Status unlink(const std::string& p) override { return base_.unlink(p); }
+  Status rmdir(const std::string& p) override { return base_.rmdir(p); }
+  Status fchown(int fd, uint32_t u, uint32_t g) override { return base_.fchown(fd, u, g); }
+  Status fchmod(int fd, unsigned m) override { return base_.fchmod(fd, m); }
   Result<std::vector<std::string>> list_dir(const std::string& d) override {
     return base_.list_dir(d);
   }

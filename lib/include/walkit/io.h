@@ -1,7 +1,7 @@
 // walkit/io.h — the one seam between walkit and the kernel.
 //
-// Every open, read, write, sync, truncate, rename, lock and directory fsync
-// that walkit performs goes through a FileSystem. PosixFileSystem
+// Every open, read, write, sync, truncate, rename, lock, chown/chmod and
+// directory fsync that walkit performs goes through a FileSystem. PosixFileSystem
 // (lib/src/posix_io.cc) is the only code that issues these syscalls; tests
 // wrap it to inject ENOSPC, EIO, short writes and crashes at any call, and to
 // record the operation sequence for crash-state enumeration.
@@ -27,6 +27,8 @@ struct FileInfo {
   uint64_t ino = 0;
   uint64_t size = 0;
   uint32_t mode = 0;  // st_mode (type and permission bits)
+  uint32_t uid = 0;   // st_uid
+  uint32_t gid = 0;   // st_gid
   uint64_t nlink = 0;
   int64_t mtime_ns = 0;
   bool is_regular() const;
@@ -78,6 +80,11 @@ class FileSystem {
   // renamed or removed in `dir` durable.
   virtual Status fsync_dir(const std::string& dir) = 0;
   virtual Status mkdir(const std::string& path, unsigned mode) = 0;  // EEXIST is an error
+  virtual Status rmdir(const std::string& path) = 0;  // only an empty directory
+  // fchown(2) and fchmod(2) (`mode`: permission bits only): a file a rewrite
+  // creates takes the owner, group and mode of the one it replaces.
+  virtual Status fchown(int fd, uint32_t uid, uint32_t gid) = 0;
+  virtual Status fchmod(int fd, unsigned mode) = 0;
   virtual Status unlink(const std::string& path) = 0;
   // The names in `dir` (no "." or ".."), in no particular order. The base
   // implementation is POSIX (posix_io.cc); wrappers may override.
@@ -111,6 +118,17 @@ Result<std::string> read_file(FileSystem& fs, const std::string& path);
 Result<bool> path_exists(FileSystem& fs, const std::string& path);
 // mkdir -p with `mode` for created components; existing directories are kept.
 Status make_dirs(FileSystem& fs, const std::string& path, unsigned mode = 0700);
+// Gives `fd`, a file or directory this process has just created at `path`
+// (so owned by the caller), the owner and group of `like` and the permission
+// bits `mode`; `like_path` names `like` in messages. When the caller is root
+// the fchown must succeed. A caller that is not root may only make files it
+// owns: `like` owned by another uid is an error (EPERM, naming both paths);
+// `like` owned by the caller but with a group it cannot give is not, and the
+// group bits of `mode` are then cleared (the new group is not the one they
+// were meant for). Anything changed is made durable (fsync) before returning.
+// On error nothing is removed: the caller removes what it created.
+Status take_ownership(FileSystem& fs, int fd, const std::string& path, const FileInfo& like,
+                      unsigned mode, const std::string& like_path);
 std::string dir_name(const std::string& path);   // "a/b/c" -> "a/b", "c" -> "."
 std::string base_name(const std::string& path);  // "a/b/c" -> "c"
 

@@ -1,7 +1,9 @@
 // walkit/quarantine.h — where removed bytes go before any tool or the
 // library cuts them from a session file (SPEC §5: nothing is ever lost).
 //
-// Layout under <sessions>/.quarantine/ (mode 0700):
+// Layout under <sessions>/.quarantine/ (mode 0700; made with the sessions
+// directory's owner and group, whoever runs the tool; the journal and every
+// copy take the quarantine's owner and group):
 //   <source-file-name>.<offset>.<length>.<unix-ns>.bin   the bytes, 0600
 //   journal.jsonl                                         one line per entry:
 //   {"source": "<file name>", "source_path": "<path as given>",
