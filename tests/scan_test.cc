@@ -355,7 +355,7 @@ BOOST_AUTO_TEST_CASE(directory_scan_filters_symlinks_temporaries_and_foreign_fil
   BOOST_TEST(read(closed_name('1')) == link_target_before);
 }
 
-BOOST_AUTO_TEST_CASE(file_arguments_symlinks_and_foreign_names_are_reported) {
+BOOST_AUTO_TEST_CASE(file_arguments_symlinks_and_foreign_names_are_errors) {
   copy_rath(*this, partial_of('3'));
   write_file("notes.txt", "x\n");
   BOOST_TEST_REQUIRE(::symlink(path(partial_of('3')).c_str(), path(partial_of('4')).c_str()) == 0);
@@ -363,22 +363,30 @@ BOOST_AUTO_TEST_CASE(file_arguments_symlinks_and_foreign_names_are_reported) {
                             path("missing" + std::string(kFinalSuffix))});
   BOOST_TEST_REQUIRE(set.files.size() == 1u);
   BOOST_TEST(set.files[0].state == FileState::kCrashed);
-  BOOST_TEST(set.skipped.size() == 2u);  // the symlink and notes.txt
-  BOOST_TEST(set.errors.size() == 1u);   // the missing file
-  bool symlink_reported = false;
-  for (const std::string& s : set.skipped) {
-    if (s.find(path(partial_of('4'))) == 0 && s.find("symlink") != std::string::npos)
+  // A named argument is never skipped in silence: the symlink to a file,
+  // notes.txt and the missing file are all errors naming their argument.
+  BOOST_TEST(set.skipped.empty());
+  BOOST_TEST_REQUIRE(set.errors.size() == 3u);
+  bool symlink_reported = false, notes_reported = false;
+  for (const Status& e : set.errors) {
+    if (e.message().find(path(partial_of('4'))) == 0 && e.message().find("symlink") != std::string::npos)
       symlink_reported = true;
+    if (e.message().find(path("notes.txt")) == 0) notes_reported = true;
   }
   BOOST_TEST(symlink_reported);
+  BOOST_TEST(notes_reported);
 }
 
-BOOST_AUTO_TEST_CASE(symlinked_directory_argument_is_not_followed) {
+BOOST_AUTO_TEST_CASE(symlinked_directory_argument_is_followed) {
   copy_rath(*this, partial_of('3'));
   BOOST_TEST_REQUIRE(::symlink(dir().c_str(), path("via-link").c_str()) == 0);
   ScanSet set = scan_paths({path("via-link")});
-  BOOST_TEST(set.files.empty());
-  BOOST_TEST(set.skipped.size() == 1u);
+  BOOST_TEST(set.errors.empty());
+  BOOST_TEST_REQUIRE(set.files.size() == 1u);
+  BOOST_TEST(set.files[0].path == path("via-link") + "/" + partial_of('3'));
+  BOOST_TEST(set.files[0].state == FileState::kCrashed);
+  // Entries inside are still never followed: the link itself is no session name.
+  BOOST_TEST(set.skipped.empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
