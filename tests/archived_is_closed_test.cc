@@ -11,6 +11,7 @@
 #include <sstream>
 #include <string>
 
+#include "support/test_support.h"
 #include "walkit/archive.h"
 #include "walkit/repair.h"
 #include "walkit/writer.h"
@@ -22,22 +23,15 @@ namespace {
 
 const std::string kId = "00000000-0000-4000-8000-0000000000a7";
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+std::string slurp(const fs::path& p) { return test::slurp(p.string()); }
 
 // A scratch sessions directory holding session kId, closed and archived.
 struct Archived {
-  fs::path dir;
+  test::TempDir tmp;
+  fs::path dir = tmp.path();
   std::string zst;
   std::string zst_bytes;
   Archived() {
-    std::string t = (fs::temp_directory_path() / "walkit-archclosed-XXXXXX").string();
-    BOOST_REQUIRE(::mkdtemp(t.data()) != nullptr);
-    dir = t;
     WriterOptions o;
     o.sessions_dir = dir.string();
     o.header.id = kId;
@@ -50,10 +44,6 @@ struct Archived {
     zst = (dir / (kId + ".jsonl.zst")).string();
     BOOST_REQUIRE(fs::exists(zst) && !fs::exists(dir / (kId + ".jsonl")));
     zst_bytes = slurp(zst);
-  }
-  ~Archived() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
   }
   // The archive is untouched and no plain closed file appeared beside it.
   void check_alone() const {

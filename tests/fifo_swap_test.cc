@@ -14,6 +14,7 @@
 #include <fstream>
 #include <string>
 
+#include "support/test_support.h"
 #include "walkit/io.h"
 #include "walkit/reader.h"
 #include "walkit/repair.h"
@@ -72,13 +73,9 @@ class SwappingFs : public FileSystem {
 const char kId[] = "00000000-0000-4000-8000-0000000000f2";
 
 struct Scratch {
-  fs::path dir;
-  std::string partial;
+  test::TempDir tmp;
+  std::string partial = tmp.file(std::string(kId) + ".jsonl.__partial__");
   Scratch() {
-    std::string t = (fs::temp_directory_path() / "walkit-fifo-XXXXXX").string();
-    BOOST_REQUIRE(::mkdtemp(t.data()) != nullptr);
-    dir = t;
-    partial = (dir / (std::string(kId) + ".jsonl.__partial__")).string();
     std::ofstream(partial, std::ios::binary)
         << "{\"record_type\": \"header\", \"schema_version\": 1, \"id\": \"" << kId
         << "\", \"created_at\": \"2026-11-25T19:47:53.202228+00:00\", \"parent_session_ids\": [], "
@@ -88,11 +85,7 @@ struct Scratch {
     // A hang is a failure, reported as one instead of a ctest timeout.
     ::alarm(60);
   }
-  ~Scratch() {
-    ::alarm(0);
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
+  ~Scratch() { ::alarm(0); }
   bool still_a_fifo() const {
     struct stat st;
     return ::lstat(partial.c_str(), &st) == 0 && S_ISFIFO(st.st_mode);

@@ -13,6 +13,7 @@
 #include <sstream>
 #include <string>
 
+#include "support/test_support.h"
 #include "walkit/format.h"
 #include "walkit/repair.h"
 #include "walkit/writer.h"
@@ -39,28 +40,14 @@ const std::string kTorn =
     "{\"record_type\": \"chunk\", \"index\": 1, \"kind\": \"user\", \"payload\": {\"text\": \"" +
     std::string(10000, 'y');
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+std::string slurp(const fs::path& p) { return test::slurp(p.string()); }
 
 struct Scratch {
-  fs::path dir;
-  std::string partial;
+  test::TempDir tmp;
+  fs::path dir = tmp.path();
+  std::string partial = tmp.file(kLongId + ".jsonl.__partial__");
   std::string original;
-  explicit Scratch(const std::string& bytes) : original(bytes) {
-    std::string t = (fs::temp_directory_path() / "walkit-longid-XXXXXX").string();
-    BOOST_REQUIRE(::mkdtemp(t.data()) != nullptr);
-    dir = t;
-    partial = (dir / (kLongId + ".jsonl.__partial__")).string();
-    std::ofstream(partial, std::ios::binary) << bytes;
-  }
-  ~Scratch() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
+  explicit Scratch(const std::string& bytes) : original(bytes) { test::spit(partial, bytes); }
   // Every name in the quarantine fits in NAME_MAX, and there is at least one copy.
   void check_copies() const {
     size_t copies = 0;

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "support/test_support.h"
 #include "tool_process.h"
 
 namespace fs = std::filesystem;
@@ -27,31 +28,14 @@ namespace {
 
 const char kId[] = "00000000-0000-4000-8000-0000000000f1";
 
+// A scratch directory; `dir` is its path.
 struct Scratch {
-  fs::path dir;
-  Scratch() {
-    std::string t = (fs::temp_directory_path() / "walkit-stdfds-XXXXXX").string();
-    BOOST_REQUIRE(::mkdtemp(t.data()) != nullptr);
-    dir = t;
-  }
-  ~Scratch() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
+  walkit::test::TempDir tmp;
+  fs::path dir = tmp.path();
 };
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-void spill(const fs::path& p, const std::string& bytes) {
-  std::ofstream out(p, std::ios::binary);
-  out << bytes;
-  BOOST_REQUIRE(out.good());
-}
+std::string slurp(const fs::path& p) { return walkit::test::slurp(p.string()); }
+void spill(const fs::path& p, const std::string& bytes) { walkit::test::spit(p.string(), bytes); }
 
 // How the child's descriptors 0-2 are set up: closed, or opened on a path.
 struct Fds {
