@@ -43,13 +43,7 @@ Result<FirstPass> first_pass(FileSystem& fs, int fd, const std::string& path,
     if (fp.canonical && check_spelling(r.raw, style) != Spelling::kCanonical) fp.canonical = false;
   }
   fp.summary = reader.summary();
-  StateFacts f;
-  f.kind = name.kind;
-  f.header = fp.summary.header;
-  f.trailer = fp.summary.closed;
-  f.corrupt = fp.summary.corrupt;
-  f.torn_tail = fp.summary.torn_tail.has_value();
-  fp.state = classify(f);
+  fp.state = classify(state_facts(name.kind, fp.summary));
   return fp;
 }
 

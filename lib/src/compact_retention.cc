@@ -228,12 +228,8 @@ Result<CompactReport> prune_session(const std::string& path, const CompactOption
   }
   if (!read_status.is_ok() && read_status.code() != Code::kCorruption) return read_status;
   const ReadSummary& sum = reader.summary();
-  StateFacts facts;
-  facts.kind = FileKind::kFinal;
-  facts.header = sum.header;
-  facts.trailer = sum.closed;
-  facts.corrupt = sum.corrupt + (read_status.is_ok() ? 0 : 1);
-  facts.torn_tail = sum.torn_tail.has_value();
+  StateFacts facts = state_facts(FileKind::kFinal, sum);
+  facts.corrupt += read_status.is_ok() ? 0 : 1;
   rep.before = classify(facts);
   if (rep.before != FileState::kClosed) {
     rep.action = CompactAction::kRefused;

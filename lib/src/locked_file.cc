@@ -96,13 +96,7 @@ Result<Analysis> analyze(FileSystem& fs, int fd, const std::string& path, size_t
     ++a.summary.corrupt;
     if (!a.summary.first_corruption) a.summary.first_corruption = p;
   }
-  StateFacts f;
-  f.kind = a.kind;
-  f.header = a.summary.header;
-  f.trailer = a.summary.closed;
-  f.corrupt = a.summary.corrupt;
-  f.torn_tail = a.summary.torn_tail.has_value();
-  a.state = classify(f);
+  a.state = classify(state_facts(a.kind, a.summary));
   return a;
 }
 

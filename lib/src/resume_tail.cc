@@ -44,7 +44,8 @@ Result<bool> nul_cut_pending(FileSystem& fs, const std::string& path, uint64_t a
 }  // namespace
 
 Result<uint64_t> fix_resume_tail(FileSystem& fs, int fd, const std::string& path,
-                                 const TornTail& tail, size_t max_line_bytes, ResumeReport* rep) {
+                                 const TornTail& tail, size_t max_line_bytes,
+                                 const std::string& id, ResumeReport* rep) {
   const uint64_t record_end = tail.offset + tail.length - tail.nul_bytes;
   if (!tail.complete_record) {
     // walrepair's reasons: a run either tool left pending, the other continues.
@@ -69,9 +70,13 @@ Result<uint64_t> fix_resume_tail(FileSystem& fs, int fd, const std::string& path
     return Status(Code::kFailedPrecondition, path + " shrank while reading it");
   }
   Record r;
-  if (parse_record_line(bytes, &r) || r.type != RecordType::kChunk) {
+  if (parse_record_line(bytes, &r) || r.type == RecordType::kTrailer) {
     return Status(Code::kFailedPrecondition,
                   path + " ends in a whole trailer missing its newline (sealed): promote it");
+  }
+  if (r.type == RecordType::kHeader && r.id != id) {
+    return Status(Code::kFailedPrecondition, path + ": its header id \"" + r.id + "\" is not \"" +
+                                                 id + "\"; not resumed");
   }
   const std::string run = new_run_id("walkit-writer");
   bool journal_newline = false, journaled = false;
@@ -107,7 +112,7 @@ Result<uint64_t> fix_resume_tail(FileSystem& fs, int fd, const std::string& path
     if (!added.is_ok()) return added;
   }
   rep->completed_newline = true;
-  rep->chunks += 1;
+  if (r.type == RecordType::kChunk) rep->chunks += 1;
   return record_end + 1;
 }
 

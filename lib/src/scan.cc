@@ -33,9 +33,22 @@ FileState classify(const StateFacts& f) {
     return clean ? FileState::kClosed : FileState::kCorrupt;
   }
   if (f.locked) return FileState::kInFlight;
-  if (!f.header) return FileState::kUnrecoverable;
+  if (!f.header && !f.header_in_tail) return FileState::kUnrecoverable;
   if (f.corrupt > 0) return FileState::kCorrupt;
   return f.trailer ? FileState::kSealed : FileState::kCrashed;
+}
+
+StateFacts state_facts(FileKind kind, const ReadSummary& sum) {
+  StateFacts f;
+  f.kind = kind;
+  f.header = sum.header;
+  f.trailer = sum.closed;
+  f.corrupt = sum.corrupt;
+  f.torn_tail = sum.torn_tail.has_value();
+  // Without a header the reader accepts only a header as the next record,
+  // so a whole record in the tail is one.
+  f.header_in_tail = !sum.header && sum.torn_tail && sum.torn_tail->complete_record;
+  return f;
 }
 
 namespace {
@@ -55,9 +68,16 @@ std::string why_of(const FileScan& s) {
       return s.torn_bytes ? "trailer present, torn tail after it" : "trailer present, not renamed";
     case FileState::kCrashed:
       if (!s.torn_bytes) return "no trailer";
-      return s.torn_complete_record ? "no trailer; last record lacks its newline"
-                                    : "no trailer; torn tail";
-    case FileState::kUnrecoverable: return s.size == 0 ? "empty file" : "no valid header";
+      if (!s.torn_complete_record) return "no trailer; torn tail";
+      return s.header_id.empty() ? "no trailer; the header lacks its newline"
+                                 : "no trailer; last record lacks its newline";
+    case FileState::kUnrecoverable:
+      for (const Problem& p : s.problems) {
+        if (p.kind == ProblemKind::kSchemaTooNew) {
+          return p.detail + " (written by a newer format; this walkit cannot read it)";
+        }
+      }
+      return s.size == 0 ? "empty file" : "no valid header";
     case FileState::kCorrupt: break;
   }
   if (s.reopened) {
@@ -221,12 +241,13 @@ Result<FileScan> scan_file(const std::string& path, const ScanOptions& opts) {
   StateFacts facts;
   ReadSummary last_summary;  // of the full read, when there was one
   facts.kind = s.kind;
+  bool locked = false;
   if (s.kind == FileKind::kPartial) {
     // The probe: a live writer holds LOCK_EX. Released at once, so scanning
     // stays lock-free for everyone else.
     Status lk = fs.lock_exclusive(*fd);
     if (lk.code() == Code::kLocked) {
-      facts.locked = true;
+      locked = facts.locked = true;
     } else if (!lk.is_ok()) {
       return lk;
     } else {
@@ -276,10 +297,8 @@ Result<FileScan> scan_file(const std::string& path, const ScanOptions& opts) {
     }
     s.notes = sum.notes;
     if (!sum.header_id.empty()) s.header_id = sum.header_id;
-    facts.header = sum.header;
-    facts.trailer = sum.closed;
-    facts.corrupt = sum.corrupt;
-    facts.torn_tail = sum.torn_tail.has_value();
+    facts = state_facts(s.kind, sum);
+    facts.locked = locked;
   } else {
     facts.header = true;  // not read: the tail check vouches for the file
     facts.trailer = s.closed;

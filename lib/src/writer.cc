@@ -370,12 +370,14 @@ Result<std::unique_ptr<Writer>> Writer::resume(ResumeOptions opts, ResumeReport*
   s = reader.skip_to_end();
   if (!s.is_ok()) return bail(s);  // corruption: salvage is an operator's decision
   const ReadSummary& sum = reader.summary();
-  if (!sum.header) {
+  // A header that lost only its '\n' is completed like a chunk would be.
+  const bool header_in_tail = state_facts(FileKind::kPartial, sum).header_in_tail;
+  if (!sum.header && !header_in_tail) {
     return bail(Status(Code::kFailedPrecondition, path + ": no valid header; nothing to resume"));
   }
   // A file named for this id that holds another session's header (written
   // through the reference's path= argument) is not this session to continue.
-  if (sum.header_id != impl->id) {
+  if (!header_in_tail && sum.header_id != impl->id) {
     return bail(Status(Code::kFailedPrecondition, path + ": its header id \"" + sum.header_id +
                                                       "\" is not \"" + impl->id + "\"; not resumed"));
   }
@@ -389,7 +391,7 @@ Result<std::unique_ptr<Writer>> Writer::resume(ResumeOptions opts, ResumeReport*
   if (const auto& tail = sum.torn_tail) {
     // Kept in the quarantine, then cut (journaled once even when a resume
     // killed between the two is run again: resume_tail.h).
-    auto fixed = detail::fix_resume_tail(fs, impl->fd, path, *tail, ro.max_line_bytes, &rep);
+    auto fixed = detail::fix_resume_tail(fs, impl->fd, path, *tail, ro.max_line_bytes, impl->id, &rep);
     if (!fixed.is_ok()) return bail(fixed.status());
     end = *fixed;
     // The repair must be durable before anything is appended after it.

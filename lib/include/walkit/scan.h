@@ -39,9 +39,15 @@ struct StateFacts {
   bool trailer = false;       // valid trailer whose count matches
   uint64_t corrupt = 0;       // problems other than a torn tail
   bool torn_tail = false;
+  // The torn tail is a whole header that lost only its '\n' (or has NULs
+  // after it): the session is recoverable like a chunk in that state, the
+  // repair gives the '\n' back.
+  bool header_in_tail = false;
 };
 // The one function that decides a file's state.
 FileState classify(const StateFacts& f);
+// The facts of a file of `kind` (not locked) that was read in full.
+StateFacts state_facts(FileKind kind, const ReadSummary& sum);
 
 struct ScanOptions {
   bool verify = false;  // read every byte of closed files too
