@@ -130,8 +130,7 @@ std::optional<Duration> parse_duration(std::string_view text) {
     if (digits == 0) return std::nullopt;
     int64_t unit = 0;
     if (i == text.size()) {
-      if (total != 0 || i != digits) return std::nullopt;  // "1h30": the unit is missing
-      unit = 1;                                            // a bare number: seconds
+      return std::nullopt;  // "30" or "1h30": a unit is required (a bare number once meant seconds)
     } else {
       switch (text[i++]) {
         case 's':
@@ -163,6 +162,10 @@ void validate(boost::any& v, const std::vector<std::string>& values, Duration*, 
   po::validators::check_first_occurrence(v);
   const std::string& s = po::validators::get_single_string(values);
   auto d = parse_duration(s);
+  if (!d && !s.empty() && s.find_first_not_of("0123456789") == std::string::npos) {
+    throw po::error("duration '" + s + "' has no unit (write " + s + "s, " + s + "m, " + s +
+                    "h, " + s + "d or " + s + "w)");
+  }
   if (!d) throw po::error("invalid duration '" + s + "' (want e.g. 90s, 30m, 2h, 7d, 1h30m)");
   v = *d;
 }

@@ -40,7 +40,8 @@ static int tool_main(int argc, char** argv) {
       ("older-than", po::value<Duration>()->value_name("DUR"), "with --archive: the minimum age")
       ("unarchive", "restore <id>.jsonl.zst archives to <id>.jsonl, byte for byte")
       ("prune-older-than", po::value<Duration>()->value_name("DUR"),
-       "remove closed sessions whose created_at is older than DUR (90s, 30m, 2h, 7d, 1w)");
+       "remove closed sessions whose created_at is older than DUR (90s, 30m, 2h, 7d, 1w)")
+      ("allow-zero-age", "let --prune-older-than 0s remove every closed session");
   // clang-format on
   po::variables_map vm;
   CommonOptions common;
@@ -55,6 +56,14 @@ static int tool_main(int argc, char** argv) {
   if (archive != (vm.count("older-than") > 0)) {
     return usage_error(kTool.name,
                        "--archive needs --older-than DUR (and --older-than needs --archive)");
+  }
+  if (prune && vm["prune-older-than"].as<Duration>().seconds == 0 && !vm.count("allow-zero-age")) {
+    return usage_error(kTool.name,
+                       "--prune-older-than 0s removes every closed session, with no copy; add "
+                       "--allow-zero-age if that is what you mean");
+  }
+  if (vm.count("allow-zero-age") && !prune) {
+    return usage_error(kTool.name, "--allow-zero-age goes with --prune-older-than");
   }
   if ((archive || unarchive || prune) && (vm.count("minify") || vm.count("merge-resumed"))) {
     return usage_error(kTool.name, "--minify and --merge-resumed are rewrite options");
