@@ -223,7 +223,7 @@ BOOST_AUTO_TEST_CASE(repair_and_promote_on_a_full_tmpfs_fail_visibly_and_lose_no
   BOOST_TEST(pro.status().sys_errno() == ENOSPC, pro.status().to_string());
   BOOST_TEST(slurp(crashed_path) == crashed, "a failed promote left bytes behind");
   BOOST_TEST(!exists(fs.path() + "/crashed.jsonl"));
-  auto pcli = walkit::test::run_tool("walpromote", {crashed_path});
+  auto pcli = walkit::test::run_tool("walpromote", {"--min-age", "0s", crashed_path});
   BOOST_TEST(pcli.exit_code == 8, pcli.out);
   BOOST_TEST(slurp(crashed_path) == crashed);
 

@@ -143,14 +143,14 @@ test::WriterExpectation expectation(uint64_t seed, Slot& s) {
 // at a random moment (I4: the rerun must converge all the same).
 int recover(const std::string& dir, bool kill_first, std::mt19937_64& rng, Totals* t) {
   if (kill_first) {
-    test::ToolProcess p("walpromote", {"--repair", "-q", dir}, "/dev/null");
+    test::ToolProcess p("walpromote", {"--repair", "--min-age", "0s", "-q", dir}, "/dev/null");
     p.close_stdin();
     timespec ts{0, static_cast<long>(rng() % 4000) * 1000};  // the random moment of the kill
     ::nanosleep(&ts, nullptr);
     p.signal(SIGKILL);  // the tool may have finished: a kill of a zombie is a no-op
     if (p.wait() == 128 + SIGKILL) ++t->tool_kills;
   }
-  return test::run_tool("walpromote", {"--repair", "-q", dir}).exit_code;
+  return test::run_tool("walpromote", {"--repair", "--min-age", "0s", "-q", dir}).exit_code;
 }
 
 BOOST_AUTO_TEST_CASE(every_acknowledged_chunk_survives_kill_9_and_recovery_keeps_it) {

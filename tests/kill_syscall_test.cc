@@ -251,7 +251,7 @@ void kill_at_every_syscall(const KillPlan& plan) {
        : seen.shape == S::kSealedPartial ? t.sealed
                                          : t.final_file)++;
       if (seen.shape != S::kNoFile) {
-        int code = test::run_tool("walpromote", {"--repair", "-q", dir}).exit_code;
+        int code = test::run_tool("walpromote", {"--repair", "--min-age", "0s", "-q", dir}).exit_code;
         bool empty = seen.shape == S::kEmptyPartial;
         if ((code & ~(1 | 4)) != 0 || ((code & 4) != 0) != empty)
           why += "walpromote --repair exited " + std::to_string(code) + "; ";

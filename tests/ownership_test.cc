@@ -346,7 +346,7 @@ void run_every_command_as_root(RootRun& t) {
   t.expect[partial(kJunk)] = 0600;
   t.check("walrepair --undo (whole file)");
 
-  t.root("walpromote", {t.p(partial(kPromote))});
+  t.root("walpromote", {"--min-age", "0s", t.p(partial(kPromote))});
   t.expect.erase(partial(kPromote));
   t.expect[closed(kPromote)] = 0644;
   t.check("walpromote");
@@ -479,7 +479,7 @@ BOOST_AUTO_TEST_CASE(unprivileged_run_on_another_users_files_fails_and_changes_n
         {"walrepair", {p(partial(0x12))}, partial(0x12), ""},
         {"walrepair", {"--salvage", p(closed(kFold))}, closed(kFold), ""},
         {"walrepair", {"--quarantine-unrecoverable", p(partial(kJunk))}, partial(kJunk), ""},
-        {"walpromote", {p(partial(kPromote))}, partial(kPromote), ""},
+        {"walpromote", {"--min-age", "0s", p(partial(kPromote))}, partial(kPromote), ""},
         {"walwrite",
          {"--sessions-dir", dir, "--id", uuid_for(kResume), "--resume"},
          partial(kResume),

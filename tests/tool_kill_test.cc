@@ -316,7 +316,7 @@ bool strace_usable() {
 
 const Workload kRepair{"walrepair", "walrepair", {"-q"}, {}};
 const Workload kSalvage{"walrepair --salvage", "walrepair", {"-q", "--salvage"}, {}};
-const Workload kPromote{"walpromote --repair", "walpromote", {"-q", "--repair"}, {}};
+const Workload kPromote{"walpromote --repair", "walpromote", {"-q", "--repair", "--min-age", "0s"}, {}};
 const Workload kUndo{
     "walrepair --undo", "walrepair", {"-q", "--undo"}, {"walrepair", "-q", "--salvage"}};
 

@@ -77,6 +77,7 @@ Verdict verdict_of(PromoteAction a) {
   switch (a) {
     case PromoteAction::kNothing:
     case PromoteAction::kSkippedInFlight:
+    case PromoteAction::kSkippedRecent:
       return Verdict::kNothing;
     case PromoteAction::kSealAndRename:
     case PromoteAction::kRename:

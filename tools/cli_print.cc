@@ -268,7 +268,8 @@ ActionTally repair_tally() {
 ActionTally undo_tally() { return tally_of({"nothing", "undo", "refused"}); }
 ActionTally promote_tally() {
   return tally_of(
-      {"nothing", "seal_and_rename", "rename", "skipped_in_flight", "refused", "conflict"});
+      {"nothing", "seal_and_rename", "rename", "skipped_in_flight", "skipped_recent", "refused",
+       "conflict"});
 }
 
 std::string action_summary_json(const char* schema, const ActionTally& t, bool dry_run) {

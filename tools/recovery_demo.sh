@@ -197,8 +197,8 @@ run walrepair "$S"
 check "walrepair repaired something (exit 1)" test "$rc" -eq 1
 run cat "$S/.quarantine/journal.jsonl"
 
-heading "4. walpromote: seal crashed and sealed partials"
-run walpromote "$S"
+heading "4. walpromote: seal crashed and sealed partials (--min-age 0s: we killed the writers ourselves)"
+run walpromote --min-age 0s "$S"
 check "walpromote sealed sessions (exit 1)" test "$rc" -eq 1
 
 heading "5. walscan --all again: all closed but the live session"

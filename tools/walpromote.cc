@@ -11,11 +11,14 @@ using namespace walkit::cli;
 
 namespace {
 const ToolInfo kTool{
-    "walpromote", "[PATH...] [-n|--dry-run] [--repair] [--json] [-q]",
+    "walpromote", "[PATH...] [-n|--dry-run] [--repair] [--min-age DUR] [--json] [-q]",
     "Promotes partial session files: a crashed one gets a trailer (the chunks\n"
     "recovered, cumulative_usage null, recovered_by) and its final name; a sealed one\n"
     "is renamed. Never replaces an existing file, never touches a live session.\n"
-    "A torn tail is refused unless --repair cuts it first (into the quarantine).\n"};
+    "A torn tail is refused unless --repair cuts it first (into the quarantine).\n"
+    "A partial modified less than --min-age ago (default 10m) is skipped: a writer\n"
+    "that takes no lock may still be appending to it. After a reboot, or when no\n"
+    "writer can be running, --min-age 0s promotes at once.\n"};
 constexpr const char* kSchema = "walpromote/1";
 }  // namespace
 
@@ -26,7 +29,9 @@ static int tool_main(int argc, char** argv) {
       ("dry-run,n", "print what would be promoted; change nothing")
       ("accept-id-mismatch", "also promote partials whose header id is not their file name's "
        "(named by the reference writer's path= argument); the name is kept")
-      ("repair", "run walrepair's step on each file first: cut torn tails, fold sessions the reference writer reopened (closed ones too)");
+      ("repair", "run walrepair's step on each file first: cut torn tails, fold sessions the reference writer reopened (closed ones too)")
+      ("min-age", po::value<Duration>()->value_name("DUR")->default_value(Duration{600}, "10m"),
+       "skip partials modified less than DUR ago (0s: no guard)");
   // clang-format on
   po::variables_map vm;
   CommonOptions common;
@@ -35,6 +40,7 @@ static int tool_main(int argc, char** argv) {
   opts.dry_run = vm.count("dry-run") > 0;
   opts.repair_first = vm.count("repair") > 0;
   opts.accept_id_mismatch = vm.count("accept-id-mismatch") > 0;
+  opts.min_age_s = vm["min-age"].as<Duration>().seconds;
   const bool print_json = common.json && !common.quiet;
 
   const Found found = scan_arguments(common.paths, ScanOptions{});

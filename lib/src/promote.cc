@@ -5,6 +5,8 @@
 #include "walkit/version.h"
 #include "walkit/writer.h"
 
+#include <chrono>
+
 namespace walkit {
 
 const char* promote_action_name(PromoteAction a) {
@@ -15,9 +17,51 @@ const char* promote_action_name(PromoteAction a) {
     case PromoteAction::kSkippedInFlight: return "skipped_in_flight";
     case PromoteAction::kRefused: return "refused";
     case PromoteAction::kConflict: return "conflict";
+    case PromoteAction::kSkippedRecent: return "skipped_recent";
   }
   return "?";
 }
+
+namespace {
+
+// Seconds since `mtime_ns` by `now_unix_s` (0: the clock); negative when the
+// file claims to come from the future.
+int64_t age_seconds(int64_t mtime_ns, int64_t now_unix_s) {
+  int64_t now = now_unix_s;
+  if (now == 0) {
+    now = std::chrono::duration_cast<std::chrono::seconds>(
+              std::chrono::system_clock::now().time_since_epoch())
+              .count();
+  }
+  return now - mtime_ns / 1000000000;
+}
+
+// The report for a partial too recent to touch: its state from a read-only
+// look (a live writer's lock still says in_flight).
+Result<PromoteReport> too_recent(FileSystem& fs, PromoteReport rep, int64_t age,
+                                 const PromoteOptions& opts) {
+  detail::LockedFile f;
+  WALKIT_RETURN_IF_ERROR(detail::open_locked(fs, rep.path, false, &f));
+  if (f.locked_by_other) {
+    rep.before = FileState::kInFlight;
+    rep.action = PromoteAction::kSkippedInFlight;
+    rep.detail = "locked by a live writer; untouched";
+    return rep;
+  }
+  auto an = detail::analyze(fs, f.fd, rep.path, kDefaultMaxLineBytes);
+  if (!an.is_ok()) return an.status();
+  rep.before = an->state;
+  rep.chunks = an->summary.chunks;
+  rep.action = PromoteAction::kSkippedRecent;
+  rep.detail = (age < 0 ? std::string("modified in the future (") + std::to_string(-age) +
+                              " s ahead of this clock)"
+                        : "modified " + std::to_string(age) + " s ago") +
+               ", under the minimum age of " + std::to_string(opts.min_age_s) +
+               " s: a writer without a lock may still be appending; untouched";
+  return rep;
+}
+
+}  // namespace
 
 Result<PromoteReport> promote_file(const std::string& path, const PromoteOptions& opts) {
   FileSystem& fs = opts.fs ? *opts.fs : default_fs();
@@ -31,6 +75,12 @@ Result<PromoteReport> promote_file(const std::string& path, const PromoteOptions
     rep.before = FileState::kClosed;
     rep.detail = "archived session: already closed, nothing to promote";
     return rep;
+  }
+  if (opts.min_age_s > 0) {
+    auto st = fs.lstat(path);
+    if (!st.is_ok()) return st.status();
+    const int64_t age = age_seconds(st->mtime_ns, opts.now_unix_s);
+    if (age < opts.min_age_s) return too_recent(fs, rep, age, opts);
   }
   if (opts.repair_first) {
     RepairOptions ro = opts.repair;

@@ -310,7 +310,7 @@ std::vector<std::string> run_cycle(LoopFs& lfs, const Context& ctx, uint64_t cyc
       steps.push_back({"walrepair", "--salvage", dir});
       steps.push_back({"walrepair", "--quarantine-unrecoverable", dir});
     }
-    steps.push_back({"walpromote", dir});
+    steps.push_back({"walpromote", "--min-age", "0s", dir});  // the writers are dead
     // A partial that starts with another session's header (stale blocks)
     // reads as a session with a note; walpromote refuses it (exit 4) and it
     // stays, on every later run too.
@@ -329,7 +329,7 @@ std::vector<std::string> run_cycle(LoopFs& lfs, const Context& ctx, uint64_t cyc
     for (const auto& step :
          std::vector<std::vector<std::string>>{{"walscan", "--json", dir},
                                                {"walrepair", "--quarantine-unrecoverable", dir},
-                                               {"walpromote", dir}}) {
+                                               {"walpromote", "--min-age", "0s", dir}}) {
       ToolResult r = run_tool(step[0], {step.begin() + 1, step.end()}, err);
       ++t->tool_runs;
       if ((r.code & ~(foreign ? 5 : 0)) != 0)

@@ -102,6 +102,7 @@ enum class PromoteAction {
   kSkippedInFlight,
   kRefused,          // torn tail (without repair), corrupt, unrecoverable
   kConflict,         // <id>.jsonl already exists: nothing replaced
+  kSkippedRecent,    // modified less than min_age_s ago: untouched
 };
 const char* promote_action_name(PromoteAction a);
 
@@ -118,6 +119,12 @@ struct PromoteOptions {
   // as this session. Refused (kRefused) without it; the name is kept either
   // way (never one made from the header's id).
   bool accept_id_mismatch = false;
+  // A partial modified less than this many seconds ago is left alone
+  // (kSkippedRecent), repair included: a writer that takes no lock (the
+  // reference's) may still be appending to it, and the flock probe cannot
+  // see it. 0: no age guard (walpromote's default is 10 minutes).
+  int64_t min_age_s = 0;
+  int64_t now_unix_s = 0;  // the clock for min_age_s; 0: the current time
   FileSystem* fs = nullptr;
 };
 
