@@ -178,7 +178,8 @@ namespace {
 const char kExitLegend[] =
     "Exit status (bits combine, as fsck's): 0 nothing to report; 1 sessions needing\n"
     "recovery found, or repaired; 4 corrupt or unrecoverable sessions left as they\n"
-    "are; 8 operational error (I/O, permissions); 16 usage error.\n";
+    "are; 8 operational error (I/O, permissions); 16 usage error. 130 (SIGINT) or\n"
+    "143 (SIGTERM): stopped between files; the report covers the files done.\n";
 }  // namespace
 
 int usage_error(const char* tool, const std::string& message) {
