@@ -156,7 +156,7 @@ static int tool_main(int argc, char** argv) {
   if (is_undo && (vm.count("salvage") || vm.count("quarantine-unrecoverable"))) {
     return usage_error(kTool.name, "--undo takes no --salvage or --quarantine-unrecoverable");
   }
-  Run run{common, {}, {}, is_undo ? undo_tally() : repair_tally()};
+  Run run{common, {}, {}, is_undo ? undo_tally() : repair_tally(), {}};
   run.opts.dry_run = vm.count("dry-run") > 0;
   run.opts.salvage = vm.count("salvage") > 0;
   run.opts.quarantine_unrecoverable = vm.count("quarantine-unrecoverable") > 0;
