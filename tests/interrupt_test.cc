@@ -387,5 +387,24 @@ BOOST_FIXTURE_TEST_CASE(a_second_signal_kills_at_once, Fx) {
   BOOST_TEST((snapshot() == before));
 }
 
+// After SIGINT, a SIGTERM kills at once too (and the other way round): the
+// handler gives both signals their default action when it runs. SIGINT at the
+// first fdatasync (the first file's torn bytes in the quarantine), SIGTERM at
+// the second lseek (positioning the journal to append that file's line).
+BOOST_FIXTURE_TEST_CASE(sigterm_after_sigint_kills_at_once, Fx) {
+  if (!have_strace()) return;
+  torn_partials();
+  auto before = snapshot();
+  std::vector<std::string> argv{test::tool_path("walrepair"), "--json", dir};
+  const std::string out = tmp.file("stdout");
+  test::TracedRun run = test::run_traced(
+      argv, {"-e", "inject=fdatasync:signal=INT:when=1", "-e", "inject=lseek:signal=TERM:when=2"},
+      "", "", out);
+  BOOST_TEST_REQUIRE(WIFSIGNALED(run.status), "not killed: status " << run.status);
+  BOOST_TEST(WTERMSIG(run.status) == SIGTERM);
+  BOOST_TEST(slurp(out).empty());
+  BOOST_TEST((snapshot() == before));
+}
+
 }  // namespace
 }  // namespace walkit

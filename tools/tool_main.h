@@ -14,7 +14,8 @@
 // a shell reports a command a signal ended. The handler is installed with
 // SA_RESTART (no call in the middle of a file fails with EINTR) and
 // SA_RESETHAND (a second signal has the default action: the process dies at
-// once). walwrite does not ask: it handles the two signals itself.
+// once; after SIGINT, a SIGTERM too, and the other way round). walwrite does
+// not ask: it handles the two signals itself.
 #pragma once
 
 namespace walkit::cli {
