@@ -88,7 +88,7 @@ struct CompactOptions {
   // one: each file's change is atomic and durable on its own); true: no
   // further file is started (CompactRun::not_examined counts them). Null:
   // never. Called from every worker thread.
-  std::function<bool()> cancelled;
+  std::function<bool()> cancelled = nullptr;
 };
 
 struct CompactReport {

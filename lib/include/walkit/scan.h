@@ -58,7 +58,7 @@ struct ScanOptions {
   // scan_paths asks before it starts each file (never in the middle of one);
   // true: no further file is started (ScanSet::not_examined counts them).
   // Null: never. May be called from several threads at once.
-  std::function<bool()> cancelled;
+  std::function<bool()> cancelled = nullptr;
 };
 
 struct FileScan {
