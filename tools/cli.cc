@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "tool_main.h"
 #include "walkit/format.h"
 #include "walkit/io.h"
 #include "walkit/quarantine.h"
@@ -178,7 +179,8 @@ namespace {
 const char kExitLegend[] =
     "Exit status (bits combine, as fsck's): 0 nothing to report; 1 sessions needing\n"
     "recovery found, or repaired; 4 corrupt or unrecoverable sessions left as they\n"
-    "are; 8 operational error (I/O, permissions); 16 usage error.\n";
+    "are; 8 operational error (I/O, permissions); 16 usage error. 130 (SIGINT) or\n"
+    "143 (SIGTERM): stopped between files; the report covers the files done.\n";
 }  // namespace
 
 int usage_error(const char* tool, const std::string& message) {
@@ -247,13 +249,47 @@ std::optional<int> parse_command_line(int argc, char** argv, const ToolInfo& too
 }
 
 // ---------------------------------------------------------------------------
+// Stopping early
+
+std::function<bool()> stop_requested() {
+  return [] { return interrupted() != 0; };
+}
+
+Interruption interruption(uint64_t done, uint64_t not_examined,
+                          std::vector<std::string> not_listed) {
+  return Interruption{interrupted(), done, not_examined, std::move(not_listed)};
+}
+
+std::string interruption_text(const char* tool, const Interruption& i) {
+  if (!i) return "";
+  if (i.not_examined == 0 && i.not_listed.empty()) {  // the signal came after the last file
+    return std::string(tool) + ": interrupted by " + stop_signal_name(i.signo) + " after all " +
+           std::to_string(i.done) + " files were examined\n";
+  }
+  std::string out = std::string(tool) + ": interrupted by " + stop_signal_name(i.signo) +
+                    " after " + std::to_string(i.done) + " of " +
+                    std::to_string(i.done + i.not_examined) + " files; the rest";
+  if (!i.not_listed.empty()) {
+    out += ", and the arguments never listed (";
+    for (size_t k = 0; k < i.not_listed.size(); ++k) out += (k ? ", " : "") + i.not_listed[k];
+    out += "),";
+  }
+  return out + " were not examined\n";
+}
+
+// ---------------------------------------------------------------------------
 // Discovery
 
 Found scan_arguments(const std::vector<std::string>& paths, const ScanOptions& opts) {
   Found found;
   ScanSet& all = found.set;
   for (const std::string& arg : paths) {
+    if (opts.cancelled && opts.cancelled()) {
+      found.not_listed.push_back(arg);
+      continue;
+    }
     ScanSet one = scan_paths({arg}, opts);
+    all.not_examined += one.not_examined;
     for (FileScan& f : one.files) all.files.push_back(std::move(f));
     for (std::string& s : one.skipped) all.skipped.push_back(std::move(s));
     for (std::string& s : one.stale_temps) all.stale_temps.push_back(std::move(s));

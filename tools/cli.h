@@ -6,6 +6,7 @@
 
 #include <boost/program_options.hpp>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -81,12 +82,38 @@ std::optional<int> parse_command_line(int argc, char** argv, const ToolInfo& too
 // Prints "<tool>: <message>" and the --help hint on stderr; returns kExitUsage.
 int usage_error(const char* tool, const std::string& message);
 
+// ---- stopping early. tool_main.h records SIGINT/SIGTERM; every loop over
+// files asks stop_requested() before it starts a file, never in the middle of
+// one (each file's change is atomic and durable on its own), and the report
+// covers the files done, with an Interruption note.
+std::function<bool()> stop_requested();  // for ScanOptions/CompactOptions::cancelled too
+
+struct Interruption {
+  int signo = 0;                        // 0: the run was not interrupted
+  uint64_t done = 0;                    // files examined (or acted on) before the stop
+  uint64_t not_examined = 0;            // files found but never started
+  std::vector<std::string> not_listed;  // arguments never even listed
+  explicit operator bool() const { return signo != 0; }
+};
+// The note for a run that stops now: signo is interrupted() (0: not interrupted).
+Interruption interruption(uint64_t done, uint64_t not_examined,
+                          std::vector<std::string> not_listed = {});
+// "<tool>: interrupted by SIGINT after 3 of 10 files; the rest were not
+// examined\n" for stderr; empty when not interrupted.
+std::string interruption_text(const char* tool, const Interruption& i);
+// A summary JSON line with "interrupted": "SIGINT", "examined": N,
+// "not_examined": M (and "not_listed": [...] when some arguments were never
+// listed) added; unchanged when not interrupted.
+std::string with_interruption(std::string summary_line, const Interruption& i);
+
 // ---- discovery
 struct Found {
   ScanSet set;                          // the arguments' ScanSets, in argument order
   std::vector<std::string> error_args;  // error_args[i]: the argument set.errors[i] came from
+  std::vector<std::string> not_listed;  // arguments skipped because opts.cancelled said stop
 };
 // scan_paths() one argument at a time, so that every error names its argument.
+// opts.cancelled is asked before each argument too.
 Found scan_arguments(const std::vector<std::string>& paths, const ScanOptions& opts);
 // Session files of a sessions directory that its quarantine journal names
 // (for `walrepair --undo DIR`), as "<dir>/<file>", the file repaired last

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "cli.h"
+#include "tool_main.h"
 #include "walkit/value.h"
 
 namespace walkit::cli {
@@ -144,6 +145,25 @@ std::string notes_text(const ScanSet& set) {
   for (const std::string& s : set.skipped) out += "skipped: " + s + "\n";
   for (const std::string& s : set.stale_temps) out += "stale temporary: " + s + "\n";
   return out;
+}
+
+std::string with_interruption(std::string summary_line, const Interruption& i) {
+  if (!i) return summary_line;
+  JsonObject o;
+  o.str("interrupted", stop_signal_name(i.signo))
+      .num("examined", i.done)
+      .num("not_examined", i.not_examined);
+  if (!i.not_listed.empty()) {
+    std::string list = "[";
+    for (const std::string& a : i.not_listed)
+      list += (list.size() > 1 ? ", " : "") + json_string(a);
+    o.raw("not_listed", list + "]");
+  }
+  // summary_line is "{...}\n": the new keys go before its closing brace.
+  const std::string add = o.object();  // "{k: v, ...}"
+  size_t close = summary_line.rfind('}');
+  summary_line.insert(close, ", " + add.substr(1, add.size() - 2));
+  return summary_line;
 }
 
 // ---- walscan

@@ -78,7 +78,9 @@ static int tool_main(int argc, char** argv) {
   opts.merge_resumed = vm.count("merge-resumed") > 0;
   opts.dry_run = vm.count("dry-run") > 0;
 
+  opts.cancelled = stop_requested();  // a stop signal: no new file is started
   const CompactRun run = compact_paths(common.paths, opts);
+  const Interruption stopped = interruption(run.examined, run.not_examined);
 
   ExitStatus exit;
   ActionTally tally = compact_tally();
@@ -100,17 +102,19 @@ static int tool_main(int argc, char** argv) {
       std::cout << note_json(kSchema, s, "stale", "stale temporary");
     for (const auto& [path, e] : run.errors)
       std::cout << note_json(kSchema, path, "error", e.to_string());
-    std::cout << action_summary_json(kSchema, tally, opts.dry_run);
+    std::cout << with_interruption(action_summary_json(kSchema, tally, opts.dry_run), stopped);
   } else {
     std::cout << compact_table(run.reports, opts.dry_run);
     for (const std::string& s : run.skipped) std::cout << "skipped: " << s << "\n";
     for (const std::string& s : run.stale_temps) std::cout << "stale temporary: " << s << "\n";
     std::cout << action_summary_line(kTool.name, tally, opts.dry_run);
     for (const auto& [path, e] : run.errors) std::cerr << error_text(kTool.name, path, e);
+    std::cerr << interruption_text(kTool.name, stopped);
   }
   return exit.code();
 }
 
 int main(int argc, char** argv) {
-  return walkit::cli::run_tool("walcompact", argc, argv, tool_main);
+  return walkit::cli::run_tool("walcompact", argc, argv, tool_main,
+                               OnStopSignal::kStopBetweenFiles);
 }

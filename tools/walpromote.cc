@@ -43,7 +43,10 @@ static int tool_main(int argc, char** argv) {
   opts.min_age_s = vm["min-age"].as<Duration>().seconds;
   const bool print_json = common.json && !common.quiet;
 
-  const Found found = scan_arguments(common.paths, ScanOptions{});
+  const auto stop = stop_requested();
+  ScanOptions so;
+  so.cancelled = stop;
+  const Found found = scan_arguments(common.paths, so);
   ExitStatus exit;
   ActionTally tally = promote_tally();
   std::vector<PromoteReport> done;
@@ -55,7 +58,11 @@ static int tool_main(int argc, char** argv) {
     else if (!common.quiet)
       std::cerr << error_text(kTool.name, path, s);
   };
-  for (const FileScan& f : found.set.files) {
+  size_t examined = 0;
+  for (; examined < found.set.files.size(); ++examined) {
+    // Before each file, never inside one: each promotion is durable on its own.
+    if (stop()) break;
+    const FileScan& f = found.set.files[examined];
     // A file that already has its final name is not promote's business,
     // unless --repair may fold it (a closed session the reference reopened).
     if (f.kind == FileKind::kFinal && !(opts.repair_first && f.state == FileState::kCorrupt)) {
@@ -76,19 +83,23 @@ static int tool_main(int argc, char** argv) {
   for (size_t i = 0; i < found.set.errors.size(); ++i)
     error(found.error_args[i], found.set.errors[i]);
   tally.skipped = found.set.skipped.size();
+  const Interruption stopped = interruption(
+      examined, found.set.files.size() - examined + found.set.not_examined, found.not_listed);
 
   if (common.quiet) return exit.code();
   if (common.json) {
     for (const std::string& s : found.set.skipped) std::cout << skipped_json(kSchema, s);
-    std::cout << action_summary_json(kSchema, tally, opts.dry_run);
+    std::cout << with_interruption(action_summary_json(kSchema, tally, opts.dry_run), stopped);
   } else {
     std::cout << promote_table(done, opts.dry_run);
     for (const std::string& s : found.set.skipped) std::cout << "skipped: " << s << "\n";
     std::cout << action_summary_line(kTool.name, tally, opts.dry_run);
+    std::cerr << interruption_text(kTool.name, stopped);
   }
   return exit.code();
 }
 
 int main(int argc, char** argv) {
-  return walkit::cli::run_tool("walpromote", argc, argv, tool_main);
+  return walkit::cli::run_tool("walpromote", argc, argv, tool_main,
+                               OnStopSignal::kStopBetweenFiles);
 }

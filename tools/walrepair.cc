@@ -26,6 +26,7 @@ struct Run {
   RepairOptions opts;
   ExitStatus exit;
   ActionTally tally;
+  Interruption stopped;  // set when a stop signal ended the run early
   void error(const std::string& path, const Status& s) {
     ++tally.errors;
     exit.add(Verdict::kError);
@@ -40,8 +41,17 @@ struct Run {
 // --undo: file arguments are taken literally (they may no longer exist); a
 // directory stands for every session file its quarantine journal names.
 void undo(Run& run) {
+  const auto stop = stop_requested();
   std::vector<UndoReport> done;
-  for (const std::string& arg : run.common.paths) {
+  uint64_t examined = 0, not_examined = 0;
+  std::vector<std::string> not_listed;
+  const std::vector<std::string>& args = run.common.paths;
+  for (size_t a = 0; a < args.size(); ++a) {
+    const std::string& arg = args[a];
+    if (stop()) {  // the arguments left are never looked at
+      not_listed.assign(args.begin() + static_cast<std::ptrdiff_t>(a), args.end());
+      break;
+    }
     std::vector<std::string> files{arg};
     // A directory argument is followed even through a symlink, as for every
     // tool (walkit/scan.h); a file argument is taken literally.
@@ -53,7 +63,16 @@ void undo(Run& run) {
       }
       files = *sources;
     }
-    for (const std::string& f : files) {
+    for (size_t k = 0; k < files.size(); ++k) {
+      const std::string& f = files[k];
+      // Before each file, never inside one: each file's undo is durable on
+      // its own, and the newest-first order stops at a file boundary.
+      if (stop()) {
+        not_examined = files.size() - k;
+        not_listed.assign(args.begin() + static_cast<std::ptrdiff_t>(a) + 1, args.end());
+        break;
+      }
+      ++examined;
       auto r = undo_repairs(f, run.opts);
       if (!r.is_ok()) {
         run.error(f, r.status());
@@ -69,7 +88,9 @@ void undo(Run& run) {
       if (run.common.json && !run.common.quiet) std::cout << undo_json(*r, run.opts.dry_run);
       done.push_back(std::move(*r));
     }
+    if (not_examined || !not_listed.empty()) break;
   }
+  run.stopped = interruption(examined, not_examined, std::move(not_listed));
   if (run.common.quiet || run.common.json) return;
   std::cout << undo_table(done, run.opts.dry_run);
 }
@@ -80,9 +101,15 @@ void repair(Run& run) {
   ScanOptions so;
   so.verify = run.opts.salvage;
   so.max_line_bytes = run.opts.max_line_bytes;
+  const auto stop = stop_requested();
+  so.cancelled = stop;
   const Found found = scan_arguments(run.common.paths, so);
   std::vector<RepairReport> done;
-  for (const FileScan& f : found.set.files) {
+  size_t examined = 0;
+  for (; examined < found.set.files.size(); ++examined) {
+    // Before each file, never inside one: each repair is durable on its own.
+    if (stop()) break;
+    const FileScan& f = found.set.files[examined];
     // The tail check proved it closed; repair has nothing to do there (SPEC §5).
     if (f.state == FileState::kClosed) {
       ++run.tally.already_final;
@@ -101,6 +128,8 @@ void repair(Run& run) {
   for (size_t i = 0; i < found.set.errors.size(); ++i)
     run.error(found.error_args[i], found.set.errors[i]);
   run.tally.skipped = found.set.skipped.size();
+  run.stopped = interruption(examined, found.set.files.size() - examined + found.set.not_examined,
+                             found.not_listed);
   if (run.common.quiet) return;
   if (run.common.json) {
     for (const std::string& s : found.set.skipped) std::cout << skipped_json(kSchema, s);
@@ -127,7 +156,7 @@ static int tool_main(int argc, char** argv) {
   if (is_undo && (vm.count("salvage") || vm.count("quarantine-unrecoverable"))) {
     return usage_error(kTool.name, "--undo takes no --salvage or --quarantine-unrecoverable");
   }
-  Run run{common, {}, {}, is_undo ? undo_tally() : repair_tally()};
+  Run run{common, {}, {}, is_undo ? undo_tally() : repair_tally(), {}};
   run.opts.dry_run = vm.count("dry-run") > 0;
   run.opts.salvage = vm.count("salvage") > 0;
   run.opts.quarantine_unrecoverable = vm.count("quarantine-unrecoverable") > 0;
@@ -139,12 +168,15 @@ static int tool_main(int argc, char** argv) {
   else
     repair(run);
   if (!common.quiet) {
-    std::cout << (common.json ? action_summary_json(kSchema, run.tally, run.opts.dry_run)
-                              : action_summary_line(kTool.name, run.tally, run.opts.dry_run));
+    std::cout << (common.json
+                      ? with_interruption(action_summary_json(kSchema, run.tally, run.opts.dry_run),
+                                          run.stopped)
+                      : action_summary_line(kTool.name, run.tally, run.opts.dry_run));
+    if (!common.json) std::cerr << interruption_text(kTool.name, run.stopped);
   }
   return run.exit.code();
 }
 
 int main(int argc, char** argv) {
-  return walkit::cli::run_tool("walrepair", argc, argv, tool_main);
+  return walkit::cli::run_tool("walrepair", argc, argv, tool_main, OnStopSignal::kStopBetweenFiles);
 }

@@ -1,9 +1,10 @@
 // walscan — which sessions need attention (SPEC §5–6). Read-only: takes no
 // lock beyond the library's flock probe, writes nothing.
-#include "tool_main.h"
+#include <algorithm>
 #include <iostream>
 
 #include "cli.h"
+#include "tool_main.h"
 #include "walkit/digest.h"
 
 namespace po = boost::program_options;
@@ -47,7 +48,10 @@ static int tool_main(int argc, char** argv) {
   // A digest reads every byte anyway: the state it is listed with is the
   // one --verify finds, so a corrupt closed file is never listed as closed.
   opts.verify = vm.count("verify") > 0 || digests;
+  const auto stop = stop_requested();
+  opts.cancelled = stop;  // a stop signal: the report covers the files scanned so far
   const Found found = scan_arguments(common.paths, opts);
+  uint64_t done = found.set.files.size(), not_examined = found.set.not_examined;
 
   ScanTally tally;
   ExitStatus exit;
@@ -68,6 +72,21 @@ static int tool_main(int argc, char** argv) {
   // Digests are computed for the listed files only: a read of every byte each.
   std::vector<std::string> digest_of(listed.size());
   for (size_t i = 0; digests && i < listed.size(); ++i) {
+    if (stop()) {
+      // Stopped before this file's digest: the report covers the files
+      // digested so far (--digest lists every file, so they are files 0..i-1).
+      not_examined += listed.size() - i;
+      done = i;
+      listed.resize(i);
+      digest_of.resize(i);
+      ScanTally digested;
+      for (const FileScan* f : listed) digested.add(*f);
+      tally.files = digested.files;
+      std::copy(std::begin(digested.by_state), std::end(digested.by_state), tally.by_state);
+      tally.torn_bytes = digested.torn_bytes;
+      tally.oldest_crashed_age_s = digested.oldest_crashed_age_s;
+      break;
+    }
     auto d = session_digest(listed[i]->path);
     if (d.is_ok()) {
       digest_of[i] = d->hex;
@@ -77,8 +96,11 @@ static int tool_main(int argc, char** argv) {
     }
   }
   if (common.quiet) return exit.code();
+  const Interruption intr = interruption(done, not_examined, found.not_listed);
   if (prom) {
     std::cout << scan_prom(tally);
+    // A comment line: the gauges cover only the files scanned before the stop.
+    if (intr) std::cout << "# " << interruption_text(kTool.name, intr);
   } else if (common.json) {
     for (size_t i = 0; i < listed.size(); ++i) {
       std::string line = scan_json(*listed[i]);
@@ -93,7 +115,7 @@ static int tool_main(int argc, char** argv) {
       std::cout << note_json("walscan/1", found.error_args[i], "error",
                              found.set.errors[i].to_string());
     }
-    std::cout << scan_summary_json(tally);
+    std::cout << with_interruption(scan_summary_json(tally), intr);
   } else {
     if (digests) {
       for (size_t i = 0; i < listed.size(); ++i) {
@@ -108,10 +130,11 @@ static int tool_main(int argc, char** argv) {
   if (!common.json) {
     for (const Status& e : found.set.errors)
       std::cerr << kTool.name << ": " << e.to_string() << "\n";
+    std::cerr << interruption_text(kTool.name, intr);
   }
   return exit.code();
 }
 
 int main(int argc, char** argv) {
-  return walkit::cli::run_tool("walscan", argc, argv, tool_main);
+  return walkit::cli::run_tool("walscan", argc, argv, tool_main, OnStopSignal::kStopBetweenFiles);
 }

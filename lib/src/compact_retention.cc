@@ -335,14 +335,25 @@ CompactRun compact_paths(const std::vector<std::string>& paths, const CompactOpt
   // Folding writes the quarantine journal: one writer keeps its lines in order.
   if (opts.merge_resumed) workers = 1;
   std::atomic<size_t> next{0};
+  // The stop check comes before an index is taken: every index taken is
+  // finished, so the files done are a prefix of `todo` whatever the schedule.
   auto work = [&] {
-    for (size_t i = next++; i < todo.size(); i = next++) results[i] = compact_file(todo[i], opts);
+    while (!(opts.cancelled && opts.cancelled())) {
+      size_t i = next++;
+      if (i >= todo.size()) return;
+      results[i] = compact_file(todo[i], opts);
+    }
   };
   std::vector<std::thread> pool;
   for (size_t k = 1; k < workers; ++k) pool.emplace_back(work);
   work();
   for (auto& t : pool) t.join();
   for (size_t i = 0; i < todo.size(); ++i) {
+    if (!results[i]) {
+      ++run.not_examined;
+      continue;
+    }
+    ++run.examined;
     Result<CompactReport>& r = *results[i];
     if (r.is_ok()) {
       run.reports.push_back(std::move(*r));

@@ -420,14 +420,24 @@ ScanSet scan_paths(const std::vector<std::string>& paths, const ScanOptions& opt
   size_t workers = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 8);
   workers = std::min(workers, std::max<size_t>(1, todo.size() / 64));
   std::atomic<size_t> next{0};
+  // The stop check comes before an index is taken, so the files scanned are
+  // always a prefix of `todo`, whatever the schedule.
   auto work = [&] {
-    for (size_t i = next++; i < todo.size(); i = next++) results[i] = scan_file(todo[i], opts);
+    while (!(opts.cancelled && opts.cancelled())) {
+      size_t i = next++;
+      if (i >= todo.size()) return;
+      results[i] = scan_file(todo[i], opts);
+    }
   };
   std::vector<std::thread> pool;
   for (size_t k = 1; k < workers; ++k) pool.emplace_back(work);
   work();
   for (auto& t : pool) t.join();
   for (size_t i = 0; i < todo.size(); ++i) {
+    if (!results[i]) {
+      ++out.not_examined;
+      continue;
+    }
     Result<FileScan>& r = *results[i];
     if (r.is_ok()) {
       out.files.push_back(std::move(*r));

@@ -37,6 +37,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -83,6 +84,11 @@ struct CompactOptions {
   size_t max_line_bytes = kDefaultMaxLineBytes;
   FileSystem* fs = nullptr;  // null: default_fs()
   unsigned threads = 0;      // compact_paths workers; 0: one per core (at most 8)
+  // compact_paths asks before it starts each file (never in the middle of
+  // one: each file's change is atomic and durable on its own); true: no
+  // further file is started (CompactRun::not_examined counts them). Null:
+  // never. Called from every worker thread.
+  std::function<bool()> cancelled = nullptr;
 };
 
 struct CompactReport {
@@ -109,6 +115,10 @@ struct CompactRun {
   std::vector<std::pair<std::string, Status>> errors;  // (path or argument, error)
   std::vector<std::string> skipped;      // "path: reason" (symlinks, not session files)
   std::vector<std::string> stale_temps;  // temporaries still there at the end
+  // Files never started because opts.cancelled said stop; they are in none
+  // of the lists above. The files done are always the first ones in path order.
+  uint64_t not_examined = 0;
+  uint64_t examined = 0;  // files started: each is in reports, skipped or errors
 };
 // Every argument: a session file, or a sessions directory whose session
 // files the operation applies to (rewrite: closed plain files, and partials

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -54,6 +55,10 @@ struct ScanOptions {
   size_t max_line_bytes = kDefaultMaxLineBytes;
   FileSystem* fs = nullptr;  // null: default_fs()
   int64_t now_unix_s = 0;    // for age_s; 0: the current time
+  // scan_paths asks before it starts each file (never in the middle of one);
+  // true: no further file is started (ScanSet::not_examined counts them).
+  // Null: never. May be called from several threads at once.
+  std::function<bool()> cancelled = nullptr;
 };
 
 struct FileScan {
@@ -98,6 +103,9 @@ struct ScanSet {
   // "<id>.jsonl" exists too (a crash mid-archive: the plain file is the
   // session; the next archive/unarchive removes the redundant copy).
   std::vector<std::string> stale_temps;
+  // Session files found but never scanned because opts.cancelled said stop;
+  // they are in none of the lists above.
+  uint64_t not_examined = 0;
 };
 ScanSet scan_paths(const std::vector<std::string>& paths, const ScanOptions& opts = {});
 
