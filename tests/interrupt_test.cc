@@ -267,7 +267,7 @@ BOOST_FIXTURE_TEST_CASE(walpromote_stops_after_the_first_promotion, Fx) {
   if (!have_strace()) return;
   for (int n = 1; n <= kFiles; ++n) spit(at(partial(n)), whole(n));  // crashed, no torn tail
   auto before = snapshot();
-  Outcome o = traced("walpromote", {"--json", dir}, "renameat2:signal=INT:when=1");
+  Outcome o = traced("walpromote", {"--json", "--min-age", "0s", dir}, "renameat2:signal=INT:when=1");
   check_exit(o, SIGINT);
   auto after = snapshot();
   // The first session is sealed (whole records, then a trailer counting 2) under its final name.
