@@ -122,7 +122,7 @@ cmd_sanitize() {
   # LeakSanitizer stops the world with ptrace, which cannot work in a process
   # that strace already traces: the tests that run the tools under strace run
   # with leak detection off (ASan and UBSan stay on), the rest with it on.
-  local under_strace='^(kernel_fault_test|kill_syscall_test|tool_kill_test)$' rc=0
+  local under_strace='^(interrupt_test|kernel_fault_test|kill_syscall_test|tool_kill_test)$' rc=0
   ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}" \
     ctest --test-dir build-asan --output-on-failure -j2 -E "$under_strace" || rc=1
   step "Running the tests that use strace under ASan+UBSan, leak detection off"
