@@ -88,16 +88,23 @@ struct Fx {
     test::TracedRun run;
     std::string out, err;
   };
-  Outcome traced(const std::string& tool, std::vector<std::string> args,
-                 const std::string& inject) {
+  // Runs `tool args` under strace with each of `injects` ("<call>:signal=...").
+  Outcome traced_all(const std::string& tool, std::vector<std::string> args,
+                     const std::vector<std::string>& injects) {
     std::vector<std::string> argv{test::tool_path(tool)};
     argv.insert(argv.end(), args.begin(), args.end());
+    std::vector<std::string> options;
+    for (const std::string& i : injects) options.insert(options.end(), {"-e", "inject=" + i});
     const std::string out = tmp.file("stdout"), err = tmp.file("stderr");
     Outcome o;
-    o.run = test::run_traced(argv, {"-e", "inject=" + inject}, "", "", out, err);
+    o.run = test::run_traced(argv, options, "", "", out, err);
     o.out = slurp(out);
     o.err = slurp(err);
     return o;
+  }
+  Outcome traced(const std::string& tool, std::vector<std::string> args,
+                 const std::string& inject) {
+    return traced_all(tool, std::move(args), {inject});
   }
 };
 
@@ -166,6 +173,22 @@ void check_interrupted(const Value& summary, const char* sig, int64_t examined,
   BOOST_TEST(num(summary, "not_examined") == not_examined);
 }
 
+// A run stopped by `sig` after files 1..done (named by `name`): files after
+// them are as in `before`, and the NDJSON report lists exactly the done ones.
+// Returns the report for the caller's own checks.
+Report check_stopped_after(const Fx& f, const Fx::Outcome& o,
+                           const std::map<std::string, std::string>& before, int done,
+                           const char* sig, std::string (*name)(int) = partial) {
+  auto after = f.snapshot();
+  for (int n = done + 1; n <= kFiles; ++n) BOOST_TEST(after[name(n)] == before.at(name(n)));
+  Report r = report_of(o.out);
+  std::vector<std::string> paths;
+  for (int n = 1; n <= done; ++n) paths.push_back(f.at(name(n)));
+  BOOST_TEST(r.paths == paths, o.out);
+  check_interrupted(r.summary, sig, done, kFiles - done);
+  return r;
+}
+
 // ---------------------------------------------------------------------------
 
 BOOST_FIXTURE_TEST_CASE(walrepair_sigint_finishes_the_first_file_and_starts_no_other, Fx) {
@@ -181,14 +204,9 @@ BOOST_FIXTURE_TEST_CASE(walrepair_sigint_finishes_the_first_file_and_starts_no_o
     if (e.path().extension() == ".bin") quarantined |= slurp(e.path().string()) == kTorn;
   }
   BOOST_TEST(quarantined);
-  // The others were never touched.
-  auto after = snapshot();
-  for (int n = 2; n <= kFiles; ++n) BOOST_TEST(after[partial(n)] == before[partial(n)]);
-  BOOST_TEST(after.size() == before.size());
-  // The report is valid NDJSON and lists exactly the file done.
-  Report r = report_of(o.out);
-  BOOST_TEST(r.paths == std::vector<std::string>{at(partial(1))}, o.out);
-  check_interrupted(r.summary, "SIGINT", 1, kFiles - 1);
+  BOOST_TEST(snapshot().size() == before.size());
+  // The others were never touched; the report is valid NDJSON and lists exactly the file done.
+  Report r = check_stopped_after(*this, o, before, 1, "SIGINT");
   BOOST_TEST(num(r.summary, "cut_torn_tail") == 1);
 }
 
@@ -212,11 +230,7 @@ BOOST_FIXTURE_TEST_CASE(walrepair_sigterm_exits_143, Fx) {
   Outcome o = traced("walrepair", {"--json", dir}, "ftruncate:signal=TERM:when=1");
   check_exit(o, SIGTERM);
   BOOST_TEST(slurp(at(partial(1))) == whole(1));
-  auto after = snapshot();
-  for (int n = 2; n <= kFiles; ++n) BOOST_TEST(after[partial(n)] == before[partial(n)]);
-  Report r = report_of(o.out);
-  BOOST_TEST(r.paths == std::vector<std::string>{at(partial(1))}, o.out);
-  check_interrupted(r.summary, "SIGTERM", 1, kFiles - 1);
+  check_stopped_after(*this, o, before, 1, "SIGTERM");
 }
 
 // A signal that arrives while a file is in progress lets that file finish:
@@ -232,11 +246,7 @@ BOOST_FIXTURE_TEST_CASE(walrepair_signal_inside_a_file_lets_that_file_finish, Fx
   check_exit(o, SIGINT);
   BOOST_TEST(slurp(at(partial(1))) == whole(1));
   BOOST_TEST(slurp(at(partial(2))) == whole(2));
-  auto after = snapshot();
-  for (int n = 3; n <= kFiles; ++n) BOOST_TEST(after[partial(n)] == before[partial(n)]);
-  Report r = report_of(o.out);
-  BOOST_TEST((r.paths == std::vector<std::string>{at(partial(1)), at(partial(2))}), o.out);
-  check_interrupted(r.summary, "SIGINT", 2, kFiles - 2);
+  check_stopped_after(*this, o, before, 2, "SIGINT");
 }
 
 // --undo over a directory goes newest repair first: the signal at the first
@@ -278,13 +288,8 @@ BOOST_FIXTURE_TEST_CASE(walpromote_stops_after_the_first_promotion, Fx) {
   BOOST_TEST_REQUIRE(last.is_ok(), sealed);
   BOOST_TEST(str(*last, "record_type") == "trailer");
   BOOST_TEST(num(*last, "final_chunk_count") == 2);
-  for (int n = 2; n <= kFiles; ++n) {
-    BOOST_TEST(after[partial(n)] == before[partial(n)]);
-    BOOST_TEST(after.count(final_name(n)) == 0u);
-  }
-  Report r = report_of(o.out);
-  BOOST_TEST(r.paths == std::vector<std::string>{at(partial(1))}, o.out);
-  check_interrupted(r.summary, "SIGINT", 1, kFiles - 1);
+  for (int n = 2; n <= kFiles; ++n) BOOST_TEST(after.count(final_name(n)) == 0u);
+  Report r = check_stopped_after(*this, o, before, 1, "SIGINT");
   BOOST_TEST(num(r.summary, "seal_and_rename") == 1);
 }
 
@@ -301,11 +306,8 @@ BOOST_FIXTURE_TEST_CASE(walcompact_stops_after_the_first_rewrite, Fx) {
   check_exit(o, SIGINT);
   auto after = snapshot();
   BOOST_TEST(after[final_name(1)] == whole(1) + trailer(2));  // the writer's own spelling
-  for (int n = 2; n <= kFiles; ++n) BOOST_TEST(after[final_name(n)] == before[final_name(n)]);
-  BOOST_TEST(after.size() == before.size());  // no temporary left
-  Report r = report_of(o.out);
-  BOOST_TEST(r.paths == std::vector<std::string>{at(final_name(1))}, o.out);
-  check_interrupted(r.summary, "SIGINT", 1, kFiles - 1);
+  BOOST_TEST(after.size() == before.size());                  // no temporary left
+  Report r = check_stopped_after(*this, o, before, 1, "SIGINT", final_name);
   BOOST_TEST(num(r.summary, "rewritten") == 1);
 }
 
@@ -341,11 +343,10 @@ BOOST_FIXTURE_TEST_CASE(walcompact_on_several_threads_reports_a_prefix, Fx) {
 BOOST_FIXTURE_TEST_CASE(walscan_json_stays_valid_when_interrupted, Fx) {
   if (!have_strace()) return;
   torn_partials();
+  auto before = snapshot();
   Outcome o = traced("walscan", {"--json", dir}, "flock:signal=INT:when=1");
   check_exit(o, SIGINT);
-  Report r = report_of(o.out);
-  BOOST_TEST(r.paths == std::vector<std::string>{at(partial(1))}, o.out);
-  check_interrupted(r.summary, "SIGINT", 1, kFiles - 1);
+  Report r = check_stopped_after(*this, o, before, 1, "SIGINT");
   BOOST_TEST(num(r.summary, "crashed") == 1);
   BOOST_TEST(num(r.summary, "files") == 1);
 }
@@ -395,14 +396,11 @@ BOOST_FIXTURE_TEST_CASE(sigterm_after_sigint_kills_at_once, Fx) {
   if (!have_strace()) return;
   torn_partials();
   auto before = snapshot();
-  std::vector<std::string> argv{test::tool_path("walrepair"), "--json", dir};
-  const std::string out = tmp.file("stdout");
-  test::TracedRun run = test::run_traced(
-      argv, {"-e", "inject=fdatasync:signal=INT:when=1", "-e", "inject=lseek:signal=TERM:when=2"},
-      "", "", out);
-  BOOST_TEST_REQUIRE(WIFSIGNALED(run.status), "not killed: status " << run.status);
-  BOOST_TEST(WTERMSIG(run.status) == SIGTERM);
-  BOOST_TEST(slurp(out).empty());
+  Outcome o = traced_all("walrepair", {"--json", dir},
+                         {"fdatasync:signal=INT:when=1", "lseek:signal=TERM:when=2"});
+  BOOST_TEST_REQUIRE(WIFSIGNALED(o.run.status), "not killed: status " << o.run.status);
+  BOOST_TEST(WTERMSIG(o.run.status) == SIGTERM);
+  BOOST_TEST(o.out.empty(), o.out);
   BOOST_TEST((snapshot() == before));
 }
 
