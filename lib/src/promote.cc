@@ -36,6 +36,13 @@ int64_t age_seconds(int64_t mtime_ns, int64_t now_unix_s) {
   return now - mtime_ns / 1000000000;
 }
 
+PromoteReport in_flight(PromoteReport rep) {
+  rep.before = FileState::kInFlight;
+  rep.action = PromoteAction::kSkippedInFlight;
+  rep.detail = "locked by a live writer; untouched";
+  return rep;
+}
+
 // The report for a partial too recent to touch: its state from a read-only
 // look (a live writer's lock still says in_flight).
 Result<PromoteReport> too_recent(FileSystem& fs, PromoteReport rep, int64_t age,
@@ -43,10 +50,7 @@ Result<PromoteReport> too_recent(FileSystem& fs, PromoteReport rep, int64_t age,
   detail::LockedFile f;
   WALKIT_RETURN_IF_ERROR(detail::open_locked(fs, rep.path, false, &f));
   if (f.locked_by_other) {
-    rep.before = FileState::kInFlight;
-    rep.action = PromoteAction::kSkippedInFlight;
-    rep.detail = "locked by a live writer; untouched";
-    return rep;
+    return in_flight(std::move(rep));
   }
   auto an = detail::analyze(fs, f.fd, rep.path, kDefaultMaxLineBytes);
   if (!an.is_ok()) return an.status();
@@ -93,10 +97,7 @@ Result<PromoteReport> promote_file(const std::string& path, const PromoteOptions
   detail::LockedFile f;
   WALKIT_RETURN_IF_ERROR(detail::open_locked(fs, path, !opts.dry_run, &f));
   if (f.locked_by_other) {
-    rep.before = FileState::kInFlight;
-    rep.action = PromoteAction::kSkippedInFlight;
-    rep.detail = "locked by a live writer; untouched";
-    return rep;
+    return in_flight(std::move(rep));
   }
   auto an = detail::analyze(fs, f.fd, path, kDefaultMaxLineBytes);
   if (!an.is_ok()) return an.status();
@@ -136,15 +137,12 @@ Result<PromoteReport> promote_file(const std::string& path, const PromoteOptions
       return rep;
   }
   // The archive "<id>.jsonl.zst" is the closed session as much as "<id>.jsonl".
-  for (const std::string& closed :
-       {rep.final_path, dir_name(path) + "/" + archive_name(name->id)}) {
-    auto there = path_exists(fs, closed);
-    if (!there.is_ok()) return there.status();
-    if (*there) {
-      rep.action = PromoteAction::kConflict;
-      rep.detail = closed + " already exists; nothing replaced";
-      return rep;
-    }
+  auto closed = closed_session_path(fs, dir_name(path), name->id);
+  if (!closed.is_ok()) return closed.status();
+  if (*closed) {
+    rep.action = PromoteAction::kConflict;
+    rep.detail = **closed + " already exists; nothing replaced";
+    return rep;
   }
   rep.detail = rep.action == PromoteAction::kSealAndRename
                    ? "sealed with " + std::to_string(rep.chunks) + " recovered chunks, renamed"

@@ -265,13 +265,11 @@ Result<std::unique_ptr<Writer>> Writer::create(WriterOptions opts) {
   WALKIT_RETURN_IF_ERROR(make_dirs(fs, impl->dir, 0700));
   // An archive is the closed session too: a second "<id>.jsonl" beside it
   // would make two closed sessions of one id.
-  for (const std::string& closed : {impl->final_path, impl->dir + "/" + archive_name(impl->id)}) {
-    auto there = path_exists(fs, closed);
-    if (!there.is_ok()) return there.status();
-    if (*there) {
-      return Status(Code::kAlreadyExists,
-                    closed + " already exists: session " + impl->id + " was closed");
-    }
+  auto closed = closed_session_path(fs, impl->dir, impl->id);
+  if (!closed.is_ok()) return closed.status();
+  if (*closed) {
+    return Status(Code::kAlreadyExists,
+                  **closed + " already exists: session " + impl->id + " was closed");
   }
   auto fd = fs.open(impl->partial, OpenFlags::kWrite | OpenFlags::kCreateExcl | OpenFlags::kAppend, 0600);
   if (!fd.is_ok()) {
@@ -341,11 +339,9 @@ Result<std::unique_ptr<Writer>> Writer::resume(ResumeOptions opts, ResumeReport*
   if (!before->is_regular()) {
     return Status(Code::kInvalidArgument, path + ": not a regular file (symlinks are never followed)");
   }
-  for (const std::string& closed : {impl->final_path, impl->dir + "/" + archive_name(impl->id)}) {
-    auto there = path_exists(fs, closed);
-    if (!there.is_ok()) return there.status();
-    if (*there) return Status(Code::kAlreadyExists, closed + " already exists: session was closed");
-  }
+  auto closed = closed_session_path(fs, impl->dir, impl->id);
+  if (!closed.is_ok()) return closed.status();
+  if (*closed) return Status(Code::kAlreadyExists, **closed + " already exists: session was closed");
   auto fd = fs.open(path, OpenFlags::kRead | OpenFlags::kWrite | OpenFlags::kAppend);
   if (!fd.is_ok()) return fd.status();
   impl->fd = *fd;

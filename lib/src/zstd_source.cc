@@ -115,6 +115,16 @@ std::string archive_name(std::string_view id) {
   return std::string(id) + std::string(kArchiveSuffix);
 }
 
+Result<std::optional<std::string>> closed_session_path(FileSystem& fs, const std::string& dir,
+                                                       std::string_view id) {
+  for (const std::string& closed : {dir + "/" + final_name(id), dir + "/" + archive_name(id)}) {
+    auto there = path_exists(fs, closed);
+    if (!there.is_ok()) return there.status();
+    if (*there) return std::optional<std::string>(closed);
+  }
+  return std::optional<std::string>();
+}
+
 namespace detail {
 
 std::unique_ptr<ByteSource> zstd_source_reporting(std::unique_ptr<ByteSource> compressed,

@@ -54,6 +54,12 @@ std::unique_ptr<ByteSource> zstd_source(std::unique_ptr<ByteSource> compressed, 
 // True when `file_name` ends in kArchiveSuffix.
 bool is_archive_name(std::string_view file_name);
 std::string archive_name(std::string_view id);  // "<id>.jsonl.zst"
+// The closed file of session `id` in `dir`, "<id>.jsonl" or its archive
+// (either is the closed session), when one exists; nullopt when neither
+// does. A probe that fails for another reason than "no such file" is an
+// error, never read as absent.
+Result<std::optional<std::string>> closed_session_path(FileSystem& fs, const std::string& dir,
+                                                       std::string_view id);
 
 struct ArchiveOptions {
   FileSystem* fs = nullptr;  // null: default_fs()
