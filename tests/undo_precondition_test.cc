@@ -272,6 +272,54 @@ BOOST_AUTO_TEST_CASE(a_torn_journal_line_and_the_copy_it_named_are_reported) {
   BOOST_TEST(read(b) == b_cut);
 }
 
+BOOST_AUTO_TEST_CASE(a_torn_line_inside_the_journal_is_reported_like_a_torn_last_line) {
+  const std::string a = "a.jsonl.__partial__", b = "b.jsonl.__partial__",
+                    c = "c.jsonl.__partial__";
+  write_file(a, H + C(0) + C(1).substr(0, 25));
+  BOOST_TEST_REQUIRE(repair_file(path(a)).is_ok());
+  const std::string one_line = read(kJournal);
+  write_file(b, H + C(0) + C(1).substr(0, 30));
+  BOOST_TEST_REQUIRE(repair_file(path(b)).is_ok());
+  // A crash tore b's journal line (20 bytes reached the disk); a later
+  // repair of c ended it with its own line's newline (keeps never fuse).
+  const std::string torn = read(kJournal).substr(one_line.size(), 20);
+  write_file(kJournal, one_line + torn);
+  write_file(c, H + C(0) + C(1).substr(0, 27));
+  BOOST_TEST_REQUIRE(repair_file(path(c)).is_ok());
+  const std::string journal = read(kJournal);
+  BOOST_TEST_REQUIRE(journal.substr(0, one_line.size() + torn.size() + 1) ==
+                     one_line + torn + "\n");  // line 2 is the torn one, line 3 c's
+  const std::string b_cut = read(b);
+
+  auto u = undo_repairs(path(b));
+  BOOST_TEST_REQUIRE(u.is_ok(), u.status().to_string());
+  BOOST_TEST(u->unaccounted);
+  BOOST_TEST(u->runs == 0u);
+  std::string notes;
+  for (const std::string& n : u->notes) notes += n + "\n";
+  BOOST_TEST(notes.find("journal.jsonl line 2 is torn (20 bytes") != std::string::npos, notes);
+  BOOST_TEST(read(b) == b_cut);
+  // c's run, after the torn line, is whole: undone, with no note about a
+  // torn line (its 20 bytes, {"source": "b.jsonl., cannot be c's).
+  auto uc = undo_repairs(path(c));
+  BOOST_TEST_REQUIRE(uc.is_ok(), uc.status().to_string());
+  BOOST_TEST(uc->runs == 1u);
+  for (const std::string& n : uc->notes) BOOST_TEST(n.find("torn") == std::string::npos, n);
+  BOOST_TEST(read(c) == H + C(0) + C(1).substr(0, 27));
+  // The tool: the note on stdout and exit 4 for b (nothing to restore,
+  // bytes left unaccounted for).
+  test::ToolRun r = test::run_tool("walrepair", {"--undo", "--json", path(b)});
+  BOOST_TEST(r.exit_code == 4, r.out);
+  BOOST_TEST(r.out.find("journal.jsonl line 2 is torn") != std::string::npos, r.out);
+  // The same from a directory run (one journal read for every file): a is
+  // restored, b's torn line reported; exit 1 | 4.
+  test::ToolRun all = test::run_tool("walrepair", {"--undo", "--json", dir()});
+  BOOST_TEST(all.exit_code == 5, all.out);
+  BOOST_TEST(all.out.find("journal.jsonl line 2 is torn") != std::string::npos, all.out);
+  BOOST_TEST(read(a) == H + C(0) + C(1).substr(0, 25));
+  BOOST_TEST(read(b) == b_cut);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace

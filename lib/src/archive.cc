@@ -213,8 +213,10 @@ Result<ArchiveReport> run(FileSystem& fs, const Move& m, const ArchiveOptions& o
   auto back = read_all(plain_source(fs, tmp_fd, m.compress, m.tmp), m.tmp, std::nullopt);
   if (!back.is_ok()) return back.status();
   if (!(*back == *content)) {
-    return Status(Code::kCorruption, m.tmp + ": read back as " + std::to_string(back->length) +
-                                         " bytes that differ from " + m.src + "; nothing replaced");
+    // The storage did not keep what was written: an I/O fault, not damage
+    // in the session (which was read whole and sound above).
+    return Status(Code::kIoError, m.tmp + ": read back as " + std::to_string(back->length) +
+                                      " bytes that differ from " + m.src + "; nothing replaced");
   }
   WALKIT_RETURN_IF_ERROR(check_unchanged(fs, s, m.src));
   Status r = fs.rename_noreplace(m.tmp, m.dst);

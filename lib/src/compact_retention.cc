@@ -134,6 +134,15 @@ Result<CompactReport> archive_outcome(const Result<ArchiveReport>& r, CompactAct
       rep.detail = "locked by a live writer; untouched";
       return rep;
     }
+    // Damage in the file acted on (a corrupt closed session, a damaged
+    // archive) is the file's state, as walscan reports it: refused, exit 4,
+    // never an operational error. (A temp that reads back wrong is kIoError.)
+    if (r.status().code() == Code::kCorruption) {
+      rep.action = CompactAction::kRefused;
+      rep.before = FileState::kCorrupt;
+      rep.detail = r.status().message() + "; untouched";
+      return rep;
+    }
     if (r.status().code() != Code::kFailedPrecondition) return r.status();
     rep.action = CompactAction::kRefused;
     rep.detail = r.status().message();

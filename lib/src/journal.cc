@@ -200,6 +200,7 @@ struct QuarantineBatch::Impl {
     uint64_t lines = 0;      // lines consumed
     std::string tail;        // the last bytes before parsed_to, to recognise the file
     std::string torn;        // bytes after parsed_to when last read
+    std::vector<detail::TornJournalLine> torn_inside;  // cut-short lines before parsed_to
     std::unordered_map<std::string, std::vector<Value>> by_source;
   };
   std::unordered_map<std::string, Journal> journals;  // by journal path
@@ -222,10 +223,12 @@ namespace {
 constexpr size_t kTailCheck = 64;
 
 // Parses the whole lines of `text` (which starts at byte `base` of the
-// journal, line `line_no` + 1), calling `keep` for each object; stops at
-// the torn remainder. Returns the bytes consumed, or kCorruption.
+// journal, line `line_no` + 1), calling `keep` for each object and `torn`
+// for each cut-short line a later newline ended; stops at the torn
+// remainder. Returns the bytes consumed, or kCorruption.
 Result<size_t> parse_lines(std::string_view text, const std::string& journal, uint64_t line_no,
-                           const std::function<void(Value)>& keep) {
+                           const std::function<void(Value)>& keep,
+                           const std::function<void(TornJournalLine)>& torn) {
   size_t pos = 0;
   while (pos < text.size()) {
     size_t nl = text.find('\n', pos);
@@ -239,6 +242,7 @@ Result<size_t> parse_lines(std::string_view text, const std::string& journal, ui
         // fuses lines): never acted on, since a keep returns only once its
         // line is whole and durable.
         if (line.back() != '}') {
+          torn(TornJournalLine{line_no, std::string(line)});
           pos = nl + 1;
           continue;
         }
@@ -253,7 +257,8 @@ Result<size_t> parse_lines(std::string_view text, const std::string& journal, ui
 }
 
 Result<std::vector<Value>> batch_journal_lines(FileSystem& fs, const std::string& journal,
-                                               const std::string& source, std::string* torn_last) {
+                                               const std::string& source, std::string* torn_last,
+                                               std::vector<TornJournalLine>* torn_inside) {
   auto& cache = g_batch->journals;
   auto fd = fs.open(journal, OpenFlags::kRead | OpenFlags::kNonBlock);
   if (!fd.is_ok()) {
@@ -298,7 +303,7 @@ Result<std::vector<Value>> batch_journal_lines(FileSystem& fs, const std::string
       auto used = parse_lines(fresh, journal, j.lines, [&](Value v) {
         const std::string* src = journal_str(v, "source");
         if (src) j.by_source[*src].push_back(std::move(v));
-      });
+      }, [&](TornJournalLine t) { j.torn_inside.push_back(std::move(t)); });
       if (!used.is_ok()) {
         cache.erase(journal);  // lines before the bad one were kept: start over next time
         s = used.status();
@@ -309,6 +314,7 @@ Result<std::vector<Value>> batch_journal_lines(FileSystem& fs, const std::string
         j.tail = consumed.substr(consumed.size() - std::min(consumed.size(), kTailCheck));
         j.torn = fresh.substr(*used);
         if (torn_last) *torn_last = j.torn;
+        if (torn_inside) *torn_inside = j.torn_inside;
         auto it = j.by_source.find(source);
         if (it != j.by_source.end()) out = it->second;
       }
@@ -354,11 +360,13 @@ void note_copy(const std::string& qdir, const std::string& name) {
 }
 
 Result<std::vector<Value>> journal_lines(FileSystem& fs, const std::string& qdir,
-                                         const std::string& source, std::string* torn_last) {
+                                         const std::string& source, std::string* torn_last,
+                                         std::vector<TornJournalLine>* torn_inside) {
   if (torn_last) torn_last->clear();
+  if (torn_inside) torn_inside->clear();
   WALKIT_RETURN_IF_ERROR(check_quarantine_dir(fs, qdir));
   const std::string journal = qdir + "/journal.jsonl";
-  if (g_batch) return batch_journal_lines(fs, journal, source, torn_last);
+  if (g_batch) return batch_journal_lines(fs, journal, source, torn_last, torn_inside);
   auto text = read_file(fs, journal);
   if (!text.is_ok()) {
     if (text.status().code() == Code::kNotFound) return std::vector<Value>{};
@@ -368,10 +376,23 @@ Result<std::vector<Value>> journal_lines(FileSystem& fs, const std::string& qdir
   auto used = parse_lines(*text, journal, 0, [&](Value v) {
     const std::string* src = journal_str(v, "source");
     if (src && *src == source) out.push_back(std::move(v));
+  }, [&](TornJournalLine t) {
+    if (torn_inside) torn_inside->push_back(std::move(t));
   });
   if (!used.is_ok()) return used.status();
   if (torn_last) *torn_last = text->substr(*used);
   return out;
+}
+
+bool torn_line_may_name(std::string_view bytes, const std::string& source) {
+  // Every line is written starting {"source": "<name>", ...; a torn one is
+  // some prefix of such a line. It may be source's when it agrees with
+  // source's start as far as either goes.
+  std::string mine = "{\"source\": ";
+  append_python_json_string(mine, source);
+  mine += ',';
+  const size_t n = std::min(bytes.size(), mine.size());
+  return bytes.substr(0, n) == std::string_view(mine).substr(0, n);
 }
 
 std::string run_of(const Value& line) {

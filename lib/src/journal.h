@@ -42,10 +42,20 @@ namespace walkit::detail {
 // A quarantine that is there but not a real directory (a symlink, say) is
 // kFailedPrecondition, as repair refuses to use it (check_quarantine_dir).
 // `torn_last`, when given, receives the journal's torn last line (bytes
-// after its last '\n'; empty when it ends cleanly).
+// after its last '\n'; empty when it ends cleanly); `torn_inside`, every
+// cut-short line a later line's '\n' ended (of any source: a torn line's
+// source may be cut too), in file order.
+struct TornJournalLine {
+  uint64_t line = 0;  // 1-based line number in the journal
+  std::string bytes;  // without its '\n'
+};
 Result<std::vector<Value>> journal_lines(FileSystem& fs, const std::string& qdir,
                                          const std::string& source,
-                                         std::string* torn_last = nullptr);
+                                         std::string* torn_last = nullptr,
+                                         std::vector<TornJournalLine>* torn_inside = nullptr);
+// Whether a torn journal line (`bytes`, cut anywhere) may stand for a keep of
+// `source`: it names it, or it is cut before its "source" value ends.
+bool torn_line_may_name(std::string_view bytes, const std::string& source);
 
 
 // The names of the copies of `source` in `qdir` (quarantine_copy_source),

@@ -45,15 +45,21 @@ struct Journal {
 Result<Journal> journal_runs(FileSystem& fs, const std::string& qdir, const std::string& source,
                              UndoReport* rep) {
   std::string torn;
-  auto lines = detail::journal_lines(fs, qdir, source, &torn);
+  std::vector<detail::TornJournalLine> torn_inside;
+  auto lines = detail::journal_lines(fs, qdir, source, &torn, &torn_inside);
   if (!lines.is_ok()) return lines.status();
   Journal j;
-  // A torn last line that names this file, or whose "source" is cut too.
-  std::string mine = "\"source\": ";
-  append_python_json_string(mine, source);
-  const bool names_another = torn.rfind("{\"source\": \"", 0) == 0 &&
-                             torn.find("\", ", 12) != std::string::npos;  // its "source" is whole
-  if (!torn.empty() && (torn.find(mine) != std::string::npos || !names_another)) {
+  // Torn lines that name this file, or whose "source" is cut too: a keep
+  // was interrupted there (a later keep ended the line with its newline).
+  for (const detail::TornJournalLine& t : torn_inside) {
+    if (!detail::torn_line_may_name(t.bytes, source)) continue;
+    rep->notes.push_back(qdir + "/journal.jsonl line " + std::to_string(t.line) + " is torn (" +
+                         std::to_string(t.bytes.size()) +
+                         " bytes, ended by a later line): a keep was interrupted, and whatever it "
+                         "named is not restored");
+    rep->unaccounted = true;
+  }
+  if (!torn.empty() && detail::torn_line_may_name(torn, source)) {
     rep->notes.push_back(qdir + "/journal.jsonl ends in a torn line (" + std::to_string(torn.size()) +
                          " bytes, no newline): a keep was interrupted, and whatever it named is not restored");
     rep->unaccounted = true;

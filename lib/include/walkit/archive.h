@@ -77,9 +77,10 @@ struct ArchiveReport {
 };
 
 // closed "<id>.jsonl" -> "<id>.jsonl.zst"; verifies, then removes the plain
-// file. Errors: kLocked (a live writer), kFailedPrecondition (not a valid
-// closed session, or changed under us), kAlreadyExists (an archive with
-// different content exists), I/O.
+// file. Errors: kLocked (a live writer), kFailedPrecondition (not a closed
+// session, or changed under us), kCorruption (the session's bytes are
+// damaged: nothing written), kAlreadyExists (an archive with different
+// content exists), kIoError (including a temp that read back differently).
 Result<ArchiveReport> archive_session(const std::string& plain_path, const ArchiveOptions& = {});
 // "<id>.jsonl.zst" -> "<id>.jsonl" byte-identical; then removes the archive.
 // Errors as archive_session; kCorruption for a damaged archive.

@@ -1,0 +1,205 @@
+#define BOOST_TEST_MODULE tool_entries_test
+// Every tool gives the same answer for the same kind of directory entry
+// (issue 12): a sessions directory reached through a symlink is followed by
+// walscan (--prom too), walrepair, walpromote and walcompact; a FIFO or a
+// directory with a session name is skipped by each of them, never opened,
+// never an error; a damaged archive or a corrupt closed file is "corrupt"
+// (exit 4) in walcompact as in walscan, never an operational error (8).
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/test/unit_test.hpp>
+#include <string>
+#include <vector>
+
+#include "support/test_support.h"
+#include "tool_process.h"
+
+namespace {
+
+using walkit::test::DirFixture;
+using walkit::test::run_tool;
+using walkit::test::slurp;
+using walkit::test::testdata;
+
+const std::string kId1 = "00000000-0000-4000-8000-000000000001";  // rath: closed
+const std::string kId3 = "00000000-0000-4000-8000-000000000003";  // rath: crashed, 4 chunks
+const std::string kClosed = kId1 + ".jsonl";
+const std::string kPartial = kId3 + ".jsonl.__partial__";
+const std::string kTorn = "{\"type\": \"chunk\", \"ind";  // a torn last line (22 bytes)
+
+bool contains(const std::string& hay, const std::string& needle) {
+  return hay.find(needle) != std::string::npos;
+}
+
+struct Fixture : DirFixture {
+  // real/ holds the sessions; link -> real is what the tools are given.
+  Fixture() {
+    BOOST_REQUIRE(::mkdir(path("real").c_str(), 0700) == 0);
+    BOOST_REQUIRE(::symlink(path("real").c_str(), path("link").c_str()) == 0);
+  }
+  std::string rath(const std::string& name) const { return slurp(testdata("rath/" + name)); }
+  void age(const std::string& name) const {  // modified in 2020: old enough for every guard
+    std::string p = path(name);
+    struct timespec t[2] = {{1577836800, 0}, {1577836800, 0}};
+    BOOST_REQUIRE(::utimensat(AT_FDCWD, p.c_str(), t, AT_SYMLINK_NOFOLLOW) == 0);
+  }
+  void crashed_with_torn_tail() const {
+    write_file("real/" + kPartial, rath(kPartial) + kTorn);
+    age("real/" + kPartial);
+  }
+  std::string link() const { return path("link"); }
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(entries, Fixture)
+
+BOOST_AUTO_TEST_CASE(walscan_prom_counts_the_sessions_behind_a_symlinked_directory) {
+  crashed_with_torn_tail();
+  write_file("real/" + kClosed, rath(kClosed));
+  auto r = run_tool("walscan", {"--prom", link()});
+  BOOST_TEST(r.exit_code == 1);  // a crashed session needs recovery
+  BOOST_TEST(contains(r.out, "walkit_sessions{state=\"crashed\"} 1\n"), r.out);
+  BOOST_TEST(contains(r.out, "walkit_sessions{state=\"closed\"} 1\n"), r.out);
+  BOOST_TEST(contains(r.out, "walkit_torn_bytes_total " + std::to_string(kTorn.size()) + "\n"),
+             r.out);
+  BOOST_TEST(contains(r.out, "walkit_scan_errors 0\n"), r.out);
+}
+
+BOOST_AUTO_TEST_CASE(walrepair_repairs_inside_a_symlinked_directory) {
+  crashed_with_torn_tail();
+  auto r = run_tool("walrepair", {"--json", link()});
+  BOOST_TEST(r.exit_code == 1, r.out);
+  // The torn line is cut from the real file and kept in the real
+  // directory's quarantine; the link is still a link.
+  BOOST_TEST(read("real/" + kPartial) == rath(kPartial));
+  BOOST_TEST(exists("real/.quarantine/journal.jsonl"));
+  BOOST_TEST(exists("link/.quarantine/journal.jsonl"));  // the same directory, seen through the link
+  struct stat st;
+  BOOST_TEST_REQUIRE(::lstat(link().c_str(), &st) == 0);
+  BOOST_TEST(S_ISLNK(st.st_mode));
+  BOOST_TEST(contains(r.out, link() + "/" + kPartial), r.out);
+}
+
+BOOST_AUTO_TEST_CASE(walpromote_promotes_inside_a_symlinked_directory) {
+  write_file("real/" + kPartial, rath(kPartial));
+  age("real/" + kPartial);
+  auto r = run_tool("walpromote", {"--json", link()});
+  BOOST_TEST(r.exit_code == 1, r.out);
+  BOOST_TEST(!exists("real/" + kPartial));
+  BOOST_TEST(exists("real/" + kId3 + ".jsonl"));
+  BOOST_TEST(read("real/" + kId3 + ".jsonl").substr(0, rath(kPartial).size()) == rath(kPartial));
+}
+
+BOOST_AUTO_TEST_CASE(walcompact_archives_inside_a_symlinked_directory) {
+  write_file("real/" + kClosed, rath(kClosed));
+  age("real/" + kClosed);
+  auto r = run_tool("walcompact", {"--archive", "--older-than", "1d", link()});
+  BOOST_TEST(r.exit_code == 0, r.out);
+  BOOST_TEST(!exists("real/" + kClosed));
+  BOOST_TEST(exists("real/" + kId1 + ".jsonl.zst"));
+  BOOST_TEST(contains(r.out, "archived"), r.out);
+}
+
+BOOST_AUTO_TEST_CASE(fifos_and_directories_with_session_names_are_skipped_by_every_tool) {
+  const std::string fifo = kId1 + ".jsonl";  // closed names: every tool's candidates
+  const std::string sub = kId3 + ".jsonl";
+  const std::string partial_fifo = "00000000-0000-4000-8000-000000000005.jsonl.__partial__";
+  BOOST_REQUIRE(::mkfifo(path("real/" + fifo).c_str(), 0600) == 0);
+  BOOST_REQUIRE(::mkdir(path("real/" + sub).c_str(), 0700) == 0);
+  BOOST_REQUIRE(::mkfifo(path("real/" + partial_fifo).c_str(), 0600) == 0);
+  const std::vector<std::vector<std::string>> runs = {
+      {"walscan"},
+      {"walscan", "--verify"},
+      {"walrepair"},
+      {"walrepair", "-n"},
+      {"walpromote", "--min-age", "0s"},
+      {"walcompact"},
+      {"walcompact", "--archive", "--older-than", "0s"},
+      {"walcompact", "--prune-older-than", "0s", "--allow-zero-age"},
+  };
+  for (auto args : runs) {
+    const std::string tool = args[0];
+    args.erase(args.begin());
+    args.push_back(link());
+    BOOST_TEST_CONTEXT(tool << " " << args.front()) {
+      // A FIFO that was opened would block the tool forever: ctest's
+      // timeout would fail the test.
+      auto r = run_tool(tool, args);
+      BOOST_TEST(r.exit_code == 0, r.out);
+      for (const std::string& name : {fifo, sub}) {
+        BOOST_TEST(contains(r.out, "skipped: " + link() + "/" + name + ": not a regular file"),
+                   r.out);
+      }
+      // walcompact never considers partials (not its candidates, like a
+      // regular partial file); every other tool skips this FIFO by name.
+      if (tool != "walcompact") {
+        BOOST_TEST(
+            contains(r.out, "skipped: " + link() + "/" + partial_fifo + ": not a regular file"),
+            r.out);
+      }
+      BOOST_TEST(contains(r.out, "0 errors"), r.out);
+      struct stat st;
+      BOOST_TEST_REQUIRE(::lstat(path("real/" + fifo).c_str(), &st) == 0);
+      BOOST_TEST(S_ISFIFO(st.st_mode));
+      BOOST_TEST_REQUIRE(::lstat(path("real/" + sub).c_str(), &st) == 0);
+      BOOST_TEST(S_ISDIR(st.st_mode));
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_damaged_archive_is_refused_as_corrupt_by_unarchive_like_walscan) {
+  // Archive a reference-written closed session, then flip one byte in the
+  // middle of the archive: its frame checksum no longer matches.
+  write_file("real/" + kClosed, rath(kClosed));
+  age("real/" + kClosed);
+  auto a = run_tool("walcompact", {"--archive", "--older-than", "1d", path("real")});
+  BOOST_TEST_REQUIRE(a.exit_code == 0, a.out);
+  const std::string zst = "real/" + kId1 + ".jsonl.zst";
+  std::string bytes = read(zst);
+  bytes[bytes.size() / 2] ^= 0x5a;
+  write_file(zst, bytes);
+
+  auto scan = run_tool("walscan", {path("real")});
+  BOOST_TEST(scan.exit_code == 4, scan.out);
+  BOOST_TEST(contains(scan.out, "corrupt"), scan.out);
+  for (const std::string& arg : {path("real"), path(zst)}) {
+    BOOST_TEST_CONTEXT(arg) {
+      auto u = run_tool("walcompact", {"--unarchive", arg});
+      BOOST_TEST(u.exit_code == 4, u.out);  // was 8: an operational error
+      BOOST_TEST(contains(u.out, "refused  corrupt"), u.out);
+      BOOST_TEST(contains(u.out, "damaged archive"), u.out);
+      BOOST_TEST(contains(u.out, "0 errors"), u.out);
+      BOOST_TEST(read(zst) == bytes);  // kept as it is
+      BOOST_TEST(!exists("real/" + kClosed));
+      BOOST_TEST(!exists("real/" + kId1 + ".jsonl.__tmp__"));
+    }
+  }
+  auto j = run_tool("walcompact", {"--unarchive", "--json", path("real")});
+  BOOST_TEST(j.exit_code == 4, j.out);
+  BOOST_TEST(contains(j.out, "\"action\": \"refused\""), j.out);
+  BOOST_TEST(contains(j.out, "\"before\": \"corrupt\""), j.out);
+}
+
+BOOST_AUTO_TEST_CASE(a_corrupt_closed_file_is_refused_as_corrupt_by_archive) {
+  // A NUL inside a chunk line of a closed session: the trailer is intact,
+  // so only a full read (archive's strict check, walscan --verify) sees it.
+  std::string bytes = rath(kClosed);
+  const size_t at = bytes.find("\"kind\"");
+  BOOST_REQUIRE(at != std::string::npos);
+  bytes[at + 2] = '\0';
+  write_file("real/" + kClosed, bytes);
+  age("real/" + kClosed);
+  auto v = run_tool("walscan", {"--verify", path("real")});
+  BOOST_TEST(v.exit_code == 4, v.out);
+  auto a = run_tool("walcompact", {"--archive", "--older-than", "1d", path("real")});
+  BOOST_TEST(a.exit_code == 4, a.out);  // was 8
+  BOOST_TEST(contains(a.out, "refused  corrupt"), a.out);
+  BOOST_TEST(contains(a.out, "NUL byte"), a.out);
+  BOOST_TEST(read("real/" + kClosed) == bytes);
+  BOOST_TEST(!exists("real/" + kId1 + ".jsonl.zst"));
+  BOOST_TEST(!exists("real/" + kId1 + ".jsonl.__tmp__"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
