@@ -202,4 +202,51 @@ BOOST_AUTO_TEST_CASE(a_corrupt_closed_file_is_refused_as_corrupt_by_archive) {
   BOOST_TEST(!exists("real/" + kId1 + ".jsonl.__tmp__"));
 }
 
+BOOST_AUTO_TEST_CASE(a_partial_beside_its_closed_file_is_named_counted_and_left_alone) {
+  // rath 0001 is closed; a crashed partial of the same id (its first 600
+  // bytes: header, one chunk, 2 torn bytes) sits beside it, then beside
+  // its archive.
+  const std::string partial = kId1 + ".jsonl.__partial__";
+  const std::string head = rath(kClosed).substr(0, 600);
+  write_file("real/" + partial, head);
+  age("real/" + partial);
+  for (const bool archived : {false, true}) {
+    const std::string closed = kId1 + (archived ? ".jsonl.zst" : ".jsonl");
+    BOOST_TEST_CONTEXT(closed) {
+      if (archived) {
+        BOOST_TEST_REQUIRE(::rename(path("real/" + partial).c_str(), path("aside").c_str()) == 0);
+        age("real/" + kClosed);
+        auto a = run_tool("walcompact", {"--archive", "--older-than", "1d", path("real")});
+        BOOST_TEST_REQUIRE(a.exit_code == 0, a.out);
+        BOOST_TEST_REQUIRE(::rename(path("aside").c_str(), path("real/" + partial).c_str()) == 0);
+      } else {
+        write_file("real/" + kClosed, rath(kClosed));
+      }
+      auto t = run_tool("walscan", {link()});
+      BOOST_TEST(contains(t.out, closed + " exists too (the closed session of this id)"), t.out);
+      BOOST_TEST(contains(t.out, "; 1 partial beside a closed file of the same id\n"), t.out);
+      auto j = run_tool("walscan", {"--json", link()});
+      BOOST_TEST(contains(j.out, "\"closed_also\": \"" + link() + "/" + closed + "\""), j.out);
+      BOOST_TEST(contains(j.out, "\"id_conflicts\": 1}"), j.out);
+      auto p = run_tool("walscan", {"--prom", link()});
+      BOOST_TEST(contains(p.out, "\nwalkit_id_conflicts 1\n"), p.out);
+      // walpromote --repair neither cuts the torn tail nor renames: the
+      // closed file is the session, and the operator compares the two.
+      auto pr = run_tool("walpromote", {"--repair", "--min-age", "0s", link()});
+      BOOST_TEST(pr.exit_code == 4, pr.out);
+      BOOST_TEST(contains(pr.out, "conflict  crashed"), pr.out);
+      BOOST_TEST(contains(pr.out, "nothing repaired, nothing replaced"), pr.out);
+      BOOST_TEST(read("real/" + partial) == head);
+      BOOST_TEST(!exists("real/.quarantine"));
+    }
+  }
+  // Without the closed file the same partial is promoted as usual.
+  BOOST_TEST_REQUIRE(::unlink(path("real/" + kId1 + ".jsonl.zst").c_str()) == 0);
+  auto p = run_tool("walscan", {"--prom", link()});
+  BOOST_TEST(contains(p.out, "\nwalkit_id_conflicts 0\n"), p.out);
+  auto pr = run_tool("walpromote", {"--repair", "--min-age", "0s", link()});
+  BOOST_TEST(pr.exit_code == 1, pr.out);
+  BOOST_TEST(exists("real/" + kClosed));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -141,6 +141,7 @@ struct ScanTally {
   uint64_t torn_bytes = 0;
   int64_t oldest_crashed_age_s = 0;
   uint64_t errors = 0, skipped = 0, stale_temps = 0;
+  uint64_t id_conflicts = 0;  // partials whose id also has a closed file (FileScan::closed_also)
   void add(const FileScan& s);
 };
 std::string scan_json(const FileScan& s);

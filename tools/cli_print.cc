@@ -172,6 +172,7 @@ void ScanTally::add(const FileScan& s) {
   ++files;
   ++by_state[static_cast<int>(s.state)];
   torn_bytes += s.torn_bytes;
+  id_conflicts += !s.closed_also.empty();
   if (s.state == FileState::kCrashed)
     oldest_crashed_age_s = std::max(oldest_crashed_age_s, s.age_s);
 }
@@ -207,6 +208,7 @@ std::string scan_json(const FileScan& s) {
       .raw("problems", problems)
       .raw("notes", problems_json(s.notes))
       .boolean("reopened", s.reopened)
+      .raw("closed_also", s.closed_also.empty() ? "null" : json_string(s.closed_also))
       .str("why", s.why)
       .line();
 }
@@ -226,6 +228,7 @@ std::string scan_summary_json(const ScanTally& t) {
   return o.num("errors", t.errors)
       .num("skipped", t.skipped)
       .num("stale_temps", t.stale_temps)
+      .num("id_conflicts", t.id_conflicts)
       .line();
 }
 
@@ -245,8 +248,13 @@ std::string scan_summary_line(const ScanTally& t) {
   std::string out = "walscan: " + std::to_string(t.files) + " files:";
   for (int i = 0; i < ScanTally::kStateCount; ++i)
     out += std::string(i ? ", " : " ") + std::to_string(t.by_state[i]) + " " + state_name(i);
-  return out + "; " + std::to_string(t.skipped) + " skipped, " + std::to_string(t.errors) +
-         " errors, " + std::to_string(t.stale_temps) + " stale temporaries\n";
+  out += "; " + std::to_string(t.skipped) + " skipped, " + std::to_string(t.errors) + " errors, " +
+         std::to_string(t.stale_temps) + " stale temporaries";
+  if (t.id_conflicts) {
+    out += "; " + std::to_string(t.id_conflicts) + " partial" + (t.id_conflicts == 1 ? "" : "s") +
+           " beside a closed file of the same id";
+  }
+  return out + "\n";
 }
 
 std::string scan_prom(const ScanTally& t) {
@@ -270,6 +278,9 @@ std::string scan_prom(const ScanTally& t) {
   out += "walkit_scan_errors " + std::to_string(t.errors) + "\n";
   metric(out, "walkit_stale_temporaries", "Temporary files left by a crashed rewrite.");
   out += "walkit_stale_temporaries " + std::to_string(t.stale_temps) + "\n";
+  metric(out, "walkit_id_conflicts",
+         "Partial sessions whose id also has a closed file (walpromote reports a conflict).");
+  out += "walkit_id_conflicts " + std::to_string(t.id_conflicts) + "\n";
   return out;
 }
 

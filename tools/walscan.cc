@@ -85,6 +85,7 @@ static int tool_main(int argc, char** argv) {
       std::copy(std::begin(digested.by_state), std::end(digested.by_state), tally.by_state);
       tally.torn_bytes = digested.torn_bytes;
       tally.oldest_crashed_age_s = digested.oldest_crashed_age_s;
+      tally.id_conflicts = digested.id_conflicts;
       break;
     }
     auto d = session_digest(listed[i]->path);

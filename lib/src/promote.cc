@@ -43,10 +43,9 @@ PromoteReport in_flight(PromoteReport rep) {
   return rep;
 }
 
-// The report for a partial too recent to touch: its state from a read-only
-// look (a live writer's lock still says in_flight).
-Result<PromoteReport> too_recent(FileSystem& fs, PromoteReport rep, int64_t age,
-                                 const PromoteOptions& opts) {
+// A partial left untouched: its state from a read-only look, with `action`
+// (a live writer's lock still says in_flight).
+Result<PromoteReport> untouched(FileSystem& fs, PromoteReport rep, PromoteAction action) {
   detail::LockedFile f;
   WALKIT_RETURN_IF_ERROR(detail::open_locked(fs, rep.path, false, &f));
   if (f.locked_by_other) {
@@ -56,7 +55,16 @@ Result<PromoteReport> too_recent(FileSystem& fs, PromoteReport rep, int64_t age,
   if (!an.is_ok()) return an.status();
   rep.before = an->state;
   rep.chunks = an->summary.chunks;
-  rep.action = PromoteAction::kSkippedRecent;
+  rep.action = action;
+  return rep;
+}
+
+// The report for a partial too recent to touch.
+Result<PromoteReport> too_recent(FileSystem& fs, PromoteReport rep, int64_t age,
+                                 const PromoteOptions& opts) {
+  auto r = untouched(fs, std::move(rep), PromoteAction::kSkippedRecent);
+  if (!r.is_ok() || r->action != PromoteAction::kSkippedRecent) return r;
+  rep = std::move(*r);
   rep.detail = (age < 0 ? std::string("modified in the future (") + std::to_string(-age) +
                               " s ahead of this clock)"
                         : "modified " + std::to_string(age) + " s ago") +
@@ -85,6 +93,20 @@ Result<PromoteReport> promote_file(const std::string& path, const PromoteOptions
     if (!st.is_ok()) return st.status();
     const int64_t age = age_seconds(st->mtime_ns, opts.now_unix_s);
     if (age < opts.min_age_s) return too_recent(fs, rep, age, opts);
+  }
+  // A partial beside a closed file of its id: two files for one session.
+  // The closed one (an archive too) is the session; nothing is repaired or
+  // renamed, and the operator compares the two.
+  Result<std::optional<std::string>> closed = std::optional<std::string>();
+  if (name->kind == FileKind::kPartial) closed = closed_session_path(fs, dir_name(path), name->id);
+  if (!closed.is_ok()) return closed.status();
+  if (*closed) {
+    auto r = untouched(fs, std::move(rep), PromoteAction::kConflict);
+    if (r.is_ok() && r->action == PromoteAction::kConflict) {
+      r->detail = **closed + " already exists (the closed session of this id); nothing repaired, " +
+                  "nothing replaced";
+    }
+    return r;
   }
   if (opts.repair_first) {
     RepairOptions ro = opts.repair;
@@ -136,8 +158,8 @@ Result<PromoteReport> promote_file(const std::string& path, const PromoteOptions
       rep.detail = std::string(file_state_name(state)) + "; not promoted";
       return rep;
   }
-  // The archive "<id>.jsonl.zst" is the closed session as much as "<id>.jsonl".
-  auto closed = closed_session_path(fs, dir_name(path), name->id);
+  // Checked again under the lock: a closed file that appeared since.
+  closed = closed_session_path(fs, dir_name(path), name->id);
   if (!closed.is_ok()) return closed.status();
   if (*closed) {
     rep.action = PromoteAction::kConflict;

@@ -60,7 +60,19 @@ struct FdGuard {
   ~FdGuard() { (void)fs.close(fd); }
 };
 
+std::string state_why(const FileScan& s);
+
+// The state's reason, and for a partial the closed file its id also has.
 std::string why_of(const FileScan& s) {
+  std::string why = state_why(s);
+  if (!s.closed_also.empty()) {
+    why += (why.empty() ? "" : "; ") + base_name(s.closed_also) +
+           " exists too (the closed session of this id): walpromote will not replace it";
+  }
+  return why;
+}
+
+std::string state_why(const FileScan& s) {
   switch (s.state) {
     case FileState::kClosed: return "";
     case FileState::kInFlight: return "locked by a live writer";
@@ -313,6 +325,11 @@ Result<FileScan> scan_file(const std::string& path, const ScanOptions& opts) {
     if (!fold.is_ok()) return fold.status();
     s.reopened = not_reopened.empty() &&
                  (s.kind == FileKind::kPartial || last_summary.closed || !fold->new_trailer.empty());
+  }
+  if (s.kind == FileKind::kPartial) {
+    auto closed = closed_session_path(fs, dir_name(path), s.id);
+    if (!closed.is_ok()) return closed.status();
+    if (*closed) s.closed_also = **closed;
   }
   s.why = why_of(s);
   return s;

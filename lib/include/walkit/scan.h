@@ -86,6 +86,10 @@ struct FileScan {
   // counting only the second writer's chunks), and nothing else wrong with
   // it: walpromote --repair folds and closes it (repair.h).
   bool reopened = false;
+  // A partial whose id also has a closed file beside it ("<id>.jsonl" or its
+  // archive, the path here): two files for one session. walpromote will not
+  // replace the closed one (its action is "conflict"). Empty otherwise.
+  std::string closed_also;
   std::string why;                     // one line: why this state
 };
 
