@@ -5,9 +5,13 @@
 // directory with a session name is skipped by each of them, never opened,
 // never an error; a damaged archive or a corrupt closed file is "corrupt"
 // (exit 4) in walcompact as in walscan, never an operational error (8).
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
+#include <optional>
 #include <boost/test/unit_test.hpp>
 #include <string>
 #include <vector>
@@ -247,6 +251,112 @@ BOOST_AUTO_TEST_CASE(a_partial_beside_its_closed_file_is_named_counted_and_left_
   auto pr = run_tool("walpromote", {"--repair", "--min-age", "0s", link()});
   BOOST_TEST(pr.exit_code == 1, pr.out);
   BOOST_TEST(exists("real/" + kClosed));
+}
+
+BOOST_AUTO_TEST_CASE(a_newline_or_invalid_utf8_in_a_path_keeps_one_entry_per_line) {
+  // Two sessions directories whose names a table could not show as they
+  // are: one with a newline, one with a byte that is not UTF-8.
+  const std::string nl = "we\nird", bad = "bad\xff";
+  for (const std::string& d : {nl, bad}) {
+    BOOST_REQUIRE(::mkdir(path(d).c_str(), 0700) == 0);
+    write_file(d + "/" + kPartial, rath(kPartial));
+    BOOST_REQUIRE(::mkfifo(path(d + "/" + kClosed).c_str(), 0600) == 0);
+  }
+  auto t = run_tool("walscan", {path(bad), path(nl)});
+  BOOST_TEST(t.exit_code == 1, t.out);
+  const std::string shown_bad = path("bad\\xff"), shown_nl = path("we\\nird");
+  // Each row is one line: its state, and the path shown escaped before the why.
+  for (const std::string& shown_dir : {shown_bad, shown_nl}) {
+    const std::string cell = "  " + shown_dir + "/" + kPartial + "  no trailer\n";
+    const size_t at = t.out.find(cell);
+    BOOST_TEST_REQUIRE(at != std::string::npos, t.out);
+    const size_t start = t.out.rfind('\n', at) + 1;
+    BOOST_TEST(t.out.compare(start, 8, "crashed ") == 0, t.out);
+  }
+  BOOST_TEST(contains(t.out, "\nskipped: " + shown_nl + "/" + kClosed + ": not a regular file\n"),
+             t.out);
+  // Header, two rows, two skipped lines, the summary: six lines.
+  BOOST_TEST(std::count(t.out.begin(), t.out.end(), '\n') == 6, t.out);
+  // --json is exact: the newline is JSON's \n, the byte 0xff is \udcff
+  // (Python's surrogateescape: os.fsencode(json.loads(...)) gives it back).
+  auto j = run_tool("walscan", {"--json", path(bad), path(nl)});
+  BOOST_TEST(contains(j.out, "\"path\": \"" + path("bad\\udcff") + "/" + kPartial + "\""), j.out);
+  BOOST_TEST(contains(j.out, "\"path\": \"" + path("we\\nird") + "/" + kPartial + "\""), j.out);
+  BOOST_TEST(contains(j.out, "\"path\": \"" + path("bad\\udcff") + "/" + kClosed +
+                                 "\", \"skipped\": \"not a regular file\""),
+             j.out);
+  // Errors on stderr too: a missing path with a newline is one line.
+  const std::string err = path("stderr.txt");
+  {
+    walkit::test::ToolProcess p("walrepair", {path("no\nsuch")}, err);
+    p.close_stdin();
+    (void)p.read_rest();
+    BOOST_TEST(p.wait() == 8);
+  }
+  const std::string e = read("stderr.txt");
+  BOOST_TEST(std::count(e.begin(), e.end(), '\n') == 1, e);
+  BOOST_TEST(contains(e, path("no\\nsuch")), e);
+}
+
+// Runs `tool` (no path) in `cwd` with `home` as HOME (nullopt: unset) and
+// no OPENRATH_HOME; returns its stderr. The environment is restored after.
+std::string default_dir_stderr(Fixture& f, const std::string& tool, const std::string& cwd,
+                               const std::optional<std::string>& home) {
+  const char* h = std::getenv("HOME");
+  const char* o = std::getenv("OPENRATH_HOME");
+  const std::optional<std::string> saved_home = h ? std::optional<std::string>(h) : std::nullopt;
+  const std::optional<std::string> saved_oh = o ? std::optional<std::string>(o) : std::nullopt;
+  char was[4096];
+  BOOST_REQUIRE(::getcwd(was, sizeof was) != nullptr);
+  BOOST_REQUIRE(::chdir(cwd.c_str()) == 0);
+  ::unsetenv("OPENRATH_HOME");
+  if (home) {
+    ::setenv("HOME", home->c_str(), 1);
+  } else {
+    ::unsetenv("HOME");
+  }
+  const std::string err = f.path("stderr.txt");
+  ::unlink(err.c_str());
+  {
+    walkit::test::ToolProcess p(tool, {}, err);
+    p.close_stdin();
+    (void)p.read_rest();
+    (void)p.wait();
+  }
+  if (saved_home) ::setenv("HOME", saved_home->c_str(), 1); else ::unsetenv("HOME");
+  if (saved_oh) ::setenv("OPENRATH_HOME", saved_oh->c_str(), 1);
+  BOOST_REQUIRE(::chdir(was) == 0);
+  return f.exists("stderr.txt") ? f.read("stderr.txt") : "";
+}
+
+BOOST_AUTO_TEST_CASE(the_default_directory_says_where_it_came_from_when_it_may_surprise) {
+  // HOME unset (a service started without one): the passwd home is used, as
+  // the reference's Path.home() does, and the tool says so.
+  struct passwd* pw = ::getpwuid(::getuid());
+  BOOST_TEST_REQUIRE(pw != nullptr);
+  std::string pw_home = pw->pw_dir;
+  while (pw_home.size() > 1 && pw_home.back() == '/') pw_home.pop_back();
+  const std::string from_passwd = (pw_home == "/" ? "" : pw_home) + "/.openrath/sessions";
+  for (const std::string& tool : {"walscan", "walrepair", "walpromote", "walcompact"}) {
+    BOOST_TEST_CONTEXT(tool) {
+      const std::string e = default_dir_stderr(*this, tool, dir(), std::nullopt);
+      BOOST_TEST(contains(e, tool + ": no path given: the default sessions directory is " +
+                                 from_passwd + ", from the passwd home of uid " +
+                                 std::to_string(::getuid()) + " (HOME is unset)"),
+                 e);
+    }
+  }
+  // HOME set, but no sessions directory there: named, with its source.
+  BOOST_REQUIRE(::mkdir(path("home").c_str(), 0700) == 0);
+  std::string e = default_dir_stderr(*this, "walscan", dir(), path("home"));
+  BOOST_TEST(contains(e, "walscan: no path given: the default sessions directory is " +
+                             path("home") + "/.openrath/sessions, from $HOME, and it does not exist"),
+             e);
+  // HOME set and the directory there: nothing to explain.
+  BOOST_REQUIRE(::mkdir(path("home/.openrath").c_str(), 0700) == 0);
+  BOOST_REQUIRE(::mkdir(path("home/.openrath/sessions").c_str(), 0700) == 0);
+  e = default_dir_stderr(*this, "walscan", dir(), path("home"));
+  BOOST_TEST(e.empty(), e);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

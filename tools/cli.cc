@@ -184,7 +184,7 @@ const char kExitLegend[] =
 }  // namespace
 
 int usage_error(const char* tool, const std::string& message) {
-  std::cerr << tool << ": " << message << "\nTry '" << tool << " --help'.\n";
+  std::cerr << tool << ": " << shown(message) << "\nTry '" << tool << " --help'.\n";
   return kExitUsage;
 }
 
@@ -238,10 +238,20 @@ std::optional<int> parse_command_line(int argc, char** argv, const ToolInfo& too
   if (common->paths.empty()) {
     // Where the reference would raise (OPENRATH_HOME names a file, an
     // unknown ~user, a symlink loop), there is no directory to work on.
-    auto dir = default_sessions_dir();
+    std::string how;
+    auto dir = default_sessions_dir(&how);
     if (!dir.is_ok()) {
-      if (!common->quiet) std::cerr << tool.name << ": " << dir.status().message() << "\n";
+      if (!common->quiet) std::cerr << tool.name << ": " << shown(dir.status().message()) << "\n";
       return kExitOperational;
+    }
+    // Where the default came from, when it may surprise: a service started
+    // without HOME (its passwd home may be "/"), or a directory that is not
+    // there (the run then reports it as an error, exit 8).
+    const bool missing = default_fs().lstat(*dir).status().code() == Code::kNotFound;
+    if (!common->quiet && (missing || how.find("HOME is unset") != std::string::npos)) {
+      std::cerr << tool.name << ": no path given: the default sessions directory is "
+                << shown(*dir) << ", from " << how << (missing ? ", and it does not exist" : "")
+                << " (name a directory, or set OPENRATH_HOME)\n";
     }
     common->paths.push_back(std::move(*dir));
   }

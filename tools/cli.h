@@ -121,7 +121,16 @@ Found scan_arguments(const std::vector<std::string>& paths, const ScanOptions& o
 Result<std::vector<std::string>> quarantined_sources(const std::string& sessions_dir);
 
 // ---- printers (cli_print.cc). Every JSON object is one line ending in '\n'.
-std::string json_string(std::string_view s);  // a JSON literal; non-UTF-8 bytes become U+FFFD
+// A JSON literal. A byte that is not valid UTF-8 (a file name may hold
+// any) becomes "\udcXX", as Python's surrogateescape decodes it: json.loads
+// then os.fsencode give the exact bytes back.
+std::string json_string(std::string_view s);
+// Text for a terminal or a log line: control bytes (a newline in a file
+// name, say), DEL and bytes that are not valid UTF-8 are written as \n, \t,
+// \r or \xHH, so one entry is one line. (--json is exact.)
+std::string shown(std::string_view s);
+// "<what>: <shown(entry)>\n": the skipped/stale lines under a table.
+std::string entry_line(std::string_view what, std::string_view entry);
 // {"schema": .., "path": .., <key>: <text>}: errors ("error") and skipped paths ("skipped").
 std::string note_json(const char* schema, const std::string& path, const char* key,
                       const std::string& text);

@@ -37,8 +37,12 @@ class Table {
   Table(std::vector<std::string> header, std::vector<bool> right) : right_(std::move(right)) {
     rows_.push_back({std::move(header), {}});
   }
-  void row(std::vector<std::string> cells) { rows_.push_back({std::move(cells), {}}); }
-  void note(std::string line) { rows_.back().notes.push_back(std::move(line)); }
+  // Cells and notes are shown(): a newline in a path cannot break the table.
+  void row(std::vector<std::string> cells) {
+    for (std::string& c : cells) c = shown(c);
+    rows_.push_back({std::move(cells), {}});
+  }
+  void note(const std::string& line) { rows_.back().notes.push_back(shown(line)); }
   std::string render() const {
     std::vector<size_t> width(right_.size(), 0);
     for (const Row& r : rows_) {
@@ -110,18 +114,71 @@ ActionTally tally_of(std::initializer_list<const char*> names) {
 }  // namespace
 
 std::string json_string(std::string_view s) {
-  std::string clean;
+  std::string out;
   size_t bad = 0;
-  // NUL is valid UTF-8 and escapes fine; anything else invalid becomes U+FFFD.
+  // NUL is valid UTF-8 and escapes fine (the check stops at it: go on).
+  out += '"';
+  auto valid_run = [&](std::string_view run) {
+    std::string q;
+    append_python_json_string(q, run);
+    out.append(q, 1, q.size() - 2);  // without its quotes
+  };
   while (!valid_utf8_no_nul(s, &bad)) {
-    clean.append(s.substr(0, bad));
-    clean += s[bad] == '\0' ? std::string(1, '\0') : std::string("\xEF\xBF\xBD");
+    valid_run(s.substr(0, bad));
+    if (s[bad] == '\0') {
+      out += "\\u0000";
+    } else {
+      static const char* hex = "0123456789abcdef";
+      const unsigned char b = static_cast<unsigned char>(s[bad]);
+      out += "\\udc";
+      out += hex[b >> 4];
+      out += hex[b & 15];
+    }
     s.remove_prefix(bad + 1);
   }
-  clean.append(s);
-  std::string out;
-  append_python_json_string(out, clean);
+  valid_run(s);
+  out += '"';
   return out;
+}
+
+std::string shown(std::string_view s) {
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  size_t bad = 0;
+  auto escape = [&](unsigned char b) {
+    if (b == '\n') {
+      out += "\\n";
+    } else if (b == '\t') {
+      out += "\\t";
+    } else if (b == '\r') {
+      out += "\\r";
+    } else {
+      out += "\\x";
+      out += hex[b >> 4];
+      out += hex[b & 15];
+    }
+  };
+  auto text = [&](std::string_view run) {  // valid UTF-8: only control bytes to escape
+    for (char c : run) {
+      const unsigned char b = static_cast<unsigned char>(c);
+      if (b < 0x20 || b == 0x7f) {
+        escape(b);
+      } else {
+        out += c;
+      }
+    }
+  };
+  while (!valid_utf8_no_nul(s, &bad)) {
+    text(s.substr(0, bad));
+    escape(static_cast<unsigned char>(s[bad]));
+    s.remove_prefix(bad + 1);
+  }
+  text(s);
+  return out;
+}
+
+std::string entry_line(std::string_view what, std::string_view entry) {
+  return std::string(what) + ": " + shown(entry) + "\n";
 }
 
 std::string note_json(const char* schema, const std::string& path, const char* key,
@@ -131,7 +188,7 @@ std::string note_json(const char* schema, const std::string& path, const char* k
 
 std::string error_text(const char* tool, const std::string& path, const Status& s) {
   const bool named = path.empty() || s.message().find(path) != std::string::npos;
-  return std::string(tool) + ": " + (named ? "" : path + ": ") + s.to_string() + "\n";
+  return std::string(tool) + ": " + shown((named ? "" : path + ": ") + s.to_string()) + "\n";
 }
 
 std::string skipped_json(const char* schema, const std::string& entry) {
@@ -142,8 +199,8 @@ std::string skipped_json(const char* schema, const std::string& entry) {
 
 std::string notes_text(const ScanSet& set) {
   std::string out;
-  for (const std::string& s : set.skipped) out += "skipped: " + s + "\n";
-  for (const std::string& s : set.stale_temps) out += "stale temporary: " + s + "\n";
+  for (const std::string& s : set.skipped) out += entry_line("skipped", s);
+  for (const std::string& s : set.stale_temps) out += entry_line("stale temporary", s);
   return out;
 }
 

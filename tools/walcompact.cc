@@ -105,8 +105,8 @@ static int tool_main(int argc, char** argv) {
     std::cout << with_interruption(action_summary_json(kSchema, tally, opts.dry_run), stopped);
   } else {
     std::cout << compact_table(run.reports, opts.dry_run);
-    for (const std::string& s : run.skipped) std::cout << "skipped: " << s << "\n";
-    for (const std::string& s : run.stale_temps) std::cout << "stale temporary: " << s << "\n";
+    for (const std::string& s : run.skipped) std::cout << entry_line("skipped", s);
+    for (const std::string& s : run.stale_temps) std::cout << entry_line("stale temporary", s);
     std::cout << action_summary_line(kTool.name, tally, opts.dry_run);
     for (const auto& [path, e] : run.errors) std::cerr << error_text(kTool.name, path, e);
     std::cerr << interruption_text(kTool.name, stopped);

@@ -92,7 +92,7 @@ static int tool_main(int argc, char** argv) {
     std::cout << with_interruption(action_summary_json(kSchema, tally, opts.dry_run), stopped);
   } else {
     std::cout << promote_table(done, opts.dry_run);
-    for (const std::string& s : found.set.skipped) std::cout << "skipped: " << s << "\n";
+    for (const std::string& s : found.set.skipped) std::cout << entry_line("skipped", s);
     std::cout << action_summary_line(kTool.name, tally, opts.dry_run);
     std::cerr << interruption_text(kTool.name, stopped);
   }

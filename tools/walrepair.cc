@@ -82,7 +82,7 @@ void undo(Run& run) {
       // Quarantined bytes no journal line accounts for: left where they are.
       if (r->unaccounted) run.exit.add(Verdict::kLeftDamaged);
       if (!run.common.quiet && !run.common.json) {
-        for (const std::string& n : r->notes) std::cerr << kTool.name << ": " << f << ": " << n << "\n";
+        for (const std::string& n : r->notes) std::cerr << kTool.name << ": " << shown(f + ": " + n) << "\n";
       }
       run.tally.add(undo_action(*r), r->changed);
       if (run.common.json && !run.common.quiet) std::cout << undo_json(*r, run.opts.dry_run);
@@ -135,7 +135,7 @@ void repair(Run& run) {
     for (const std::string& s : found.set.skipped) std::cout << skipped_json(kSchema, s);
   } else {
     std::cout << repair_table(done, run.opts.dry_run);
-    for (const std::string& s : found.set.skipped) std::cout << "skipped: " << s << "\n";
+    for (const std::string& s : found.set.skipped) std::cout << entry_line("skipped", s);
   }
 }
 }  // namespace

@@ -93,7 +93,7 @@ static int tool_main(int argc, char** argv) {
       digest_of[i] = d->hex;
     } else {
       if (d.status().code() != Code::kCorruption) exit.add(Verdict::kError);
-      if (!common.quiet) std::cerr << kTool.name << ": " << d.status().to_string() << "\n";
+      if (!common.quiet) std::cerr << kTool.name << ": " << shown(d.status().to_string()) << "\n";
     }
   }
   if (common.quiet) return exit.code();
@@ -130,7 +130,7 @@ static int tool_main(int argc, char** argv) {
   }
   if (!common.json) {
     for (const Status& e : found.set.errors)
-      std::cerr << kTool.name << ": " << e.to_string() << "\n";
+      std::cerr << kTool.name << ": " << shown(e.to_string()) << "\n";
     std::cerr << interruption_text(kTool.name, intr);
   }
   return exit.code();

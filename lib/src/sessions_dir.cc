@@ -412,8 +412,9 @@ Status stat_error(const std::string& what, const Status& s) {
 
 }  // namespace
 
-Result<std::string> default_sessions_dir() {
+Result<std::string> default_sessions_dir(std::string* how) {
   FileSystem& fs = default_fs();
+  std::string rule;
   const char* raw = std::getenv("OPENRATH_HOME");
   const std::string value = python_strip(raw ? raw : "");
   PurePath config;
@@ -433,6 +434,7 @@ Result<std::string> default_sessions_dir() {
       return Status(Code::kFailedPrecondition, what + " exists but is not a directory");
     }
     config = std::move(*resolved);
+    rule = "OPENRATH_HOME";
   } else {
     auto cwd = fs.current_dir();
     if (!cwd.is_ok()) return cwd.status();
@@ -446,6 +448,7 @@ Result<std::string> default_sessions_dir() {
       auto resolved = resolve(fs, local, local.str());
       if (!resolved.is_ok()) return resolved.status();
       config = std::move(*resolved);
+      rule = "./.openrath in the working directory";
     } else {
       std::optional<PurePath> home = path_expanduser(pure_path("~"));  // Path.home()
       if (!home) {
@@ -455,9 +458,13 @@ Result<std::string> default_sessions_dir() {
       }
       config = std::move(*home);
       config.parts.emplace_back(".openrath");
+      rule = std::getenv("HOME") ? std::string("$HOME")
+                                 : "the passwd home of uid " + std::to_string(::getuid()) +
+                                       " (HOME is unset)";
     }
   }
   config.parts.emplace_back("sessions");
+  if (how) *how = rule;
   return config.str();
 }
 

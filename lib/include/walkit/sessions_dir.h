@@ -46,6 +46,10 @@ namespace walkit {
 // Reads the environment, the passwd database and the file system (lstat,
 // stat, readlink, getcwd through default_fs()); follows symlinks on purpose,
 // unlike the tools' file handling.
-Result<std::string> default_sessions_dir();
+// `how`, when given, receives which rule chose the directory, for messages:
+// "OPENRATH_HOME", "./.openrath in the working directory", "$HOME", or
+// "the passwd home of uid N (HOME is unset)" (rule 3 without $HOME: a
+// service started without one, whose passwd home may be "/").
+Result<std::string> default_sessions_dir(std::string* how = nullptr);
 
 }  // namespace walkit
