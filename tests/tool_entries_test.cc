@@ -298,6 +298,36 @@ BOOST_AUTO_TEST_CASE(a_newline_or_invalid_utf8_in_a_path_keeps_one_entry_per_lin
   BOOST_TEST(contains(e, path("no\\nsuch")), e);
 }
 
+BOOST_AUTO_TEST_CASE(names_with_a_session_suffix_but_no_id_are_listed_by_every_tool) {
+  for (const std::string& n : {".jsonl", ".jsonl.__partial__", ".jsonl.zst"}) {
+    write_file("real/" + n, rath(kClosed));
+  }
+  // Any other stem is a session, as for the reference loader.
+  write_file("real/not-an-id.jsonl", rath(kClosed));
+  const std::vector<std::vector<std::string>> runs = {
+      {"walscan"},          {"walrepair"},
+      {"walpromote", "--min-age", "0s"}, {"walcompact"},
+      {"walcompact", "--unarchive"},
+  };
+  for (auto args : runs) {
+    const std::string tool = args[0];
+    args.erase(args.begin());
+    args.push_back(link());
+    BOOST_TEST_CONTEXT(tool << " " << args.front()) {
+      auto r = run_tool(tool, args);
+      BOOST_TEST(r.exit_code == 0, r.out);
+      for (const std::string& n : {".jsonl", ".jsonl.__partial__", ".jsonl.zst"}) {
+        BOOST_TEST(contains(r.out, "skipped: " + link() + "/" + n + ": not a valid session id\n"),
+                   r.out);
+      }
+      BOOST_TEST(contains(r.out, " 3 skipped, 0 errors"), r.out);
+    }
+  }
+  auto all = run_tool("walscan", {"--all", link()});
+  BOOST_TEST(contains(all.out, "closed       4     3     0  1274"), all.out);
+  BOOST_TEST(contains(all.out, link() + "/not-an-id.jsonl"), all.out);
+}
+
 // Runs `tool` (no path) in `cwd` with `home` as HOME (nullopt: unset) and
 // no OPENRATH_HOME; returns its stderr. The environment is restored after.
 std::string default_dir_stderr(Fixture& f, const std::string& tool, const std::string& cwd,

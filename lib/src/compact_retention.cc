@@ -332,6 +332,8 @@ CompactRun compact_paths(const std::vector<std::string>& paths, const CompactOpt
           temps.push_back(arg + "/" + n);
         } else if (auto sn = parse_session_name(n); sn && applies(*sn, opts)) {
           todo.push_back(arg + "/" + n);
+        } else if (misnamed_session(n)) {
+          run.skipped.push_back(arg + "/" + n + ": not a valid session id");
         }
       }
     }
@@ -372,6 +374,7 @@ CompactRun compact_paths(const std::vector<std::string>& paths, const CompactOpt
       run.errors.emplace_back(todo[i], r.status());
     }
   }
+  std::sort(run.skipped.begin(), run.skipped.end());
   std::sort(temps.begin(), temps.end());
   for (const std::string& t : temps) {
     if (fs.lstat(t).is_ok()) run.stale_temps.push_back(t);

@@ -335,6 +335,14 @@ Result<FileScan> scan_file(const std::string& path, const ScanOptions& opts) {
   return s;
 }
 
+bool misnamed_session(std::string_view n) {
+  auto ends_with = [n](std::string_view suf) {
+    return n.size() >= suf.size() && n.substr(n.size() - suf.size()) == suf;
+  };
+  return (ends_with(kFinalSuffix) || ends_with(kPartialSuffix) || ends_with(kArchiveSuffix)) &&
+         !parse_session_name(n);
+}
+
 Argument classify_argument(FileSystem& fs, const std::string& arg) {
   Argument a;
   auto st = fs.lstat(arg);
@@ -422,8 +430,7 @@ ScanSet scan_paths(const std::vector<std::string>& paths, const ScanOptions& opt
         out.stale_temps.push_back(arg + "/" + n);
       } else if (session) {
         todo.push_back(arg + "/" + n);
-      } else if (ends_with(n, kFinalSuffix) || ends_with(n, kPartialSuffix) ||
-                 ends_with(n, kArchiveSuffix)) {
+      } else if (misnamed_session(n)) {
         // Named like a session but not one: listed, so it is never silently missed.
         out.skipped.push_back(arg + "/" + n + ": not a valid session id");
       }  // anything else is not ours: ignored

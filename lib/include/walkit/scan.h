@@ -130,4 +130,10 @@ Argument classify_argument(FileSystem& fs, const std::string& arg);
 // EISDIR, ENXIO). Empty when `s` is a real error. One rule for every tool.
 std::string skip_reason(const Status& s);
 
+// A directory entry named like a session file (it ends in ".jsonl",
+// ".jsonl.__partial__" or ".jsonl.zst") that is none (an empty stem, say):
+// every tool lists it as skipped, "not a valid session id", so it is never
+// missed in silence.
+bool misnamed_session(std::string_view file_name);
+
 }  // namespace walkit
