@@ -7,7 +7,7 @@
 #   ./walkit.sh sanitize  install (+ clang), build build-asan/ with ASan+UBSan, run ctest there
 #   ./walkit.sh fuzz [S]  install (+ clang), build build-fuzz/ (libFuzzer), run each target S s (60)
 #   ./walkit.sh coverage  install (+ gcovr), build build-cov/ with gcov, run ctest, report lib/ coverage
-#   ./walkit.sh long      every reliability tier at full size (hours; see README "Reliability")
+#   ./walkit.sh long      every reliability tier at full size (hours; see docs/reliability.md)
 #
 # Needs root or sudo only when a Debian package is missing. Environment:
 #   WALKIT_JOBS   parallel build jobs (default: number of CPUs)

@@ -61,7 +61,7 @@ Run read_all(std::string_view bytes, ReadMode mode, size_t max_line, size_t buff
   Record r;
   for (;;) {
     auto more = reader.next(&r);
-    if (!more.is_ok()) {
+    if (!more.ok()) {
       run.status = more.status();
       break;
     }
@@ -242,7 +242,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const size_t big = size_t{256} << 10;
 
   Run skip = read_all(bytes, ReadMode::kSkipCorrupt, max_line, buffer, id);
-  FUZZ_CHECK(skip.status.is_ok(), "skip-corrupt failed: " + skip.status.to_string());
+  FUZZ_CHECK(skip.status.ok(), "skip-corrupt failed: " + skip.status.to_string());
   check_run(bytes, skip, "skip-corrupt");
   bool newer_schema = false;
   for (const Problem& p : skip.problems) newer_schema |= p.kind == ProblemKind::kSchemaTooNew;
@@ -259,7 +259,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (const Problem* p = first_of(skip, false)) {
     check_failed_read(strict, skip, *p, "strict");
   } else {
-    FUZZ_CHECK(strict.status.is_ok() && strict.recs == skip.recs, "strict failed on a clean input");
+    FUZZ_CHECK(strict.status.ok() && strict.recs == skip.recs, "strict failed on a clean input");
     FUZZ_CHECK(!strict.sum.header ||
                    (!strict.recs.empty() && strict.recs.front().type == RecordType::kHeader),
                "strict: header flag without a header first");
@@ -270,7 +270,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (const Problem* p = first_of(skip, true)) {
     check_failed_read(tolerant, skip, *p, "tolerate-torn-tail");
   } else {
-    FUZZ_CHECK(tolerant.status.is_ok() && tolerant.recs == skip.recs &&
+    FUZZ_CHECK(tolerant.status.ok() && tolerant.recs == skip.recs &&
                    same_problems(tolerant.problems, skip.problems),
                "tolerate-torn-tail differs from skip-corrupt on an input without corruption");
   }

@@ -106,11 +106,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // The one difference: a lone surrogate escape, which only the respelling
   // can spell (as its escape); parse_json must then refuse for that reason.
   const bool surrogate = respelled && sp.lone_surrogate();
-  FUZZ_CHECK(surrogate ? !parsed.is_ok() &&
+  FUZZ_CHECK(surrogate ? !parsed.ok() &&
                              parsed.status().message().find("lone surrogate") != std::string::npos
-                       : respelled == (parsed.is_ok() && parsed->is_object()),
+                       : respelled == (parsed.ok() && parsed->is_object()),
              std::string("respell ") + (respelled ? "accepted" : "refused") + " what parse_json " +
-                 (parsed.is_ok() ? "gave an object for" : "refused"));
+                 (parsed.ok() ? "gave an object for" : "refused"));
   if (surrogate) {
     // Spelled back, the escape reads as the same line again.
     detail::Respeller again;
@@ -120,28 +120,28 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   if (respelled && !surrogate) {
     std::string digest, styled;
-    FUZZ_CHECK(detail::append_styled_json(digest, *parsed, detail::JsonStyle::kDigest).is_ok() &&
+    FUZZ_CHECK(detail::append_styled_json(digest, *parsed, detail::JsonStyle::kDigest).ok() &&
                    digest == sp.digest(),
                "respelled digest differs: " + excerpt(sp.digest()) + " vs " + excerpt(digest));
     const auto style = (opt & 64) ? detail::JsonStyle::kReference : detail::JsonStyle::kMinified;
     FUZZ_CHECK(sp.repeated_key() ||
-                   (detail::append_styled_json(styled, *parsed, style).is_ok() &&
+                   (detail::append_styled_json(styled, *parsed, style).ok() &&
                     styled == sp.styled()),
                "respelled line differs: " + excerpt(sp.styled()) + " vs " + excerpt(styled));
   }
-  if (!parsed.is_ok()) return 0;
+  if (!parsed.ok()) return 0;
   const bool object = parsed->is_object();
   const Value payload = object ? *parsed : Value(Value::Object{{"v", *parsed}});
 
   // Serialization fixpoint, on the value as parsed.
   auto dumped = to_python_json(*parsed);
-  FUZZ_CHECK(dumped.is_ok(),
+  FUZZ_CHECK(dumped.ok(),
              "parse_json accepted what the serializer refuses: " + dumped.status().to_string());
   auto reparsed = parse_json(*dumped);
-  FUZZ_CHECK(reparsed.is_ok() && same_value(*reparsed, *parsed),
+  FUZZ_CHECK(reparsed.ok() && same_value(*reparsed, *parsed),
              "parse(dump(v)) != v for dump " + excerpt(*dumped));
   auto redumped = to_python_json(*reparsed);
-  FUZZ_CHECK(redumped.is_ok() && *redumped == *dumped,
+  FUZZ_CHECK(redumped.ok() && *redumped == *dumped,
              "dump is not a fixpoint: " + excerpt(*dumped));
 
   fuzz::MemFs fs;
@@ -158,9 +158,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   auto expected_header = header_line(wo.header);
   auto w = Writer::create(wo);
-  FUZZ_CHECK(w.is_ok() == expected_header.is_ok(),
+  FUZZ_CHECK(w.ok() == expected_header.ok(),
              "create and header_line disagree: " + w.status().to_string());
-  if (!w.is_ok()) {
+  if (!w.ok()) {
     FUZZ_CHECK(
         w.status().code() == Code::kInvalidArgument && !fs.exists(kDir + "/" + partial_name(kId)),
         "a refused header left a file or failed oddly: " + w.status().to_string());
@@ -175,13 +175,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Status built = append_chunk_line(line, 0, kind, payload);
   const std::string before = *fs.contents(writer->partial_path());
   Status s = writer->write_chunk(0, kind, payload);
-  FUZZ_CHECK(s.is_ok() == built.is_ok(),
+  FUZZ_CHECK(s.ok() == built.ok(),
              "write_chunk and append_chunk_line disagree: " + s.to_string());
   std::vector<Value> payloads;
-  if (!s.is_ok()) {
+  if (!s.ok()) {
     FUZZ_CHECK(s.code() == Code::kInvalidArgument &&
                    *fs.contents(writer->partial_path()) == before && writer->next_index() == 0 &&
-                   writer->latched_error().is_ok(),
+                   writer->latched_error().ok(),
                "a refused chunk changed the file or latched: " + s.to_string());
   } else {
     expected += line;
@@ -198,7 +198,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     ro.fs = &fs;
     ResumeReport report;
     auto resumed = Writer::resume(ro, &report);
-    FUZZ_CHECK(resumed.is_ok(), "resume failed: " + resumed.status().to_string());
+    FUZZ_CHECK(resumed.ok(), "resume failed: " + resumed.status().to_string());
     FUZZ_CHECK(
         report.chunks == payloads.size() && report.cut_bytes == 0 && !report.completed_newline,
         "resume of a clean partial reported a repair");
@@ -211,9 +211,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     line.clear();
     built = append_chunk_line(line, index, kind, payload);
     s = writer->write_chunk_json(index, kind, text);
-    FUZZ_CHECK(s.is_ok() == built.is_ok(),
+    FUZZ_CHECK(s.ok() == built.ok(),
                "write_chunk_json and append_chunk_line disagree: " + s.to_string());
-    if (s.is_ok()) {
+    if (s.ok()) {
       expected += line;
       payloads.push_back(payload);
     }
@@ -227,7 +227,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
               static_cast<int64_t>(fnv1a(text, 3))};
   }
   s = writer->close(co);
-  FUZZ_CHECK(s.is_ok(), "close failed: " + s.to_string());
+  FUZZ_CHECK(s.ok(), "close failed: " + s.to_string());
   expected += trailer_line(kClosedAt, payloads.size(), co.cumulative_usage);
   const std::string final_path = writer->final_path();
   writer.reset();
@@ -242,7 +242,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ro.mode = ReadMode::kStrict;
   ro.fs = &fs;
   auto session = load_session(final_path, ro);
-  FUZZ_CHECK(session.is_ok(),
+  FUZZ_CHECK(session.ok(),
              "the written file fails a strict read: " + session.status().to_string());
   FUZZ_CHECK(
       session->closed && session->problems.empty() && session->chunks.size() == payloads.size(),

@@ -124,7 +124,7 @@ Result<int> MemFs::open(const std::string& path, OpenFlags flags, unsigned mode)
 
 Result<size_t> MemFs::write(int fd, const void* data, size_t n) {
   auto h = handle(fd, "write");
-  if (!h.is_ok()) return h.status();
+  if (!h.ok()) return h.status();
   Handle& f = **h;
   if (!has_flag(f.flags, OpenFlags::kWrite)) return Status::from_errno(EBADF, "write " + f.path);
   std::string& bytes = f.node->data;
@@ -138,16 +138,16 @@ Result<size_t> MemFs::write(int fd, const void* data, size_t n) {
 
 Result<size_t> MemFs::read(int fd, void* data, size_t n) {
   auto h = handle(fd, "read");
-  if (!h.is_ok()) return h.status();
+  if (!h.ok()) return h.status();
   Handle& f = **h;
   auto r = pread(fd, data, n, f.pos);
-  if (r.is_ok()) f.pos += *r;
+  if (r.ok()) f.pos += *r;
   return r;
 }
 
 Result<size_t> MemFs::pread(int fd, void* data, size_t n, uint64_t offset) {
   auto h = handle(fd, "pread");
-  if (!h.is_ok()) return h.status();
+  if (!h.ok()) return h.status();
   Handle& f = **h;
   if (!has_flag(f.flags, OpenFlags::kRead)) return Status::from_errno(EBADF, "pread " + f.path);
   if (f.node->dir) return Status::from_errno(EISDIR, "pread " + f.path);
@@ -164,53 +164,53 @@ Status MemFs::fsync(int fd) { return handle(fd, "fsync").status(); }
 
 Status MemFs::ftruncate(int fd, uint64_t size) {
   auto h = handle(fd, "ftruncate");
-  if (!h.is_ok()) return h.status();
+  if (!h.ok()) return h.status();
   Handle& f = **h;
   if (!has_flag(f.flags, OpenFlags::kWrite) || f.node->dir) {
     return Status::from_errno(EINVAL, "ftruncate " + f.path);
   }
   f.node->data.resize(size, '\0');
   touch(*f.node);
-  return Status::ok();
+  return ok_status();
 }
 
 Result<uint64_t> MemFs::seek_end(int fd) {
   auto h = handle(fd, "lseek");
-  if (!h.is_ok()) return h.status();
+  if (!h.ok()) return h.status();
   (*h)->pos = (*h)->node->data.size();
   return (*h)->pos;
 }
 
 Status MemFs::lock_exclusive(int fd) {
   auto h = handle(fd, "flock");
-  if (!h.is_ok()) return h.status();
+  if (!h.ok()) return h.status();
   Node& n = *(*h)->node;
   if (n.lock_owner != -1 && n.lock_owner != fd) {
     return Status(Code::kLocked, "flock: " + (*h)->path + " is locked by another open",
                   EWOULDBLOCK);
   }
   n.lock_owner = fd;
-  return Status::ok();
+  return ok_status();
 }
 
 Status MemFs::unlock(int fd) {
   auto h = handle(fd, "flock(LOCK_UN)");
-  if (!h.is_ok()) return h.status();
+  if (!h.ok()) return h.status();
   if ((*h)->node->lock_owner == fd) (*h)->node->lock_owner = -1;
-  return Status::ok();
+  return ok_status();
 }
 
 Status MemFs::close(int fd) {
   auto h = handle(fd, "close");
-  if (!h.is_ok()) return h.status();
+  if (!h.ok()) return h.status();
   if ((*h)->node->lock_owner == fd) (*h)->node->lock_owner = -1;
   fds_.erase(fd);
-  return Status::ok();
+  return ok_status();
 }
 
 Result<FileInfo> MemFs::fstat(int fd) {
   auto h = handle(fd, "fstat");
-  if (!h.is_ok()) return h.status();
+  if (!h.ok()) return h.status();
   return info_of(*(*h)->node);
 }
 
@@ -233,13 +233,13 @@ Status MemFs::rename_impl(const std::string& from, const std::string& to, bool r
   if (d != names_.end()) {
     if (!replace) return Status::from_errno(EEXIST, what);
     if (d->second->dir) return Status::from_errno(EISDIR, what);
-    if (d->second == s->second) return Status::ok();  // same file: rename(2) does nothing
+    if (d->second == s->second) return ok_status();  // same file: rename(2) does nothing
     --d->second->nlink;
   }
   auto node = s->second;
   names_.erase(s);
   names_[dst] = std::move(node);
-  return Status::ok();
+  return ok_status();
 }
 
 Status MemFs::rename_noreplace(const std::string& from, const std::string& to) {
@@ -254,7 +254,7 @@ Status MemFs::fsync_dir(const std::string& dir) {
   auto it = names_.find(normalize(dir));
   if (it == names_.end()) return Status::from_errno(ENOENT, "open directory " + dir);
   if (!it->second->dir) return Status::from_errno(ENOTDIR, "open directory " + dir);
-  return Status::ok();
+  return ok_status();
 }
 
 Status MemFs::mkdir(const std::string& path, unsigned mode) {
@@ -269,7 +269,7 @@ Status MemFs::mkdir(const std::string& path, unsigned mode) {
   d->mode = mode & 07777;
   touch(*d);
   names_[norm] = std::move(d);
-  return Status::ok();
+  return ok_status();
 }
 
 Status MemFs::unlink(const std::string& path) {
@@ -278,7 +278,7 @@ Status MemFs::unlink(const std::string& path) {
   if (it->second->dir) return Status::from_errno(EISDIR, "unlink " + path);
   --it->second->nlink;  // open fds keep the node alive, as the kernel keeps the inode
   names_.erase(it);
-  return Status::ok();
+  return ok_status();
 }
 
 Status MemFs::rmdir(const std::string& path) {
@@ -291,21 +291,21 @@ Status MemFs::rmdir(const std::string& path) {
     return Status::from_errno(ENOTEMPTY, "rmdir " + path);
   }
   names_.erase(it);
-  return Status::ok();
+  return ok_status();
 }
 
 Status MemFs::fchown(int fd, uint32_t uid, uint32_t gid) {
   auto h = handle(fd, "fchown");
-  if (!h.is_ok()) return h.status();
+  if (!h.ok()) return h.status();
   if (uid != 0 || gid != 0) return Status::from_errno(EPERM, "fchown " + (*h)->path);
-  return Status::ok();
+  return ok_status();
 }
 
 Status MemFs::fchmod(int fd, unsigned mode) {
   auto h = handle(fd, "fchmod");
-  if (!h.is_ok()) return h.status();
+  if (!h.ok()) return h.status();
   (*h)->node->mode = mode & 07777;
-  return Status::ok();
+  return ok_status();
 }
 
 Result<std::vector<std::string>> MemFs::list_dir(const std::string& dir) {

@@ -34,7 +34,7 @@ Read read_bytes(std::string_view bytes, ReadMode mode, const std::string& id, si
   Record r;
   for (;;) {
     auto more = reader.next(&r);
-    if (!more.is_ok()) {
+    if (!more.ok()) {
       out.status = more.status();
       break;
     }
@@ -45,7 +45,7 @@ Read read_bytes(std::string_view bytes, ReadMode mode, const std::string& id, si
   return out;
 }
 
-// SPEC §5's state table, from the facts of a full read.
+// the state table of docs/format.md#file-states, from the facts of a full read.
 FileState expected_state(const ReadSummary& s, bool closed_name) {
   if (closed_name) {
     return s.header && s.closed && s.corrupt == 0 && !s.torn_tail ? FileState::kClosed
@@ -134,7 +134,7 @@ void check_repair_properties(const uint8_t* data, size_t size, bool salvage) {
 
   // 1. Classification.
   const Read facts = read_bytes(content, ReadMode::kSkipCorrupt, id, max_line);
-  FUZZ_CHECK(facts.status.is_ok(), "skip-corrupt read failed: " + facts.status.to_string());
+  FUZZ_CHECK(facts.status.ok(), "skip-corrupt read failed: " + facts.status.to_string());
   const FileState state = expected_state(facts.sum, closed_name);
   ScanOptions so;
   so.fs = &fs;
@@ -142,7 +142,7 @@ void check_repair_properties(const uint8_t* data, size_t size, bool salvage) {
   so.max_line_bytes = max_line;
   so.now_unix_s = 1;
   auto scan = scan_file(path, so);
-  FUZZ_CHECK(scan.is_ok(), "scan_file failed: " + scan.status().to_string());
+  FUZZ_CHECK(scan.ok(), "scan_file failed: " + scan.status().to_string());
   FUZZ_CHECK(scan->state == state,
              "scan_file state " + state_pair(scan->state, state) + " (expected)");
   FUZZ_CHECK(scan->size == content.size() && scan->chunks == facts.sum.chunks,
@@ -150,7 +150,7 @@ void check_repair_properties(const uint8_t* data, size_t size, bool salvage) {
   if (closed_name && state == FileState::kClosed) {
     so.verify = false;
     auto quick = scan_file(path, so);
-    FUZZ_CHECK(quick.is_ok() && quick->state == FileState::kClosed,
+    FUZZ_CHECK(quick.ok() && quick->state == FileState::kClosed,
                "a verified closed file fails the tail-only check");
   }
   FUZZ_CHECK(fs.open_fds() == 0, "scan_file left a descriptor open");
@@ -165,10 +165,10 @@ void check_repair_properties(const uint8_t* data, size_t size, bool salvage) {
   RepairOptions dry_opts = ro;
   dry_opts.dry_run = true;
   auto dry = repair_file(path, dry_opts);
-  FUZZ_CHECK(dry.is_ok(), "dry run failed: " + dry.status().to_string());
+  FUZZ_CHECK(dry.ok(), "dry run failed: " + dry.status().to_string());
   FUZZ_CHECK(fs.snapshot() == before && !dry->changed, "a dry run changed the file system");
   auto rep = repair_file(path, ro);
-  FUZZ_CHECK(rep.is_ok(), "repair failed: " + rep.status().to_string());
+  FUZZ_CHECK(rep.ok(), "repair failed: " + rep.status().to_string());
   FUZZ_CHECK(fs.open_fds() == 0, "repair left a descriptor open");
   const RepairAction action = expected_action(state, facts, ro, content, rep->action);
   FUZZ_CHECK(rep->before == state, "repair saw " + state_pair(rep->before, state));
@@ -241,10 +241,10 @@ void check_repair_properties(const uint8_t* data, size_t size, bool salvage) {
 
     // 4. The result reads clean, and scans as reported.
     const Read strict = read_bytes(*now, ReadMode::kStrict, id, max_line);
-    FUZZ_CHECK(strict.status.is_ok(),
+    FUZZ_CHECK(strict.status.ok(),
                "repaired file fails a strict read: " + strict.status.to_string());
     auto after = scan_file(target, so);
-    FUZZ_CHECK(after.is_ok(), "scan after repair failed: " + after.status().to_string());
+    FUZZ_CHECK(after.ok(), "scan after repair failed: " + after.status().to_string());
     FUZZ_CHECK(after->state == rep->after,
                "repair reported " + state_pair(rep->after, after->state) + " (scanned)");
     // Salvage of a file without a valid header keeps nothing: an empty partial.
@@ -269,7 +269,7 @@ void check_repair_properties(const uint8_t* data, size_t size, bool salvage) {
   if (action != RepairAction::kQuarantineFile) {
     const auto settled = fs.snapshot();
     auto again = repair_file(target, ro);
-    FUZZ_CHECK(again.is_ok(), "second repair failed: " + again.status().to_string());
+    FUZZ_CHECK(again.ok(), "second repair failed: " + again.status().to_string());
     // The one exception: an empty partial left by salvage is unrecoverable,
     // and --quarantine-unrecoverable then moves it (a change, but a final one).
     const bool emptied = rep->after == FileState::kUnrecoverable;
@@ -295,18 +295,18 @@ void check_repair_properties(const uint8_t* data, size_t size, bool salvage) {
     // is undone before the salvage that made the partial.
     if (target != path) {
       auto first = undo_repairs(target, ro);
-      FUZZ_CHECK(first.is_ok() && !first->refused,
+      FUZZ_CHECK(first.ok() && !first->refused,
                  "undo of the partial failed: " +
-                     (first.is_ok() ? first->detail : first.status().to_string()));
+                     (first.ok() ? first->detail : first.status().to_string()));
     }
     auto undo = undo_repairs(path, ro);
-    FUZZ_CHECK(undo.is_ok(), "undo failed: " + undo.status().to_string());
+    FUZZ_CHECK(undo.ok(), "undo failed: " + undo.status().to_string());
     FUZZ_CHECK(!undo->refused, "undo refused: " + undo->detail);
     const std::string* back = fs.contents(path);
     FUZZ_CHECK(back && *back == content, "undo did not restore the original bytes");
     FUZZ_CHECK(path == partial || !fs.exists(partial), "undo left the partial salvage made");
     auto twice = undo_repairs(path, ro);
-    FUZZ_CHECK(twice.is_ok() && twice->runs == 0 && !twice->changed,
+    FUZZ_CHECK(twice.ok() && twice->runs == 0 && !twice->changed,
                "a second undo found work to do");
   }
   FUZZ_CHECK(fs.open_fds() == 0, "a descriptor was left open");

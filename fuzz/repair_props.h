@@ -10,7 +10,7 @@
 //
 // Properties (each a hard abort):
 //   1. scan_file's state is the one an independent skip-corrupt read of the
-//      bytes implies (the state table of SPEC §5, written out here again);
+//      bytes implies (the state table of docs/format.md#file-states, written out here again);
 //   2. a dry run changes nothing and predicts the real run exactly (action,
 //      states, chunks, removed ranges); the action is the one the state
 //      table prescribes;

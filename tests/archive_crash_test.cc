@@ -116,7 +116,7 @@ void sweep(const std::string& name, const std::string& plain, bool archive) {
   const std::string to = archive ? name + ".zst" : name;
   auto prepare = [&](const TempDir& d) {
     walkit::test::spit(d.file(name), plain);
-    if (!archive) BOOST_TEST_REQUIRE(archive_session(d.file(name)).is_ok());
+    if (!archive) BOOST_TEST_REQUIRE(archive_session(d.file(name)).ok());
   };
   auto act = [&](const TempDir& d, FileSystem& fs) {
     ArchiveOptions o;
@@ -129,7 +129,7 @@ void sweep(const std::string& name, const std::string& plain, bool archive) {
     prepare(d);
     FaultFs fs;
     auto r = act(d, fs);
-    BOOST_TEST_REQUIRE(r.is_ok(), r.status().to_string());
+    BOOST_TEST_REQUIRE(r.ok(), r.status().to_string());
     counted = fs.log();
     BOOST_TEST(names(d.path()) == std::set<std::string>{to});
   }
@@ -147,7 +147,7 @@ void sweep(const std::string& name, const std::string& plain, bool archive) {
       bool only_closes_left = true;
       for (size_t i = at; i < counted.size(); ++i)
         only_closes_left &= counted[i].op == FaultFs::kClose;
-      BOOST_TEST(crashed.is_ok() == only_closes_left);
+      BOOST_TEST(crashed.ok() == only_closes_left);
       // Exactly one session for the id, closed, with every byte.
       ScanSet set = scan_paths({d.path()});
       BOOST_TEST(set.errors.empty());
@@ -160,7 +160,7 @@ void sweep(const std::string& name, const std::string& plain, bool archive) {
       // A rerun converges: one name, the original bytes.
       if (names(d.path()).count(from)) {
         auto again = act(d, default_fs());
-        BOOST_TEST_REQUIRE(again.is_ok(), again.status().to_string());
+        BOOST_TEST_REQUIRE(again.ok(), again.status().to_string());
       }
       BOOST_TEST(names(d.path()) == std::set<std::string>{to});
       std::string final_bytes = slurp(d.file(to));

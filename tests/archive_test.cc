@@ -1,5 +1,5 @@
 // archive_session / unarchive_session / zstd_source and the transparent
-// reading of "<id>.jsonl.zst" (issue 5): round trips against the testdata
+// reading of "<id>.jsonl.zst": round trips against the testdata
 // bytes, archives checked by zstd's one-shot decoder (not walkit's streaming
 // one), reads and scans against the corpus manifest, damaged archives, the
 // both-names rule, refusals and dry runs.
@@ -114,7 +114,7 @@ struct ArchiveFixture : DirFixture {
   std::string archived_one() const {
     copy_rath(kOne + ".jsonl");
     auto r = archive_session(path(kOne + ".jsonl"));
-    BOOST_TEST_REQUIRE(r.is_ok(), r.status().to_string());
+    BOOST_TEST_REQUIRE(r.ok(), r.status().to_string());
     return slurp(testdata("rath/" + kOne + ".jsonl"));
   }
 };
@@ -133,7 +133,7 @@ BOOST_AUTO_TEST_CASE(round_trip_is_byte_exact_for_every_closed_testdata_file) {
       const std::string zst = name + ".zst";
       write_file(name, plain);
       auto a = archive_session(path(name));
-      BOOST_TEST_REQUIRE(a.is_ok(), a.status().to_string());
+      BOOST_TEST_REQUIRE(a.ok(), a.status().to_string());
       BOOST_TEST(a->changed);
       BOOST_TEST(a->plain_bytes == plain.size());
       BOOST_TEST(names() == std::set<std::string>{zst});
@@ -142,7 +142,7 @@ BOOST_AUTO_TEST_CASE(round_trip_is_byte_exact_for_every_closed_testdata_file) {
       BOOST_TEST(z.substr(0, 4) == std::string("\x28\xb5\x2f\xfd"));  // zstd frame magic
       BOOST_TEST(unzstd(z) == plain);
       auto u = unarchive_session(path(zst));
-      BOOST_TEST_REQUIRE(u.is_ok(), u.status().to_string());
+      BOOST_TEST_REQUIRE(u.ok(), u.status().to_string());
       BOOST_TEST(u->changed);
       BOOST_TEST(names() == std::set<std::string>{name});
       BOOST_TEST(read(name) == plain);
@@ -153,9 +153,9 @@ BOOST_AUTO_TEST_CASE(round_trip_is_byte_exact_for_every_closed_testdata_file) {
 
 BOOST_AUTO_TEST_CASE(archives_keep_the_plain_files_permission_bits) {
   write_file(kOne + ".jsonl", slurp(testdata("rath/" + kOne + ".jsonl")), 0640);
-  BOOST_TEST_REQUIRE(archive_session(path(kOne + ".jsonl")).is_ok());
+  BOOST_TEST_REQUIRE(archive_session(path(kOne + ".jsonl")).ok());
   BOOST_TEST(mode(kOne + ".jsonl.zst") == 0640u);
-  BOOST_TEST_REQUIRE(unarchive_session(path(kOne + ".jsonl.zst")).is_ok());
+  BOOST_TEST_REQUIRE(unarchive_session(path(kOne + ".jsonl.zst")).ok());
   BOOST_TEST(mode(kOne + ".jsonl") == 0640u);
 }
 
@@ -165,7 +165,7 @@ BOOST_AUTO_TEST_CASE(reader_and_loader_see_the_same_records_in_an_archive) {
       const std::string plain = slurp(testdata("gen/sessions/" + name));
       write_file(name + ".zst", zstd(plain));
       auto s = load_session(path(name + ".zst"), reader_opts(ReadMode::kStrict));
-      BOOST_TEST_REQUIRE(s.is_ok(), s.status().to_string());
+      BOOST_TEST_REQUIRE(s.ok(), s.status().to_string());
       BOOST_TEST(s->closed);
       BOOST_TEST(s->chunks.size() == chunks);
       // Every chunk line, in order, is a line of the plain file.
@@ -205,7 +205,7 @@ BOOST_AUTO_TEST_CASE(a_truncated_archive_is_corrupt_with_the_compressed_offset) 
   const uint64_t cut = read(zst).size() - 7;
   truncate(zst, cut);
   auto s = scan_file(path(zst));
-  BOOST_TEST_REQUIRE(s.is_ok(), s.status().to_string());
+  BOOST_TEST_REQUIRE(s.ok(), s.status().to_string());
   BOOST_TEST(s->state == FileState::kCorrupt);
   BOOST_TEST_REQUIRE(!s->problems.empty());
   BOOST_TEST(s->problems.back().kind == ProblemKind::kArchiveDamaged);
@@ -240,14 +240,14 @@ BOOST_AUTO_TEST_CASE(damaged_archives_are_corrupt_never_a_crash) {
       write_file(kOne + ".jsonl.zst", bytes);
       for (bool verify : {false, true}) {
         auto s = scan_file(path(kOne + ".jsonl.zst"), scan_opts(verify));
-        BOOST_TEST_REQUIRE(s.is_ok(), s.status().to_string());
+        BOOST_TEST_REQUIRE(s.ok(), s.status().to_string());
         BOOST_TEST(s->state == FileState::kCorrupt);
       }
       auto r = load_session(path(kOne + ".jsonl.zst"), reader_opts(ReadMode::kSkipCorrupt));
-      BOOST_TEST(!r.is_ok());
+      BOOST_TEST(!r.ok());
       BOOST_TEST(r.status().code() == Code::kCorruption);
       // Unarchive refuses and keeps the archive as it is.
-      BOOST_TEST(!unarchive_session(path(kOne + ".jsonl.zst")).is_ok());
+      BOOST_TEST(!unarchive_session(path(kOne + ".jsonl.zst")).ok());
       BOOST_TEST(names() == std::set<std::string>{kOne + ".jsonl.zst"});
       BOOST_TEST(read(kOne + ".jsonl.zst") == bytes);
     }
@@ -260,11 +260,11 @@ BOOST_AUTO_TEST_CASE(records_before_trailing_garbage_are_all_delivered) {
   ReaderOptions ro;
   ro.expected_id = kOne;
   auto rd = Reader::open(path("x.jsonl.zst"), ro);
-  BOOST_TEST_REQUIRE(rd.is_ok());
+  BOOST_TEST_REQUIRE(rd.ok());
   Record r;
   uint64_t records = 0;
   Result<bool> more = true;
-  while ((more = (*rd)->next(&r)).is_ok() && *more) ++records;
+  while ((more = (*rd)->next(&r)).ok() && *more) ++records;
   BOOST_TEST(records == 6u);  // header, 4 chunks, trailer
   BOOST_TEST(more.status().code() == Code::kCorruption);
 }
@@ -283,17 +283,17 @@ BOOST_AUTO_TEST_CASE(a_reader_dropped_early_releases_its_archive) {
   write_file("x.jsonl.zst", zstd(plain));
   for (int round = 0; round < 20; ++round) {
     auto rd = Reader::open(path("x.jsonl.zst"));
-    BOOST_TEST_REQUIRE(rd.is_ok());
+    BOOST_TEST_REQUIRE(rd.ok());
     Record r;
     auto more = (*rd)->next(&r);
-    BOOST_TEST_REQUIRE(more.is_ok(), more.status().to_string());
+    BOOST_TEST_REQUIRE(more.ok(), more.status().to_string());
     BOOST_TEST(*more);
     BOOST_TEST(r.id == "x");
   }
   // And read to the end, every chunk in order.
   auto rd = Reader::open(path("x.jsonl.zst"));
-  BOOST_TEST_REQUIRE(rd.is_ok());
-  BOOST_TEST((*rd)->skip_to_end().is_ok());
+  BOOST_TEST_REQUIRE(rd.ok());
+  BOOST_TEST((*rd)->skip_to_end().ok());
   BOOST_TEST((*rd)->summary().chunks == 40000u);
   BOOST_TEST((*rd)->summary().whole_bytes == plain.size());
 }
@@ -308,8 +308,8 @@ BOOST_AUTO_TEST_CASE(a_decompression_bomb_meets_the_line_limit) {
   std::vector<Problem> problems;
   CollectingReporter c(&problems);
   auto rd = Reader::open(path("x.jsonl.zst"), reader_opts(ReadMode::kSkipCorrupt, 4096, &c));
-  BOOST_TEST_REQUIRE(rd.is_ok());
-  BOOST_TEST((*rd)->skip_to_end().is_ok());
+  BOOST_TEST_REQUIRE(rd.ok());
+  BOOST_TEST((*rd)->skip_to_end().ok());
   BOOST_TEST_REQUIRE(problems.size() == 1u);
   BOOST_TEST(problems[0].kind == ProblemKind::kLineTooLong);
   BOOST_TEST(problems[0].length == bomb.size() - 1);
@@ -327,7 +327,7 @@ BOOST_AUTO_TEST_CASE(with_both_names_the_plain_file_is_the_session_and_a_rerun_c
       BOOST_TEST(set.stale_temps == std::vector<std::string>{path(kOne + ".jsonl.zst")});
       auto r = archive ? archive_session(path(kOne + ".jsonl"))
                        : unarchive_session(path(kOne + ".jsonl.zst"));
-      BOOST_TEST_REQUIRE(r.is_ok(), r.status().to_string());
+      BOOST_TEST_REQUIRE(r.ok(), r.status().to_string());
       BOOST_TEST(r->changed);
       const std::string left = archive ? kOne + ".jsonl.zst" : kOne + ".jsonl";
       BOOST_TEST(names() == std::set<std::string>{left});
@@ -381,7 +381,7 @@ BOOST_AUTO_TEST_CASE(a_dry_run_reports_sizes_and_changes_nothing) {
   ArchiveOptions dry;
   dry.dry_run = true;
   auto r = archive_session(path(kOne + ".jsonl"), dry);
-  BOOST_TEST_REQUIRE(r.is_ok(), r.status().to_string());
+  BOOST_TEST_REQUIRE(r.ok(), r.status().to_string());
   BOOST_TEST(!r->changed);
   BOOST_TEST(r->plain_bytes == read(kOne + ".jsonl").size());
   BOOST_TEST(r->archived_bytes > 0u);
@@ -391,7 +391,7 @@ BOOST_AUTO_TEST_CASE(a_dry_run_reports_sizes_and_changes_nothing) {
 BOOST_AUTO_TEST_CASE(a_stale_temporary_is_replaced) {
   copy_rath(kOne + ".jsonl");
   write_file(kOne + ".jsonl.__tmp__", "half an archive");
-  BOOST_TEST_REQUIRE(archive_session(path(kOne + ".jsonl")).is_ok());
+  BOOST_TEST_REQUIRE(archive_session(path(kOne + ".jsonl")).ok());
   BOOST_TEST(names() == std::set<std::string>{kOne + ".jsonl.zst"});
 }
 
@@ -399,7 +399,7 @@ BOOST_AUTO_TEST_CASE(repair_leaves_archives_alone) {
   archived_one();
   const std::string zst = kOne + ".jsonl.zst";
   auto r = repair_file(path(zst), salvage_opts(false));
-  BOOST_TEST_REQUIRE(r.is_ok(), r.status().to_string());
+  BOOST_TEST_REQUIRE(r.ok(), r.status().to_string());
   BOOST_TEST(r->action == RepairAction::kNothing);
   BOOST_TEST(r->before == FileState::kClosed);
   BOOST_TEST(!r->changed);
@@ -407,7 +407,7 @@ BOOST_AUTO_TEST_CASE(repair_leaves_archives_alone) {
   const std::string damaged = read(zst);
   for (bool dry : {true, false}) {
     auto d = repair_file(path(zst), salvage_opts(dry));
-    BOOST_TEST_REQUIRE(d.is_ok(), d.status().to_string());
+    BOOST_TEST_REQUIRE(d.ok(), d.status().to_string());
     BOOST_TEST(d->before == FileState::kCorrupt);
     BOOST_TEST(d->action == RepairAction::kRefusedCorrupt);
     BOOST_TEST(!d->changed);

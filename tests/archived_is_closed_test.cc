@@ -36,11 +36,11 @@ struct Archived {
     o.sessions_dir = dir.string();
     o.header.id = kId;
     auto w = Writer::create(o);
-    BOOST_REQUIRE(w.is_ok());
-    BOOST_REQUIRE((*w)->write_chunk(0, "user", Value::object()).is_ok());
-    BOOST_REQUIRE((*w)->close().is_ok());
+    BOOST_REQUIRE(w.ok());
+    BOOST_REQUIRE((*w)->write_chunk(0, "user", Value::object()).ok());
+    BOOST_REQUIRE((*w)->close().ok());
     auto a = archive_session((dir / (kId + ".jsonl")).string());
-    BOOST_REQUIRE_MESSAGE(a.is_ok(), a.status().to_string());
+    BOOST_REQUIRE_MESSAGE(a.ok(), a.status().to_string());
     zst = (dir / (kId + ".jsonl.zst")).string();
     BOOST_REQUIRE(fs::exists(zst) && !fs::exists(dir / (kId + ".jsonl")));
     zst_bytes = slurp(zst);
@@ -60,7 +60,7 @@ BOOST_AUTO_TEST_CASE(a_new_writer_refuses_an_archived_id) {
   o.sessions_dir = a.dir.string();
   o.header.id = kId;
   auto w = Writer::create(o);
-  BOOST_REQUIRE(!w.is_ok());
+  BOOST_REQUIRE(!w.ok());
   BOOST_CHECK(w.status().code() == Code::kAlreadyExists);
   BOOST_CHECK(w.status().message().find(".jsonl.zst") != std::string::npos);
   BOOST_CHECK(!fs::exists(a.dir / (kId + ".jsonl.__partial__")));
@@ -80,14 +80,14 @@ BOOST_AUTO_TEST_CASE(a_crashed_partial_beside_an_archive_is_neither_resumed_nor_
   r.sessions_dir = a.dir.string();
   r.id = kId;
   auto w = Writer::resume(r);
-  BOOST_REQUIRE(!w.is_ok());
+  BOOST_REQUIRE(!w.ok());
   BOOST_CHECK(w.status().code() == Code::kAlreadyExists);
 
   for (bool dry : {true, false}) {
     PromoteOptions p;
     p.dry_run = dry;
     auto rep = promote_file(partial.string(), p);
-    BOOST_REQUIRE_MESSAGE(rep.is_ok(), rep.status().to_string());
+    BOOST_REQUIRE_MESSAGE(rep.ok(), rep.status().to_string());
     BOOST_CHECK(rep->action == PromoteAction::kConflict);
     BOOST_CHECK(!rep->changed);
   }

@@ -28,7 +28,7 @@ std::vector<Value> json_lines(const std::string& text) {
   std::string line;
   while (std::getline(in, line)) {
     auto v = parse_json(line);
-    BOOST_REQUIRE_MESSAGE(v.is_ok(), "not JSON: " << line);
+    BOOST_REQUIRE_MESSAGE(v.ok(), "not JSON: " << line);
     out.push_back(std::move(*v));
   }
   return out;
@@ -97,7 +97,7 @@ BOOST_FIXTURE_TEST_CASE(repair_then_promote_closes_every_recoverable_session, Co
         ReaderOptions o;
         o.mode = ReadMode::kStrict;
         auto s = load_session(final_path, o);
-        BOOST_REQUIRE_MESSAGE(s.is_ok(), s.status().to_string());
+        BOOST_REQUIRE_MESSAGE(s.ok(), s.status().to_string());
         BOOST_TEST(s->closed);
         const Value* want = m.find("repaired_chunks");
         BOOST_TEST(static_cast<int64_t>(s->chunks.size()) == as_i(want ? want : m.find("chunks")));

@@ -113,7 +113,7 @@ bool matches(const std::string& want, const std::string& got) {
     if (w[i].empty() || w[i][0] != '{') return false;
     auto wv = walkit::parse_json(w[i]);
     auto gv = walkit::parse_json(g[i]);
-    if (!wv.is_ok() || !gv.is_ok() || !json_match(*wv, *gv)) return false;
+    if (!wv.ok() || !gv.ok() || !json_match(*wv, *gv)) return false;
   }
   return true;
 }

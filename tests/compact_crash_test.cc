@@ -59,7 +59,7 @@ bool crash_at(const Case& c, FaultFs::Op op, uint64_t nth) {
   CompactOptions again = c.opts;
   again.threads = 1;
   auto r = compact_file(dir.file(c.file), again);
-  BOOST_TEST_REQUIRE(r.is_ok(), where << ": rerun: " << r.status().to_string());
+  BOOST_TEST_REQUIRE(r.ok(), where << ": rerun: " << r.status().to_string());
   BOOST_TEST(slurp(dir.file(c.file)) == c.after, where << ": the rerun did not converge");
   ScanSet done = scan_paths({dir.path()}, ScanOptions{});
   BOOST_TEST(done.stale_temps.empty(), where << ": a temporary is left after the rerun");
@@ -75,7 +75,7 @@ void sweep(const Case& c) {
     o.fs = &counting;
     o.threads = 1;
     auto r = compact_file(dir.file(c.file), o);
-    BOOST_REQUIRE_MESSAGE(r.is_ok(), r.status().to_string());
+    BOOST_REQUIRE_MESSAGE(r.ok(), r.status().to_string());
     BOOST_REQUIRE(r->changed);
     BOOST_REQUIRE(slurp(dir.file(c.file)) == c.after);
   }
@@ -135,7 +135,7 @@ std::multiset<std::string> ranges_in_effect(const std::string& dir) {
     size_t nl = text.find('\n', pos);
     auto v = parse_json(std::string_view(text).substr(pos, nl - pos));
     pos = nl + 1;
-    BOOST_TEST_REQUIRE(v.is_ok(), v.status().to_string());
+    BOOST_TEST_REQUIRE(v.ok(), v.status().to_string());
     if (const Value* u = v->find("undone_run")) undone.insert(u->as_string());
     lines.push_back(std::move(*v));
   }
@@ -166,7 +166,7 @@ BOOST_AUTO_TEST_CASE(a_merge_killed_at_any_call_then_rerun_journals_each_range_o
     TempDir dir;
     walkit::test::spit(dir.file(file), before);
     auto r = compact_file(dir.file(file), opts);
-    BOOST_REQUIRE_MESSAGE(r.is_ok(), r.status().to_string());
+    BOOST_REQUIRE_MESSAGE(r.ok(), r.status().to_string());
     clean = ranges_in_effect(dir.path());
     BOOST_TEST_REQUIRE(clean.size() == r->removed.size());
     BOOST_TEST_REQUIRE(clean.size() >= 2u);  // rath 0005: a fused fragment and a second header
@@ -184,7 +184,7 @@ BOOST_AUTO_TEST_CASE(a_merge_killed_at_any_call_then_rerun_journals_each_range_o
     ++points;
     const std::string where = "killed at call " + std::to_string(k);
     auto r = compact_file(dir.file(file), opts);
-    BOOST_TEST_REQUIRE(r.is_ok(), where << ": rerun: " << r.status().to_string());
+    BOOST_TEST_REQUIRE(r.ok(), where << ": rerun: " << r.status().to_string());
     BOOST_TEST(slurp(dir.file(file)) == after, where << ": the rerun did not converge");
     if (!std::filesystem::exists(dir.path() + "/.quarantine/journal.jsonl")) {
       BOOST_TEST(false, where << ": no journal");
@@ -192,7 +192,7 @@ BOOST_AUTO_TEST_CASE(a_merge_killed_at_any_call_then_rerun_journals_each_range_o
     }
     BOOST_TEST((ranges_in_effect(dir.path()) == clean), where << ": the journal differs from one clean run's");
     auto u = undo_repairs(dir.file(file));
-    BOOST_TEST_REQUIRE(u.is_ok(), where << ": undo: " << u.status().to_string());
+    BOOST_TEST_REQUIRE(u.ok(), where << ": undo: " << u.status().to_string());
     BOOST_TEST(slurp(dir.file(file)) == before, where << ": undo did not restore the original");
   }
   BOOST_TEST_MESSAGE("merge: " << points << " kill points");

@@ -37,7 +37,7 @@ struct Fixture : DirFixture {
   CompactReport compact(const std::string& name, CompactOptions o = {}) {
     o.threads = 1;
     auto r = compact_file(path(name), o);
-    BOOST_REQUIRE_MESSAGE(r.is_ok(), r.status().to_string());
+    BOOST_REQUIRE_MESSAGE(r.ok(), r.status().to_string());
     return *r;
   }
   std::string rath1() const { return slurp(testdata("rath/" + kFile1)); }
@@ -258,7 +258,7 @@ BOOST_AUTO_TEST_CASE(merge_resumed_folds_rath_0005_and_quarantines_what_it_folds
   auto entries = walkit::test::read_journal(dir());
   BOOST_TEST(walkit::test::reconstruct(dir(), read(kFile5), entries) == original);
   auto scan = scan_file(path(kFile5));
-  BOOST_REQUIRE(scan.is_ok());
+  BOOST_REQUIRE(scan.ok());
   BOOST_TEST(scan->state == FileState::kCrashed);
   BOOST_TEST(scan->chunks == 2u);
   BOOST_TEST(compact(kFile5, o).action == CompactAction::kSkipped);  // nothing left to fold

@@ -42,7 +42,7 @@ struct Corpus : DirFixture {
     ScanOptions o;
     o.verify = true;
     auto s = scan_file(path(name), o);
-    BOOST_TEST_REQUIRE(s.is_ok(), s.status().to_string());
+    BOOST_TEST_REQUIRE(s.ok(), s.status().to_string());
     return *s;
   }
   // The session at `name`, read strictly: any problem is a failure.
@@ -50,21 +50,21 @@ struct Corpus : DirFixture {
     ReaderOptions o;
     o.mode = ReadMode::kStrict;
     auto s = load_session(path(name), o);
-    BOOST_TEST_REQUIRE(s.is_ok(), s.status().to_string());
+    BOOST_TEST_REQUIRE(s.ok(), s.status().to_string());
     return *s;
   }
   PromoteReport recover(const std::string& name) const {
     PromoteOptions o;
     o.repair_first = true;
     auto r = promote_file(path(name), o);
-    BOOST_TEST_REQUIRE(r.is_ok(), r.status().to_string());
+    BOOST_TEST_REQUIRE(r.ok(), r.status().to_string());
     return *r;
   }
 };
 
 std::string json(const Value& v) {
   auto s = to_python_json(v);
-  BOOST_TEST_REQUIRE(s.is_ok(), s.status().to_string());
+  BOOST_TEST_REQUIRE(s.ok(), s.status().to_string());
   return *s;
 }
 
@@ -166,7 +166,7 @@ BOOST_AUTO_TEST_CASE(file_0006_is_corrupt_by_its_second_header_and_folds_closed)
   const std::string original = slurp(copy(name));
   // Plain walscan (tail check only) must not call it closed.
   auto quick = scan_file(path(name));
-  BOOST_TEST_REQUIRE(quick.is_ok());
+  BOOST_TEST_REQUIRE(quick.ok());
   BOOST_TEST(quick->state == FileState::kCorrupt);
   BOOST_TEST(quick->reopened);
   FileScan f = verified_scan(name);
@@ -182,7 +182,7 @@ BOOST_AUTO_TEST_CASE(file_0006_is_corrupt_by_its_second_header_and_folds_closed)
 
   // Undo puts back exactly the file the reference wrote.
   auto undone = undo_repairs(path(name));
-  BOOST_TEST_REQUIRE(undone.is_ok(), undone.status().to_string());
+  BOOST_TEST_REQUIRE(undone.ok(), undone.status().to_string());
   BOOST_TEST(read(name) == original);
 }
 
@@ -204,7 +204,7 @@ BOOST_AUTO_TEST_CASE(file_0007_is_corrupt_at_line_3_and_folds_closed) {
   BOOST_TEST(reasons == want, boost::test_tools::per_element());
 
   auto undone = undo_repairs(path(name));
-  BOOST_TEST_REQUIRE(undone.is_ok(), undone.status().to_string());
+  BOOST_TEST_REQUIRE(undone.ok(), undone.status().to_string());
   BOOST_TEST(read(name) == original);
 }
 
@@ -261,8 +261,8 @@ BOOST_AUTO_TEST_CASE(file_000b_keeps_nan_and_the_infinities) {
   BOOST_TEST(json(s.chunks[0].payload) == R"({"nan": NaN, "inf": Infinity, "ninf": -Infinity})");
 }
 
-// Where walkit does better than the reference loader (README, "Following
-// the reference"): a crash that tears a line inside a multi-byte character
+// Where walkit does better than the reference loader (docs/decisions.md,
+// following the reference): a crash that tears a line inside a multi-byte character
 // (the reference's read_text raises UnicodeDecodeError for the whole file)
 // is a crashed session with a torn tail, and recovery keeps every whole chunk.
 BOOST_AUTO_TEST_CASE(a_tail_torn_inside_a_utf8_character_is_a_torn_tail) {
@@ -306,7 +306,7 @@ BOOST_AUTO_TEST_CASE(a_line_nested_100000_deep_is_too_deep_at_its_line) {
   RepairOptions o;
   o.salvage = true;
   auto r = repair_file(path(name), o);
-  BOOST_TEST_REQUIRE(r.is_ok(), r.status().to_string());
+  BOOST_TEST_REQUIRE(r.ok(), r.status().to_string());
   BOOST_TEST(r->action == RepairAction::kSalvage);
   BOOST_TEST(read(name) == whole);
   BOOST_TEST_REQUIRE(r->removed.size() == 1u);
@@ -341,7 +341,7 @@ BOOST_AUTO_TEST_CASE(promoting_a_partial_named_for_no_id_keeps_its_name) {
   PromoteOptions o;
   o.accept_id_mismatch = true;
   auto r = promote_file(path("renamed-by-caller.jsonl.__partial__"), o);
-  BOOST_TEST_REQUIRE(r.is_ok(), r.status().to_string());
+  BOOST_TEST_REQUIRE(r.ok(), r.status().to_string());
   BOOST_TEST(r->action == PromoteAction::kSealAndRename);
   BOOST_TEST(exists("renamed-by-caller.jsonl"));
   BOOST_TEST(!exists(kPrefix + "0c.jsonl"));

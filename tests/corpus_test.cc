@@ -52,12 +52,12 @@ Outcome read_file(const std::string& path, ReadMode mode) {
   opts.mode = mode;
   opts.reporter = &c;
   auto r = Reader::open(path, opts);
-  BOOST_TEST_REQUIRE(r.is_ok(), r.status().to_string());
+  BOOST_TEST_REQUIRE(r.ok(), r.status().to_string());
   Outcome out;
   for (;;) {
     Record rec;
     auto more = (*r)->next(&rec);
-    if (!more.is_ok()) {
+    if (!more.ok()) {
       out.error = more.status();
       break;
     }
@@ -105,7 +105,7 @@ size_t check_generated(const std::string& dir, const std::string& manifest_path)
   while (std::getline(manifest, line)) {
     if (line.empty()) continue;
     auto parsed = parse_json(line);
-    BOOST_TEST_REQUIRE(parsed.is_ok(), parsed.status().to_string());
+    BOOST_TEST_REQUIRE(parsed.ok(), parsed.status().to_string());
     const Value& m = *parsed;
     const std::string file = m.find("file")->as_string();
     const std::string state = m.find("state")->as_string();
@@ -120,10 +120,10 @@ size_t check_generated(const std::string& dir, const std::string& manifest_path)
     BOOST_TEST_CONTEXT(file << " (" << kind << ", " << state << ")") {
       Outcome o = read_file(path, ReadMode::kSkipCorrupt);
       const ReadSummary& s = o.summary;
-      BOOST_TEST(o.error.is_ok(), o.error.to_string());
+      BOOST_TEST(o.error.ok(), o.error.to_string());
       BOOST_TEST(s.chunks == chunks);
       if (chunks > 0) BOOST_TEST((s.last_index == std::optional<uint64_t>(chunks - 1)));
-      // "closed" is the content view (SPEC §4): a sealed partial has a valid
+      // "closed" is the content view (docs/format.md#reader): a sealed partial has a valid
       // trailer too; only its name differs.
       BOOST_TEST(s.closed == (state == "closed" || state == "sealed"));
       if (torn_bytes.is_null()) {
@@ -155,9 +155,9 @@ size_t check_generated(const std::string& dir, const std::string& manifest_path)
       BOOST_TEST(s.corrupt == 0u);
       BOOST_TEST(s.problems == (torn ? 1u : 0u));
       // Crash leftovers are what loaders meet: tolerable without an error.
-      BOOST_TEST(read_file(path, ReadMode::kTolerateTornTail).error.is_ok());
+      BOOST_TEST(read_file(path, ReadMode::kTolerateTornTail).error.ok());
       // Only an undamaged file passes a strict read.
-      BOOST_TEST(read_file(path, ReadMode::kStrict).error.is_ok() == (torn == 0));
+      BOOST_TEST(read_file(path, ReadMode::kStrict).error.ok() == (torn == 0));
     }
   }
   return n;
@@ -188,7 +188,7 @@ size_t count_files(const std::string& dir) {
 
 BOOST_AUTO_TEST_CASE(reference_closed_session_reads_with_four_chunks_and_usage) {
   Outcome o = read_file(testdata(kRath + "1.jsonl"), ReadMode::kStrict);
-  BOOST_TEST(o.error.is_ok(), o.error.to_string());
+  BOOST_TEST(o.error.ok(), o.error.to_string());
   BOOST_TEST(o.summary.closed);
   BOOST_TEST(o.summary.chunks == 4u);
   BOOST_TEST(o.records == 6u);
@@ -199,7 +199,7 @@ BOOST_AUTO_TEST_CASE(reference_closed_session_reads_with_four_chunks_and_usage) 
   ReaderOptions strict;
   strict.mode = ReadMode::kStrict;
   auto s = load_session(testdata(kRath + "1.jsonl"), strict);
-  BOOST_TEST_REQUIRE(s.is_ok(), s.status().to_string());
+  BOOST_TEST_REQUIRE(s.ok(), s.status().to_string());
   BOOST_TEST_REQUIRE(s->chunks.size() == 4u);
   const char* kinds[] = {"system", "user", "assistant", "tool_result"};
   for (size_t i = 0; i < 4; ++i) BOOST_TEST(s->chunks[i].kind == kinds[i]);
@@ -215,13 +215,13 @@ BOOST_AUTO_TEST_CASE(reference_closed_session_reads_with_four_chunks_and_usage) 
 
 BOOST_AUTO_TEST_CASE(reference_session_without_chunks_is_closed_with_null_usage) {
   Outcome o = read_file(testdata(kRath + "2.jsonl"), ReadMode::kStrict);
-  BOOST_TEST(o.error.is_ok(), o.error.to_string());
+  BOOST_TEST(o.error.ok(), o.error.to_string());
   BOOST_TEST(o.summary.closed);
   BOOST_TEST(o.summary.chunks == 0u);
   BOOST_TEST(o.trailer);
   BOOST_TEST(!o.usage.has_value());
   auto s = load_session(testdata(kRath + "2.jsonl"));
-  BOOST_TEST_REQUIRE(s.is_ok(), s.status().to_string());
+  BOOST_TEST_REQUIRE(s.ok(), s.status().to_string());
   BOOST_TEST(s->chunks.empty());
   BOOST_TEST_REQUIRE(s->trailer.has_value());
   BOOST_TEST(s->trailer->find("cumulative_usage")->is_null());
@@ -230,7 +230,7 @@ BOOST_AUTO_TEST_CASE(reference_session_without_chunks_is_closed_with_null_usage)
 BOOST_AUTO_TEST_CASE(reference_abandoned_partial_has_four_chunks_no_trailer_no_torn_tail) {
   for (ReadMode m : {ReadMode::kStrict, ReadMode::kTolerateTornTail, ReadMode::kSkipCorrupt}) {
     Outcome o = read_file(testdata(kRath + "3.jsonl.__partial__"), m);
-    BOOST_TEST(o.error.is_ok(), o.error.to_string());
+    BOOST_TEST(o.error.ok(), o.error.to_string());
     BOOST_TEST(!o.summary.closed);
     BOOST_TEST(o.summary.header);
     BOOST_TEST(o.summary.chunks == 4u);
@@ -244,14 +244,14 @@ BOOST_AUTO_TEST_CASE(reference_reopened_partial_is_corrupt_at_line_three) {
   const uint64_t offset = line_offset(slurp(path), 3);
   for (ReadMode m : {ReadMode::kStrict, ReadMode::kTolerateTornTail}) {
     Outcome o = read_file(path, m);
-    BOOST_TEST_REQUIRE(!o.error.is_ok());
+    BOOST_TEST_REQUIRE(!o.error.ok());
     std::string msg = o.error.to_string();
     BOOST_TEST(names_line(msg, 3), msg);
     BOOST_TEST(msg.find(path) != std::string::npos, msg);
     BOOST_TEST(msg.find(std::to_string(offset)) != std::string::npos, msg);
   }
   Outcome o = read_file(path, ReadMode::kSkipCorrupt);
-  BOOST_TEST(o.error.is_ok(), o.error.to_string());
+  BOOST_TEST(o.error.ok(), o.error.to_string());
   BOOST_TEST_REQUIRE(o.problems.size() == 1u);
   BOOST_TEST(o.problems[0].kind == ProblemKind::kInvalidJson);
   BOOST_TEST(o.problems[0].line == 3u);
@@ -263,14 +263,14 @@ BOOST_AUTO_TEST_CASE(reference_reopened_partial_is_corrupt_at_line_three) {
 BOOST_AUTO_TEST_CASE(reference_payload_nested_300_deep_reads_closed_with_one_chunk) {
   const std::string path = testdata(kRath + "8.jsonl");
   Outcome o = read_file(path, ReadMode::kStrict);
-  BOOST_TEST(o.error.is_ok(), o.error.to_string());
+  BOOST_TEST(o.error.ok(), o.error.to_string());
   BOOST_TEST(o.problems.empty());
   BOOST_TEST(o.summary.closed);
   BOOST_TEST(o.summary.chunks == 1u);
   ReaderOptions strict;
   strict.mode = ReadMode::kStrict;
   auto s = load_session(path, strict);
-  BOOST_TEST_REQUIRE(s.is_ok(), s.status().to_string());
+  BOOST_TEST_REQUIRE(s.ok(), s.status().to_string());
   BOOST_TEST_REQUIRE(s->chunks.size() == 1u);
   // Counted here by walking the value: the payload nests 300 levels (its
   // object and 299 lists around "bottom"); the record is one more.
@@ -292,11 +292,11 @@ BOOST_AUTO_TEST_CASE(reference_payload_nested_300_deep_reads_closed_with_one_chu
 BOOST_AUTO_TEST_CASE(reference_integers_beyond_64_bits_are_read_exactly) {
   const std::string path = testdata(kRath + "9.jsonl");
   Outcome o = read_file(path, ReadMode::kStrict);
-  BOOST_TEST(o.error.is_ok(), o.error.to_string());
+  BOOST_TEST(o.error.ok(), o.error.to_string());
   BOOST_TEST(o.summary.closed);
   BOOST_TEST(o.summary.chunks == 1u);
   auto s = load_session(path);
-  BOOST_TEST_REQUIRE(s.is_ok(), s.status().to_string());
+  BOOST_TEST_REQUIRE(s.ok(), s.status().to_string());
   BOOST_TEST_REQUIRE(s->chunks.size() == 1u);
   const Value& p = s->chunks[0].payload;
   // 10**30, -10**30, 2**64, -2**63-1 as Python prints them.
@@ -319,7 +319,7 @@ BOOST_AUTO_TEST_CASE(reference_integers_beyond_64_bits_are_read_exactly) {
 
 BOOST_AUTO_TEST_CASE(reference_nan_and_infinities_are_read_as_python_writes_them) {
   auto s = load_session(testdata(kRath + "b.jsonl"));
-  BOOST_TEST_REQUIRE(s.is_ok(), s.status().to_string());
+  BOOST_TEST_REQUIRE(s.ok(), s.status().to_string());
   BOOST_TEST(s->closed);
   BOOST_TEST_REQUIRE(s->chunks.size() == 1u);
   const Value& p = s->chunks[0].payload;

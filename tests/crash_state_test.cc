@@ -17,7 +17,7 @@
 #include "support/recording_fs.h"
 #include "walkit/format.h"
 
-// ALICE-style crash-state enumeration (issue 4, part 2): the file-system
+// ALICE-style crash-state enumeration: the file-system
 // operations of the writer, seal and repair+promote are recorded through the
 // I/O seam; every crash state a weak persistence model allows is built,
 // recovered as an operator would, and checked against I1-I5 (checker.h).

@@ -30,7 +30,7 @@ const std::string kRath1 = "rath/" + kId1 + ".jsonl";
 
 std::string digest_of(const std::string& path) {
   auto d = session_digest(path);
-  BOOST_REQUIRE_MESSAGE(d.is_ok(), d.status().to_string());
+  BOOST_REQUIRE_MESSAGE(d.ok(), d.status().to_string());
   return d->hex;
 }
 
@@ -64,7 +64,7 @@ BOOST_AUTO_TEST_CASE(digest_is_the_sha256_of_the_documented_encoding) {
       "\"record_type\":\"chunk\"}\n"
       "T{\"cumulative_usage\":null,\"final_chunk_count\":1}\n";
   auto d = session_digest((write_file("s1.jsonl", kTiny), path("s1.jsonl")));
-  BOOST_REQUIRE(d.is_ok());
+  BOOST_REQUIRE(d.ok());
   BOOST_TEST(d->hex == sha256_hex(encoding));
   BOOST_TEST(d->chunks == 1u);
   BOOST_TEST(d->trailer);
@@ -79,7 +79,7 @@ BOOST_AUTO_TEST_CASE(respelled_reordered_and_minified_files_have_the_reference_d
 
 BOOST_AUTO_TEST_CASE(walkit_writer_bytes_have_the_reference_digest_whatever_closed_at_says) {
   auto ref = load_session(testdata(kRath1));
-  BOOST_REQUIRE(ref.is_ok());
+  BOOST_REQUIRE(ref.ok());
   const Value& h = ref->header;
   WriterOptions wo;
   wo.sessions_dir = dir();
@@ -90,13 +90,13 @@ BOOST_AUTO_TEST_CASE(walkit_writer_bytes_have_the_reference_digest_whatever_clos
   wo.header.sandbox_spec = *h.find("sandbox_spec");
   wo.header.sandbox_handle_id = h.find("sandbox_handle_id")->as_string();
   auto w = Writer::create(wo);
-  BOOST_REQUIRE(w.is_ok());
+  BOOST_REQUIRE(w.ok());
   for (const LoadedChunk& c : ref->chunks)
-    BOOST_REQUIRE((*w)->write_chunk(c.index, c.kind, c.payload).is_ok());
+    BOOST_REQUIRE((*w)->write_chunk(c.index, c.kind, c.payload).ok());
   CloseOptions co;
   co.closed_at = "2030-01-01T00:00:00+00:00";  // another time: not content
   co.cumulative_usage = Usage{120, 30, 150};
-  BOOST_REQUIRE((*w)->close(co).is_ok());
+  BOOST_REQUIRE((*w)->close(co).ok());
   BOOST_TEST(digest_of(path(kId1 + ".jsonl")) == digest_of(testdata(kRath1)));
 }
 
@@ -173,7 +173,7 @@ BOOST_AUTO_TEST_CASE(any_changed_letter_or_digit_in_a_chunk_changes_the_digest_o
     bytes[i] = to;
     write_file(kId1 + ".jsonl", bytes);
     auto d = session_digest(path(kId1 + ".jsonl"));
-    if (!d.is_ok()) {
+    if (!d.ok()) {
       ++broken;  // e.g. "record_type" -> "secord_type": not a record any more
       continue;
     }
@@ -203,7 +203,7 @@ BOOST_AUTO_TEST_CASE(a_torn_tail_is_not_content_and_a_partial_differs_from_its_c
   const std::string partial = testdata("rath/" + id3 + ".jsonl.__partial__");
   write_file(id3 + ".jsonl.__partial__", slurp(partial) + "{\"record_type\": \"chunk\", \"ind");
   auto torn = session_digest(path(id3 + ".jsonl.__partial__"));
-  BOOST_REQUIRE(torn.is_ok());
+  BOOST_REQUIRE(torn.ok());
   BOOST_TEST(torn->hex == digest_of(partial));
   BOOST_TEST(torn->problems == 1u);
   BOOST_TEST(!torn->trailer);
@@ -222,14 +222,14 @@ BOOST_AUTO_TEST_CASE(corruption_is_an_error_not_a_digest) {
 
 BOOST_AUTO_TEST_CASE(streaming_builder_matches_the_file_digest) {
   auto reader = Reader::open(testdata(kRath1));
-  BOOST_REQUIRE(reader.is_ok());
+  BOOST_REQUIRE(reader.ok());
   DigestBuilder b;
   Record r;
   for (;;) {
     auto more = (*reader)->next(&r);
-    BOOST_REQUIRE(more.is_ok());
+    BOOST_REQUIRE(more.ok());
     if (!*more) break;
-    BOOST_REQUIRE(b.add(r).is_ok());
+    BOOST_REQUIRE(b.add(r).ok());
   }
   BOOST_TEST(b.records() == 6u);
   BOOST_TEST(b.finish() == digest_of(testdata(kRath1)));
@@ -238,7 +238,7 @@ BOOST_AUTO_TEST_CASE(streaming_builder_matches_the_file_digest) {
 BOOST_AUTO_TEST_CASE(an_archived_session_has_the_digest_of_its_plain_file) {
   write_file(kId1 + ".jsonl", slurp(testdata(kRath1)));
   auto a = archive_session(path(kId1 + ".jsonl"));
-  BOOST_REQUIRE_MESSAGE(a.is_ok(), a.status().to_string());
+  BOOST_REQUIRE_MESSAGE(a.ok(), a.status().to_string());
   BOOST_REQUIRE(exists(kId1 + ".jsonl.zst"));
   BOOST_TEST(digest_of(path(kId1 + ".jsonl.zst")) == digest_of(testdata(kRath1)));
 }

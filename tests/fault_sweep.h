@@ -1,4 +1,4 @@
-// SQLite-style error-injection sweeps over FaultFs (issue 4 part 4).
+// SQLite-style error-injection sweeps over FaultFs.
 //
 // A Workload is one library operation on files it prepares itself. A
 // counting run (no fault) learns how many calls of each FileSystem op the
@@ -286,7 +286,7 @@ inline void run_case(Workload& w, const Injection& inj, const Justify& justify, 
     ++st.cases;
     ++st.by_op[FaultFs::op_name(inj.op)];
     ++st.by_kind[kind_name(inj.kind)];
-    if (s.is_ok()) {
+    if (s.ok()) {
       const char* why = justify(w, inj, *call, log);
       BOOST_TEST(why != nullptr, "silent success after an injected failure of "
                                      << FaultFs::op_name(call->op) << " " << call->path);
@@ -305,7 +305,7 @@ inline void run_case(Workload& w, const Injection& inj, const Justify& justify, 
     w.check_failed(dir.path());
     Status r = w.retry(dir.path());
     w.cleanup();
-    BOOST_TEST_REQUIRE(r.is_ok(), "retry without faults failed: " << r.to_string());
+    BOOST_TEST_REQUIRE(r.ok(), "retry without faults failed: " << r.to_string());
     w.check_done(dir.path());
   }
   w.double_fault = false;
@@ -325,7 +325,7 @@ inline SweepStats sweep_error_paths(Workload& w, const Justify& justify) {
     FaultFs fs;
     Status s = w.run(dir.path(), fs);
     w.cleanup();
-    BOOST_TEST_REQUIRE(s.is_ok(), w.name() << ": the clean run failed: " << s.to_string());
+    BOOST_TEST_REQUIRE(s.ok(), w.name() << ": the clean run failed: " << s.to_string());
     for (int op = 0; op < FaultFs::kOpCount; ++op) counts[op] = fs.count(FaultFs::Op(op));
     for (const auto& e : fs.log()) {
       if (e.op == FaultFs::kWrite) write_sizes.push_back(e.bytes);
@@ -393,7 +393,7 @@ inline SweepStats sweep(Workload& w, const Justify& justify, std::vector<FaultFs
     FaultFs fs;
     Status s = w.run(dir.path(), fs);
     w.cleanup();
-    BOOST_TEST_REQUIRE(s.is_ok(), w.name() << ": the clean run failed: " << s.to_string());
+    BOOST_TEST_REQUIRE(s.ok(), w.name() << ": the clean run failed: " << s.to_string());
     w.check_done(dir.path());
     clean = fs.log();
     for (int op = 0; op < FaultFs::kOpCount; ++op) counts[op] = fs.count(FaultFs::Op(op));
@@ -446,7 +446,7 @@ inline std::vector<JournalLine> journal_lines(const std::string& dir) {
     pos = nl == std::string::npos ? text.size() : nl + 1;
     JournalLine j;
     auto v = parse_json(line);
-    if (v.is_ok() && v->is_object()) {
+    if (v.ok() && v->is_object()) {
       j.parsed = true;
       auto str = [&](const char* k) {
         const Value* f = v->find(k);

@@ -102,8 +102,8 @@ BOOST_AUTO_TEST_CASE(repair_dry_run_refuses_a_fifo_swapped_in) {
   o.fs = &sfs;
   auto r = repair_file(s.partial, o);
   BOOST_CHECK(sfs.swapped());
-  BOOST_CHECK(!r.is_ok());
-  if (!r.is_ok()) BOOST_TEST_MESSAGE(r.status().to_string());
+  BOOST_CHECK(!r.ok());
+  if (!r.ok()) BOOST_TEST_MESSAGE(r.status().to_string());
   BOOST_CHECK(s.still_a_fifo());
 }
 
@@ -114,7 +114,7 @@ BOOST_AUTO_TEST_CASE(repair_refuses_a_fifo_swapped_in) {
   o.fs = &sfs;
   auto r = repair_file(s.partial, o);
   BOOST_CHECK(sfs.swapped());
-  BOOST_CHECK(!r.is_ok());
+  BOOST_CHECK(!r.ok());
   BOOST_CHECK(s.still_a_fifo());
 }
 
@@ -126,7 +126,7 @@ BOOST_AUTO_TEST_CASE(promote_dry_run_refuses_a_fifo_swapped_in) {
   o.fs = &sfs;
   auto r = promote_file(s.partial, o);
   BOOST_CHECK(sfs.swapped());
-  BOOST_CHECK(!r.is_ok());
+  BOOST_CHECK(!r.ok());
   BOOST_CHECK(s.still_a_fifo());
 }
 
@@ -134,7 +134,7 @@ BOOST_AUTO_TEST_CASE(undo_refuses_a_fifo_swapped_in) {
   for (bool dry : {true, false}) {
     Scratch s;
     auto cut = repair_file(s.partial);  // journals the torn tail it cuts
-    BOOST_REQUIRE(cut.is_ok());
+    BOOST_REQUIRE(cut.ok());
     SwappingFs sfs(s.partial);
     RepairOptions o;
     o.dry_run = dry;
@@ -142,7 +142,7 @@ BOOST_AUTO_TEST_CASE(undo_refuses_a_fifo_swapped_in) {
     auto r = undo_repairs(s.partial, o);
     BOOST_TEST_CONTEXT("dry run " << dry) {
       BOOST_CHECK(sfs.swapped());
-      BOOST_CHECK(!r.is_ok());
+      BOOST_CHECK(!r.ok());
       BOOST_CHECK(s.still_a_fifo());
     }
   }
@@ -155,5 +155,5 @@ BOOST_AUTO_TEST_CASE(reader_refuses_a_fifo_swapped_in) {
   o.fs = &sfs;
   auto r = Reader::open(s.partial, o);
   BOOST_CHECK(sfs.swapped());
-  BOOST_CHECK(!r.is_ok());
+  BOOST_CHECK(!r.ok());
 }

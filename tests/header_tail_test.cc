@@ -2,7 +2,7 @@
 // A partial that holds only its header, torn from its '\n' (the crash came
 // between the header's bytes and its newline reaching the disk), with or
 // without NULs after it: the header is whole, so the session is "crashed"
-// and recoverable exactly as a chunk in that state is (SPEC's torn-tail
+// and recoverable exactly as a chunk in that state is (docs/format.md's torn-tail
 // rule: a final segment that parses as the next record lost only its '\n').
 // Before this rule such a file was "unrecoverable: no valid header", while a
 // chunk or a trailer in the same state got its '\n' back.
@@ -43,7 +43,7 @@ struct HeaderOnly : test::DirFixture {
   }
   FileScan scan() const {
     auto s = scan_file(path(name));
-    BOOST_REQUIRE_MESSAGE(s.is_ok(), s.status().to_string());
+    BOOST_REQUIRE_MESSAGE(s.ok(), s.status().to_string());
     return *s;
   }
 };
@@ -74,7 +74,7 @@ BOOST_AUTO_TEST_CASE(repair_gives_the_header_its_newline_and_keeps_the_nuls) {
   HeaderOnly f(512);
   const std::string before = f.read(f.name);
   auto r = repair_file(f.path(f.name));
-  BOOST_REQUIRE_MESSAGE(r.is_ok(), r.status().to_string());
+  BOOST_REQUIRE_MESSAGE(r.ok(), r.status().to_string());
   BOOST_TEST(repair_action_name(r->action) == "add_newline");
   BOOST_TEST(file_state_name(r->after) == "crashed");
   BOOST_TEST(r->chunks == 0u);
@@ -86,7 +86,7 @@ BOOST_AUTO_TEST_CASE(repair_gives_the_header_its_newline_and_keeps_the_nuls) {
   BOOST_TEST(test::slurp(r->removed[0].quarantine_path) == std::string(512, '\0'));
   // And undo gives back exactly the file the crash left.
   auto u = undo_repairs(f.path(f.name));
-  BOOST_REQUIRE_MESSAGE(u.is_ok(), u.status().to_string());
+  BOOST_REQUIRE_MESSAGE(u.ok(), u.status().to_string());
   BOOST_TEST(f.read(f.name) == before);
 }
 
@@ -95,10 +95,10 @@ BOOST_AUTO_TEST_CASE(promote_with_repair_closes_the_empty_session) {
   PromoteOptions o;
   o.repair_first = true;
   auto p = promote_file(f.path(f.name), o);
-  BOOST_REQUIRE_MESSAGE(p.is_ok(), p.status().to_string());
+  BOOST_REQUIRE_MESSAGE(p.ok(), p.status().to_string());
   BOOST_TEST(promote_action_name(p->action) == "seal_and_rename");
   auto s = scan_file(f.path(kId + ".jsonl"), ScanOptions{.verify = true});
-  BOOST_REQUIRE(s.is_ok());
+  BOOST_REQUIRE(s.ok());
   BOOST_TEST(file_state_name(s->state) == "closed");
   BOOST_TEST(s->chunks == 0u);
   BOOST_TEST(f.read(kId + ".jsonl").rfind(f.header, 0) == 0u);  // the header, byte for byte
@@ -111,16 +111,16 @@ BOOST_AUTO_TEST_CASE(resume_continues_after_the_completed_header) {
   o.id = kId;
   ResumeReport rep;
   auto w = Writer::resume(o, &rep);
-  BOOST_REQUIRE_MESSAGE(w.is_ok(), w.status().to_string());
+  BOOST_REQUIRE_MESSAGE(w.ok(), w.status().to_string());
   BOOST_TEST(rep.chunks == 0u);
   BOOST_TEST(rep.completed_newline);
   BOOST_TEST(rep.cut_bytes == 7u);
-  BOOST_REQUIRE((*w)->write_chunk(0, "user", Value::object()).is_ok());
-  BOOST_REQUIRE((*w)->close().is_ok());
+  BOOST_REQUIRE((*w)->write_chunk(0, "user", Value::object()).ok());
+  BOOST_REQUIRE((*w)->close().ok());
   const std::string closed = f.read(kId + ".jsonl");
   BOOST_TEST(closed.rfind(f.header, 0) == 0u);
   auto s = scan_file(f.path(kId + ".jsonl"), ScanOptions{.verify = true});
-  BOOST_REQUIRE(s.is_ok());
+  BOOST_REQUIRE(s.ok());
   BOOST_TEST(file_state_name(s->state) == "closed");
   BOOST_TEST(s->chunks == 1u);
 }
@@ -135,7 +135,7 @@ BOOST_AUTO_TEST_CASE(resume_refuses_a_tail_header_of_another_id) {
   o.sessions_dir = d.dir();
   o.id = other;
   auto w = Writer::resume(o);
-  BOOST_REQUIRE(!w.is_ok());
+  BOOST_REQUIRE(!w.ok());
   BOOST_TEST(w.status().message().find("is not \"" + other + "\"") != std::string::npos,
              w.status().message());
   BOOST_TEST(d.read(other + ".jsonl.__partial__") == before);
@@ -147,7 +147,7 @@ BOOST_AUTO_TEST_CASE(a_torn_header_prefix_is_still_unrecoverable) {
   std::string h = reference_header_line();
   d.write_file(kId + ".jsonl.__partial__", h.substr(0, h.size() - 2));
   auto s = scan_file(d.path(kId + ".jsonl.__partial__"));
-  BOOST_REQUIRE(s.is_ok());
+  BOOST_REQUIRE(s.ok());
   BOOST_TEST(file_state_name(s->state) == "unrecoverable");
   BOOST_TEST(s->why == "no valid header");
 }
@@ -160,14 +160,14 @@ BOOST_AUTO_TEST_CASE(a_newer_schema_version_is_named_not_called_headerless) {
   h.replace(h.find(v1), v1.size(), "\"schema_version\": 2,");
   d.write_file(kId + ".jsonl.__partial__", h);
   auto s = scan_file(d.path(kId + ".jsonl.__partial__"));
-  BOOST_REQUIRE(s.is_ok());
+  BOOST_REQUIRE(s.ok());
   BOOST_TEST(s->why.find("schema_version 2 is newer than 1") != std::string::npos, s->why);
   BOOST_TEST(s->why.find("no valid header") == std::string::npos, s->why);
   // Never rewritten or moved, even when asked to quarantine what is unrecoverable.
   RepairOptions ro;
   ro.quarantine_unrecoverable = true;
   auto r = repair_file(d.path(kId + ".jsonl.__partial__"), ro);
-  BOOST_REQUIRE(r.is_ok());
+  BOOST_REQUIRE(r.ok());
   BOOST_TEST(!r->changed);
   BOOST_TEST(d.read(kId + ".jsonl.__partial__") == h);
 }

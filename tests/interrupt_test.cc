@@ -125,7 +125,7 @@ std::vector<Value> ndjson(const std::string& text) {
     std::string line = text.substr(pos, nl - pos);
     pos = nl + 1;
     auto v = parse_json(line);
-    BOOST_TEST_REQUIRE(v.is_ok(), "not JSON: " << line);
+    BOOST_TEST_REQUIRE(v.ok(), "not JSON: " << line);
     BOOST_TEST_REQUIRE(v->is_object(), "not an object: " << line);
     out.push_back(std::move(*v));
   }
@@ -285,7 +285,7 @@ BOOST_FIXTURE_TEST_CASE(walpromote_stops_after_the_first_promotion, Fx) {
   const std::string sealed = after[final_name(1)];
   BOOST_TEST(sealed.rfind(whole(1), 0) == 0u);
   auto last = parse_json(sealed.substr(whole(1).size()));
-  BOOST_TEST_REQUIRE(last.is_ok(), sealed);
+  BOOST_TEST_REQUIRE(last.ok(), sealed);
   BOOST_TEST(str(*last, "record_type") == "trailer");
   BOOST_TEST(num(*last, "final_chunk_count") == 2);
   for (int n = 2; n <= kFiles; ++n) BOOST_TEST(after.count(final_name(n)) == 0u);

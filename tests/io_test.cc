@@ -85,7 +85,7 @@ class DiskFullFs : public ForwardingFs {
     if (budget_ == 0) return Status::from_errno(ENOSPC, "write (injected)");
     size_t w = n < budget_ ? n : budget_;
     Result<size_t> r = ForwardingFs::write(fd, d, w);
-    if (r.is_ok()) budget_ -= *r;
+    if (r.ok()) budget_ -= *r;
     return r;
   }
 
@@ -119,10 +119,10 @@ struct IoFixture : walkit::test::DirFixture {
 
   int open_ok(const std::string& name, OpenFlags flags, unsigned mode = 0600) {
     Result<int> fd = fs.open(path(name), flags, mode);
-    BOOST_REQUIRE_MESSAGE(fd.is_ok(), fd.status().to_string());
+    BOOST_REQUIRE_MESSAGE(fd.ok(), fd.status().to_string());
     return *fd;
   }
-  void close_ok(int fd) { BOOST_REQUIRE(fs.close(fd).is_ok()); }
+  void close_ok(int fd) { BOOST_REQUIRE(fs.close(fd).ok()); }
 };
 
 bool contains(const std::string& s, const std::string& part) {
@@ -137,7 +137,7 @@ BOOST_AUTO_TEST_CASE(open_refuses_a_symlink) {
   write_file("target", "secret");
   BOOST_REQUIRE_EQUAL(::symlink(path("target").c_str(), path("link").c_str()), 0);
   Result<int> fd = fs.open(path("link"), OpenFlags::kRead);
-  BOOST_REQUIRE(!fd.is_ok());
+  BOOST_REQUIRE(!fd.ok());
   BOOST_TEST(fd.status().code() == Code::kInvalidArgument);
   BOOST_TEST(fd.status().sys_errno() == ELOOP);
   BOOST_TEST(contains(fd.status().message(), "symlink"));
@@ -161,14 +161,14 @@ BOOST_AUTO_TEST_CASE(create_excl_mode_is_exact_under_umask_077) {
 BOOST_AUTO_TEST_CASE(second_create_excl_fails_already_exists_and_keeps_the_file) {
   write_file("f", "original");
   Result<int> fd = fs.open(path("f"), OpenFlags::kWrite | OpenFlags::kCreateExcl, 0600);
-  BOOST_REQUIRE(!fd.is_ok());
+  BOOST_REQUIRE(!fd.ok());
   BOOST_TEST(fd.status().code() == Code::kAlreadyExists);
   BOOST_TEST(read("f") == "original");
 }
 
 BOOST_AUTO_TEST_CASE(missing_file_is_not_found) {
   Result<int> fd = fs.open(path("absent"), OpenFlags::kRead);
-  BOOST_REQUIRE(!fd.is_ok());
+  BOOST_REQUIRE(!fd.ok());
   BOOST_TEST(fd.status().code() == Code::kNotFound);
   BOOST_TEST(fd.status().sys_errno() == ENOENT);
 }
@@ -177,13 +177,13 @@ BOOST_AUTO_TEST_CASE(flock_held_through_another_open_is_locked) {
   write_file("f", "");
   int a = open_ok("f", OpenFlags::kRead | OpenFlags::kWrite);
   int b = open_ok("f", OpenFlags::kRead | OpenFlags::kWrite);
-  BOOST_REQUIRE(fs.lock_exclusive(a).is_ok());
+  BOOST_REQUIRE(fs.lock_exclusive(a).ok());
   Status st = fs.lock_exclusive(b);
   BOOST_TEST(st.code() == Code::kLocked);
   BOOST_TEST(contains(st.message(), "is locked by another process (a live writer?)"));
   BOOST_TEST(contains(st.message(), path("f")));
   close_ok(a);  // releases the lock
-  BOOST_TEST(fs.lock_exclusive(b).is_ok());
+  BOOST_TEST(fs.lock_exclusive(b).ok());
   close_ok(b);
 }
 
@@ -198,7 +198,7 @@ BOOST_AUTO_TEST_CASE(rename_noreplace_refuses_an_existing_target) {
 
 BOOST_AUTO_TEST_CASE(rename_noreplace_moves_to_a_free_name) {
   write_file("from", "bytes");
-  BOOST_REQUIRE(fs.rename_noreplace(path("from"), path("to")).is_ok());
+  BOOST_REQUIRE(fs.rename_noreplace(path("from"), path("to")).ok());
   BOOST_TEST(!exists("from"));
   BOOST_TEST(read("to") == "bytes");
 }
@@ -206,9 +206,9 @@ BOOST_AUTO_TEST_CASE(rename_noreplace_moves_to_a_free_name) {
 BOOST_AUTO_TEST_CASE(append_mode_writes_at_the_end) {
   write_file("f", "abc");
   int fd = open_ok("f", OpenFlags::kWrite | OpenFlags::kAppend);
-  BOOST_REQUIRE(walkit::write_all(fs, fd, "def", 3).is_ok());
-  BOOST_REQUIRE(fs.fdatasync(fd).is_ok());
-  BOOST_REQUIRE(fs.fsync(fd).is_ok());
+  BOOST_REQUIRE(walkit::write_all(fs, fd, "def", 3).ok());
+  BOOST_REQUIRE(fs.fdatasync(fd).ok());
+  BOOST_REQUIRE(fs.fsync(fd).ok());
   close_ok(fd);
   BOOST_TEST(read("f") == "abcdef");
 }
@@ -222,7 +222,7 @@ BOOST_AUTO_TEST_CASE(truncate_flag_empties_the_file) {
 BOOST_AUTO_TEST_CASE(directory_flag_refuses_a_regular_file) {
   write_file("f", "abc");
   Result<int> fd = fs.open(path("f"), OpenFlags::kRead | OpenFlags::kDirectory);
-  BOOST_REQUIRE(!fd.is_ok());
+  BOOST_REQUIRE(!fd.ok());
   BOOST_TEST(fd.status().sys_errno() == ENOTDIR);
   close_ok(open_ok("", OpenFlags::kRead | OpenFlags::kDirectory));  // the temp dir itself
 }
@@ -232,24 +232,24 @@ BOOST_AUTO_TEST_CASE(read_pread_seek_end_ftruncate_and_fstat_see_the_file) {
   int fd = open_ok("f", OpenFlags::kRead | OpenFlags::kWrite);
   char buf[4] = {};
   Result<size_t> r = fs.pread(fd, buf, 3, 4);
-  BOOST_REQUIRE(r.is_ok());
+  BOOST_REQUIRE(r.ok());
   BOOST_TEST(std::string(buf, *r) == "456");
   r = fs.read(fd, buf, 2);  // pread did not move the offset
-  BOOST_REQUIRE(r.is_ok());
+  BOOST_REQUIRE(r.ok());
   BOOST_TEST(std::string(buf, *r) == "01");
   BOOST_TEST(fs.seek_end(fd).value() == 10u);
-  BOOST_REQUIRE(fs.ftruncate(fd, 4).is_ok());
+  BOOST_REQUIRE(fs.ftruncate(fd, 4).ok());
   Result<walkit::FileInfo> info = fs.fstat(fd);
-  BOOST_REQUIRE(info.is_ok());
+  BOOST_REQUIRE(info.ok());
   BOOST_TEST(info->size == 4u);
   BOOST_TEST(info->is_regular());
   BOOST_TEST((info->mode & 07777) == 0600u);
   BOOST_TEST(info->nlink == 1u);
   r = fs.read(fd, buf, 4);  // seek_end moved the offset to 10, past the new end
-  BOOST_REQUIRE(r.is_ok());
+  BOOST_REQUIRE(r.ok());
   BOOST_TEST(*r == 0u);
   r = fs.pread(fd, buf, 4, 2);
-  BOOST_REQUIRE(r.is_ok());
+  BOOST_REQUIRE(r.ok());
   BOOST_TEST(std::string(buf, *r) == "23");
   close_ok(fd);
   BOOST_TEST(read("f") == "0123");
@@ -257,12 +257,12 @@ BOOST_AUTO_TEST_CASE(read_pread_seek_end_ftruncate_and_fstat_see_the_file) {
 
 BOOST_AUTO_TEST_CASE(lstat_tells_files_directories_and_symlinks_apart) {
   write_file("f", "x");
-  BOOST_REQUIRE(fs.mkdir(path("d"), 0700).is_ok());
+  BOOST_REQUIRE(fs.mkdir(path("d"), 0700).ok());
   BOOST_REQUIRE_EQUAL(::symlink("f", path("l").c_str()), 0);
   Result<walkit::FileInfo> f = fs.lstat(path("f"));
   Result<walkit::FileInfo> d = fs.lstat(path("d"));
   Result<walkit::FileInfo> l = fs.lstat(path("l"));
-  BOOST_REQUIRE(f.is_ok() && d.is_ok() && l.is_ok());
+  BOOST_REQUIRE(f.ok() && d.ok() && l.ok());
   BOOST_TEST((f->is_regular() && !f->is_directory() && !f->is_symlink()));
   BOOST_TEST((!d->is_regular() && d->is_directory() && !d->is_symlink()));
   BOOST_TEST((!l->is_regular() && !l->is_directory() && l->is_symlink()));
@@ -271,9 +271,9 @@ BOOST_AUTO_TEST_CASE(lstat_tells_files_directories_and_symlinks_apart) {
 }
 
 BOOST_AUTO_TEST_CASE(mkdir_of_an_existing_name_is_already_exists) {
-  BOOST_REQUIRE(fs.mkdir(path("d"), 0700).is_ok());
+  BOOST_REQUIRE(fs.mkdir(path("d"), 0700).ok());
   BOOST_TEST(fs.mkdir(path("d"), 0700).code() == Code::kAlreadyExists);
-  BOOST_TEST(fs.fsync_dir(path("d")).is_ok());
+  BOOST_TEST(fs.fsync_dir(path("d")).ok());
 }
 
 BOOST_AUTO_TEST_CASE(errors_name_the_call_and_the_path) {
@@ -287,7 +287,7 @@ BOOST_AUTO_TEST_CASE(errors_name_the_call_and_the_path) {
   write_file("ro", "x");
   int fd = open_ok("ro", OpenFlags::kRead);
   Result<size_t> w = fs.write(fd, "y", 1);
-  BOOST_REQUIRE(!w.is_ok());
+  BOOST_REQUIRE(!w.ok());
   BOOST_TEST(w.status().sys_errno() == EBADF);
   BOOST_TEST(w.status().code() == Code::kIoError);
   BOOST_TEST(contains(w.status().message(), "write " + path("ro")));
@@ -302,7 +302,7 @@ BOOST_AUTO_TEST_CASE(write_all_loops_over_short_writes) {
   OneByteWritesFs one;
   int fd = open_ok("f", OpenFlags::kWrite | OpenFlags::kCreateExcl);
   size_t written = 99;
-  BOOST_REQUIRE(walkit::write_all(one, fd, "hello", 5, &written).is_ok());
+  BOOST_REQUIRE(walkit::write_all(one, fd, "hello", 5, &written).ok());
   close_ok(fd);
   BOOST_TEST(written == 5u);
   BOOST_TEST(one.calls == 5);
@@ -334,7 +334,7 @@ BOOST_AUTO_TEST_CASE(write_all_fails_on_a_write_that_makes_no_progress) {
 BOOST_AUTO_TEST_CASE(write_all_retries_an_interrupted_write) {
   InterruptedOnceFs eintr;
   int fd = open_ok("f", OpenFlags::kWrite | OpenFlags::kCreateExcl);
-  BOOST_REQUIRE(walkit::write_all(eintr, fd, "abc", 3).is_ok());
+  BOOST_REQUIRE(walkit::write_all(eintr, fd, "abc", 3).ok());
   close_ok(fd);
   BOOST_TEST(read("f") == "abc");
 }
@@ -345,37 +345,37 @@ BOOST_AUTO_TEST_CASE(read_file_returns_every_byte) {
   big[150000] = '\n';
   write_file("f", big);
   Result<std::string> got = walkit::read_file(fs, path("f"));
-  BOOST_REQUIRE(got.is_ok());
+  BOOST_REQUIRE(got.ok());
   BOOST_TEST((*got == big));
   BOOST_TEST(walkit::read_file(fs, path("absent")).status().code() == Code::kNotFound);
 }
 
 BOOST_AUTO_TEST_CASE(make_dirs_creates_every_missing_component) {
   UmaskGuard guard(022);
-  BOOST_REQUIRE(walkit::make_dirs(fs, path("a/b/c"), 0700).is_ok());
+  BOOST_REQUIRE(walkit::make_dirs(fs, path("a/b/c"), 0700).ok());
   BOOST_TEST(mode("a") == 0700u);
   BOOST_TEST(mode("a/b/c") == 0700u);
-  BOOST_TEST(walkit::make_dirs(fs, path("a/b/c"), 0700).is_ok());  // already there
-  BOOST_TEST(walkit::make_dirs(fs, path("a//b/d/"), 0700).is_ok());
+  BOOST_TEST(walkit::make_dirs(fs, path("a/b/c"), 0700).ok());  // already there
+  BOOST_TEST(walkit::make_dirs(fs, path("a//b/d/"), 0700).ok());
   BOOST_TEST(mode("a/b/d") == 0700u);
 }
 
 BOOST_AUTO_TEST_CASE(make_dirs_refuses_a_file_in_the_way) {
   write_file("f", "x");
   Status st = walkit::make_dirs(fs, path("f/sub"), 0700);
-  BOOST_TEST(!st.is_ok());
+  BOOST_TEST(!st.ok());
   BOOST_TEST(contains(st.message(), path("f")));
-  BOOST_TEST(!walkit::make_dirs(fs, path("f"), 0700).is_ok());
+  BOOST_TEST(!walkit::make_dirs(fs, path("f"), 0700).ok());
 }
 
 BOOST_AUTO_TEST_CASE(make_dirs_walks_through_a_symlink_to_a_directory) {
-  BOOST_REQUIRE(fs.mkdir(path("real"), 0700).is_ok());
+  BOOST_REQUIRE(fs.mkdir(path("real"), 0700).ok());
   BOOST_REQUIRE_EQUAL(::symlink("real", path("link").c_str()), 0);
-  BOOST_REQUIRE(walkit::make_dirs(fs, path("link"), 0700).is_ok());
-  BOOST_REQUIRE(walkit::make_dirs(fs, path("link/sub"), 0700).is_ok());
+  BOOST_REQUIRE(walkit::make_dirs(fs, path("link"), 0700).ok());
+  BOOST_REQUIRE(walkit::make_dirs(fs, path("link/sub"), 0700).ok());
   BOOST_TEST(fs.lstat(path("real/sub"))->is_directory());
   BOOST_REQUIRE_EQUAL(::symlink("f", path("dangling").c_str()), 0);
-  BOOST_TEST(!walkit::make_dirs(fs, path("dangling"), 0700).is_ok());
+  BOOST_TEST(!walkit::make_dirs(fs, path("dangling"), 0700).ok());
 }
 
 BOOST_AUTO_TEST_CASE(dir_name_and_base_name_split_like_posix) {

@@ -1,7 +1,7 @@
 #define BOOST_TEST_MODULE kernel_fault_test
 #include <boost/test/unit_test.hpp>
 
-// Real kernel errors, no FaultFs (issue 4 part 4):
+// Real kernel errors, no FaultFs:
 //   - a 256 KiB tmpfs fills up under the writer (in record mode) and under
 //     walrepair / walpromote: ENOSPC must surface, the session file must end
 //     at a whole record holding every acknowledged one, the quarantine must
@@ -121,7 +121,7 @@ void check_quarantine_is_whole(const std::string& dir) {
     BOOST_TEST_REQUIRE(nl != std::string::npos, "the journal ends in a torn line");
     auto v = walkit::parse_json(std::string_view(text).substr(pos, nl - pos));
     pos = nl + 1;
-    BOOST_TEST_REQUIRE(v.is_ok(), "a journal line is not JSON: " << v.status().to_string());
+    BOOST_TEST_REQUIRE(v.ok(), "a journal line is not JSON: " << v.status().to_string());
     const Value* bin = v->find("path");
     if (!bin) continue;
     const std::string bytes = slurp(dir + "/.quarantine/" + bin->as_string());
@@ -149,21 +149,21 @@ BOOST_AUTO_TEST_CASE(a_full_tmpfs_stops_the_writer_at_a_whole_acknowledged_recor
   o.header.created_at = "2026-04-05T06:07:08+00:00";
   o.durability.mode = walkit::Durability::kRecord;
   auto w = walkit::Writer::create(o);
-  BOOST_TEST_REQUIRE(w.is_ok(), w.status().to_string());
+  BOOST_TEST_REQUIRE(w.ok(), w.status().to_string());
   size_t acked = 0;
   Status err;
-  for (size_t i = 0; i < 1000 && err.is_ok(); ++i) {
+  for (size_t i = 0; i < 1000 && err.ok(); ++i) {
     err = (*w)->write_chunk(i, "user", Value(Value::Object{{"content", content(i)}}));
-    if (err.is_ok()) ++acked;
+    if (err.ok()) ++acked;
   }
-  BOOST_TEST_REQUIRE(!err.is_ok(), "256 KiB never filled up");
+  BOOST_TEST_REQUIRE(!err.ok(), "256 KiB never filled up");
   BOOST_TEST_MESSAGE("ENOSPC after " << acked << " acked records: " << err.to_string());
   BOOST_TEST(err.sys_errno() == ENOSPC, err.to_string());
   BOOST_TEST(acked > 10u);
   // Latched: the next chunk and close fail alike.
   BOOST_TEST((*w)->write_chunk(acked, "user", Value(Value::Object{{"content", "x"}})).sys_errno() ==
              ENOSPC);
-  BOOST_TEST(!(*w)->close().is_ok());
+  BOOST_TEST(!(*w)->close().ok());
   const std::string partial = fs.path() + "/" + id + ".jsonl.__partial__";
   BOOST_TEST_REQUIRE(exists(partial));
   BOOST_TEST(slurp(partial) == prefix(id, acked), "not exactly the acknowledged records");
@@ -176,11 +176,11 @@ BOOST_AUTO_TEST_CASE(a_full_tmpfs_stops_the_writer_at_a_whole_acknowledged_recor
   ro.sessions_dir = fs.path();
   ro.id = id;
   auto r = walkit::Writer::resume(ro);
-  BOOST_TEST_REQUIRE(r.is_ok(), r.status().to_string());
+  BOOST_TEST_REQUIRE(r.ok(), r.status().to_string());
   BOOST_TEST((*r)->next_index() == acked);
   walkit::CloseOptions c;
   c.closed_at = "2026-04-05T06:09:00+00:00";
-  BOOST_TEST_REQUIRE((*r)->close(c).is_ok());
+  BOOST_TEST_REQUIRE((*r)->close(c).ok());
   BOOST_TEST(slurp(fs.path() + "/" + id + ".jsonl") == prefix(id, acked) + trailer(acked));
 }
 
@@ -206,7 +206,7 @@ BOOST_AUTO_TEST_CASE(repair_and_promote_on_a_full_tmpfs_fail_visibly_and_lose_no
 
   // walrepair: keeping the torn tail needs space; it must fail before any cut.
   auto rep = walkit::repair_file(torn_path);
-  BOOST_TEST_REQUIRE(!rep.is_ok(), "repair succeeded on a full file system");
+  BOOST_TEST_REQUIRE(!rep.ok(), "repair succeeded on a full file system");
   BOOST_TEST(rep.status().sys_errno() == ENOSPC, rep.status().to_string());
   BOOST_TEST(slurp(torn_path) == torn);
   check_quarantine_is_whole(fs.path());
@@ -219,7 +219,7 @@ BOOST_AUTO_TEST_CASE(repair_and_promote_on_a_full_tmpfs_fail_visibly_and_lose_no
   walkit::PromoteOptions po;
   po.closed_at = "2026-04-05T06:09:00+00:00";
   auto pro = walkit::promote_file(crashed_path, po);
-  BOOST_TEST_REQUIRE(!pro.is_ok(), "promote succeeded on a full file system");
+  BOOST_TEST_REQUIRE(!pro.ok(), "promote succeeded on a full file system");
   BOOST_TEST(pro.status().sys_errno() == ENOSPC, pro.status().to_string());
   BOOST_TEST(slurp(crashed_path) == crashed, "a failed promote left bytes behind");
   BOOST_TEST(!exists(fs.path() + "/crashed.jsonl"));
@@ -230,21 +230,21 @@ BOOST_AUTO_TEST_CASE(repair_and_promote_on_a_full_tmpfs_fail_visibly_and_lose_no
   // Space again: both converge, and the quarantine holds the cut bytes.
   fs.free("filler");
   auto rep2 = walkit::repair_file(torn_path);
-  BOOST_TEST_REQUIRE(rep2.is_ok(), rep2.status().to_string());
+  BOOST_TEST_REQUIRE(rep2.ok(), rep2.status().to_string());
   BOOST_TEST(rep2->action == walkit::RepairAction::kCutTornTail);
   BOOST_TEST(slurp(torn_path) == prefix("torn", 3));
   BOOST_TEST_REQUIRE(rep2->removed.size() == 1u);
   BOOST_TEST(slurp(rep2->removed[0].quarantine_path) == chunk(3).substr(0, 1000));
   check_quarantine_is_whole(fs.path());
   auto pro2 = walkit::promote_file(crashed_path, po);
-  BOOST_TEST_REQUIRE(pro2.is_ok(), pro2.status().to_string());
+  BOOST_TEST_REQUIRE(pro2.ok(), pro2.status().to_string());
   BOOST_TEST(pro2->action == walkit::PromoteAction::kSealAndRename);
   const std::string closed = slurp(fs.path() + "/crashed.jsonl");
   BOOST_TEST(closed.substr(0, crashed.size()) == crashed);
   BOOST_TEST(closed.find("\"final_chunk_count\": 2") != std::string::npos);
   // And undo gives the torn original back.
   auto u = walkit::undo_repairs(torn_path);
-  BOOST_TEST_REQUIRE(u.is_ok(), u.status().to_string());
+  BOOST_TEST_REQUIRE(u.ok(), u.status().to_string());
   BOOST_TEST(slurp(torn_path) == torn);
 }
 

@@ -1,7 +1,7 @@
 #define BOOST_TEST_MODULE kill9_test
 #include <boost/test/unit_test.hpp>
 
-// The writer's crash promise (SPEC §3), tested with real processes at scale.
+// The writer's crash promise (docs/format.md#writer), tested with real processes at scale.
 // Each round starts eight writers at once in one sessions directory
 // (tests/kill9_writers.h): forked children writing through walkit::Writer
 // (acking each index on a pipe as soon as write_chunk returns) and, every

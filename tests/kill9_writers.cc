@@ -85,16 +85,16 @@ uint64_t wait_credit(int fd, uint64_t i, uint64_t limit) {
     opts.header.id = s.id;
     opts.durability = s.durability;
     auto writer = Writer::create(std::move(opts));
-    if (!writer.is_ok()) ::_exit(kExitWriterError);
+    if (!writer.ok()) ::_exit(kExitWriterError);
     uint64_t limit = 0;
     for (uint64_t i = 0; i < kMaxChunks; ++i) {
       if ((limit = wait_credit(credit_fd, i, limit)) == 0) ::_exit(kExitPipeError);
       Value payload = payload_of(seed, s, i);
-      if (!(*writer)->write_chunk(i, test::generated_kind(i), payload).is_ok())
+      if (!(*writer)->write_chunk(i, test::generated_kind(i), payload).ok())
         ::_exit(kExitWriterError);
       if (!write_ack(ack_fd, i)) ::_exit(kExitPipeError);
     }
-    if (!(*writer)->close().is_ok()) ::_exit(kExitWriterError);
+    if (!(*writer)->close().ok()) ::_exit(kExitWriterError);
     ::_exit(0);
   } catch (...) {
     ::_exit(kExitException);
@@ -172,7 +172,7 @@ void grant(uint64_t seed, Slot& s) {
     Value rec = Value::object();
     rec.set("kind", Value(test::generated_kind(i)));
     rec.set("payload", cached_payload(seed, s, i));
-    BOOST_REQUIRE(append_python_json(s.out, rec).is_ok());
+    BOOST_REQUIRE(append_python_json(s.out, rec).ok());
     s.out += '\n';
   }
   s.granted = target;

@@ -77,7 +77,7 @@ std::string check_after_kill(const std::string& dir, const WriterExpectation& e,
   ReaderOptions ro;
   ro.mode = has_final ? ReadMode::kStrict : ReadMode::kTolerateTornTail;
   auto loaded = load_session(path, ro);
-  if (!loaded.is_ok()) return "load_session failed: " + loaded.status().to_string();
+  if (!loaded.ok()) return "load_session failed: " + loaded.status().to_string();
   const Session& s = *loaded;
   for (const Problem& p : s.problems) {  // I3: no damage but the one torn tail
     if (p.kind == ProblemKind::kTornTail) continue;
@@ -153,7 +153,7 @@ std::string check_after_recovery(const std::string& dir, const WriterExpectation
   ReaderOptions ro;
   ro.mode = ReadMode::kStrict;
   auto loaded = load_session(final_path, ro);
-  if (!loaded.is_ok())
+  if (!loaded.ok())
     return "the promoted file does not read strictly: " + loaded.status().to_string();
   const Session& s = *loaded;
   std::ostringstream why;
@@ -206,7 +206,7 @@ std::string check_directory(const std::string& dir, const std::set<std::string>&
       ReaderOptions ro;
       ro.mode = ReadMode::kStrict;
       auto s = load_session(ent.path().string(), ro);
-      if (!s.is_ok()) {
+      if (!s.ok()) {
         why << name << " does not read strictly: " << s.status().to_string() << "; ";
       } else if (!s->closed || trailer_count(*s) != s->chunks.size()) {
         why << name << " has no valid trailer with a matching count; ";

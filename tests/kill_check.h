@@ -1,5 +1,5 @@
 // Checks shared by the kill tests (kill9_test, kill_syscall_test): what a
-// sessions directory may hold after a writer was killed (issue 4: I1 every
+// sessions directory may hold after a writer was killed (I1 every
 // acknowledged record present, I2 a prefix of what was written, I3 at most one
 // torn tail) and after `walpromote --repair` recovered it (I5 <id>.jsonl only
 // with a valid trailer whose count matches; kept + quarantined = original).
@@ -74,7 +74,7 @@ std::string use_kill_tmpdir(const char* knob);
 Value generated_payload(uint64_t seed, uint64_t stream, uint64_t index, size_t max_text);
 std::string generated_kind(uint64_t index);  // system, user, assistant, tool_result
 // The bytes every line of generated chunk `index` of `stream` starts with,
-// written out by hand from SPEC §2 (the payload's first keys included).
+// written out by hand from docs/format.md (the payload's first keys included).
 std::string generated_line_start(uint64_t stream, uint64_t index);
 
 }  // namespace walkit::test

@@ -3,7 +3,7 @@
 
 // A live walwrite (holding its flock, stdin still open) next to a crashed
 // session, with walscan, walrepair, walrepair --salvage and walpromote
-// --repair run over their directory (SPEC §5: in_flight is never touched).
+// --repair run over their directory (docs/format.md#file-states: in_flight is never touched).
 // The crashed session proves the tools did their work; the live file must be
 // byte-identical afterwards, and its writer must still close it normally.
 #include <signal.h>
@@ -38,7 +38,7 @@ Value scan_row(const std::string& out, const std::string& id) {
     size_t nl = out.find('\n', begin);
     if (nl == std::string::npos) nl = out.size();
     auto v = walkit::parse_json(std::string_view(out).substr(begin, nl - begin));
-    BOOST_REQUIRE_MESSAGE(v.is_ok() && v->is_object(),
+    BOOST_REQUIRE_MESSAGE(v.ok() && v->is_object(),
                           "not a JSON object: " << out.substr(begin, nl - begin));
     const Value* row_id = v->find("id");
     if (row_id && row_id->is_string() && row_id->as_string() == id) return *v;
@@ -123,7 +123,7 @@ BOOST_AUTO_TEST_CASE(tools_report_a_live_session_in_flight_and_leave_it_byte_ide
   live.close_stdin();
   BOOST_TEST(live.wait() == 0);
   auto s = walkit::load_session(path("live.jsonl"), strict());
-  BOOST_REQUIRE_MESSAGE(s.is_ok(), s.status().to_string());
+  BOOST_REQUIRE_MESSAGE(s.ok(), s.status().to_string());
   BOOST_TEST(s->closed);
   BOOST_REQUIRE_EQUAL(s->chunks.size(), 6u);
   for (int i = 0; i < 6; ++i) BOOST_TEST((s->chunks[i].payload == expected_payload(i)));
@@ -131,7 +131,7 @@ BOOST_AUTO_TEST_CASE(tools_report_a_live_session_in_flight_and_leave_it_byte_ide
              0);  // appended, never rewritten
 
   auto crashed = walkit::load_session(path("crashed.jsonl"), strict());
-  BOOST_REQUIRE_MESSAGE(crashed.is_ok(), crashed.status().to_string());
+  BOOST_REQUIRE_MESSAGE(crashed.ok(), crashed.status().to_string());
   BOOST_TEST(crashed->closed);
   BOOST_TEST(crashed->chunks.size() == 3u);
 }

@@ -166,13 +166,13 @@ struct WriterFixture : walkit::test::DirFixture {
   }
   std::unique_ptr<Writer> make(const walkit::WriterOptions& o) const {
     auto w = Writer::create(o);
-    BOOST_TEST_REQUIRE(w.is_ok(), w.status().to_string());
+    BOOST_TEST_REQUIRE(w.ok(), w.status().to_string());
     return std::move(w).value();
   }
   // Creates nothing: the refusal comes before the disk is touched.
   void check_create_refused(const walkit::WriterOptions& o, const std::string& names) const {
     auto w = Writer::create(o);
-    BOOST_TEST_REQUIRE(!w.is_ok());
+    BOOST_TEST_REQUIRE(!w.ok());
     BOOST_TEST(w.status().code() == Code::kInvalidArgument);
     BOOST_TEST(w.status().message().find(names) != std::string::npos, w.status().message());
     BOOST_TEST(std::filesystem::is_empty(dir()));
@@ -210,10 +210,10 @@ BOOST_AUTO_TEST_CASE(allow_any_id_creates_a_session_under_any_valid_file_name) {
   walkit::WriterOptions o = options("run-42");
   o.relax.allow_any_id = true;
   auto w = make(o);
-  BOOST_TEST(w->write_chunk(0, "user", content("hi")).is_ok());
-  BOOST_TEST(w->close().is_ok());
+  BOOST_TEST(w->write_chunk(0, "user", content("hi")).ok());
+  BOOST_TEST(w->close().ok());
   auto s = walkit::load_session(path("run-42.jsonl"));
-  BOOST_TEST_REQUIRE(s.is_ok(), s.status().to_string());
+  BOOST_TEST_REQUIRE(s.ok(), s.status().to_string());
   BOOST_TEST(s->header.find("id")->as_string() == "run-42");
 }
 
@@ -221,11 +221,11 @@ BOOST_AUTO_TEST_CASE(each_of_the_four_kinds_is_written) {
   auto w = make(options());
   uint64_t i = 0;
   for (std::string_view k : walkit::kChunkKinds) {
-    BOOST_TEST(w->write_chunk(i++, k, content("x")).is_ok(), k);
+    BOOST_TEST(w->write_chunk(i++, k, content("x")).ok(), k);
   }
-  BOOST_TEST_REQUIRE(w->close().is_ok());
+  BOOST_TEST_REQUIRE(w->close().ok());
   auto s = walkit::load_session(path(std::string(kUuid) + ".jsonl"));
-  BOOST_TEST_REQUIRE(s.is_ok(), s.status().to_string());
+  BOOST_TEST_REQUIRE(s.ok(), s.status().to_string());
   BOOST_TEST_REQUIRE(s->chunks.size() == 4u);
   for (size_t c = 0; c < 4; ++c) BOOST_TEST(s->chunks[c].kind == walkit::kChunkKinds[c]);
 }
@@ -233,7 +233,7 @@ BOOST_AUTO_TEST_CASE(each_of_the_four_kinds_is_written) {
 BOOST_AUTO_TEST_CASE(a_refused_kind_writes_nothing_and_the_writer_stays_usable) {
   auto w = make(options());
   const std::string partial = std::string(kUuid) + ".jsonl.__partial__";
-  BOOST_TEST_REQUIRE(w->write_chunk(0, "user", content("a")).is_ok());
+  BOOST_TEST_REQUIRE(w->write_chunk(0, "user", content("a")).ok());
   const std::string before = read(partial);
   walkit::Status s = w->write_chunk(1, "weird", content("b"));
   BOOST_TEST(s.code() == Code::kInvalidArgument);
@@ -244,10 +244,10 @@ BOOST_AUTO_TEST_CASE(a_refused_kind_writes_nothing_and_the_writer_stays_usable) 
              s.message());
   BOOST_TEST(read(partial) == before);
   BOOST_TEST(w->next_index() == 1u);
-  BOOST_TEST(w->latched_error().is_ok());
+  BOOST_TEST(w->latched_error().ok());
   BOOST_TEST(w->write_chunk_json(1, "weird", "{}").code() == Code::kInvalidArgument);
-  BOOST_TEST(w->write_chunk(1, "assistant", content("b")).is_ok());
-  BOOST_TEST(w->close().is_ok());
+  BOOST_TEST(w->write_chunk(1, "assistant", content("b")).ok());
+  BOOST_TEST(w->close().ok());
 }
 
 BOOST_AUTO_TEST_CASE(a_payload_that_is_not_an_object_is_refused_naming_the_field) {
@@ -255,19 +255,19 @@ BOOST_AUTO_TEST_CASE(a_payload_that_is_not_an_object_is_refused_naming_the_field
   walkit::Status s = w->write_chunk(0, "user", Value(Value::Array{1, 2}));
   BOOST_TEST(s.code() == Code::kInvalidArgument);
   BOOST_TEST(s.message() == "\"payload\": a list is not an object (every loader rejects it)");
-  BOOST_TEST(w->write_chunk(0, "user", content("a")).is_ok());
+  BOOST_TEST(w->write_chunk(0, "user", content("a")).ok());
 }
 
 BOOST_AUTO_TEST_CASE(allow_any_kind_writes_other_kinds) {
   walkit::WriterOptions o = options();
   o.relax.allow_any_kind = true;
   auto w = make(o);
-  BOOST_TEST(w->write_chunk(0, "weird", content("a")).is_ok());
-  BOOST_TEST(w->write_chunk(1, "user", content("b")).is_ok());
+  BOOST_TEST(w->write_chunk(0, "weird", content("a")).ok());
+  BOOST_TEST(w->write_chunk(1, "user", content("b")).ok());
   BOOST_TEST(w->write_chunk(2, "bad\xff", content("c")).code() == Code::kInvalidArgument);
-  BOOST_TEST(w->close().is_ok());
+  BOOST_TEST(w->close().ok());
   auto s = walkit::load_session(path(std::string(kUuid) + ".jsonl"));
-  BOOST_TEST_REQUIRE(s.is_ok(), s.status().to_string());
+  BOOST_TEST_REQUIRE(s.ok(), s.status().to_string());
   BOOST_TEST(s->chunks.at(0).kind == "weird");
 }
 
@@ -275,7 +275,7 @@ BOOST_AUTO_TEST_CASE(resume_of_a_non_uuid_session_is_refused_unless_allow_any_id
   walkit::WriterOptions o = options("run-42");
   o.relax.allow_any_id = true;
   auto w = make(o);
-  BOOST_TEST_REQUIRE(w->write_chunk(0, "user", content("a")).is_ok());
+  BOOST_TEST_REQUIRE(w->write_chunk(0, "user", content("a")).ok());
   w->abandon();
   const std::string before = read("run-42.jsonl.__partial__");
 
@@ -283,7 +283,7 @@ BOOST_AUTO_TEST_CASE(resume_of_a_non_uuid_session_is_refused_unless_allow_any_id
   ro.sessions_dir = dir();
   ro.id = "run-42";
   auto refused = Writer::resume(ro);
-  BOOST_TEST_REQUIRE(!refused.is_ok());
+  BOOST_TEST_REQUIRE(!refused.ok());
   BOOST_TEST(refused.status().code() == Code::kInvalidArgument);
   BOOST_TEST(refused.status().message() ==
              "resume: \"id\": \"run-42\" is not a UUID (the reference loader rejects it; "
@@ -292,24 +292,24 @@ BOOST_AUTO_TEST_CASE(resume_of_a_non_uuid_session_is_refused_unless_allow_any_id
 
   ro.relax.allow_any_id = true;
   auto resumed = Writer::resume(ro);
-  BOOST_TEST_REQUIRE(resumed.is_ok(), resumed.status().to_string());
+  BOOST_TEST_REQUIRE(resumed.ok(), resumed.status().to_string());
   // The resumed writer judges kinds by its own options.
   walkit::Status s = (*resumed)->write_chunk(1, "weird", content("b"));
   BOOST_TEST(s.message().find("ResumeOptions::relax.allow_any_kind") != std::string::npos,
              s.message());
-  BOOST_TEST((*resumed)->write_chunk(1, "tool_result", content("b")).is_ok());
-  BOOST_TEST((*resumed)->close().is_ok());
+  BOOST_TEST((*resumed)->write_chunk(1, "tool_result", content("b")).ok());
+  BOOST_TEST((*resumed)->close().ok());
 }
 
 BOOST_AUTO_TEST_CASE(resume_of_a_uuid_session_needs_no_relaxation) {
   auto w = make(options());
-  BOOST_TEST_REQUIRE(w->write_chunk(0, "system", content("a")).is_ok());
+  BOOST_TEST_REQUIRE(w->write_chunk(0, "system", content("a")).ok());
   w->abandon();
   walkit::ResumeOptions ro;
   ro.sessions_dir = dir();
   ro.id = kUuid;
   auto resumed = Writer::resume(ro);
-  BOOST_TEST_REQUIRE(resumed.is_ok(), resumed.status().to_string());
+  BOOST_TEST_REQUIRE(resumed.ok(), resumed.status().to_string());
   BOOST_TEST((*resumed)->next_index() == 1u);
 }
 

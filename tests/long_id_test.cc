@@ -70,12 +70,12 @@ BOOST_AUTO_TEST_CASE(the_writer_accepts_a_200_byte_id) {
 BOOST_AUTO_TEST_CASE(repair_cuts_and_undo_restores_a_long_id_session) {
   Scratch s(header(kLongId) + kChunk0 + kTorn);
   auto r = repair_file(s.partial);
-  BOOST_REQUIRE_MESSAGE(r.is_ok(), r.status().to_string());
+  BOOST_REQUIRE_MESSAGE(r.ok(), r.status().to_string());
   BOOST_CHECK(r->action == RepairAction::kCutTornTail);
   BOOST_CHECK_EQUAL(slurp(s.partial), header(kLongId) + kChunk0);
   s.check_copies();
   auto u = undo_repairs(s.partial);
-  BOOST_REQUIRE_MESSAGE(u.is_ok(), u.status().to_string());
+  BOOST_REQUIRE_MESSAGE(u.ok(), u.status().to_string());
   BOOST_CHECK_EQUAL(slurp(s.partial), s.original);
 }
 
@@ -84,7 +84,7 @@ BOOST_AUTO_TEST_CASE(promote_with_repair_seals_a_long_id_session) {
   PromoteOptions o;
   o.repair_first = true;
   auto r = promote_file(s.partial, o);
-  BOOST_REQUIRE_MESSAGE(r.is_ok(), r.status().to_string());
+  BOOST_REQUIRE_MESSAGE(r.ok(), r.status().to_string());
   BOOST_CHECK(r->action == PromoteAction::kSealAndRename);
   BOOST_CHECK(fs::exists(s.dir / (kLongId + ".jsonl")));
   s.check_copies();
@@ -98,7 +98,7 @@ BOOST_AUTO_TEST_CASE(resume_continues_a_long_id_session) {
   o.relax.allow_any_id = true;
   ResumeReport rep;
   auto w = Writer::resume(o, &rep);
-  BOOST_REQUIRE_MESSAGE(w.is_ok(), w.status().to_string());
+  BOOST_REQUIRE_MESSAGE(w.ok(), w.status().to_string());
   BOOST_CHECK_EQUAL(rep.chunks, 1u);
   BOOST_CHECK_EQUAL(rep.cut_bytes, kTorn.size());
   s.check_copies();
@@ -109,11 +109,11 @@ BOOST_AUTO_TEST_CASE(an_unrecoverable_long_id_file_is_quarantined_and_restored) 
   RepairOptions o;
   o.quarantine_unrecoverable = true;
   auto r = repair_file(s.partial, o);
-  BOOST_REQUIRE_MESSAGE(r.is_ok(), r.status().to_string());
+  BOOST_REQUIRE_MESSAGE(r.ok(), r.status().to_string());
   BOOST_CHECK(r->action == RepairAction::kQuarantineFile);
   BOOST_CHECK(!fs::exists(s.partial));
   s.check_copies();
   auto u = undo_repairs(s.partial);
-  BOOST_REQUIRE_MESSAGE(u.is_ok(), u.status().to_string());
+  BOOST_REQUIRE_MESSAGE(u.ok(), u.status().to_string());
   BOOST_CHECK_EQUAL(slurp(s.partial), s.original);
 }

@@ -51,7 +51,7 @@ struct Crashed : test::DirFixture {
 BOOST_AUTO_TEST_CASE(a_partial_younger_than_the_minimum_age_is_left_alone) {
   Crashed f;
   auto r = promote_file(f.path(kName), f.at_age(599));
-  BOOST_REQUIRE_MESSAGE(r.is_ok(), r.status().to_string());
+  BOOST_REQUIRE_MESSAGE(r.ok(), r.status().to_string());
   BOOST_TEST(promote_action_name(r->action) == "skipped_recent");
   BOOST_TEST(file_state_name(r->before) == "crashed");  // what it is, from a read-only look
   BOOST_TEST(r->chunks == 4u);
@@ -63,7 +63,7 @@ BOOST_AUTO_TEST_CASE(a_partial_younger_than_the_minimum_age_is_left_alone) {
 BOOST_AUTO_TEST_CASE(at_the_minimum_age_it_is_promoted) {
   Crashed f;
   auto r = promote_file(f.path(kName), f.at_age(600));
-  BOOST_REQUIRE_MESSAGE(r.is_ok(), r.status().to_string());
+  BOOST_REQUIRE_MESSAGE(r.ok(), r.status().to_string());
   BOOST_TEST(promote_action_name(r->action) == "seal_and_rename");
   BOOST_TEST(f.exists(kId + ".jsonl"));
   BOOST_TEST(f.read(kId + ".jsonl").rfind(f.bytes, 0) == 0u);  // the records, then a trailer
@@ -76,7 +76,7 @@ BOOST_AUTO_TEST_CASE(repair_waits_too) {
   PromoteOptions o = f.at_age(10);
   o.repair_first = true;
   auto r = promote_file(f.path(kName), o);
-  BOOST_REQUIRE_MESSAGE(r.is_ok(), r.status().to_string());
+  BOOST_REQUIRE_MESSAGE(r.ok(), r.status().to_string());
   BOOST_TEST(promote_action_name(r->action) == "skipped_recent");
   BOOST_TEST(!r->repair.has_value());
   BOOST_TEST(f.untouched());
@@ -85,7 +85,7 @@ BOOST_AUTO_TEST_CASE(repair_waits_too) {
 BOOST_AUTO_TEST_CASE(a_modification_time_in_the_future_counts_as_recent) {
   Crashed f;
   auto r = promote_file(f.path(kName), f.at_age(-3600));
-  BOOST_REQUIRE(r.is_ok());
+  BOOST_REQUIRE(r.ok());
   BOOST_TEST(promote_action_name(r->action) == "skipped_recent");
   BOOST_TEST(r->detail.find("in the future") != std::string::npos, r->detail);
   BOOST_TEST(f.untouched());
@@ -94,7 +94,7 @@ BOOST_AUTO_TEST_CASE(a_modification_time_in_the_future_counts_as_recent) {
 BOOST_AUTO_TEST_CASE(no_guard_when_the_minimum_age_is_zero) {
   Crashed f;
   auto r = promote_file(f.path(kName), f.at_age(0, 0));
-  BOOST_REQUIRE(r.is_ok());
+  BOOST_REQUIRE(r.ok());
   BOOST_TEST(promote_action_name(r->action) == "seal_and_rename");
 }
 

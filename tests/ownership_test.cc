@@ -656,7 +656,7 @@ BOOST_AUTO_TEST_CASE(as_root_a_chown_that_fails_fails_the_operation_and_changes_
       f.fail_at(FaultFs::kFchown, 0, EPERM, FaultFs::Mode::kForever);
       const Snapshot before = snapshot(dir);
       walkit::Status s = op.run(f);
-      BOOST_TEST(!s.is_ok());
+      BOOST_TEST(!s.ok());
       BOOST_TEST(f.count(FaultFs::kFchown) >= 1u);  // it did try
       BOOST_TEST(s.message().find(op.names) != std::string::npos, s.to_string());
       BOOST_TEST(diff(before, snapshot(dir)) == "");

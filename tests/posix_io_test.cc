@@ -47,7 +47,7 @@ walkit::FileSystem& fs() { return walkit::default_fs(); }
 // The status failed with `err`, and its message names `call` and `what`.
 void expect_error(const Status& s, int err, Code code, const std::string& call,
                   const std::string& what) {
-  BOOST_TEST_REQUIRE(!s.is_ok());
+  BOOST_TEST_REQUIRE(!s.ok());
   BOOST_TEST(s.sys_errno() == err, s.to_string());
   BOOST_TEST(s.code() == code, s.to_string());
   BOOST_TEST(s.message().find(call) != std::string::npos, s.to_string());
@@ -99,21 +99,21 @@ BOOST_AUTO_TEST_CASE(errors_on_an_open_fd_name_the_file_it_refers_to) {
   TempDir dir;
   walkit::test::spit(dir.file("ro"), "abc");
   auto fd = fs().open(dir.file("ro"), OpenFlags::kRead);
-  BOOST_TEST_REQUIRE(fd.is_ok());
+  BOOST_TEST_REQUIRE(fd.ok());
   // Writing or truncating through a read-only fd: EBADF / EINVAL.
   expect_error(fs().write(*fd, "x", 1).status(), EBADF, Code::kIoError, "write", dir.file("ro"));
   Status t = fs().ftruncate(*fd, 0);
-  BOOST_TEST_REQUIRE(!t.is_ok());
+  BOOST_TEST_REQUIRE(!t.ok());
   BOOST_TEST((t.sys_errno() == EINVAL || t.sys_errno() == EBADF), t.to_string());
   BOOST_TEST(t.message().find(dir.file("ro")) != std::string::npos);
-  BOOST_TEST(fs().close(*fd).is_ok());
+  BOOST_TEST(fs().close(*fd).ok());
   BOOST_TEST(walkit::test::slurp(dir.file("ro")) == "abc");
 }
 
 BOOST_AUTO_TEST_CASE(offsets_and_sizes_beyond_off_t_are_refused_before_the_syscall) {
   TempDir dir;
   auto fd = fs().open(dir.file("f"), OpenFlags::kRead | OpenFlags::kWrite | OpenFlags::kCreateExcl);
-  BOOST_TEST_REQUIRE(fd.is_ok());
+  BOOST_TEST_REQUIRE(fd.ok());
   const uint64_t huge = uint64_t(std::numeric_limits<off_t>::max()) + 1;
   char buf[1];
   Status p = fs().pread(*fd, buf, 1, huge).status();
@@ -122,7 +122,7 @@ BOOST_AUTO_TEST_CASE(offsets_and_sizes_beyond_off_t_are_refused_before_the_sysca
   Status t = fs().ftruncate(*fd, huge);
   BOOST_TEST(t.code() == Code::kInvalidArgument);
   BOOST_TEST(t.message().find("size too large") != std::string::npos);
-  BOOST_TEST(fs().close(*fd).is_ok());
+  BOOST_TEST(fs().close(*fd).ok());
 }
 
 BOOST_AUTO_TEST_CASE(pipes_refuse_positioned_reads_seeks_and_syncs) {
@@ -137,11 +137,11 @@ BOOST_AUTO_TEST_CASE(pipes_refuse_positioned_reads_seeks_and_syncs) {
 BOOST_AUTO_TEST_CASE(reading_a_directory_fd_is_eisdir) {
   TempDir dir;
   auto fd = fs().open(dir.path(), OpenFlags::kRead | OpenFlags::kDirectory);
-  BOOST_TEST_REQUIRE(fd.is_ok());
+  BOOST_TEST_REQUIRE(fd.ok());
   char buf[8];
   expect_error(fs().read(*fd, buf, sizeof buf).status(), EISDIR, Code::kIoError, "read",
                dir.path());
-  BOOST_TEST(fs().close(*fd).is_ok());
+  BOOST_TEST(fs().close(*fd).ok());
 }
 
 BOOST_AUTO_TEST_CASE(path_calls_report_enoent_enotdir_eexist_and_eisdir) {
@@ -183,7 +183,7 @@ BOOST_AUTO_TEST_CASE(path_lookups_follow_links_and_report_their_errors) {
   const std::string long_target(1000, 't');  // longer than read_link's first buffer
   std::filesystem::create_symlink(long_target, dir.file("long"));
   auto st = fs().stat(dir.file("to-d"));
-  BOOST_TEST_REQUIRE(st.is_ok(), st.status().to_string());
+  BOOST_TEST_REQUIRE(st.ok(), st.status().to_string());
   BOOST_TEST(st->is_directory());
   expect_error(fs().stat(dir.file("missing")).status(), ENOENT, Code::kNotFound, "stat",
                dir.file("missing"));
@@ -199,9 +199,9 @@ BOOST_AUTO_TEST_CASE(path_lookups_follow_links_and_report_their_errors) {
   if (pid == 0) {  // nothing here may throw
     bool ok = ::chdir(real_d.c_str()) == 0;
     auto here = fs().current_dir();
-    ok = ok && here.is_ok() && here.value() == real_d && ::rmdir(real_d.c_str()) == 0;
+    ok = ok && here.ok() && here.value() == real_d && ::rmdir(real_d.c_str()) == 0;
     auto gone = fs().current_dir();
-    _exit(ok && !gone.is_ok() && gone.status().sys_errno() == ENOENT ? 0 : 1);
+    _exit(ok && !gone.ok() && gone.status().sys_errno() == ENOENT ? 0 : 1);
   }
   int status = 0;
   BOOST_TEST_REQUIRE(::waitpid(pid, &status, 0) == pid);
@@ -249,13 +249,13 @@ BOOST_AUTO_TEST_CASE(a_second_lock_on_the_same_file_is_kLocked_with_ewouldblock)
   walkit::test::spit(dir.file("f"), "x");
   auto a = fs().open(dir.file("f"), OpenFlags::kRead);
   auto b = fs().open(dir.file("f"), OpenFlags::kRead);
-  BOOST_TEST_REQUIRE((a.is_ok() && b.is_ok()));
-  BOOST_TEST(fs().lock_exclusive(*a).is_ok());
+  BOOST_TEST_REQUIRE((a.ok() && b.ok()));
+  BOOST_TEST(fs().lock_exclusive(*a).ok());
   expect_error(fs().lock_exclusive(*b), EWOULDBLOCK, Code::kLocked, "flock", dir.file("f"));
-  BOOST_TEST(fs().unlock(*a).is_ok());
-  BOOST_TEST(fs().lock_exclusive(*b).is_ok());
-  BOOST_TEST(fs().close(*a).is_ok());
-  BOOST_TEST(fs().close(*b).is_ok());
+  BOOST_TEST(fs().unlock(*a).ok());
+  BOOST_TEST(fs().lock_exclusive(*b).ok());
+  BOOST_TEST(fs().close(*a).ok());
+  BOOST_TEST(fs().close(*b).ok());
 }
 
 BOOST_AUTO_TEST_CASE(an_immutable_file_refuses_writes_renames_and_unlinks_with_eperm) {
@@ -300,10 +300,10 @@ BOOST_AUTO_TEST_CASE(a_read_only_mount_refuses_every_change_with_erofs) {
                m + "/f");
   expect_error(fs().rename_replace(m + "/f", m + "/g"), EROFS, Code::kIoError, "rename", m + "/f");
   // Reading and syncing what is there still works.
-  BOOST_TEST(fs().fsync_dir(m).is_ok());
+  BOOST_TEST(fs().fsync_dir(m).ok());
   auto fd = fs().open(m + "/f", OpenFlags::kRead);
-  BOOST_TEST_REQUIRE(fd.is_ok());
-  BOOST_TEST(fs().close(*fd).is_ok());
+  BOOST_TEST_REQUIRE(fd.ok());
+  BOOST_TEST(fs().close(*fd).ok());
 }
 
 // As root, permission bits are not checked: a child that drops to nobody
@@ -327,9 +327,9 @@ BOOST_AUTO_TEST_CASE(an_unprivileged_process_gets_eacces_on_a_private_directory)
     if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(100);
     auto& f = walkit::default_fs();
     auto o = f.open(priv + "/f", OpenFlags::kRead);
-    if (o.is_ok() || o.status().sys_errno() != EACCES) ::_exit(1);
+    if (o.ok() || o.status().sys_errno() != EACCES) ::_exit(1);
     auto c = f.open(priv + "/g", OpenFlags::kWrite | OpenFlags::kCreateExcl);
-    if (c.is_ok() || c.status().sys_errno() != EACCES) ::_exit(2);
+    if (c.ok() || c.status().sys_errno() != EACCES) ::_exit(2);
     if (f.mkdir(priv + "/d", 0700).sys_errno() != EACCES) ::_exit(3);
     if (f.lstat(priv + "/f").status().sys_errno() != EACCES) ::_exit(4);
     if (f.fsync_dir(priv).sys_errno() != EACCES) ::_exit(5);

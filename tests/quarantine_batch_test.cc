@@ -32,7 +32,7 @@ class CountingFs : public test::KilledAt {
 
   Result<int> open(const std::string& p, OpenFlags f, unsigned m) override {
     auto fd = KilledAt::open(p, f, m);
-    if (fd.is_ok()) journal_fd_[*fd] = p.ends_with("/journal.jsonl");
+    if (fd.ok()) journal_fd_[*fd] = p.ends_with("/journal.jsonl");
     return fd;
   }
   Result<size_t> read(int fd, void* d, size_t n) override { return count(fd, KilledAt::read(fd, d, n)); }
@@ -46,7 +46,7 @@ class CountingFs : public test::KilledAt {
 
  private:
   Result<size_t> count(int fd, Result<size_t> r) {
-    if (r.is_ok() && journal_fd_[fd]) journal_bytes += *r;
+    if (r.ok() && journal_fd_[fd]) journal_bytes += *r;
     return r;
   }
   std::map<int, bool> journal_fd_;
@@ -62,7 +62,7 @@ struct Fx : test::DirFixture {
     o.fs = &fs;
     for (int i = 0; i < kFiles; ++i) {
       auto r = repair_file(path(name(i)), o);
-      BOOST_TEST_REQUIRE(r.is_ok(), r.status().to_string());
+      BOOST_TEST_REQUIRE(r.ok(), r.status().to_string());
       BOOST_TEST_REQUIRE((r->action == RepairAction::kCutTornTail));
     }
   }
@@ -71,7 +71,7 @@ struct Fx : test::DirFixture {
     o.fs = &fs;
     for (int i = 0; i < kFiles; ++i) {
       auto u = undo_repairs(path(name(i)), o);
-      BOOST_TEST_REQUIRE(u.is_ok(), u.status().to_string());
+      BOOST_TEST_REQUIRE(u.ok(), u.status().to_string());
       BOOST_TEST_REQUIRE(u->runs == 1u, u->detail);
       BOOST_TEST(read(name(i)) == H + C(0) + C(1).substr(0, 20 + i));
     }
@@ -123,10 +123,10 @@ BOOST_AUTO_TEST_CASE(a_batch_reads_afresh_a_journal_replaced_or_rewritten_under_
     const std::string file = "a.jsonl.__partial__";
     fx.write_file(file, H + C(0) + C(1).substr(0, 25));
     QuarantineBatch batch;
-    BOOST_TEST_REQUIRE(repair_file(fx.path(file)).is_ok());
+    BOOST_TEST_REQUIRE(repair_file(fx.path(file)).ok());
     RepairOptions dry;
     dry.dry_run = true;
-    BOOST_TEST_REQUIRE(undo_repairs(fx.path(file), dry).is_ok());  // parsed into the batch
+    BOOST_TEST_REQUIRE(undo_repairs(fx.path(file), dry).ok());  // parsed into the batch
     const std::string journal = fx.read(".quarantine/journal.jsonl");
     const std::string key = "\"run\": \"";
     const size_t at = journal.find(key) + key.size();
@@ -144,7 +144,7 @@ BOOST_AUTO_TEST_CASE(a_batch_reads_afresh_a_journal_replaced_or_rewritten_under_
       fx.append(".quarantine/journal.jsonl", other);
     }
     auto u = undo_repairs(fx.path(file));
-    BOOST_TEST_REQUIRE(u.is_ok(), u.status().to_string());
+    BOOST_TEST_REQUIRE(u.ok(), u.status().to_string());
     BOOST_TEST(u->runs == 1u);
     const std::string marked = "\"undone_run\": \"" + other.substr(at, 5);
     BOOST_TEST(fx.read(".quarantine/journal.jsonl").find(marked) != std::string::npos,

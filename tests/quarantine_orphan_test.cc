@@ -49,7 +49,7 @@ struct Fx : test::DirFixture {
   std::map<std::string, std::string> bins() const {
     std::map<std::string, std::string> out;
     auto names = default_fs().list_dir(qdir());
-    if (!names.is_ok()) return out;
+    if (!names.ok()) return out;
     for (const std::string& n : *names) {
       if (ends_with(n, ".bin")) out[n] = read(".quarantine/" + n);
     }
@@ -64,7 +64,7 @@ struct Fx : test::DirFixture {
     size_t pos = 0;
     for (size_t nl; (nl = text.find('\n', pos)) != std::string::npos; pos = nl + 1) {
       auto v = parse_json(std::string_view(text).substr(pos, nl - pos));
-      BOOST_TEST_REQUIRE(v.is_ok(), v.status().to_string());
+      BOOST_TEST_REQUIRE(v.ok(), v.status().to_string());
       if (const Value* p = v->find("path"); p && p->is_string()) out.push_back(p->as_string());
     }
     return out;
@@ -75,7 +75,7 @@ struct Fx : test::DirFixture {
     RepairOptions o;
     o.fs = fs;
     auto r = repair_file(path(kPartial), o);
-    BOOST_TEST_REQUIRE(r.is_ok(), r.status().to_string());
+    BOOST_TEST_REQUIRE(r.ok(), r.status().to_string());
     if (must_change) BOOST_TEST_REQUIRE(r->changed);
   }
 
@@ -97,7 +97,7 @@ struct Fx : test::DirFixture {
     BOOST_TEST(journaled() == std::vector<std::string>{copies[0]},
                boost::test_tools::per_element());
     auto u = undo_repairs(path(kPartial));
-    BOOST_TEST_REQUIRE(u.is_ok(), u.status().to_string());
+    BOOST_TEST_REQUIRE(u.ok(), u.status().to_string());
     BOOST_TEST(read(kPartial) == kOriginal);
   }
 };
@@ -122,7 +122,7 @@ BOOST_AUTO_TEST_CASE(a_repair_killed_between_its_copy_and_its_journal_line_is_re
     KilledAt fs = dies_before_the_journal_line();
     RepairOptions o;
     o.fs = &fs;
-    BOOST_TEST_REQUIRE(!repair_file(path(kPartial), o).is_ok());
+    BOOST_TEST_REQUIRE(!repair_file(path(kPartial), o).ok());
     BOOST_TEST_REQUIRE(fs.dead);
   }
   BOOST_TEST_REQUIRE(read(kPartial) == kOriginal);
@@ -143,13 +143,13 @@ BOOST_AUTO_TEST_CASE(a_keep_whose_journal_append_failed_is_adopted_by_the_next_k
     test::FaultFs fs;
     fs.fail_at(test::FaultFs::kFdatasync, 1, EIO);  // the journal's (the copy's is #0)
     auto kept = quarantine_keep(fs, e);
-    BOOST_TEST_REQUIRE(!kept.is_ok());
+    BOOST_TEST_REQUIRE(!kept.ok());
   }
   BOOST_TEST_REQUIRE(range_copies().size() == 1u);
   BOOST_TEST_REQUIRE(journaled().empty());  // the line was taken back
   const std::string orphan = range_copies()[0];
   auto kept = quarantine_keep(default_fs(), e);
-  BOOST_TEST_REQUIRE(kept.is_ok(), kept.status().to_string());
+  BOOST_TEST_REQUIRE(kept.ok(), kept.status().to_string());
   BOOST_TEST(kept->bin_path == qdir() + "/" + orphan);
   BOOST_TEST(kept->sha256 == sha256_hex(kTorn));
   BOOST_TEST(bins().size() == 1u);
@@ -170,7 +170,7 @@ BOOST_AUTO_TEST_CASE(every_failed_call_of_an_adopting_keep_is_reported_and_the_o
     fx.write_file(kPartial, kOriginal);
     test::FaultFs fs;
     fs.fail_at(test::FaultFs::kFdatasync, 1, EIO);  // the journal's
-    BOOST_TEST_REQUIRE(!quarantine_keep(fs, e).is_ok());
+    BOOST_TEST_REQUIRE(!quarantine_keep(fs, e).ok());
     BOOST_TEST_REQUIRE(fx.range_copies().size() == 1u);
     return fx.range_copies()[0];
   };
@@ -180,7 +180,7 @@ BOOST_AUTO_TEST_CASE(every_failed_call_of_an_adopting_keep_is_reported_and_the_o
     const QuarantineEntry e{fx.path(kPartial), at, kTorn, "torn_tail", "test", "run-1"};
     make_orphan(fx, e);
     test::FaultFs count;
-    BOOST_TEST_REQUIRE(quarantine_keep(count, e).is_ok());
+    BOOST_TEST_REQUIRE(quarantine_keep(count, e).ok());
     for (int op = 0; op < test::FaultFs::kOpCount; ++op) {
       counts[op] = count.count(static_cast<test::FaultFs::Op>(op));
     }
@@ -201,11 +201,11 @@ BOOST_AUTO_TEST_CASE(every_failed_call_of_an_adopting_keep_is_reported_and_the_o
         auto kept = quarantine_keep(fs, e);
         const bool justified =
             o == test::FaultFs::kClose || (o == test::FaultFs::kFstat && nth == 0);
-        BOOST_TEST(kept.is_ok() == justified);
+        BOOST_TEST(kept.ok() == justified);
         BOOST_TEST(fx.read(".quarantine/" + orphan) == kTorn);
-        if (!kept.is_ok()) {
+        if (!kept.ok()) {
           BOOST_TEST(fx.journaled().empty());
-          BOOST_TEST_REQUIRE(quarantine_keep(default_fs(), e).is_ok());
+          BOOST_TEST_REQUIRE(quarantine_keep(default_fs(), e).ok());
         }
         BOOST_TEST(fx.bins().size() == 1u);
         BOOST_TEST(fx.journaled() == std::vector<std::string>{orphan},
@@ -246,7 +246,7 @@ BOOST_AUTO_TEST_CASE(a_copy_a_journal_line_names_is_never_adopted_again) {
   write_file(kPartial, kOriginal);
   repair();
   auto u = undo_repairs(path(kPartial));
-  BOOST_TEST_REQUIRE(u.is_ok(), u.status().to_string());
+  BOOST_TEST_REQUIRE(u.ok(), u.status().to_string());
   BOOST_TEST_REQUIRE(read(kPartial) == kOriginal);
   const std::vector<std::string> first = range_copies();
   BOOST_TEST_REQUIRE(first.size() == 1u);
@@ -258,7 +258,7 @@ BOOST_AUTO_TEST_CASE(a_copy_a_journal_line_names_is_never_adopted_again) {
   BOOST_TEST(named[0] == first[0]);
   BOOST_TEST(named[1] != first[0]);
   auto again = undo_repairs(path(kPartial));
-  BOOST_TEST_REQUIRE(again.is_ok(), again.status().to_string());
+  BOOST_TEST_REQUIRE(again.ok(), again.status().to_string());
   BOOST_TEST(read(kPartial) == kOriginal);
 }
 
@@ -289,7 +289,7 @@ BOOST_AUTO_TEST_CASE(a_repair_killed_at_any_call_and_rerun_leaves_one_journaled_
       KilledAt fs([&](const std::string&, const std::string&) { return ++n == k; });
       RepairOptions o;
       o.fs = &fs;
-      BOOST_TEST(!repair_file(fx.path(kPartial), o).is_ok());
+      BOOST_TEST(!repair_file(fx.path(kPartial), o).ok());
       BOOST_TEST_REQUIRE(fs.dead);
       const bool orphan = fx.range_copies().size() == 1u && fx.journaled().empty();
       fx.repair(nullptr, false);

@@ -259,7 +259,7 @@ BOOST_AUTO_TEST_CASE(keep_streams_a_range_from_a_source_fd) {
   e.length = big.size();
   Result<QuarantineRecord> rec = walkit::quarantine_keep(walkit::default_fs(), e);
   ::close(fd);
-  BOOST_REQUIRE_MESSAGE(rec.is_ok(), rec.status().to_string());
+  BOOST_REQUIRE_MESSAGE(rec.ok(), rec.status().to_string());
   BOOST_TEST(walkit::test::slurp(rec->bin_path) == big);
   BOOST_TEST(rec->sha256 == walkit::sha256_hex(big));
 }
@@ -267,7 +267,7 @@ BOOST_AUTO_TEST_CASE(keep_streams_a_range_from_a_source_fd) {
 BOOST_AUTO_TEST_CASE(keep_writes_the_bytes_and_one_journal_line) {
   Result<QuarantineRecord> rec =
       walkit::quarantine_keep(walkit::default_fs(), entry(1234, kTorn, "torn_tail"));
-  BOOST_REQUIRE_MESSAGE(rec.is_ok(), rec.status().to_string());
+  BOOST_REQUIRE_MESSAGE(rec.ok(), rec.status().to_string());
 
   BOOST_TEST(mode(".quarantine") == 0700u);
   const std::vector<std::string> bins = bin_files();
@@ -334,7 +334,7 @@ BOOST_AUTO_TEST_CASE(a_symlink_in_place_of_the_quarantine_dir_is_refused) {
   BOOST_REQUIRE_EQUAL(::symlink("elsewhere", qdir().c_str()), 0);
   Result<QuarantineRecord> rec =
       walkit::quarantine_keep(walkit::default_fs(), entry(0, kNuls, "nul_run"));
-  BOOST_TEST(!rec.is_ok());
+  BOOST_TEST(!rec.ok());
   BOOST_TEST(std::filesystem::is_empty(path("elsewhere")));
 }
 

@@ -1,4 +1,4 @@
-// The streaming reader against SPEC §4: every problem kind from a minimal
+// The streaming reader against docs/format.md#reader: every problem kind from a minimal
 // input at a hand-computed line and offset, torn tails in all their shapes,
 // limits (line length, nesting depth), the mode table, and independence from
 // the read buffer size.
@@ -100,7 +100,7 @@ Outcome drain(Reader& r, Collector& c) {
   for (;;) {
     Record rec;
     auto more = r.next(&rec);
-    if (!more.is_ok()) {
+    if (!more.ok()) {
       out.error = more.status();
       break;
     }
@@ -123,7 +123,7 @@ Outcome read_path(const std::string& path, ReaderOptions opts = {}) {
   Collector c;
   opts.reporter = &c;
   auto r = Reader::open(path, opts);
-  BOOST_TEST_REQUIRE(r.is_ok(), r.status().to_string());
+  BOOST_TEST_REQUIRE(r.ok(), r.status().to_string());
   return drain(**r, c);
 }
 
@@ -202,7 +202,7 @@ BOOST_AUTO_TEST_CASE(every_problem_kind_is_reported_at_its_line_and_offset) {
   for (const auto& c : problem_cases()) {
     BOOST_TEST_CONTEXT(c.name) {
       Outcome o = read_case(c, ReadMode::kSkipCorrupt);
-      BOOST_TEST(o.error.is_ok(), o.error.to_string());
+      BOOST_TEST(o.error.ok(), o.error.to_string());
       BOOST_TEST_REQUIRE(o.problems.size() == 1u);
       const Problem& p = o.problems[0];
       BOOST_TEST(p.kind == c.kind);
@@ -223,7 +223,7 @@ BOOST_AUTO_TEST_CASE(strict_fails_on_every_problem_naming_the_line_and_offset) {
   for (const auto& c : problem_cases()) {
     BOOST_TEST_CONTEXT(c.name) {
       Outcome o = read_case(c, ReadMode::kStrict);
-      BOOST_TEST_REQUIRE(!o.error.is_ok());
+      BOOST_TEST_REQUIRE(!o.error.ok());
       std::string msg = o.error.to_string();
       BOOST_TEST(msg.find("case.jsonl") != std::string::npos, msg);
       BOOST_TEST(names_line(msg, c.line), msg);
@@ -236,7 +236,7 @@ BOOST_AUTO_TEST_CASE(tolerant_mode_fails_on_everything_but_a_torn_tail) {
   for (const auto& c : problem_cases()) {
     BOOST_TEST_CONTEXT(c.name) {
       Outcome o = read_case(c, ReadMode::kTolerateTornTail);
-      BOOST_TEST(o.error.is_ok() == (c.kind == ProblemKind::kTornTail), o.error.to_string());
+      BOOST_TEST(o.error.ok() == (c.kind == ProblemKind::kTornTail), o.error.to_string());
       if (!o.problems.empty()) BOOST_TEST(o.problems[0].kind == c.kind);
     }
   }
@@ -248,7 +248,7 @@ BOOST_AUTO_TEST_CASE(strict_mode_fails_on_torn_tail_naming_file_line_and_offset)
   std::vector<std::string> ls = {header_line(), chunk_line(0)};
   f.write_file(name, join(ls) + R"({"record_type": "chu)");
   Outcome o = read_path(f.path(name), with_mode(ReadMode::kStrict));
-  BOOST_TEST_REQUIRE(!o.error.is_ok());
+  BOOST_TEST_REQUIRE(!o.error.ok());
   std::string msg = o.error.to_string();
   BOOST_TEST(msg.find(f.path(name)) != std::string::npos, msg);
   BOOST_TEST(names_line(msg, 3), msg);
@@ -260,7 +260,7 @@ BOOST_AUTO_TEST_CASE(tolerant_mode_returns_whole_records_and_reports_the_torn_ta
   std::vector<std::string> ls = {header_line(), chunk_line(0), chunk_line(1)};
   std::string tail = R"({"record_type": "chunk", "index": 2, "ki)";
   Outcome o = read_bytes(join(ls) + tail);
-  BOOST_TEST(o.error.is_ok(), o.error.to_string());
+  BOOST_TEST(o.error.ok(), o.error.to_string());
   BOOST_TEST(raws(o) == ls, boost::test_tools::per_element());
   BOOST_TEST_REQUIRE(o.summary.torn_tail.has_value());
   const TornTail& t = *o.summary.torn_tail;
@@ -291,7 +291,7 @@ BOOST_AUTO_TEST_CASE(nul_only_and_partial_line_plus_nul_tails_are_torn_tails) {
   for (const auto& c : cases) {
     BOOST_TEST_CONTEXT("tail of " << c.tail.size() << " bytes, " << c.nuls << " NULs") {
       Outcome o = read_bytes(join(ls) + c.tail);
-      BOOST_TEST(o.error.is_ok(), o.error.to_string());
+      BOOST_TEST(o.error.ok(), o.error.to_string());
       BOOST_TEST(raws(o) == ls, boost::test_tools::per_element());
       BOOST_TEST_REQUIRE(o.summary.torn_tail.has_value());
       BOOST_TEST(o.summary.torn_tail->offset == join(ls).size());
@@ -327,7 +327,7 @@ BOOST_AUTO_TEST_CASE(whole_record_missing_only_its_newline_is_a_complete_record)
   for (const auto& c : cases) {
     BOOST_TEST_CONTEXT(c.name) {
       Outcome o = read_bytes(join(c.lines) + c.tail, with_mode(ReadMode::kSkipCorrupt));
-      BOOST_TEST(o.error.is_ok(), o.error.to_string());
+      BOOST_TEST(o.error.ok(), o.error.to_string());
       BOOST_TEST(raws(o) == c.lines, boost::test_tools::per_element());  // never a record
       BOOST_TEST_REQUIRE(o.summary.torn_tail.has_value());
       BOOST_TEST(o.summary.torn_tail->length == c.tail.size());
@@ -340,14 +340,14 @@ BOOST_AUTO_TEST_CASE(whole_record_missing_only_its_newline_is_a_complete_record)
 BOOST_AUTO_TEST_CASE(newline_terminated_line_of_nuls_mid_file_is_corruption_not_a_torn_tail) {
   std::vector<std::string> ls = {header_line(), std::string(64, '\0'), chunk_line(0)};
   Outcome o = read_bytes(join(ls), with_mode(ReadMode::kSkipCorrupt));
-  BOOST_TEST(o.error.is_ok(), o.error.to_string());
+  BOOST_TEST(o.error.ok(), o.error.to_string());
   BOOST_TEST(!o.summary.torn_tail.has_value());
   BOOST_TEST_REQUIRE(o.problems.size() == 1u);
   BOOST_TEST(o.problems[0].kind == ProblemKind::kInvalidUtf8);
   BOOST_TEST(o.problems[0].line == 2u);
   BOOST_TEST(o.problems[0].offset == offset_of(ls, 2));
   BOOST_TEST(raws(o) == (std::vector<std::string>{ls[0], ls[2]}), boost::test_tools::per_element());
-  BOOST_TEST(!read_bytes(join(ls), with_mode(ReadMode::kTolerateTornTail)).error.is_ok());
+  BOOST_TEST(!read_bytes(join(ls), with_mode(ReadMode::kTolerateTornTail)).error.ok());
 }
 
 BOOST_AUTO_TEST_CASE(line_longer_than_the_limit_is_too_long_and_skip_corrupt_goes_on) {
@@ -358,7 +358,7 @@ BOOST_AUTO_TEST_CASE(line_longer_than_the_limit_is_too_long_and_skip_corrupt_goe
   BOOST_TEST_REQUIRE(exact.size() == 1000u);
   std::vector<std::string> ls = {header_line(), std::string(1001, 'x'), exact, chunk_line(1)};
   Outcome out = read_bytes(join(ls), o);
-  BOOST_TEST(out.error.is_ok(), out.error.to_string());
+  BOOST_TEST(out.error.ok(), out.error.to_string());
   BOOST_TEST_REQUIRE(out.problems.size() == 1u);
   BOOST_TEST(out.problems[0].kind == ProblemKind::kLineTooLong);
   BOOST_TEST(out.problems[0].line == 2u);
@@ -374,7 +374,7 @@ BOOST_AUTO_TEST_CASE(fifty_megabyte_line_is_skipped_under_a_one_mebibyte_limit) 
   std::vector<std::string> ls = {header_line(), std::string(size_t{50} << 20, 'x'), chunk_line(0)};
   std::string bytes = join(ls);
   Outcome out = read_bytes(bytes, o);
-  BOOST_TEST(out.error.is_ok(), out.error.to_string());
+  BOOST_TEST(out.error.ok(), out.error.to_string());
   BOOST_TEST_REQUIRE(out.problems.size() == 1u);
   BOOST_TEST(out.problems[0].kind == ProblemKind::kLineTooLong);
   BOOST_TEST(out.problems[0].length == ls[1].size());
@@ -388,7 +388,7 @@ BOOST_AUTO_TEST_CASE(torn_tail_longer_than_the_line_limit_is_still_only_a_torn_t
   o.max_line_bytes = 1000;
   std::vector<std::string> ls = {header_line(), chunk_line(0)};
   Outcome out = read_bytes(join(ls) + R"({"record_type": ")" + std::string(5000, 'y'), o);
-  BOOST_TEST(out.error.is_ok(), out.error.to_string());
+  BOOST_TEST(out.error.ok(), out.error.to_string());
   BOOST_TEST(raws(out) == ls, boost::test_tools::per_element());
   BOOST_TEST_REQUIRE(out.summary.torn_tail.has_value());
   BOOST_TEST(out.summary.torn_tail->length == 5017u);
@@ -404,7 +404,7 @@ BOOST_AUTO_TEST_CASE(million_fold_nesting_is_too_deep_without_crashing) {
     BOOST_TEST_CONTEXT("line starting " << deep.substr(0, 12)) {
       std::vector<std::string> ls = {header_line(), deep, chunk_line(0)};
       Outcome o = read_bytes(join(ls), with_mode(ReadMode::kSkipCorrupt));
-      BOOST_TEST(o.error.is_ok(), o.error.to_string());
+      BOOST_TEST(o.error.ok(), o.error.to_string());
       BOOST_TEST_REQUIRE(o.problems.size() == 1u);
       BOOST_TEST(o.problems[0].line == 2u);
       BOOST_TEST(o.records.size() == 2u);
@@ -439,7 +439,7 @@ BOOST_AUTO_TEST_CASE(nesting_of_exactly_max_depth_is_accepted_and_one_more_is_to
   for (const std::string& bad : {over, over_arrays}) {
     std::vector<std::string> ls = {header_line(), at_limit, bad};
     Outcome o = read_bytes(join(ls), with_mode(ReadMode::kSkipCorrupt));
-    BOOST_TEST(o.error.is_ok(), o.error.to_string());
+    BOOST_TEST(o.error.ok(), o.error.to_string());
     BOOST_TEST(raws(o) == (std::vector<std::string>{ls[0], ls[1]}),
                boost::test_tools::per_element());
     BOOST_TEST_REQUIRE(o.problems.size() == 1u);
@@ -456,7 +456,7 @@ BOOST_AUTO_TEST_CASE(nesting_of_exactly_max_depth_is_accepted_and_one_more_is_to
                d << "; bracket at " << opening(bad));
     // Strict mode stops there, naming line and file offset.
     Outcome strict = read_bytes(join(ls), with_mode(ReadMode::kStrict));
-    BOOST_TEST_REQUIRE(!strict.error.is_ok());
+    BOOST_TEST_REQUIRE(!strict.error.ok());
     BOOST_TEST(names_line(strict.error.to_string(), 3), strict.error.to_string());
     BOOST_TEST(strict.error.to_string().find(std::to_string(offset_of(ls, 3))) != std::string::npos,
                strict.error.to_string());
@@ -490,7 +490,7 @@ BOOST_AUTO_TEST_CASE(a_line_of_ten_million_brackets_is_too_deep_at_once_in_bound
     Reader r(memory_source(bytes), "deep", o);
     Record rec;
     size_t records = 0;
-    for (auto more = r.next(&rec); more.is_ok() && *more; more = r.next(&rec)) ++records;
+    for (auto more = r.next(&rec); more.ok() && *more; more = r.next(&rec)) ++records;
     Report out{c.problems.size() == 1 && c.problems[0].kind == ProblemKind::kTooDeep &&
                    c.problems[0].line == 2 && c.problems[0].offset == offset_of(ls, 2),
                records, 0,
@@ -542,7 +542,7 @@ BOOST_AUTO_TEST_CASE(numbers_no_double_holds_leave_a_line_valid_and_its_fields_e
     std::vector<uint64_t> indexes;
     std::optional<Usage> usage;
     uint64_t final_count = 0;
-    for (auto more = r.next(&rec); more.is_ok() && *more; more = r.next(&rec)) {
+    for (auto more = r.next(&rec); more.ok() && *more; more = r.next(&rec)) {
       if (rec.type == RecordType::kChunk) indexes.push_back(rec.index);
       if (rec.type == RecordType::kTrailer) {
         usage = rec.usage;
@@ -560,7 +560,7 @@ BOOST_AUTO_TEST_CASE(numbers_no_double_holds_leave_a_line_valid_and_its_fields_e
   DirFixture f;
   f.write_file(kId + ".jsonl", bytes);
   auto s = load_session(f.path(kId + ".jsonl"), with_mode(ReadMode::kStrict));
-  BOOST_TEST_REQUIRE(s.is_ok(), s.status().to_string());
+  BOOST_TEST_REQUIRE(s.ok(), s.status().to_string());
   BOOST_TEST_REQUIRE(s->chunks.size() == 124u);
   BOOST_TEST(to_python_json(s->chunks[123].payload).value() ==
              "{\"a\": Infinity, \"b\": -" + ten_400 + ", \"c\": [0.0, \"1e400\"]}");
@@ -641,7 +641,7 @@ BOOST_AUTO_TEST_CASE(python_nan_and_infinity_in_a_payload_are_accepted) {
   std::vector<std::string> ls = {header_line(),
                                  chunk_line(0, R"({"x": NaN, "y": Infinity, "z": -Infinity})")};
   Outcome o = read_bytes(join(ls), with_mode(ReadMode::kStrict));
-  BOOST_TEST(o.error.is_ok(), o.error.to_string());
+  BOOST_TEST(o.error.ok(), o.error.to_string());
   BOOST_TEST(raws(o) == ls, boost::test_tools::per_element());
 }
 
@@ -657,7 +657,7 @@ BOOST_AUTO_TEST_CASE(file_named_for_another_id_reads_whole_with_a_note) {
       f.write_file(name, join(ls));
       for (ReadMode m : {ReadMode::kSkipCorrupt, ReadMode::kTolerateTornTail, ReadMode::kStrict}) {
         Outcome o = read_path(f.path(name), with_mode(m));
-        BOOST_TEST(o.error.is_ok(), o.error.to_string());
+        BOOST_TEST(o.error.ok(), o.error.to_string());
         BOOST_TEST(o.problems.empty());
         BOOST_TEST(o.summary.problems == 0u);
         BOOST_TEST(o.summary.corrupt == 0u);
@@ -672,7 +672,7 @@ BOOST_AUTO_TEST_CASE(file_named_for_another_id_reads_whole_with_a_note) {
   }
   f.write_file(kId + ".jsonl.__partial__", join(ls));
   Outcome same = read_path(f.path(kId + ".jsonl.__partial__"), with_mode(ReadMode::kStrict));
-  BOOST_TEST(same.error.is_ok());
+  BOOST_TEST(same.error.ok());
   BOOST_TEST(same.summary.notes.empty());
 }
 
@@ -681,7 +681,7 @@ BOOST_AUTO_TEST_CASE(open_refuses_a_missing_file_and_a_symlink) {
   BOOST_TEST(Reader::open(f.path(kId + ".jsonl")).status().code() == Code::kNotFound);
   f.write_file("target", join({header_line()}));
   BOOST_TEST_REQUIRE(::symlink(f.path("target").c_str(), f.path(kId + ".jsonl").c_str()) == 0);
-  BOOST_TEST(!Reader::open(f.path(kId + ".jsonl")).is_ok());
+  BOOST_TEST(!Reader::open(f.path(kId + ".jsonl")).ok());
 }
 
 BOOST_AUTO_TEST_CASE(chunk_count_mismatch_leaves_the_session_not_closed) {
@@ -701,7 +701,7 @@ BOOST_AUTO_TEST_CASE(unknown_keys_are_preserved_in_raw_lines) {
       R"({"record_type": "chunk", "index": 0, "zz": null, "kind": "user", "payload": {}, "t": 1.5})",
       trailer_line(1).substr(0, trailer_line(1).size() - 1) + R"(, "recovered_by": "me"})"};
   Outcome o = read_bytes(join(ls), with_mode(ReadMode::kStrict));
-  BOOST_TEST(o.error.is_ok(), o.error.to_string());
+  BOOST_TEST(o.error.ok(), o.error.to_string());
   BOOST_TEST(raws(o) == ls, boost::test_tools::per_element());
   BOOST_TEST(o.summary.closed);
 }
@@ -709,7 +709,7 @@ BOOST_AUTO_TEST_CASE(unknown_keys_are_preserved_in_raw_lines) {
 BOOST_AUTO_TEST_CASE(blank_lines_are_skipped_but_counted) {
   std::vector<std::string> ls = {header_line(), "", chunk_line(0), "", "", trailer_line(1)};
   Outcome o = read_bytes(join(ls), with_mode(ReadMode::kStrict));
-  BOOST_TEST(o.error.is_ok(), o.error.to_string());
+  BOOST_TEST(o.error.ok(), o.error.to_string());
   BOOST_TEST_REQUIRE(o.records.size() == 3u);
   size_t expect_line[] = {1, 3, 6};
   for (size_t i = 0; i < 3; ++i) {
@@ -726,7 +726,7 @@ BOOST_AUTO_TEST_CASE(reporter_receives_problems_in_file_order) {
                                  std::string(3, '\0'), chunk_line(2), trailer_line(7)};
   std::string tail = R"({"record)";
   Outcome o = read_bytes(join(ls) + tail, with_mode(ReadMode::kSkipCorrupt));
-  BOOST_TEST(o.error.is_ok(), o.error.to_string());
+  BOOST_TEST(o.error.ok(), o.error.to_string());
   std::vector<std::pair<ProblemKind, uint64_t>> expect = {{ProblemKind::kInvalidJson, 2},
                                                           {ProblemKind::kInvalidUtf8, 4},
                                                           {ProblemKind::kIndexGap, 5},
@@ -766,7 +766,7 @@ BOOST_AUTO_TEST_CASE(disposition_table_covers_every_mode_and_kind) {
 BOOST_AUTO_TEST_CASE(skip_corrupt_stops_after_a_schema_newer_than_this_build) {
   std::vector<std::string> ls = {header_line(kId, "2"), chunk_line(0), "{bad"};
   Outcome o = read_bytes(join(ls), with_mode(ReadMode::kSkipCorrupt));
-  BOOST_TEST(o.error.is_ok(), o.error.to_string());
+  BOOST_TEST(o.error.ok(), o.error.to_string());
   BOOST_TEST(o.records.empty());
   BOOST_TEST_REQUIRE(o.problems.size() == 1u);
   BOOST_TEST(o.problems[0].kind == ProblemKind::kSchemaTooNew);
@@ -801,7 +801,7 @@ BOOST_AUTO_TEST_CASE(summary_counts_chunks_last_index_and_whole_bytes) {
   std::vector<std::string> ls = {header_line(), chunk_line(0), chunk_line(1), chunk_line(2),
                                  trailer_line(3)};
   Outcome o = read_bytes(join(ls), with_mode(ReadMode::kStrict));
-  BOOST_TEST(o.error.is_ok(), o.error.to_string());
+  BOOST_TEST(o.error.ok(), o.error.to_string());
   BOOST_TEST(o.summary.lines == 5u);
   BOOST_TEST(o.summary.chunks == 3u);
   BOOST_TEST((o.summary.last_index == std::optional<uint64_t>(2)));
@@ -880,7 +880,7 @@ BOOST_AUTO_TEST_CASE(results_do_not_depend_on_the_buffer_size) {
       o.buffer_bytes = buf;
       o.max_line_bytes = 400;
       Outcome out = read_bytes(bytes, o);
-      BOOST_TEST(out.error.is_ok(), out.error.to_string());
+      BOOST_TEST(out.error.ok(), out.error.to_string());
       BOOST_TEST(raws(out) == expect_raw, boost::test_tools::per_element());
       BOOST_TEST_REQUIRE(out.records.size() == 4u);
       size_t lines[] = {1, 3, 6, 8};
@@ -908,7 +908,7 @@ BOOST_AUTO_TEST_CASE(load_session_returns_header_chunks_trailer_and_torn_tail) {
                                  chunk_line(1), trailer_line(2)};
   f.write_file(name, join(ls) + std::string(10, '\0'));
   auto s = load_session(f.path(name));
-  BOOST_TEST_REQUIRE(s.is_ok(), s.status().to_string());
+  BOOST_TEST_REQUIRE(s.ok(), s.status().to_string());
   BOOST_TEST(s->path == f.path(name));
   BOOST_TEST_REQUIRE(s->header.find("id") != nullptr);
   BOOST_TEST(s->header.find("id")->as_string() == kId);
@@ -934,10 +934,10 @@ BOOST_AUTO_TEST_CASE(load_session_fails_on_corruption_unless_skipping_it) {
   std::vector<std::string> ls = {header_line(), "{bad", chunk_line(0)};
   f.write_file(name, join(ls));
   auto tolerant = load_session(f.path(name));
-  BOOST_TEST_REQUIRE(!tolerant.is_ok());
+  BOOST_TEST_REQUIRE(!tolerant.ok());
   BOOST_TEST(names_line(tolerant.status().to_string(), 2), tolerant.status().to_string());
   auto skip = load_session(f.path(name), with_mode(ReadMode::kSkipCorrupt));
-  BOOST_TEST_REQUIRE(skip.is_ok(), skip.status().to_string());
+  BOOST_TEST_REQUIRE(skip.ok(), skip.status().to_string());
   BOOST_TEST(skip->chunks.size() == 1u);
   BOOST_TEST_REQUIRE(skip->problems.size() == 1u);
   BOOST_TEST(skip->problems[0].kind == ProblemKind::kInvalidJson);

@@ -80,7 +80,7 @@ std::vector<Expect> load_manifest(const std::string& path) {
   for (const std::string& line : lines_of(slurp(path))) {
     if (line.empty()) continue;
     auto v = parse_json(line);
-    BOOST_TEST_REQUIRE(v.is_ok(), v.status().to_string());
+    BOOST_TEST_REQUIRE(v.ok(), v.status().to_string());
     Expect e;
     e.id = str(*v, "id");
     e.kind = str(*v, "kind");
@@ -186,7 +186,7 @@ void check_closed_result(const std::string& dir, const Expect& m, const std::str
   ReaderOptions ro;
   ro.mode = ReadMode::kStrict;
   auto s = load_session(final_path, ro);
-  BOOST_TEST_REQUIRE(s.is_ok(), s.status().to_string());
+  BOOST_TEST_REQUIRE(s.ok(), s.status().to_string());
   BOOST_TEST(s->closed);
   BOOST_TEST(s->chunks.size() == m.repaired_chunks);
   BOOST_TEST(str(s->header, "id") == m.id);
@@ -217,14 +217,14 @@ void recover_and_check(const std::string& dir, const std::vector<Expect>& manife
     BOOST_TEST_CONTEXT(m.file << " (" << m.kind << ")") {
       const std::string p = dir + "/" + m.file;
       auto r = repair_file(p);
-      BOOST_TEST_REQUIRE(r.is_ok(), r.status().to_string());
+      BOOST_TEST_REQUIRE(r.ok(), r.status().to_string());
       BOOST_TEST(r->action == expected_repair(m));
       BOOST_TEST(r->changed == (r->action != RepairAction::kNothing &&
                                 r->action != RepairAction::kLeftUnrecoverable));
       kept[m.file] = slurp(p);
       BOOST_TEST(kept[m.file] == expected_kept(m, originals.at(m.file)));
       auto pr = promote_file(p);
-      BOOST_TEST_REQUIRE(pr.is_ok(), pr.status().to_string());
+      BOOST_TEST_REQUIRE(pr.ok(), pr.status().to_string());
       BOOST_TEST(pr->action == expected_promote(m));
     }
   }
@@ -261,10 +261,10 @@ void check_idempotent(const std::string& dir) {
   BOOST_TEST_REQUIRE(!set.files.empty());
   for (const FileScan& f : set.files) {
     auto r = repair_file(f.path);
-    BOOST_TEST_REQUIRE(r.is_ok(), r.status().to_string());
+    BOOST_TEST_REQUIRE(r.ok(), r.status().to_string());
     BOOST_TEST(!r->changed, f.path << ": " << repair_action_name(r->action));
     auto p = promote_file(f.path);
-    BOOST_TEST_REQUIRE(p.is_ok(), p.status().to_string());
+    BOOST_TEST_REQUIRE(p.ok(), p.status().to_string());
     BOOST_TEST(!p->changed, f.path << ": " << promote_action_name(p->action));
   }
   BOOST_TEST((tree(dir) == before));
@@ -280,12 +280,12 @@ void check_undo(const std::string& src, const std::vector<Expect>& manifest) {
   o.quarantine_unrecoverable = true;
   for (const Expect& m : manifest) {
     auto r = repair_file(dir + "/" + m.file, o);
-    BOOST_TEST_REQUIRE(r.is_ok(), r.status().to_string());
+    BOOST_TEST_REQUIRE(r.ok(), r.status().to_string());
   }
   BOOST_TEST((files_in(dir) != originals));  // the corpora always have something to repair
   for (const Expect& m : manifest) {
     auto u = undo_repairs(dir + "/" + m.file);
-    BOOST_TEST_REQUIRE(u.is_ok(), m.file << ": " << u.status().to_string());
+    BOOST_TEST_REQUIRE(u.ok(), m.file << ": " << u.status().to_string());
     BOOST_TEST(u->changed == (expected_repair(m) != RepairAction::kNothing), m.file);
   }
   BOOST_TEST((files_in(dir) == originals));

@@ -3,7 +3,7 @@
 // then runs again, must leave what one clean run leaves -- each range
 // journaled once -- and --undo must give back the original bytes, once.
 // Also: a salvage that only moves a closed file to the partial name is
-// journaled and undone (issue 4, the journal gaps). Expected bytes and
+// journaled and undone. Expected bytes and
 // hashes are written out here (hashes computed with sha256sum).
 #define BOOST_TEST_MODULE repair_rerun_test
 #include <boost/test/unit_test.hpp>
@@ -53,7 +53,7 @@ std::vector<Value> other_lines(const std::string& dir) {
     size_t nl = text.find('\n', pos);
     auto v = parse_json(std::string_view(text).substr(pos, nl - pos));
     pos = nl + 1;
-    BOOST_TEST_REQUIRE(v.is_ok(), v.status().to_string());
+    BOOST_TEST_REQUIRE(v.ok(), v.status().to_string());
     if (!v->find("path")) out.push_back(std::move(*v));
   }
   return out;
@@ -68,23 +68,23 @@ struct Fx : test::DirFixture {
     o.salvage = salvage;
     auto r = repair_file(path(name), o);
     BOOST_TEST_REQUIRE(fs.dead, "the kill point was never reached");
-    BOOST_TEST_REQUIRE(!r.is_ok());
+    BOOST_TEST_REQUIRE(!r.ok());
   }
   RepairReport rerun(const std::string& name, bool salvage = false) {
     RepairOptions o;
     o.salvage = salvage;
     auto r = repair_file(path(name), o);
-    BOOST_TEST_REQUIRE(r.is_ok(), r.status().to_string());
+    BOOST_TEST_REQUIRE(r.ok(), r.status().to_string());
     return *r;
   }
   // --undo gives back `original` at `name`; a second --undo finds no work.
   void check_undo(const std::string& name, const std::string& original) {
     auto u = undo_repairs(path(name));
-    BOOST_TEST_REQUIRE(u.is_ok(), u.status().to_string());
+    BOOST_TEST_REQUIRE(u.ok(), u.status().to_string());
     BOOST_TEST(u->changed);
     BOOST_TEST(read(name) == original);
     auto again = undo_repairs(path(name));
-    BOOST_TEST_REQUIRE(again.is_ok(), again.status().to_string());
+    BOOST_TEST_REQUIRE(again.ok(), again.status().to_string());
     BOOST_TEST(again->runs == 0u);
     BOOST_TEST(!again->changed);
     BOOST_TEST(read(name) == original);
@@ -256,7 +256,7 @@ BOOST_AUTO_TEST_CASE(undo_of_a_rename_killed_before_it_moves_the_file_back_finis
   KilledAt fs([](const std::string& op, const std::string&) { return op == "rename_noreplace"; });
   RepairOptions o;
   o.fs = &fs;
-  BOOST_TEST(!undo_repairs(path(kFinal), o).is_ok());
+  BOOST_TEST(!undo_repairs(path(kFinal), o).ok());
   BOOST_TEST_REQUIRE(fs.dead);
   BOOST_TEST(!exists(kFinal));  // the intent is journaled, the file not moved
   BOOST_TEST(read(kPartial) == original);
@@ -273,7 +273,7 @@ BOOST_AUTO_TEST_CASE(a_journal_holding_a_range_twice_from_an_older_version_is_un
   for (const char* run : {"walrepair-1-1", "walrepair-2-2"}) {
     auto kept = quarantine_keep(default_fs(), QuarantineEntry{path(kPartial), at, kTorn57, "torn_tail",
                                                               "walrepair 0.0.9", run});
-    BOOST_TEST_REQUIRE(kept.is_ok(), kept.status().to_string());
+    BOOST_TEST_REQUIRE(kept.ok(), kept.status().to_string());
   }
   truncate(kPartial, at);
   BOOST_TEST(read_journal(dir()).size() == 2u);

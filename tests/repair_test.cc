@@ -1,5 +1,5 @@
 // repair_file / undo_repairs / promote_file on small hand-written files
-// (SPEC §5): what is cut, what is quarantined and journaled, what is kept,
+// (docs/format.md#file-states): what is cut, what is quarantined and journaled, what is kept,
 // and what is refused. Expected bytes are written out here, never taken from
 // the code under test.
 #define BOOST_TEST_MODULE repair_test
@@ -142,19 +142,19 @@ class SwapAfterLstat : public FileSystem {
 struct Fx : DirFixture {
   RepairReport repair(const std::string& name, RepairOptions o = {}) {
     auto r = repair_file(path(name), o);
-    BOOST_TEST_REQUIRE(r.is_ok(), r.status().to_string());
+    BOOST_TEST_REQUIRE(r.ok(), r.status().to_string());
     return *r;
   }
   PromoteReport promote(const std::string& name, PromoteOptions o = {}) {
     auto r = promote_file(path(name), o);
-    BOOST_TEST_REQUIRE(r.is_ok(), r.status().to_string());
+    BOOST_TEST_REQUIRE(r.ok(), r.status().to_string());
     return *r;
   }
   Session load_strict(const std::string& name) {
     ReaderOptions ro;
     ro.mode = ReadMode::kStrict;
     auto s = load_session(path(name), ro);
-    BOOST_TEST_REQUIRE(s.is_ok(), s.status().to_string());
+    BOOST_TEST_REQUIRE(s.ok(), s.status().to_string());
     return *s;
   }
   // original == kept + quarantined, from the journal alone.
@@ -238,7 +238,7 @@ BOOST_AUTO_TEST_CASE(whole_record_followed_by_nuls_keeps_the_record_and_cuts_the
   BOOST_TEST(slurp(r.removed[0].quarantine_path) == std::string(3, '\0'));
   BOOST_TEST(repair(kPartial).action == RepairAction::kNothing);  // idempotent
   auto u = undo_repairs(path(kPartial));
-  BOOST_TEST_REQUIRE(u.is_ok(), u.status().to_string());
+  BOOST_TEST_REQUIRE(u.ok(), u.status().to_string());
   BOOST_TEST(u->runs == 2u);  // the NUL cut and the added newline: separate runs
   BOOST_TEST(read(kPartial) == original);
 }
@@ -304,7 +304,7 @@ BOOST_AUTO_TEST_CASE(tail_that_parses_but_does_not_fit_the_sequence_is_cut_not_c
       TempDir d;
       spit(d.file(kPartial), bytes);
       auto r = repair_file(d.file(kPartial));
-      BOOST_TEST_REQUIRE(r.is_ok(), r.status().to_string());
+      BOOST_TEST_REQUIRE(r.ok(), r.status().to_string());
       BOOST_TEST(r->action == RepairAction::kCutTornTail);
       const std::string kept = slurp(d.file(kPartial));
       BOOST_TEST(kept == bytes.substr(0, bytes.rfind('\n') + 1));
@@ -312,8 +312,8 @@ BOOST_AUTO_TEST_CASE(tail_that_parses_but_does_not_fit_the_sequence_is_cut_not_c
       ro.mode = ReadMode::kStrict;
       ro.expected_id = "s1";
       auto rd = Reader::open(d.file(kPartial), ro);
-      BOOST_TEST_REQUIRE(rd.is_ok());
-      BOOST_TEST((*rd)->skip_to_end().is_ok());
+      BOOST_TEST_REQUIRE(rd.ok());
+      BOOST_TEST((*rd)->skip_to_end().ok());
     }
   }
 }
@@ -373,11 +373,11 @@ BOOST_AUTO_TEST_CASE(dry_run_plans_the_same_and_changes_nothing) {
       RepairOptions o = c.opts;
       o.dry_run = true;
       auto dry = repair_file(dry_dir.file(kPartial), o);
-      BOOST_TEST_REQUIRE(dry.is_ok(), dry.status().to_string());
+      BOOST_TEST_REQUIRE(dry.ok(), dry.status().to_string());
       BOOST_TEST(!dry->changed);
       BOOST_TEST((snapshot(dry_dir.path()) == before));
       auto wet = repair_file(wet_dir.file(kPartial), c.opts);
-      BOOST_TEST_REQUIRE(wet.is_ok(), wet.status().to_string());
+      BOOST_TEST_REQUIRE(wet.ok(), wet.status().to_string());
       BOOST_TEST(wet->changed);
       BOOST_TEST(dry->action == wet->action);
       BOOST_TEST(dry->after == wet->after);
@@ -506,16 +506,16 @@ BOOST_AUTO_TEST_CASE(reopened_file_with_a_lone_surrogate_escape_folds) {
   BOOST_TEST(r.chunks == 2u);
   BOOST_TEST(read(name).find("\"x\\udc00\": \"\\udfff\"") != std::string::npos);
   // The streaming reader reads it strictly (load_session cannot: a Value
-  // holds only UTF-8, see README "Numbers and strings").
+  // holds only UTF-8, see docs/decisions.md).
   ReaderOptions ro;
   ro.mode = ReadMode::kStrict;
   auto rd = Reader::open(path(name), ro);
-  BOOST_TEST_REQUIRE(rd.is_ok(), rd.status().to_string());
+  BOOST_TEST_REQUIRE(rd.ok(), rd.status().to_string());
   const Status whole = (*rd)->skip_to_end();
-  BOOST_TEST(whole.is_ok(), whole.to_string());
+  BOOST_TEST(whole.ok(), whole.to_string());
   BOOST_TEST((*rd)->summary().chunks == 2u);
   auto undone = undo_repairs(path(name));
-  BOOST_TEST_REQUIRE(undone.is_ok(), undone.status().to_string());
+  BOOST_TEST_REQUIRE(undone.ok(), undone.status().to_string());
   BOOST_TEST(read(name) == original);
 }
 
@@ -583,7 +583,7 @@ BOOST_AUTO_TEST_CASE(undo_after_a_repair_killed_before_its_cut_restores_each_byt
   const uint64_t at = (H + C(0) + C(1)).size();
   auto kept = quarantine_keep(default_fs(), QuarantineEntry{path(kPartial), at, kTorn57, "torn_tail",
                                                             "walrepair (killed)", "walrepair-1-1"});
-  BOOST_TEST_REQUIRE(kept.is_ok(), kept.status().to_string());
+  BOOST_TEST_REQUIRE(kept.ok(), kept.status().to_string());
   BOOST_TEST(read(kPartial) == original);  // the cut never happened
   RepairReport r = repair(kPartial);        // the rerun
   BOOST_TEST(r.action == RepairAction::kCutTornTail);
@@ -592,11 +592,11 @@ BOOST_AUTO_TEST_CASE(undo_after_a_repair_killed_before_its_cut_restores_each_byt
   BOOST_TEST_REQUIRE(j.size() == 1u);  // the killed run's entry, reused
   BOOST_TEST(j[0].run == "walrepair-1-1");
   auto u = undo_repairs(path(kPartial));
-  BOOST_TEST_REQUIRE(u.is_ok(), u.status().to_string());
+  BOOST_TEST_REQUIRE(u.ok(), u.status().to_string());
   BOOST_TEST(u->restored == 57u);
   BOOST_TEST(read(kPartial) == original);
   auto again = undo_repairs(path(kPartial));
-  BOOST_TEST_REQUIRE(again.is_ok(), again.status().to_string());
+  BOOST_TEST_REQUIRE(again.ok(), again.status().to_string());
   BOOST_TEST(!again->changed);
   BOOST_TEST(read(kPartial) == original);
 }
@@ -610,7 +610,7 @@ BOOST_AUTO_TEST_CASE(salvage_then_undo_restores_the_original) {
   BOOST_TEST(r.action == RepairAction::kSalvage);
   BOOST_TEST(read(kPartial) == H + C(0) + C(1));
   auto u = undo_repairs(path(kPartial));
-  BOOST_TEST_REQUIRE(u.is_ok(), u.status().to_string());
+  BOOST_TEST_REQUIRE(u.ok(), u.status().to_string());
   BOOST_TEST(u->changed);
   BOOST_TEST(u->runs == 1u);
   BOOST_TEST(u->restored == 8u + 57u);
@@ -646,13 +646,13 @@ BOOST_AUTO_TEST_CASE(unrecoverable_moves_to_the_quarantine_and_undo_brings_it_ba
   check_nothing_lost(kPartial, original, "");
 
   auto u = undo_repairs(path(kPartial));
-  BOOST_TEST_REQUIRE(u.is_ok(), u.status().to_string());
+  BOOST_TEST_REQUIRE(u.ok(), u.status().to_string());
   BOOST_TEST(u->changed);
   BOOST_TEST(read(kPartial) == original);
   BOOST_TEST(mode(kPartial) == 0600u);
   // A second undo has nothing left to reverse.
   auto again = undo_repairs(path(kPartial));
-  BOOST_TEST_REQUIRE(again.is_ok(), again.status().to_string());
+  BOOST_TEST_REQUIRE(again.ok(), again.status().to_string());
   BOOST_TEST(!again->changed);
   BOOST_TEST(read(kPartial) == original);
 }
@@ -670,7 +670,7 @@ BOOST_AUTO_TEST_CASE(undo_of_two_repairs_with_appends_in_between_is_refused) {
   BOOST_TEST(read(kPartial) == H + C(0) + C(1));
   const auto before = snapshot(dir());
   auto u = undo_repairs(path(kPartial));
-  BOOST_TEST_REQUIRE(u.is_ok(), u.status().to_string());
+  BOOST_TEST_REQUIRE(u.ok(), u.status().to_string());
   BOOST_TEST(u->refused);
   BOOST_TEST(u->runs == 0u);
   BOOST_TEST(!u->changed);
@@ -686,7 +686,7 @@ BOOST_AUTO_TEST_CASE(undo_of_an_added_newline_after_later_appends_loses_nothing)
   // The fragment came after the first repair: reversing the second gives a
   // file the first never left, so the undo refuses and changes nothing.
   auto u = undo_repairs(path(kPartial));
-  BOOST_TEST_REQUIRE(u.is_ok(), u.status().to_string());
+  BOOST_TEST_REQUIRE(u.ok(), u.status().to_string());
   BOOST_TEST(u->refused);
   BOOST_TEST(read(kPartial) == repaired);
 }
@@ -702,7 +702,7 @@ BOOST_AUTO_TEST_CASE(undo_of_a_closed_file_salvaged_to_the_partial_name_restores
   BOOST_TEST(!exists(kFinal));
   BOOST_TEST(read(kPartial) == H + C(0) + C(1));
   auto u = undo_repairs(path(kFinal));
-  BOOST_TEST_REQUIRE(u.is_ok(), u.status().to_string());
+  BOOST_TEST_REQUIRE(u.ok(), u.status().to_string());
   BOOST_TEST(u->changed);
   BOOST_TEST(read(kFinal) == original);
 }
@@ -735,7 +735,7 @@ BOOST_AUTO_TEST_CASE(undo_of_a_locked_file_is_refused) {
   const std::string repaired = read(kPartial);
   HeldLock lock(path(kPartial));
   auto u = undo_repairs(path(kPartial));
-  BOOST_TEST_REQUIRE(!u.is_ok());
+  BOOST_TEST_REQUIRE(!u.ok());
   BOOST_TEST(u.status().code() == Code::kLocked);
   BOOST_TEST(read(kPartial) == repaired);
 }
@@ -747,11 +747,11 @@ BOOST_AUTO_TEST_CASE(symlink_is_refused_and_its_target_untouched) {
   RepairOptions o;
   o.salvage = true;
   auto r = repair_file(path(kPartial), o);
-  BOOST_TEST(!r.is_ok());
+  BOOST_TEST(!r.ok());
   PromoteOptions po;
   po.repair_first = true;
   auto p = promote_file(path(kPartial), po);
-  BOOST_TEST(!p.is_ok());
+  BOOST_TEST(!p.ok());
   BOOST_TEST((snapshot(dir()) == before));
   BOOST_TEST(std::filesystem::is_symlink(path(kPartial)));
 }
@@ -764,11 +764,11 @@ BOOST_AUTO_TEST_CASE(hard_linked_partial_is_refused_and_the_victim_unchanged) {
   write_file("victim.dat", bytes);
   BOOST_TEST_REQUIRE(::link(path("victim.dat").c_str(), path(kPartial).c_str()) == 0);
   auto r = repair_file(path(kPartial));
-  BOOST_TEST(!r.is_ok());
+  BOOST_TEST(!r.ok());
   BOOST_TEST(r.status().code() == Code::kFailedPrecondition);
   PromoteOptions po;
   po.repair_first = true;
-  BOOST_TEST(!promote_file(path(kPartial), po).is_ok());
+  BOOST_TEST(!promote_file(path(kPartial), po).ok());
   BOOST_TEST(read("victim.dat") == bytes);
   BOOST_TEST(read(kPartial) == bytes);
 }
@@ -817,7 +817,7 @@ BOOST_AUTO_TEST_CASE(path_replaced_between_look_and_open_is_not_touched) {
   o.fs = &swap;
   auto r = repair_file(path(kPartial), o);
   BOOST_TEST_REQUIRE(swap.swapped);
-  BOOST_TEST(!r.is_ok());
+  BOOST_TEST(!r.ok());
   BOOST_TEST(read(kPartial) == H + C(0) + C(1).substr(0, 10));
   BOOST_TEST(!exists(".quarantine"));
 }
@@ -850,7 +850,7 @@ BOOST_AUTO_TEST_CASE(file_growing_under_the_lock_is_not_cut) {
   o.fs = &grow;
   auto r = repair_file(path(kPartial), o);
   BOOST_TEST_REQUIRE(grow.appended);
-  BOOST_TEST(!r.is_ok());
+  BOOST_TEST(!r.ok());
   BOOST_TEST(r.status().code() == Code::kFailedPrecondition);
   BOOST_TEST(read(kPartial) == H + C(0) + kTorn57 + "more");
   BOOST_TEST(!exists(".quarantine"));
@@ -880,7 +880,7 @@ BOOST_AUTO_TEST_CASE(crashed_partial_is_sealed_with_recovered_by_and_renamed) {
   BOOST_TEST(trailer.back() == '\n');
   BOOST_TEST(std::count(trailer.begin(), trailer.end(), '\n') == 1);
   auto v = parse_json(no_nl(trailer));
-  BOOST_TEST_REQUIRE(v.is_ok());
+  BOOST_TEST_REQUIRE(v.ok());
   BOOST_TEST(v->find("record_type")->as_string() == "trailer");
   BOOST_TEST(v->find("closed_at")->as_string() == "2026-02-02T00:00:00+00:00");
   BOOST_TEST(num(*v, "final_chunk_count") == 4u);

@@ -44,13 +44,13 @@ Spelled respell(const std::string& text) {
 // The Value path's three spellings of `text`.
 Spelled by_value(const std::string& text) {
   auto v = walkit::parse_json(text);
-  BOOST_REQUIRE_MESSAGE(v.is_ok(), v.status().to_string());
+  BOOST_REQUIRE_MESSAGE(v.ok(), v.status().to_string());
   Spelled out;
-  BOOST_REQUIRE(walkit::detail::append_styled_json(out.digest, *v, JsonStyle::kDigest).is_ok());
+  BOOST_REQUIRE(walkit::detail::append_styled_json(out.digest, *v, JsonStyle::kDigest).ok());
   BOOST_REQUIRE(
-      walkit::detail::append_styled_json(out.reference, *v, JsonStyle::kReference).is_ok());
+      walkit::detail::append_styled_json(out.reference, *v, JsonStyle::kReference).ok());
   BOOST_REQUIRE(
-      walkit::detail::append_styled_json(out.minified, *v, JsonStyle::kMinified).is_ok());
+      walkit::detail::append_styled_json(out.minified, *v, JsonStyle::kMinified).ok());
   return out;
 }
 
@@ -119,11 +119,11 @@ BOOST_AUTO_TEST_CASE(what_parse_json_refuses_is_refused) {
   std::string deep = "{\"a\":" + std::string(walkit::kMaxDepth - 1, '[') +
                      std::string(walkit::kMaxDepth - 1, ']') + "}";
   BOOST_TEST(sp.respell(deep, true, true));
-  BOOST_TEST(walkit::parse_json(deep).is_ok());
+  BOOST_TEST(walkit::parse_json(deep).ok());
   std::string deeper = "{\"a\":" + std::string(walkit::kMaxDepth, '[') +
                        std::string(walkit::kMaxDepth, ']') + "}";
   BOOST_TEST(!sp.respell(deeper, true, true));
-  BOOST_TEST(!walkit::parse_json(deeper).is_ok());
+  BOOST_TEST(!walkit::parse_json(deeper).ok());
 }
 
 // Python's json.loads reads a lone surrogate escape (so does walkit's
@@ -144,7 +144,7 @@ BOOST_AUTO_TEST_CASE(a_lone_surrogate_is_spelled_back_as_its_escape) {
   BOOST_TEST(sp.digest() == R"({"a":"\\udc00"})");
   BOOST_TEST(sp.digest() != escaped);
   auto v = walkit::parse_json(R"({"a": "\udc00"})");
-  BOOST_TEST_REQUIRE(!v.is_ok());
+  BOOST_TEST_REQUIRE(!v.ok());
   BOOST_TEST(v.status().message().find("lone surrogate") != std::string::npos);
 }
 
@@ -159,7 +159,7 @@ BOOST_AUTO_TEST_CASE(agrees_with_the_value_path_on_every_testdata_line) {
     std::ifstream in(e.path(), std::ios::binary);
     std::string line;
     while (std::getline(in, line)) {
-      if (!walkit::parse_json(line).is_ok()) {  // torn and corrupt lines: both refuse
+      if (!walkit::parse_json(line).ok()) {  // torn and corrupt lines: both refuse
         BOOST_TEST(!sp.respell(line, true, true), e.path() << ": " << line.substr(0, 80));
         continue;
       }

@@ -1,4 +1,4 @@
-// scan_file / scan_paths / classify (SPEC §5, §6):
+// scan_file / scan_paths / classify (docs/format.md#file-states):
 // states decided from independent facts, the reference writer's files with
 // the outcomes its README states, tail-only checks of closed files, the
 // lock probe against a live writer, and directory filtering.
@@ -46,7 +46,7 @@ FileScan scan_ok(const std::string& path, bool verify = false) {
   ScanOptions o;
   o.verify = verify;
   auto r = scan_file(path, o);
-  BOOST_TEST_REQUIRE(r.is_ok(), r.status().to_string());
+  BOOST_TEST_REQUIRE(r.ok(), r.status().to_string());
   return *r;
 }
 
@@ -93,7 +93,7 @@ BOOST_AUTO_TEST_CASE(final_name_is_closed_only_when_complete_and_undamaged) {
   BOOST_TEST(classify(facts(F, false, true, true, 1, false)) == FileState::kCorrupt);
   BOOST_TEST(classify(facts(F, false, false, false, 0, false)) == FileState::kCorrupt);
   BOOST_TEST(classify(facts(F, false, false, true, 0, false)) == FileState::kCorrupt);
-  // in_flight is a state of partials only (SPEC §5).
+  // in_flight is a state of partials only (docs/format.md#file-states).
   BOOST_TEST(classify(facts(F, true, true, true, 0, false)) == FileState::kClosed);
 }
 
@@ -266,7 +266,7 @@ BOOST_AUTO_TEST_CASE(empty_closed_name_is_corrupt) {
 BOOST_AUTO_TEST_CASE(non_session_name_is_an_error) {
   write_file("notes.txt", "hello\n");
   auto r = scan_file(path("notes.txt"));
-  BOOST_TEST(!r.is_ok());
+  BOOST_TEST(!r.ok());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -305,8 +305,8 @@ BOOST_AUTO_TEST_CASE(partial_of_a_live_writer_is_in_flight) {
   wo.header.id = id;
   wo.header.created_at = "2026-01-01T00:00:00+00:00";
   auto w = Writer::create(wo);
-  BOOST_TEST_REQUIRE(w.is_ok(), w.status().to_string());
-  BOOST_TEST_REQUIRE((*w)->write_chunk(0, "user", Value(Value::Object{{"content", "hi"}})).is_ok());
+  BOOST_TEST_REQUIRE(w.ok(), w.status().to_string());
+  BOOST_TEST_REQUIRE((*w)->write_chunk(0, "user", Value(Value::Object{{"content", "hi"}})).ok());
   const std::string name = id + ".jsonl.__partial__";
   const std::string before = read(name);
   FileScan s = scan_ok(path(name));
@@ -314,8 +314,8 @@ BOOST_AUTO_TEST_CASE(partial_of_a_live_writer_is_in_flight) {
   BOOST_TEST(s.chunks == 1u);
   BOOST_TEST(read(name) == before);
   // The writer is unaffected by the probe: it appends and closes normally.
-  BOOST_TEST((*w)->write_chunk(1, "assistant", Value(Value::Object{{"content", "yo"}})).is_ok());
-  BOOST_TEST((*w)->close().is_ok());
+  BOOST_TEST((*w)->write_chunk(1, "assistant", Value(Value::Object{{"content", "yo"}})).ok());
+  BOOST_TEST((*w)->close().ok());
   FileScan done = scan_ok(path(id + ".jsonl"), true);
   BOOST_TEST(done.state == FileState::kClosed);
   BOOST_TEST(done.chunks == 2u);

@@ -1,4 +1,4 @@
-// default_sessions_dir() (SPEC §2) against the reference: every form of
+// default_sessions_dir() (docs/format.md) against the reference: every form of
 // OPENRATH_HOME (absolute, ~, ~/x, ~user/x, relative, surrounded by ASCII or
 // Unicode whitespace, not UTF-8, empty, whitespace-only, unset), of HOME and
 // of ./.openrath, with symlinks where they matter. The oracle is the
@@ -264,15 +264,15 @@ struct SessionsDirFixture : DirFixture {
                                                               : std::string("(unset)"))
                                           << " HOME=" << (c.home ? *c.home : "(unset)")
                                           << " cwd=" << c.cwd) {
-        const std::string ours = c.ours.is_ok() ? c.ours.value() : c.ours.status().to_string();
+        const std::string ours = c.ours.ok() ? c.ours.value() : c.ours.status().to_string();
         if (ref.ok) {
-          BOOST_TEST(c.ours.is_ok(), "reference: " << ref.path << ", walkit: " << ours);
-          if (c.ours.is_ok()) BOOST_TEST(c.ours.value() == ref.path);
+          BOOST_TEST(c.ours.ok(), "reference: " << ref.path << ", walkit: " << ours);
+          if (c.ours.ok()) BOOST_TEST(c.ours.value() == ref.path);
         } else {
-          BOOST_TEST(!c.ours.is_ok(), "reference raised " << ref.type << ": " << ref.message
+          BOOST_TEST(!c.ours.ok(), "reference raised " << ref.type << ": " << ref.message
                                                           << ", walkit: " << ours);
           // The one message the reference words itself is reproduced exactly.
-          if (!c.ours.is_ok() && ref.type == "FileNotFoundError") {
+          if (!c.ours.ok() && ref.type == "FileNotFoundError") {
             BOOST_TEST(c.ours.status().message() == ref.message);
           }
         }
@@ -297,7 +297,7 @@ BOOST_FIXTURE_TEST_SUITE(literal, SessionsDirFixture)
 BOOST_AUTO_TEST_CASE(surrounding_spaces_are_stripped_and_sessions_appended) {
   ::setenv("OPENRATH_HOME", ("  " + at("x") + "  ").c_str(), 1);
   auto dir = default_sessions_dir();
-  BOOST_TEST_REQUIRE(dir.is_ok(), dir.status().to_string());
+  BOOST_TEST_REQUIRE(dir.ok(), dir.status().to_string());
   BOOST_TEST(*dir == at("x/sessions"));
 }
 
@@ -305,7 +305,7 @@ BOOST_AUTO_TEST_CASE(unicode_whitespace_is_stripped_too) {
   // U+3000 IDEOGRAPHIC SPACE, U+00A0 NO-BREAK SPACE, U+2028 LINE SEPARATOR, \x1f.
   ::setenv("OPENRATH_HOME", ("\u3000\t" + at("x") + "\u00a0\u2028\x1f").c_str(), 1);
   auto dir = default_sessions_dir();
-  BOOST_TEST_REQUIRE(dir.is_ok(), dir.status().to_string());
+  BOOST_TEST_REQUIRE(dir.ok(), dir.status().to_string());
   BOOST_TEST(*dir == at("x/sessions"));
 }
 
@@ -313,14 +313,14 @@ BOOST_AUTO_TEST_CASE(a_zero_width_space_is_not_whitespace) {
   // U+200B is not str.isspace(): it stays, as part of a relative name.
   ::setenv("OPENRATH_HOME", "\u200bx", 1);
   auto dir = default_sessions_dir();
-  BOOST_TEST_REQUIRE(dir.is_ok(), dir.status().to_string());
+  BOOST_TEST_REQUIRE(dir.ok(), dir.status().to_string());
   BOOST_TEST(*dir == at("work/\u200bx/sessions"));
 }
 
 BOOST_AUTO_TEST_CASE(a_relative_value_is_made_absolute_against_the_working_directory) {
   ::setenv("OPENRATH_HOME", "rel/./a/../b", 1);
   auto dir = default_sessions_dir();
-  BOOST_TEST_REQUIRE(dir.is_ok(), dir.status().to_string());
+  BOOST_TEST_REQUIRE(dir.ok(), dir.status().to_string());
   BOOST_TEST(*dir == at("work/rel/b/sessions"));
 }
 
@@ -344,7 +344,7 @@ BOOST_AUTO_TEST_CASE(a_symlink_on_the_way_is_resolved_before_dotdot) {
   symlink(at("a/b"), "link");
   ::setenv("OPENRATH_HOME", (at("link") + "/../x").c_str(), 1);
   auto dir = default_sessions_dir();
-  BOOST_TEST_REQUIRE(dir.is_ok(), dir.status().to_string());
+  BOOST_TEST_REQUIRE(dir.ok(), dir.status().to_string());
   BOOST_TEST(*dir == at("a/x/sessions"));  // not <tree>/x: ".." of the link's target
 }
 
@@ -352,7 +352,7 @@ BOOST_AUTO_TEST_CASE(unset_with_a_local_openrath_symlink_gives_its_resolved_targ
   mkdir("target");
   symlink(at("target"), "work/.openrath");
   auto dir = default_sessions_dir();
-  BOOST_TEST_REQUIRE(dir.is_ok(), dir.status().to_string());
+  BOOST_TEST_REQUIRE(dir.ok(), dir.status().to_string());
   BOOST_TEST(*dir == at("target/sessions"));
 }
 
@@ -389,25 +389,25 @@ BOOST_AUTO_TEST_CASE(a_regular_file_is_an_error_naming_the_stripped_value) {
   file("f");
   ::setenv("OPENRATH_HOME", (" " + at("f") + " ").c_str(), 1);
   auto dir = default_sessions_dir();
-  BOOST_TEST_REQUIRE(!dir.is_ok());
+  BOOST_TEST_REQUIRE(!dir.ok());
   BOOST_TEST((dir.status().code() == walkit::Code::kFailedPrecondition));
   BOOST_TEST(dir.status().message() ==
              "OPENRATH_HOME='" + at("f") + "' exists but is not a directory");
   // Through a symlink, too; below it (ENOTDIR) the path does not exist: fine.
   symlink(at("f"), "to-f");
   ::setenv("OPENRATH_HOME", at("to-f").c_str(), 1);
-  BOOST_TEST(!default_sessions_dir().is_ok());
+  BOOST_TEST(!default_sessions_dir().ok());
   ::setenv("OPENRATH_HOME", at("f/sub").c_str(), 1);
   BOOST_TEST(default_sessions_dir().value() == at("f/sub/sessions"));
 }
 
 BOOST_AUTO_TEST_CASE(an_unknown_user_and_a_symlink_loop_are_errors) {
   ::setenv("OPENRATH_HOME", "~no-such-user-walkit-test/x", 1);
-  BOOST_TEST(!default_sessions_dir().is_ok());
+  BOOST_TEST(!default_sessions_dir().ok());
   symlink("loop", "loop");
   ::setenv("OPENRATH_HOME", at("loop").c_str(), 1);
   auto dir = default_sessions_dir();
-  BOOST_TEST_REQUIRE(!dir.is_ok());
+  BOOST_TEST_REQUIRE(!dir.ok());
   BOOST_TEST(dir.status().sys_errno() == ELOOP);
 }
 

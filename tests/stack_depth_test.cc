@@ -64,7 +64,7 @@ std::string session_file(const std::string& dir) { return dir + "/" + kId + ".js
 std::string append_chunk_line_or_die(const Value& payload) {
   std::string line;
   const Status s = append_chunk_line(line, 0, "user", payload);
-  BOOST_TEST_REQUIRE(s.is_ok(), s.to_string());
+  BOOST_TEST_REQUIRE(s.ok(), s.to_string());
   line.pop_back();
   return line;
 }
@@ -73,7 +73,7 @@ std::vector<Case> cases() {
   return {
       {"parse_json",
        [](auto&, auto&, const std::string& line) {
-         BOOST_TEST_REQUIRE(parse_json(line).is_ok());  // built and destroyed
+         BOOST_TEST_REQUIRE(parse_json(line).ok());  // built and destroyed
        }},
       {"parse_record_line",
        [](auto&, auto&, const std::string& line) {
@@ -86,11 +86,11 @@ std::vector<Case> cases() {
          BOOST_TEST_REQUIRE(sp.respell(line, true, true));
        }},
       {"serializer, reference style",
-       [](auto&, const Value& p, auto&) { BOOST_TEST_REQUIRE(to_python_json(p).is_ok()); }},
+       [](auto&, const Value& p, auto&) { BOOST_TEST_REQUIRE(to_python_json(p).ok()); }},
       {"serializer, digest style",
        [](auto&, const Value& p, auto&) {
          std::string out;
-         BOOST_TEST_REQUIRE(detail::append_styled_json(out, p, detail::JsonStyle::kDigest).is_ok());
+         BOOST_TEST_REQUIRE(detail::append_styled_json(out, p, detail::JsonStyle::kDigest).ok());
        }},
       {"Value copy, == and destructor",
        [](auto&, const Value& p, auto&) {
@@ -104,26 +104,26 @@ std::vector<Case> cases() {
          o.header.id = kId;
          o.header.created_at = "2026-12-05T10:00:00+00:00";
          auto w = Writer::create(o);
-         BOOST_TEST_REQUIRE(w.is_ok(), w.status().to_string());
-         BOOST_TEST_REQUIRE((*w)->write_chunk(0, "user", p).is_ok());
-         BOOST_TEST_REQUIRE((*w)->close().is_ok());
+         BOOST_TEST_REQUIRE(w.ok(), w.status().to_string());
+         BOOST_TEST_REQUIRE((*w)->write_chunk(0, "user", p).ok());
+         BOOST_TEST_REQUIRE((*w)->close().ok());
        }},
       {"load_session",
        [](const std::string& dir, const Value& p, auto&) {
          auto s = load_session(session_file(dir));
-         BOOST_TEST_REQUIRE(s.is_ok(), s.status().to_string());
+         BOOST_TEST_REQUIRE(s.ok(), s.status().to_string());
          BOOST_TEST_REQUIRE((s->chunks.at(0).payload == p));
        }},
       {"session_digest",
        [](const std::string& dir, auto&, auto&) {
-         BOOST_TEST_REQUIRE(session_digest(session_file(dir)).is_ok());
+         BOOST_TEST_REQUIRE(session_digest(session_file(dir)).ok());
        }},
       {"scan_file --verify",
        [](const std::string& dir, auto&, auto&) {
          ScanOptions o;
          o.verify = true;
          auto s = scan_file(session_file(dir), o);
-         BOOST_TEST_REQUIRE(s.is_ok());
+         BOOST_TEST_REQUIRE(s.ok());
          BOOST_TEST_REQUIRE((s->state == FileState::kClosed));
        }},
       {"compact_file --minify",
@@ -132,7 +132,7 @@ std::vector<Case> cases() {
          o.minify = true;
          o.threads = 1;
          auto r = compact_file(session_file(dir), o);
-         BOOST_TEST_REQUIRE(r.is_ok(), r.status().to_string());
+         BOOST_TEST_REQUIRE(r.ok(), r.status().to_string());
          BOOST_TEST_REQUIRE((r->action == CompactAction::kRewritten));
        }},
   };

@@ -1,6 +1,6 @@
 #define BOOST_TEST_MODULE tool_entries_test
 // Every tool gives the same answer for the same kind of directory entry
-// (issue 12): a sessions directory reached through a symlink is followed by
+//: a sessions directory reached through a symlink is followed by
 // walscan (--prom too), walrepair, walpromote and walcompact; a FIFO or a
 // directory with a session name is skipped by each of them, never opened,
 // never an error; a damaged archive or a corrupt closed file is "corrupt"

@@ -135,9 +135,9 @@ class RepairWorkload : public walkit::test::Workload {
     o.quarantine_unrecoverable = true;
     o.tool = "walrepair test";
     o.fs = &fs;
-    if (retrying_ && !path_exists(dir + "/" + kPartial)) return Status::ok();  // gone: done
+    if (retrying_ && !path_exists(dir + "/" + kPartial)) return walkit::ok_status();  // gone: done
     auto r = walkit::repair_file(dir + "/" + kPartial, o);
-    if (!r.is_ok()) {
+    if (!r.ok()) {
       // Under a persistent fault even the marker that retracts a kept run
       // can fail; the error says so, and that run's bytes stay journaled.
       retract_failed_ |= r.status().message().find("also failed") != std::string::npos;
@@ -146,7 +146,7 @@ class RepairWorkload : public walkit::test::Workload {
     // A rerun after a failure past the cut finds nothing left to do.
     BOOST_TEST(
         (r->action == action_ || (retrying_ && r->action == walkit::RepairAction::kNothing)));
-    return Status::ok();
+    return walkit::ok_status();
   }
   void setup(const std::string& dir) override {
     retrying_ = retract_failed_ = false;
@@ -174,7 +174,7 @@ class RepairWorkload : public walkit::test::Workload {
     // could not be retracted: then undo puts its bytes back twice).
     if (retract_failed_) return;
     auto u = walkit::undo_repairs(dir + "/" + kPartial);
-    BOOST_TEST_REQUIRE(u.is_ok(), u.status().to_string());
+    BOOST_TEST_REQUIRE(u.ok(), u.status().to_string());
     BOOST_TEST_REQUIRE(path_exists(dir + "/" + kPartial));
     BOOST_TEST(slurp(dir + "/" + kPartial) == original_, "undo did not restore the original");
   }
@@ -208,7 +208,7 @@ class PromoteWorkload : public walkit::test::Workload {
   static std::string original() { return H + C(0) + C(1); }
   void setup(const std::string& dir) override { spit(dir + "/" + kPartial, original()); }
   Status retry(const std::string& dir) override {
-    if (!path_exists(dir + "/" + kPartial)) return Status::ok();  // renamed: done
+    if (!path_exists(dir + "/" + kPartial)) return walkit::ok_status();  // renamed: done
     retrying_ = true;
     Status s = run(dir, walkit::default_fs());
     retrying_ = false;
@@ -231,11 +231,11 @@ class PromoteWorkload : public walkit::test::Workload {
         synced_ |= wrote && e.op == FaultFs::kFdatasync && e.err == 0;
       }
     }
-    if (!p.is_ok()) return p.status();
+    if (!p.ok()) return p.status();
     // A rerun renames when the failed run's trailer was durable and stayed.
     BOOST_TEST((p->action == walkit::PromoteAction::kSealAndRename ||
                 (retrying_ && p->action == walkit::PromoteAction::kRename)));
-    return Status::ok();
+    return walkit::ok_status();
   }
   void check_failed(const std::string& dir) override {
     const std::string partial = dir + "/" + kPartial, final_path = dir + "/" + kFinal;
@@ -280,16 +280,16 @@ class UndoWorkload : public walkit::test::Workload {
     walkit::RepairOptions o;
     o.tool = "walrepair test";
     auto r = walkit::repair_file(dir + "/" + kPartial, o);
-    BOOST_TEST_REQUIRE(r.is_ok(), r.status().to_string());
+    BOOST_TEST_REQUIRE(r.ok(), r.status().to_string());
     BOOST_TEST_REQUIRE(slurp(dir + "/" + kPartial) == repaired());
   }
   Status run(const std::string& dir, FileSystem& fs) override {
     walkit::RepairOptions o;
     o.fs = &fs;
     auto u = walkit::undo_repairs(dir + "/" + kPartial, o);
-    if (!u.is_ok()) return u.status();
+    if (!u.ok()) return u.status();
     BOOST_TEST(u->runs <= 1u);  // 0 for a rerun after a failure past the journal line
-    return Status::ok();
+    return walkit::ok_status();
   }
   void check_failed(const std::string& dir) override {
     check_journal_names_whole_copies(dir);
@@ -425,9 +425,9 @@ BOOST_AUTO_TEST_CASE(undo_rerun_after_a_failure_past_the_rename_restores_each_by
   // after the swap.
   fs.fail_at(FaultFs::kOpen, 6, EIO);
   Status s = w.run(dir.path(), fs);
-  BOOST_TEST_REQUIRE(!s.is_ok());
+  BOOST_TEST_REQUIRE(!s.ok());
   BOOST_TEST_REQUIRE(slurp(dir.file(kPartial)) == UndoWorkload::original());
-  BOOST_TEST_REQUIRE(w.retry(dir.path()).is_ok());
+  BOOST_TEST_REQUIRE(w.retry(dir.path()).ok());
   BOOST_TEST(slurp(dir.file(kPartial)) == UndoWorkload::original());
 }
 

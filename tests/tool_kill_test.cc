@@ -114,7 +114,7 @@ DirState snapshot(const std::string& dir) {
     size_t nl = journal.find('\n', pos);
     auto v = parse_json(std::string_view(journal).substr(pos, nl - pos));
     pos = nl + 1;
-    if (v.is_ok() && v->find("undone_run")) st.undone.insert(v->find("source")->as_string());
+    if (v.ok() && v->find("undone_run")) st.undone.insert(v->find("source")->as_string());
   }
   for (const auto& ent : fs::directory_iterator(qdir)) {
     const std::string name = ent.path().filename().string();
@@ -337,7 +337,7 @@ WALKIT_STRACE_CASE(walpromote_repair_killed_at_any_call_then_rerun_equals_one_cl
 WALKIT_STRACE_CASE(walrepair_undo_killed_at_any_call_then_rerun_loses_no_bytes) {
   check_converges(kUndo);
 }
-// Was open issue 1; fixed by continuing the killed run (lib/src/journal.cc).
+// Was an open bug; fixed by continuing the killed run (lib/src/journal.cc).
 WALKIT_STRACE_CASE(walrepair_rerun_after_a_kill_journals_each_range_once) {
   check_open_issue(kRepair);
 }
@@ -347,7 +347,7 @@ WALKIT_STRACE_CASE(walrepair_salvage_rerun_after_a_kill_journals_each_range_once
 WALKIT_STRACE_CASE(walpromote_repair_rerun_after_a_kill_journals_each_range_once) {
   check_open_issue(kPromote);
 }
-// Was open issue 2; fixed by the undo intent line (lib/src/undo.cc).
+// Was an open bug; fixed by the undo intent line (lib/src/undo.cc).
 WALKIT_STRACE_CASE(walrepair_undo_rerun_after_a_kill_restores_the_original_once) {
   check_open_issue(kUndo);
 }

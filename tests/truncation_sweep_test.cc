@@ -65,7 +65,7 @@ std::string check(std::string_view input, const Expected& e, size_t buffer_bytes
   for (;;) {
     Record rec;
     auto more = r.next(&rec);
-    if (!more.is_ok()) return "error: " + more.status().to_string();
+    if (!more.ok()) return "error: " + more.status().to_string();
     if (!*more) break;
     if (n >= e.lines.size() || rec.raw != e.lines[n]) {
       err << "record " << n << " differs from line " << n + 1;
@@ -176,7 +176,7 @@ std::string pick_generated_session() {
   uint64_t best_size = 0;
   while (std::getline(manifest, line)) {
     auto m = parse_json(line);
-    BOOST_TEST_REQUIRE(m.is_ok(), m.status().to_string());
+    BOOST_TEST_REQUIRE(m.ok(), m.status().to_string());
     if (m->find("state")->as_string() != "closed" || as_count(*m->find("chunks")) < 10) continue;
     std::string path = testdata("gen/sessions/" + m->find("file")->as_string());
     uint64_t size = std::filesystem::file_size(path);
@@ -214,7 +214,7 @@ BOOST_AUTO_TEST_CASE(every_prefix_of_110_generated_sessions_reads_as_its_whole_l
   size_t sessions = 0, cases = 0;
   while (std::getline(manifest, line)) {
     auto m = parse_json(line);
-    BOOST_TEST_REQUIRE(m.is_ok(), m.status().to_string());
+    BOOST_TEST_REQUIRE(m.ok(), m.status().to_string());
     BOOST_TEST_REQUIRE(m->find("state")->as_string() == "closed");
     const std::string bytes = slurp(testdata("gen/sweep/" + m->find("file")->as_string()));
     // The manifest's chunk count, independent of the reader: lines minus header and trailer.

@@ -1,5 +1,5 @@
 // I4 for `walrepair --undo` run right after a killed repair, before any
-// rerun (issue 4, the journal gaps). A salvage of a closed file killed
+// rerun. A salvage of a closed file killed
 // between moving its rewrite to the partial name and unlinking the original
 // leaves both names: --undo must leave exactly the original closed file
 // (the partial dropped, nothing lost), also when it is itself killed and
@@ -51,7 +51,7 @@ struct Fx : test::DirFixture {
     RepairOptions o;
     o.fs = &fs;
     o.salvage = true;
-    BOOST_TEST_REQUIRE(!repair_file(path(kFinal), o).is_ok());
+    BOOST_TEST_REQUIRE(!repair_file(path(kFinal), o).ok());
     BOOST_TEST_REQUIRE(fs.dead);
     BOOST_TEST_REQUIRE(read(kFinal) == original);
     BOOST_TEST_REQUIRE(exists(kPartial));
@@ -61,7 +61,7 @@ struct Fx : test::DirFixture {
     o.fs = fs;
     o.dry_run = dry_run;
     auto u = undo_repairs(path(kFinal), o);
-    BOOST_TEST_REQUIRE(u.is_ok(), u.status().to_string());
+    BOOST_TEST_REQUIRE(u.ok(), u.status().to_string());
     return *u;
   }
   // Exactly the original closed file is left, and a second undo finds
@@ -105,7 +105,7 @@ BOOST_AUTO_TEST_CASE(a_salvage_rerun_after_such_an_undo_salvages_afresh_and_undo
   RepairOptions o;
   o.salvage = true;
   auto r = repair_file(path(kFinal), o);
-  BOOST_TEST_REQUIRE(r.is_ok(), r.status().to_string());
+  BOOST_TEST_REQUIRE(r.ok(), r.status().to_string());
   BOOST_TEST(!exists(kFinal));
   BOOST_TEST(read(kPartial) == kSalvaged);
   BOOST_TEST(undo().changed);
@@ -144,7 +144,7 @@ BOOST_AUTO_TEST_CASE(undo_killed_at_any_call_then_rerun_leaves_only_the_original
       KilledAt fs([&](const std::string&, const std::string&) { return ++n == k; });
       RepairOptions o;
       o.fs = &fs;
-      BOOST_TEST(!undo_repairs(fx.path(kFinal), o).is_ok());
+      BOOST_TEST(!undo_repairs(fx.path(kFinal), o).ok());
       BOOST_TEST_REQUIRE(fs.dead);
       BOOST_TEST(fx.read(kFinal) == kDamaged);  // never touched
       fx.undo();
@@ -158,7 +158,7 @@ BOOST_AUTO_TEST_CASE(undo_refuses_when_the_partial_was_written_to_since_and_name
   append(kPartial, C(2));  // not what the salvage made any more
   RepairOptions o;
   auto u = undo_repairs(path(kFinal), o);
-  BOOST_TEST_REQUIRE(!u.is_ok());
+  BOOST_TEST_REQUIRE(!u.ok());
   BOOST_TEST((u.status().code() == Code::kFailedPrecondition));
   const std::string& m = u.status().message();
   BOOST_TEST(m.find(path(kFinal)) != std::string::npos, m);
@@ -180,10 +180,10 @@ BOOST_AUTO_TEST_CASE(undo_of_a_cut_killed_before_it_happened_puts_nothing_back_t
   KilledAt fs([](const std::string& op, const std::string&) { return op == "ftruncate"; });
   RepairOptions o;
   o.fs = &fs;
-  BOOST_TEST_REQUIRE(!repair_file(path(kPartial), o).is_ok());
+  BOOST_TEST_REQUIRE(!repair_file(path(kPartial), o).ok());
   BOOST_TEST_REQUIRE(fs.dead);
   auto u = undo_repairs(path(kPartial));
-  BOOST_TEST_REQUIRE(u.is_ok(), u.status().to_string());
+  BOOST_TEST_REQUIRE(u.ok(), u.status().to_string());
   BOOST_TEST(read(kPartial) == original);
 }
 
@@ -198,12 +198,12 @@ BOOST_AUTO_TEST_CASE(undo_of_a_salvage_later_appended_to_and_torn_again_is_refus
   RepairOptions o;
   o.salvage = true;
   auto r = repair_file(path(kPartial), o);
-  BOOST_TEST_REQUIRE(r.is_ok(), r.status().to_string());
+  BOOST_TEST_REQUIRE(r.ok(), r.status().to_string());
   BOOST_TEST_REQUIRE(read(kPartial) == H + C(0) + C(1));
   append(kPartial, C(2) + C(3).substr(0, 25));
   const std::string journal = read(".quarantine/journal.jsonl");
   auto u = undo_repairs(path(kPartial));
-  BOOST_TEST_REQUIRE(u.is_ok(), u.status().to_string());
+  BOOST_TEST_REQUIRE(u.ok(), u.status().to_string());
   BOOST_TEST(u->refused);
   BOOST_TEST(u->runs == 0u);
   BOOST_TEST(read(kPartial) == H + C(0) + C(1) + C(2) + C(3).substr(0, 25));
@@ -258,7 +258,7 @@ std::vector<RepairCase> repair_cases() {
 std::vector<std::string> session_files(const std::string& dir) {
   std::vector<std::string> out;
   auto names = default_fs().list_dir(dir);
-  BOOST_TEST_REQUIRE(names.is_ok(), names.status().to_string());
+  BOOST_TEST_REQUIRE(names.ok(), names.status().to_string());
   for (const std::string& n : *names) {
     if (n != ".quarantine" && n.find("__tmp__") == std::string::npos) out.push_back(n);
   }
@@ -284,7 +284,7 @@ BOOST_AUTO_TEST_CASE(any_repair_killed_at_any_call_then_undone_without_a_rerun_g
       RepairOptions o = ro;
       o.fs = &count;
       auto r = repair_file(fx.path(c.name), o);
-      BOOST_TEST_REQUIRE(r.is_ok(), r.status().to_string());
+      BOOST_TEST_REQUIRE(r.ok(), r.status().to_string());
       BOOST_TEST_REQUIRE(r->changed, c.what);
     }
     BOOST_TEST_MESSAGE(c.what << ": kill points: " << calls);
@@ -296,15 +296,15 @@ BOOST_AUTO_TEST_CASE(any_repair_killed_at_any_call_then_undone_without_a_rerun_g
         KilledAt fs([&](const std::string&, const std::string&) { return ++n == k; });
         RepairOptions o = ro;
         o.fs = &fs;
-        BOOST_TEST(!repair_file(fx.path(c.name), o).is_ok());
+        BOOST_TEST(!repair_file(fx.path(c.name), o).ok());
         BOOST_TEST_REQUIRE(fs.dead);
         auto u = undo_repairs(fx.path(c.name));
-        BOOST_TEST_REQUIRE(u.is_ok(), u.status().to_string());
+        BOOST_TEST_REQUIRE(u.ok(), u.status().to_string());
         BOOST_TEST(session_files(fx.dir()) == std::vector<std::string>{c.name},
                    boost::test_tools::per_element());
         BOOST_TEST(fx.read(c.name) == c.original);
         auto again = undo_repairs(fx.path(c.name));
-        BOOST_TEST_REQUIRE(again.is_ok(), again.status().to_string());
+        BOOST_TEST_REQUIRE(again.ok(), again.status().to_string());
         BOOST_TEST(again->runs == 0u);
         BOOST_TEST(fx.read(c.name) == c.original);
       }
@@ -328,7 +328,7 @@ void killed_limited_salvage(test::DirFixture& fx, const std::string& original) {
   o.fs = &fs;
   o.salvage = true;
   o.max_line_bytes = kSmallLimit;
-  BOOST_TEST_REQUIRE(!repair_file(fx.path(kPartial), o).is_ok());
+  BOOST_TEST_REQUIRE(!repair_file(fx.path(kPartial), o).ok());
   BOOST_TEST_REQUIRE(fs.dead);
   BOOST_TEST_REQUIRE(fx.read(kPartial) == original);
 }
@@ -358,7 +358,7 @@ BOOST_AUTO_TEST_CASE(undo_without_the_repairs_limit_puts_nothing_back_twice) {
   const std::string original = H + C(0) + long_chunk(1);
   killed_limited_salvage(fx, original);
   auto u = undo_repairs(fx.path(kPartial));  // the default limit: the long line reads clean
-  BOOST_TEST_REQUIRE(u.is_ok(), u.status().to_string());
+  BOOST_TEST_REQUIRE(u.ok(), u.status().to_string());
   BOOST_TEST(u->runs == 0u);
   BOOST_TEST(fx.read(kPartial) == original);
 }
@@ -378,11 +378,11 @@ BOOST_AUTO_TEST_CASE(a_journal_without_the_limit_is_judged_by_the_undos_option) 
   RepairOptions o;
   o.max_line_bytes = kSmallLimit;
   auto u = undo_repairs(fx.path(kPartial), o);
-  BOOST_TEST_REQUIRE(u.is_ok(), u.status().to_string());
+  BOOST_TEST_REQUIRE(u.ok(), u.status().to_string());
   BOOST_TEST(u->runs == 0u);
   BOOST_TEST(fx.read(kPartial) == original);
   auto again = undo_repairs(fx.path(kPartial), o);
-  BOOST_TEST_REQUIRE(again.is_ok(), again.status().to_string());
+  BOOST_TEST_REQUIRE(again.ok(), again.status().to_string());
   BOOST_TEST(again->runs == 0u);
   BOOST_TEST(fx.read(kPartial) == original);
 }
@@ -394,7 +394,7 @@ static std::string rerun_limited_salvage(test::DirFixture& fx, size_t limit) {
   o.salvage = true;
   o.max_line_bytes = limit;
   auto r = repair_file(fx.path(kPartial), o);
-  BOOST_TEST_REQUIRE(r.is_ok(), r.status().to_string());
+  BOOST_TEST_REQUIRE(r.ok(), r.status().to_string());
   BOOST_TEST(fx.read(kPartial) == H + C(0));
   return fx.read(".quarantine/journal.jsonl");
 }
@@ -402,7 +402,7 @@ static std::string rerun_limited_salvage(test::DirFixture& fx, size_t limit) {
 // --undo with the default limit undoes one run and gives back `original`.
 static void undo_restores_once(test::DirFixture& fx, const std::string& original) {
   auto u = undo_repairs(fx.path(kPartial));
-  BOOST_TEST_REQUIRE(u.is_ok(), u.status().to_string());
+  BOOST_TEST_REQUIRE(u.ok(), u.status().to_string());
   BOOST_TEST(u->runs == 1u);
   BOOST_TEST(fx.read(kPartial) == original);
 }
@@ -438,7 +438,7 @@ BOOST_AUTO_TEST_CASE(writer_resume_journals_the_default_limit_it_read_the_tail_w
   o.relax.allow_any_id = true;  // the hand-made "s1" session (support/s1_lines.h)
   ResumeReport rep;
   auto w = Writer::resume(o, &rep);
-  BOOST_TEST_REQUIRE(w.is_ok(), w.status().to_string());
+  BOOST_TEST_REQUIRE(w.ok(), w.status().to_string());
   (*w)->abandon();
   BOOST_TEST(rep.cut_bytes == 40u);
   const std::string journal = fx.read(".quarantine/journal.jsonl");

@@ -31,14 +31,14 @@ const std::string kJournal = ".quarantine/journal.jsonl";
 struct Fx : test::DirFixture {
   RepairReport repair(RepairOptions o = {}) {
     auto r = repair_file(path(kPartial), o);
-    BOOST_TEST_REQUIRE(r.is_ok(), r.status().to_string());
+    BOOST_TEST_REQUIRE(r.ok(), r.status().to_string());
     return *r;
   }
   UndoReport undo(bool dry_run = false) {
     RepairOptions o;
     o.dry_run = dry_run;
     auto u = undo_repairs(path(kPartial), o);
-    BOOST_TEST_REQUIRE(u.is_ok(), u.status().to_string());
+    BOOST_TEST_REQUIRE(u.ok(), u.status().to_string());
     return *u;
   }
   // The run id of the journal's first line.
@@ -83,10 +83,10 @@ BOOST_AUTO_TEST_CASE(undo_after_a_resumed_writer_appended_past_the_cut_is_refuse
   const std::string run = first_run();
   {
     auto w = Writer::resume(resume_options());
-    BOOST_TEST_REQUIRE(w.is_ok(), w.status().to_string());
+    BOOST_TEST_REQUIRE(w.ok(), w.status().to_string());
     for (int i = 1; i <= 3; ++i) {
       const std::string payload = "{\"content\": \"message " + std::to_string(i) + "\"}";
-      BOOST_TEST_REQUIRE((*w)->write_chunk_json(i, "user", payload).is_ok());
+      BOOST_TEST_REQUIRE((*w)->write_chunk_json(i, "user", payload).ok());
     }
     (*w)->abandon();  // crashed again, cleanly this time: no torn tail
   }
@@ -182,7 +182,7 @@ BOOST_FIXTURE_TEST_SUITE(operational, Fx)
 BOOST_AUTO_TEST_CASE(undo_of_a_path_that_names_nothing_is_an_error_naming_it) {
   const std::string missing = path("no-such.jsonl.__partial__");
   auto u = undo_repairs(missing);
-  BOOST_TEST_REQUIRE(!u.is_ok());
+  BOOST_TEST_REQUIRE(!u.ok());
   BOOST_TEST((u.status().code() == Code::kNotFound));
   BOOST_TEST(u.status().message().find(missing) != std::string::npos, u.status().to_string());
   test::ToolRun r = test::run_tool("walrepair", {"--undo", "/no/such/path"});
@@ -199,7 +199,7 @@ BOOST_AUTO_TEST_CASE(undo_through_a_quarantine_symlink_is_refused_and_restores_n
   std::filesystem::create_directory_symlink("elsewhere", path(".quarantine"));
   const std::string file = read(kPartial), journal = read("elsewhere/journal.jsonl");
   auto u = undo_repairs(path(kPartial));
-  BOOST_TEST_REQUIRE(!u.is_ok());
+  BOOST_TEST_REQUIRE(!u.ok());
   BOOST_TEST(u.status().message() == "quarantine " + path(".quarantine") + " is not a directory",
              u.status().to_string());
   for (const std::string& arg : {dir(), path(kPartial)}) {
@@ -245,16 +245,16 @@ BOOST_FIXTURE_TEST_SUITE(unaccounted, Fx)
 BOOST_AUTO_TEST_CASE(a_torn_journal_line_and_the_copy_it_named_are_reported) {
   const std::string a = "a.jsonl.__partial__", b = "b.jsonl.__partial__";
   write_file(a, H + C(0) + C(1).substr(0, 25));
-  BOOST_TEST_REQUIRE(repair_file(path(a)).is_ok());
+  BOOST_TEST_REQUIRE(repair_file(path(a)).ok());
   const std::string one_line = read(kJournal);
   write_file(b, H + C(0) + C(1).substr(0, 30));
-  BOOST_TEST_REQUIRE(repair_file(path(b)).is_ok());
+  BOOST_TEST_REQUIRE(repair_file(path(b)).ok());
   // A crash tore b's journal line: 20 bytes of it reached the disk.
   write_file(kJournal, one_line + read(kJournal).substr(one_line.size(), 20));
   const std::string b_cut = read(b);
 
   auto u = undo_repairs(path(b));
-  BOOST_TEST_REQUIRE(u.is_ok(), u.status().to_string());
+  BOOST_TEST_REQUIRE(u.ok(), u.status().to_string());
   BOOST_TEST(u->unaccounted);
   BOOST_TEST(u->runs == 0u);
   std::string notes;
@@ -276,23 +276,23 @@ BOOST_AUTO_TEST_CASE(a_torn_line_inside_the_journal_is_reported_like_a_torn_last
   const std::string a = "a.jsonl.__partial__", b = "b.jsonl.__partial__",
                     c = "c.jsonl.__partial__";
   write_file(a, H + C(0) + C(1).substr(0, 25));
-  BOOST_TEST_REQUIRE(repair_file(path(a)).is_ok());
+  BOOST_TEST_REQUIRE(repair_file(path(a)).ok());
   const std::string one_line = read(kJournal);
   write_file(b, H + C(0) + C(1).substr(0, 30));
-  BOOST_TEST_REQUIRE(repair_file(path(b)).is_ok());
+  BOOST_TEST_REQUIRE(repair_file(path(b)).ok());
   // A crash tore b's journal line (20 bytes reached the disk); a later
   // repair of c ended it with its own line's newline (keeps never fuse).
   const std::string torn = read(kJournal).substr(one_line.size(), 20);
   write_file(kJournal, one_line + torn);
   write_file(c, H + C(0) + C(1).substr(0, 27));
-  BOOST_TEST_REQUIRE(repair_file(path(c)).is_ok());
+  BOOST_TEST_REQUIRE(repair_file(path(c)).ok());
   const std::string journal = read(kJournal);
   BOOST_TEST_REQUIRE(journal.substr(0, one_line.size() + torn.size() + 1) ==
                      one_line + torn + "\n");  // line 2 is the torn one, line 3 c's
   const std::string b_cut = read(b);
 
   auto u = undo_repairs(path(b));
-  BOOST_TEST_REQUIRE(u.is_ok(), u.status().to_string());
+  BOOST_TEST_REQUIRE(u.ok(), u.status().to_string());
   BOOST_TEST(u->unaccounted);
   BOOST_TEST(u->runs == 0u);
   std::string notes;
@@ -302,7 +302,7 @@ BOOST_AUTO_TEST_CASE(a_torn_line_inside_the_journal_is_reported_like_a_torn_last
   // c's run, after the torn line, is whole: undone, with no note about a
   // torn line (its 20 bytes, {"source": "b.jsonl., cannot be c's).
   auto uc = undo_repairs(path(c));
-  BOOST_TEST_REQUIRE(uc.is_ok(), uc.status().to_string());
+  BOOST_TEST_REQUIRE(uc.ok(), uc.status().to_string());
   BOOST_TEST(uc->runs == 1u);
   for (const std::string& n : uc->notes) BOOST_TEST(n.find("torn") == std::string::npos, n);
   BOOST_TEST(read(c) == H + C(0) + C(1).substr(0, 27));

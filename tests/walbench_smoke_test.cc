@@ -52,7 +52,7 @@ std::vector<Value> json_lines(const std::string& out) {
     size_t nl = out.find('\n', begin);
     BOOST_REQUIRE_MESSAGE(nl != std::string::npos, "output does not end with a newline");
     auto v = walkit::parse_json(std::string_view(out).substr(begin, nl - begin));
-    BOOST_REQUIRE_MESSAGE(v.is_ok(), "not JSON: " << out.substr(begin, nl - begin));
+    BOOST_REQUIRE_MESSAGE(v.ok(), "not JSON: " << out.substr(begin, nl - begin));
     BOOST_REQUIRE(v->is_object());
     rows.push_back(*v);
     begin = nl + 1;

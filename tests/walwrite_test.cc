@@ -139,7 +139,7 @@ struct WalwriteFixture : walkit::test::DirFixture {
     BOOST_TEST(w.wait() == 0);
     BOOST_TEST(!exists(id + ".jsonl.__partial__"));
     auto s = walkit::load_session(closed(id), strict());
-    BOOST_REQUIRE_MESSAGE(s.is_ok(), s.status().to_string());
+    BOOST_REQUIRE_MESSAGE(s.ok(), s.status().to_string());
     BOOST_TEST(s->closed);
     check_chunks(*s, n);
     check_reference_shapes(*s);
@@ -193,7 +193,7 @@ BOOST_AUTO_TEST_CASE(integers_beyond_64_bits_are_written_back_digit_for_digit) {
       "{\"record_type\": \"chunk\", \"index\": 0, \"kind\": \"tool_result\", \"payload\": "
       "{\"n\": 18446744073709551616, \"m\": [-1000000000000000000000000000000, Infinity]}}\n");
   auto s = walkit::load_session(closed("bigint"), strict());
-  BOOST_REQUIRE_MESSAGE(s.is_ok(), s.status().to_string());
+  BOOST_REQUIRE_MESSAGE(s.ok(), s.status().to_string());
   BOOST_REQUIRE_EQUAL(s->chunks.size(), 1u);
   const Value* n = s->chunks[0].payload.find("n");
   BOOST_REQUIRE(n != nullptr);
@@ -213,7 +213,7 @@ BOOST_AUTO_TEST_CASE(an_int_json_dumps_would_refuse_exits_4_naming_the_field) {
   BOOST_TEST(message.find("payload[\"x\"][0]") != std::string::npos, message);
   BOOST_TEST(message.find("4301 digits") != std::string::npos, message);
   auto s = walkit::load_session(partial("digits"), strict());
-  BOOST_REQUIRE_MESSAGE(s.is_ok(), s.status().to_string());
+  BOOST_REQUIRE_MESSAGE(s.ok(), s.status().to_string());
   check_chunks(*s, 1);
 }
 
@@ -225,7 +225,7 @@ BOOST_AUTO_TEST_CASE(a_last_line_without_newline_is_still_a_chunk) {
   BOOST_TEST(w.read_rest() == "0\n");
   BOOST_TEST(w.wait() == 0);
   auto s = walkit::load_session(closed("lastline"));
-  BOOST_REQUIRE(s.is_ok());
+  BOOST_REQUIRE(s.ok());
   check_chunks(*s, 1);
 }
 
@@ -236,7 +236,7 @@ BOOST_AUTO_TEST_CASE(blank_lines_are_skipped) {
   BOOST_TEST(w.read_rest() == "0\n1\n");
   BOOST_TEST(w.wait() == 0);
   auto s = walkit::load_session(closed("blank"));
-  BOOST_REQUIRE(s.is_ok());
+  BOOST_REQUIRE(s.ok());
   check_chunks(*s, 2);
 }
 
@@ -249,7 +249,7 @@ BOOST_AUTO_TEST_CASE(a_line_of_several_mebibytes_is_one_chunk) {
   w.close_stdin();
   BOOST_TEST(w.wait() == 0);
   auto s = walkit::load_session(closed("big"));
-  BOOST_REQUIRE(s.is_ok());
+  BOOST_REQUIRE(s.ok());
   BOOST_REQUIRE_EQUAL(s->chunks.size(), 1u);
   BOOST_TEST((s->chunks[0].payload == Value(Value::Object{{"content", big}})));
 }
@@ -285,7 +285,7 @@ BOOST_AUTO_TEST_CASE(
                  message);
       BOOST_TEST(!exists(id + ".jsonl"));
       auto s = walkit::load_session(partial(id), strict());
-      BOOST_REQUIRE_MESSAGE(s.is_ok(), s.status().to_string());
+      BOOST_REQUIRE_MESSAGE(s.ok(), s.status().to_string());
       BOOST_TEST(!s->trailer.has_value());
       check_chunks(*s, 3);
     }
@@ -308,7 +308,7 @@ BOOST_AUTO_TEST_CASE(sigterm_after_k_acks_abandons_with_exit_1_keeping_every_ack
       BOOST_TEST(w.wait() == 1);
       BOOST_TEST(!exists(id + ".jsonl"));
       auto s = walkit::load_session(partial(id), strict());
-      BOOST_REQUIRE_MESSAGE(s.is_ok(), s.status().to_string());
+      BOOST_REQUIRE_MESSAGE(s.ok(), s.status().to_string());
       BOOST_TEST(!s->trailer.has_value());
       BOOST_TEST(s->chunks.size() >= static_cast<size_t>(k));
       check_chunks(*s, static_cast<int>(s->chunks.size()));
@@ -323,7 +323,7 @@ BOOST_AUTO_TEST_CASE(sigint_while_waiting_for_input_abandons_with_exit_1) {
   w.signal(SIGINT);
   BOOST_TEST(w.wait() == 1);
   auto s = walkit::load_session(partial("int"), strict());
-  BOOST_REQUIRE(s.is_ok());
+  BOOST_REQUIRE(s.ok());
   BOOST_TEST(!s->trailer.has_value());
   check_chunks(*s, 1);
 }
@@ -343,7 +343,7 @@ BOOST_AUTO_TEST_CASE(resume_repairs_a_torn_tail_and_continues_at_the_next_index)
   BOOST_TEST(w.read_rest() == "3\n4\n");
   BOOST_TEST(w.wait() == 0);
   auto s = walkit::load_session(closed("res"), strict());
-  BOOST_REQUIRE_MESSAGE(s.is_ok(), s.status().to_string());  // strict: one header, no gap
+  BOOST_REQUIRE_MESSAGE(s.ok(), s.status().to_string());  // strict: one header, no gap
   BOOST_TEST(s->closed);
   check_chunks(*s, 5);
 }
@@ -359,7 +359,7 @@ BOOST_AUTO_TEST_CASE(a_second_writer_for_a_live_session_fails_with_exit_8) {
   first.close_stdin();
   BOOST_TEST(first.wait() == 0);
   auto s = walkit::load_session(closed("twice"), strict());
-  BOOST_REQUIRE(s.is_ok());
+  BOOST_REQUIRE(s.ok());
   check_chunks(*s, 1);
 }
 
@@ -369,7 +369,7 @@ BOOST_AUTO_TEST_CASE(an_ack_that_cannot_be_written_exits_8_leaving_a_crashed_par
   BOOST_REQUIRE(w.send(input_line(0)));
   BOOST_TEST(w.wait() == 8);
   auto s = walkit::load_session(partial("noack"), strict());
-  BOOST_REQUIRE_MESSAGE(s.is_ok(), s.status().to_string());
+  BOOST_REQUIRE_MESSAGE(s.ok(), s.status().to_string());
   BOOST_TEST(!s->trailer.has_value());
   check_chunks(*s, 1);  // written, never acknowledged: kept, for walpromote to seal
 }
@@ -460,7 +460,7 @@ BOOST_AUTO_TEST_CASE(sessions_written_by_default_load_in_the_reference_loader) {
   for (const auto& e : std::filesystem::directory_iterator(dir())) {
     files.push_back(e.path().string());
     auto s = walkit::load_session(files.back(), strict());
-    BOOST_TEST_REQUIRE(s.is_ok(), s.status().to_string());
+    BOOST_TEST_REQUIRE(s.ok(), s.status().to_string());
     BOOST_TEST(s->closed);
     check_reference_shapes(*s);
   }
@@ -481,7 +481,7 @@ BOOST_AUTO_TEST_CASE(any_kind_and_any_id_write_what_the_reference_loader_rejects
                      err);
   BOOST_TEST(out == "0\n");
   auto s = walkit::load_session(closed("run-42"), strict());  // walkit reads it
-  BOOST_TEST_REQUIRE(s.is_ok(), s.status().to_string());
+  BOOST_TEST_REQUIRE(s.ok(), s.status().to_string());
   BOOST_TEST(s->chunks.at(0).kind == "weird");
   // Each relaxation alone: the other rule still holds.
   BOOST_TEST(run({"--id", "run-43", "--any-kind"}, "", &out, &err) == 16);
@@ -511,7 +511,7 @@ BOOST_AUTO_TEST_CASE(a_refused_kind_mid_stream_keeps_the_acked_chunks_for_resume
   BOOST_TEST(run({"--id", id, "--resume"}, input_line(2), &out, &err) == 0, err);
   BOOST_TEST(out == "2\n");
   auto s = walkit::load_session(closed(id), strict());
-  BOOST_REQUIRE_MESSAGE(s.is_ok(), s.status().to_string());
+  BOOST_REQUIRE_MESSAGE(s.ok(), s.status().to_string());
   check_chunks(*s, 3);
   check_reference_shapes(*s);
 }

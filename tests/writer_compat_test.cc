@@ -69,14 +69,14 @@ std::unique_ptr<walkit::Writer> create(const TempDir& dir, walkit::HeaderFields 
   opts.sessions_dir = dir.path();
   opts.header = std::move(h);
   auto w = walkit::Writer::create(std::move(opts));
-  BOOST_TEST_REQUIRE(w.is_ok(), w.status().to_string());
+  BOOST_TEST_REQUIRE(w.ok(), w.status().to_string());
   return std::move(w).value();
 }
 
 void write_all(walkit::Writer& w, const std::vector<ChunkSpec>& chunks) {
   for (size_t i = 0; i < chunks.size(); ++i) {
     walkit::Status s = w.write_chunk(i, chunks[i].kind, chunks[i].payload);
-    BOOST_TEST_REQUIRE(s.is_ok(), s.to_string());
+    BOOST_TEST_REQUIRE(s.ok(), s.to_string());
   }
 }
 
@@ -102,7 +102,7 @@ BOOST_AUTO_TEST_CASE(closed_session_with_four_chunks_matches_reference_bytes) {
   c.closed_at = "2026-11-25T19:47:52.757876+00:00";
   c.cumulative_usage = walkit::Usage{120, 30, 150};
   walkit::Status s = w->close(c);
-  BOOST_TEST_REQUIRE(s.is_ok(), s.to_string());
+  BOOST_TEST_REQUIRE(s.ok(), s.to_string());
   check_same_bytes(slurp(dir.file(std::string(kId1) + ".jsonl")),
                    slurp(testdata(std::string("rath/") + kId1 + ".jsonl")));
 }
@@ -116,7 +116,7 @@ BOOST_AUTO_TEST_CASE(closed_session_without_chunks_matches_reference_bytes) {
   walkit::CloseOptions c;
   c.closed_at = "2026-11-25T19:47:52.976999+00:00";
   walkit::Status s = w->close(c);
-  BOOST_TEST_REQUIRE(s.is_ok(), s.to_string());
+  BOOST_TEST_REQUIRE(s.ok(), s.to_string());
   check_same_bytes(slurp(dir.file(std::string(kId2) + ".jsonl")),
                    slurp(testdata(std::string("rath/") + kId2 + ".jsonl")));
 }
@@ -179,11 +179,11 @@ BOOST_AUTO_TEST_CASE(every_value_of_the_compat_table_is_written_as_json_dumps_wr
   for (size_t i = 0; i < cases.size(); ++i) {
     const Value payload(Value::Object{{"case", cases[i].first}, {"value", cases[i].second}});
     walkit::Status s = w->write_chunk(i, "tool_result", payload);
-    BOOST_TEST_REQUIRE(s.is_ok(), cases[i].first << ": " << s.to_string());
+    BOOST_TEST_REQUIRE(s.ok(), cases[i].first << ": " << s.to_string());
   }
   walkit::CloseOptions c;
   c.closed_at = "2026-12-05T10:00:01.000002+00:00";
-  BOOST_TEST_REQUIRE(w->close(c).is_ok());
+  BOOST_TEST_REQUIRE(w->close(c).ok());
   const std::string want = slurp(testdata("compat/values.jsonl"));
   BOOST_TEST_REQUIRE(lines_of(want).size() == cases.size() + 2);
   check_same_bytes(slurp(dir.file(h.id + ".jsonl")), want);

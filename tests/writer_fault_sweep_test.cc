@@ -125,59 +125,59 @@ DurabilityPolicy policy(Flavor f) {
 Status write_rest_and_close(walkit::Writer& w, size_t* acked, Flavor f) {
   Status first;
   auto note = [&](const Status& s, const char* what) {
-    if (s.is_ok()) {
-      BOOST_TEST(first.is_ok(), what << " succeeded after a failure: " << first.to_string());
-    } else if (first.is_ok()) {
+    if (s.ok()) {
+      BOOST_TEST(first.ok(), what << " succeeded after a failure: " << first.to_string());
+    } else if (first.ok()) {
       first = s;
     }
   };
   for (size_t i = w.next_index(); i < kChunks; ++i) {
     Status s = w.write_chunk(i, "user", Value(Value::Object{{"content", chunk_contents()[i]}}));
     note(s, "write_chunk");
-    if (!s.is_ok()) continue;
+    if (!s.ok()) continue;
     ++*acked;
     // One group commit covers chunk i before chunk i + 1 is written.
     if (f == Flavor::kIntervalGroup) note(w.wait_durable(i + 1), "wait_durable");
     if (f == Flavor::kIntervalSync && i == 1) note(w.sync(), "sync");
   }
-  if (!first.is_ok()) {
-    BOOST_TEST(!w.sync().is_ok(), "sync() succeeded after " << first.to_string());
-    BOOST_TEST(!w.wait_durable(*acked).is_ok(), "wait_durable() succeeded after a failure");
+  if (!first.ok()) {
+    BOOST_TEST(!w.sync().ok(), "sync() succeeded after " << first.to_string());
+    BOOST_TEST(!w.wait_durable(*acked).ok(), "wait_durable() succeeded after a failure");
   }
   walkit::CloseOptions c;
   c.closed_at = kClosedAt;
   Status s = w.close(c);
-  BOOST_TEST((first.is_ok() || !s.is_ok()), "close succeeded after a failure");
-  return first.is_ok() ? s : first;
+  BOOST_TEST((first.ok() || !s.ok()), "close succeeded after a failure");
+  return first.ok() ? s : first;
 }
 
 // After a failure: the operator resumes a crashed partial, promotes a sealed
 // one, or starts over when nothing was created.
 Status converge(const std::string& dir, Flavor f, size_t* acked) {
-  if (path_exists(final_path(dir))) return Status::ok();
+  if (path_exists(final_path(dir))) return walkit::ok_status();
   if (path_exists(partial(dir))) {
     if (slurp(partial(dir)) == kFull) {
       auto p = walkit::promote_file(partial(dir));
-      if (!p.is_ok()) return p.status();
+      if (!p.ok()) return p.status();
       BOOST_TEST(p->action == walkit::PromoteAction::kRename);
-      return Status::ok();
+      return walkit::ok_status();
     }
     walkit::ResumeOptions ro;
     ro.sessions_dir = sessions(dir);
     ro.id = kId;
     ro.durability = policy(f);
     auto w = walkit::Writer::resume(ro);
-    if (!w.is_ok() && w.status().code() == walkit::Code::kFailedPrecondition &&
+    if (!w.ok() && w.status().code() == walkit::Code::kFailedPrecondition &&
         w.status().message().find("no valid header") != std::string::npos) {
       // A create whose cleanup failed too left a header-less partial: what
       // walrepair --quarantine-unrecoverable is for. Then start over.
       walkit::RepairOptions rep;
       rep.quarantine_unrecoverable = true;
       auto r = walkit::repair_file(partial(dir), rep);
-      if (!r.is_ok()) return r.status();
+      if (!r.ok()) return r.status();
       return Status(walkit::Code::kNotFound, "no session file: start over");
     }
-    if (!w.is_ok()) return w.status();
+    if (!w.ok()) return w.status();
     *acked = (*w)->next_index();
     return write_rest_and_close(**w, acked, f);
   }
@@ -199,7 +199,7 @@ class CreateWorkload : public walkit::test::Workload {
     o.durability = policy(f_);
     o.fs = &fs;
     auto w = walkit::Writer::create(o);
-    if (!w.is_ok()) return w.status();
+    if (!w.ok()) return w.status();
     created_ = true;
     return write_rest_and_close(**w, &acked_, f_);
   }
@@ -277,7 +277,7 @@ class ResumeWorkload : public walkit::test::Workload {
     o.durability = policy(f_);
     o.fs = &fs;
     auto w = walkit::Writer::resume(o);
-    if (!w.is_ok()) return w.status();
+    if (!w.ok()) return w.status();
     resumed_ = true;
     return write_rest_and_close(**w, &acked_, f_);
   }

@@ -21,7 +21,7 @@
 // Every write and sync call of a small writer workload is failed in turn
 // (ENOSPC, EIO, short write; once or forever; durability process and record).
 // Each time the error must reach the caller, latch, and leave a file that
-// holds exactly the acknowledged records (SPEC §3: "a failed write latches").
+// holds exactly the acknowledged records (docs/format.md#writer: a failed write latches).
 
 namespace walkit {
 std::ostream& operator<<(std::ostream& os, Code c) { return os << code_name(c); }
@@ -118,13 +118,13 @@ Outcome run_workload(const std::string& dir, Durability d, walkit::FileSystem* f
   opts.fs = fs;
   auto w = walkit::Writer::create(opts);
   o.calls.push_back(w.status());
-  if (!w.is_ok()) return o;
+  if (!w.ok()) return o;
   o.created = true;
   const auto& chunks = workload_chunks();
   for (size_t i = 0; i < chunks.size(); ++i) {
     // Always the correct next index, so a refusal can only be the latch.
     Status s = (*w)->write_chunk(o.acked, chunks[i].kind, chunks[i].payload);
-    if (s.is_ok()) ++o.acked;
+    if (s.ok()) ++o.acked;
     o.calls.push_back(std::move(s));
   }
   walkit::CloseOptions c;
@@ -152,7 +152,7 @@ bool can_flock(const std::string& path) {
 // acknowledged chunks, with no torn tail and no problem.
 void check_reads_clean(const std::string& path, size_t acked) {
   auto s = walkit::load_session(path);
-  BOOST_TEST_REQUIRE(s.is_ok(), s.status().to_string());
+  BOOST_TEST_REQUIRE(s.ok(), s.status().to_string());
   BOOST_TEST(s->problems.empty());
   BOOST_TEST(!s->torn_tail.has_value());
   BOOST_TEST_REQUIRE(s->chunks.size() == acked);
@@ -160,7 +160,7 @@ void check_reads_clean(const std::string& path, size_t acked) {
     BOOST_TEST(s->chunks[i].index == i);
     BOOST_TEST(s->chunks[i].kind == workload_chunks()[i].kind);
     auto text = walkit::to_python_json(s->chunks[i].payload);
-    BOOST_TEST_REQUIRE(text.is_ok());
+    BOOST_TEST_REQUIRE(text.ok());
     BOOST_TEST(*text == workload_chunks()[i].payload_json);
   }
 }
@@ -198,7 +198,7 @@ void run_fault_case(Durability d, const Fault& f) {
 
     // The error reached the caller, and latched: every later call failed alike.
     size_t first = 0;
-    while (first < o.calls.size() && o.calls[first].is_ok()) ++first;
+    while (first < o.calls.size() && o.calls[first].ok()) ++first;
     BOOST_TEST_REQUIRE(first < o.calls.size());
     const Status& err = o.calls[first];
     const int expected_errno = f.err == 0 ? ENOSPC : f.err;
@@ -208,7 +208,7 @@ void run_fault_case(Durability d, const Fault& f) {
       BOOST_TEST(err.sys_errno() == expected_errno, err.to_string());
     }
     for (size_t i = first + 1; i < o.calls.size(); ++i) {
-      BOOST_TEST(!o.calls[i].is_ok(), "call " << i << " succeeded after the failure");
+      BOOST_TEST(!o.calls[i].ok(), "call " << i << " succeeded after the failure");
       BOOST_TEST(o.calls[i].code() == err.code());
       BOOST_TEST(o.calls[i].sys_errno() == err.sys_errno());
     }
@@ -263,7 +263,7 @@ Census count_calls(Durability d) {
   walkit::test::TempDir dir;
   FaultFs fs;
   Outcome o = run_workload(dir.path(), d, &fs);
-  for (const Status& s : o.calls) BOOST_TEST_REQUIRE(s.is_ok(), s.to_string());
+  for (const Status& s : o.calls) BOOST_TEST_REQUIRE(s.ok(), s.to_string());
   BOOST_TEST_REQUIRE(walkit::test::slurp(dir.file(kId + ".jsonl")) ==
                      acked_prefix(workload_chunks().size()) + kTrailer);
   Census c;
@@ -314,7 +314,7 @@ size_t run_all_faults(Durability d) {
   return cases;
 }
 
-// What SPEC §3 implies the workload (header, 5 chunks, trailer) must do at
+// What docs/format.md#writer implies the workload (header, 5 chunks, trailer) must do at
 // least: one write per record, an fdatasync per record in record mode (plus
 // close's), a rename, and a directory fsync at close (and at create in record
 // mode). Faults per call: write 3 kinds x 2 modes (+2 cut failures), others 2 x 2.
@@ -333,18 +333,18 @@ BOOST_AUTO_TEST_CASE(fault_fs_fails_the_chosen_call_and_logs_every_call) {
   fs.fail_at(FaultFs::kWrite, 1, EIO, Mode::kOnce);
   fs.short_write_at(3, 2, Mode::kOnce);
   auto fd = fs.open(dir.file("f"), walkit::OpenFlags::kWrite | walkit::OpenFlags::kCreateExcl);
-  BOOST_TEST_REQUIRE(fd.is_ok(), fd.status().to_string());
-  BOOST_TEST(fs.write(*fd, "abc", 3).is_ok());
+  BOOST_TEST_REQUIRE(fd.ok(), fd.status().to_string());
+  BOOST_TEST(fs.write(*fd, "abc", 3).ok());
   auto failed = fs.write(*fd, "def", 3);
-  BOOST_TEST_REQUIRE(!failed.is_ok());
+  BOOST_TEST_REQUIRE(!failed.ok());
   BOOST_TEST(failed.status().sys_errno() == EIO);
   BOOST_TEST(failed.status().message().find("write (injected)") != std::string::npos);
   BOOST_TEST(fs.write(*fd, "ghi", 3).value() == 3u);
   BOOST_TEST(fs.write(*fd, "jklmno", 6).value() == 2u);                // short
   BOOST_TEST(fs.write(*fd, "mno", 3).status().sys_errno() == ENOSPC);  // disk full
   BOOST_TEST(fs.write(*fd, "p", 1).value() == 1u);                     // once: space again
-  BOOST_TEST(fs.fdatasync(*fd).is_ok());
-  BOOST_TEST(fs.close(*fd).is_ok());
+  BOOST_TEST(fs.fdatasync(*fd).ok());
+  BOOST_TEST(fs.close(*fd).ok());
   BOOST_TEST(walkit::test::slurp(dir.file("f")) == "abcghijkp");
   BOOST_TEST(fs.count(FaultFs::kWrite) == 6u);
   BOOST_TEST(fs.count(FaultFs::kOpen) == 1u);
@@ -364,12 +364,12 @@ BOOST_AUTO_TEST_CASE(fault_fs_forever_fails_every_later_call_of_that_op) {
   FaultFs fs;
   fs.fail_at(FaultFs::kFdatasync, 1, ENOSPC, Mode::kForever);
   auto fd = fs.open(dir.file("f"), walkit::OpenFlags::kWrite | walkit::OpenFlags::kCreateExcl);
-  BOOST_TEST_REQUIRE(fd.is_ok());
-  BOOST_TEST(fs.fdatasync(*fd).is_ok());
+  BOOST_TEST_REQUIRE(fd.ok());
+  BOOST_TEST(fs.fdatasync(*fd).ok());
   BOOST_TEST(fs.fdatasync(*fd).sys_errno() == ENOSPC);
   BOOST_TEST(fs.fdatasync(*fd).sys_errno() == ENOSPC);
-  BOOST_TEST(fs.fsync(*fd).is_ok());  // other ops are unaffected
-  BOOST_TEST(fs.close(*fd).is_ok());
+  BOOST_TEST(fs.fsync(*fd).ok());  // other ops are unaffected
+  BOOST_TEST(fs.close(*fd).ok());
 }
 
 BOOST_AUTO_TEST_CASE(every_fault_in_process_mode_is_reported_latched_and_leaves_acked_records) {

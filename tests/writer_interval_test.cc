@@ -1,7 +1,7 @@
 #define BOOST_TEST_MODULE writer_interval_test
 #include <boost/test/unit_test.hpp>
 
-// Interval (group-commit) durability and its failures (issue 4, I7): a
+// Interval (group-commit) durability and its failures: a
 // failed fdatasync of either thread — the background syncer's or the
 // owner's sync() — is reported by every later call and never followed by a
 // success, including when the two fdatasyncs overlap and the kernel hands
@@ -109,13 +109,13 @@ struct Fixture : walkit::test::DirFixture {
     o.durability.interval = std::chrono::milliseconds(1);
     o.fs = &fs;
     auto w = Writer::create(o);
-    BOOST_TEST_REQUIRE(w.is_ok(), w.status().to_string());
+    BOOST_TEST_REQUIRE(w.ok(), w.status().to_string());
     return std::move(*w);
   }
   // After any failure: every call fails, nothing is durable beyond what was,
   // and the partial holds exactly the acknowledged records (none cut).
   void expect_latched(Writer& w, uint64_t durable_before) {
-    BOOST_TEST(!w.wait_durable(1).is_ok());
+    BOOST_TEST(!w.wait_durable(1).ok());
     BOOST_TEST(w.durable_chunks() <= durable_before);
     BOOST_TEST(w.write_chunk(1, "user", payload(1)).code() == walkit::Code::kIoError);
     BOOST_TEST(w.sync().code() == walkit::Code::kIoError);
@@ -132,17 +132,17 @@ BOOST_FIXTURE_TEST_SUITE(interval_mode, Fixture)
 
 BOOST_AUTO_TEST_CASE(a_group_commit_covers_written_chunks_and_close_seals_them) {
   auto w = make();
-  BOOST_TEST_REQUIRE(w->write_chunk(0, "user", payload(0)).is_ok());
-  BOOST_TEST_REQUIRE(w->wait_durable(1).is_ok());  // returns once the syncer covered chunk 0
+  BOOST_TEST_REQUIRE(w->write_chunk(0, "user", payload(0)).ok());
+  BOOST_TEST_REQUIRE(w->wait_durable(1).ok());  // returns once the syncer covered chunk 0
   BOOST_TEST(w->durable_chunks() == 1u);
-  BOOST_TEST(w->close().is_ok());
+  BOOST_TEST(w->close().ok());
   BOOST_TEST(exists(kId + ".jsonl"));
 }
 
 BOOST_AUTO_TEST_CASE(a_failed_group_commit_is_reported_by_every_later_call) {
   auto w = make();
   fs.arm(0, EIO, false);
-  BOOST_TEST_REQUIRE(w->write_chunk(0, "user", payload(0)).is_ok());
+  BOOST_TEST_REQUIRE(w->write_chunk(0, "user", payload(0)).ok());
   Status s = w->wait_durable(1);
   BOOST_TEST(s.sys_errno() == EIO, s.to_string());
   BOOST_TEST(fs.syncer_calls() == 1);
@@ -156,7 +156,7 @@ BOOST_AUTO_TEST_CASE(a_failed_group_commit_is_reported_by_every_later_call) {
 BOOST_AUTO_TEST_CASE(after_a_failed_sync_the_syncer_never_reports_a_chunk_durable) {
   auto w = make();
   fs.arm(EIO, 0, false);
-  BOOST_TEST_REQUIRE(w->write_chunk(0, "user", payload(0)).is_ok());
+  BOOST_TEST_REQUIRE(w->write_chunk(0, "user", payload(0)).ok());
   Status s = w->sync();
   BOOST_TEST(s.sys_errno() == EIO, s.to_string());
   // Whatever the syncer did before, from now on nothing is durable.
@@ -170,7 +170,7 @@ BOOST_AUTO_TEST_CASE(after_a_failed_sync_the_syncer_never_reports_a_chunk_durabl
 BOOST_AUTO_TEST_CASE(a_sync_overlapping_a_failed_group_commit_fails_too) {
   auto w = make();
   fs.arm(0, EIO, true);
-  BOOST_TEST_REQUIRE(w->write_chunk(0, "user", payload(0)).is_ok());
+  BOOST_TEST_REQUIRE(w->write_chunk(0, "user", payload(0)).ok());
   Status s = w->sync();  // waits (in the file system) for the syncer's fdatasync
   BOOST_TEST(s.sys_errno() == EIO, "sync() succeeded while an overlapping fdatasync failed: "
                                        << s.to_string());
@@ -181,7 +181,7 @@ BOOST_AUTO_TEST_CASE(a_sync_overlapping_a_failed_group_commit_fails_too) {
 BOOST_AUTO_TEST_CASE(a_group_commit_overlapping_a_failed_sync_acknowledges_nothing) {
   auto w = make();
   fs.arm(EIO, 0, true);
-  BOOST_TEST_REQUIRE(w->write_chunk(0, "user", payload(0)).is_ok());
+  BOOST_TEST_REQUIRE(w->write_chunk(0, "user", payload(0)).ok());
   Status s = w->sync();
   BOOST_TEST(s.sys_errno() == EIO, s.to_string());
   BOOST_TEST(w->durable_chunks() == 0u, "the overlapping group commit called chunk 0 durable");
@@ -191,11 +191,11 @@ BOOST_AUTO_TEST_CASE(a_group_commit_overlapping_a_failed_sync_acknowledges_nothi
 BOOST_AUTO_TEST_CASE(an_overlapping_sync_and_group_commit_that_both_succeed_make_chunks_durable) {
   auto w = make();
   fs.arm(0, 0, true);
-  BOOST_TEST_REQUIRE(w->write_chunk(0, "user", payload(0)).is_ok());
-  BOOST_TEST_REQUIRE(w->sync().is_ok());
+  BOOST_TEST_REQUIRE(w->write_chunk(0, "user", payload(0)).ok());
+  BOOST_TEST_REQUIRE(w->sync().ok());
   BOOST_TEST(w->durable_chunks() == 1u);
-  BOOST_TEST(w->wait_durable(1).is_ok());
-  BOOST_TEST(w->close().is_ok());
+  BOOST_TEST(w->wait_durable(1).ok());
+  BOOST_TEST(w->close().ok());
   BOOST_TEST(read(kId + ".jsonl").starts_with(kHeader + kChunk0));
 }
 

@@ -72,7 +72,7 @@ std::vector<Range> ranges_in_effect(const std::string& dir) {
     BOOST_TEST_REQUIRE(nl != std::string::npos, "journal ends in a torn line");
     auto v = parse_json(std::string_view(text).substr(pos, nl - pos));
     pos = nl + 1;
-    BOOST_TEST_REQUIRE(v.is_ok(), v.status().to_string());
+    BOOST_TEST_REQUIRE(v.ok(), v.status().to_string());
     if (const Value* u = field(*v, "undone_run")) undone.push_back(u->as_string());
     if (field(*v, "path")) lines.push_back(std::move(*v));
   }
@@ -126,7 +126,7 @@ Case nul_tail_after_a_whole_line() {
 ResumeReport resume_clean(const std::string& dir) {
   ResumeReport rep;
   auto w = Writer::resume(options(dir, nullptr), &rep);
-  BOOST_TEST_REQUIRE(w.is_ok(), w.status().to_string());
+  BOOST_TEST_REQUIRE(w.ok(), w.status().to_string());
   (*w)->abandon();
   return rep;
 }
@@ -141,7 +141,7 @@ int count_calls(const Case& c) {
     return false;
   });
   auto w = Writer::resume(options(t.path(), &fs));
-  BOOST_TEST_REQUIRE(w.is_ok(), w.status().to_string());
+  BOOST_TEST_REQUIRE(w.ok(), w.status().to_string());
   (*w)->abandon();
   return calls;
 }
@@ -161,7 +161,7 @@ void sweep(const Case& c) {
       auto killed = Writer::resume(options(t.path(), &fs));
       BOOST_TEST_REQUIRE(fs.dead);
       // Every call after the kill fails: the resume cannot have succeeded.
-      BOOST_TEST_REQUIRE(!killed.is_ok());
+      BOOST_TEST_REQUIRE(!killed.ok());
 
       ResumeReport rep = resume_clean(t.path());
       BOOST_TEST(rep.chunks == c.chunks);
@@ -169,10 +169,10 @@ void sweep(const Case& c) {
       BOOST_TEST(ranges_in_effect(t.path()) == c.ranges, boost::test_tools::per_element());
 
       auto u = undo_repairs(t.file(kPartial));
-      BOOST_TEST_REQUIRE(u.is_ok(), u.status().to_string());
+      BOOST_TEST_REQUIRE(u.ok(), u.status().to_string());
       BOOST_TEST(slurp(t.file(kPartial)) == c.original);
       auto again = undo_repairs(t.file(kPartial));
-      BOOST_TEST_REQUIRE(again.is_ok(), again.status().to_string());
+      BOOST_TEST_REQUIRE(again.ok(), again.status().to_string());
       BOOST_TEST(again->runs == 0u);
       BOOST_TEST(slurp(t.file(kPartial)) == c.original);
     }
@@ -189,7 +189,7 @@ void check_clean(const Case& c) {
   BOOST_TEST(slurp(t.file(kPartial)) == c.repaired);
   BOOST_TEST(ranges_in_effect(t.path()) == c.ranges, boost::test_tools::per_element());
   auto u = undo_repairs(t.file(kPartial));
-  BOOST_TEST_REQUIRE(u.is_ok(), u.status().to_string());
+  BOOST_TEST_REQUIRE(u.ok(), u.status().to_string());
   BOOST_TEST(slurp(t.file(kPartial)) == c.original);
 }
 
@@ -226,20 +226,20 @@ BOOST_AUTO_TEST_CASE(a_resume_continues_a_repair_killed_before_its_cut_and_vice_
         if (repair_first) {
           RepairOptions o;
           o.fs = &fs;
-          BOOST_TEST_REQUIRE(!repair_file(t.file(kPartial), o).is_ok());
+          BOOST_TEST_REQUIRE(!repair_file(t.file(kPartial), o).ok());
           BOOST_TEST_REQUIRE(fs.dead);
           resume_clean(t.path());
         } else {
-          BOOST_TEST_REQUIRE(!Writer::resume(options(t.path(), &fs)).is_ok());
+          BOOST_TEST_REQUIRE(!Writer::resume(options(t.path(), &fs)).ok());
           BOOST_TEST_REQUIRE(fs.dead);
           auto r = repair_file(t.file(kPartial));
-          BOOST_TEST_REQUIRE(r.is_ok(), r.status().to_string());
+          BOOST_TEST_REQUIRE(r.ok(), r.status().to_string());
         }
         BOOST_TEST(slurp(t.file(kPartial)) == c.repaired);
         std::vector<Range> ranges = ranges_in_effect(t.path());
         BOOST_TEST(ranges == c.ranges, boost::test_tools::per_element());
         auto u = undo_repairs(t.file(kPartial));
-        BOOST_TEST_REQUIRE(u.is_ok(), u.status().to_string());
+        BOOST_TEST_REQUIRE(u.ok(), u.status().to_string());
         BOOST_TEST(slurp(t.file(kPartial)) == c.original);
       }
     }
@@ -261,15 +261,15 @@ BOOST_AUTO_TEST_CASE(records_written_after_a_killed_and_rerun_resume_are_kept) {
   TempDir t;
   test::spit(t.file(kPartial), torn_tail().original);
   KilledAt fs([](const std::string& op, const std::string&) { return op == "ftruncate"; });
-  BOOST_TEST_REQUIRE(!Writer::resume(options(t.path(), &fs)).is_ok());
+  BOOST_TEST_REQUIRE(!Writer::resume(options(t.path(), &fs)).ok());
   BOOST_TEST_REQUIRE(fs.dead);
   auto w = Writer::resume(options(t.path(), nullptr));
-  BOOST_TEST_REQUIRE(w.is_ok(), w.status().to_string());
+  BOOST_TEST_REQUIRE(w.ok(), w.status().to_string());
   BOOST_TEST((*w)->next_index() == 2u);
-  BOOST_TEST_REQUIRE((*w)->write_chunk_json(2, "user", "{\"content\": \"message 2\"}").is_ok());
+  BOOST_TEST_REQUIRE((*w)->write_chunk_json(2, "user", "{\"content\": \"message 2\"}").ok());
   CloseOptions co;
   co.closed_at = "2026-01-01T00:00:01+00:00";
-  BOOST_TEST_REQUIRE((*w)->close(co).is_ok());
+  BOOST_TEST_REQUIRE((*w)->close(co).ok());
   const std::string closed = slurp(t.file("s1.jsonl"));
   BOOST_TEST(closed.substr(0, (H + C(0) + C(1) + C(2)).size()) == H + C(0) + C(1) + C(2));
   BOOST_TEST(ranges_in_effect(t.path()) == torn_tail().ranges, boost::test_tools::per_element());

@@ -18,14 +18,14 @@
 #include "walkit/session.h"
 #include "walkit/value.h"
 
-// Writer semantics (SPEC §3). Expected bytes are written out by hand.
+// Writer semantics (docs/format.md#writer). Expected bytes are written out by hand.
 
 namespace walkit {
 // Printers for failure messages (found by ADL).
 std::ostream& operator<<(std::ostream& os, Code c) { return os << code_name(c); }
 std::ostream& operator<<(std::ostream& os, const Value& v) {
   auto text = to_python_json(v);
-  return os << (text.is_ok() ? *text : "<unprintable Value>");
+  return os << (text.ok() ? *text : "<unprintable Value>");
 }
 }  // namespace walkit
 
@@ -127,7 +127,7 @@ struct WriterFixture : walkit::test::DirFixture {
   }
   std::unique_ptr<Writer> make(walkit::WriterOptions o) const {
     auto w = Writer::create(std::move(o));
-    BOOST_TEST_REQUIRE(w.is_ok(), w.status().to_string());
+    BOOST_TEST_REQUIRE(w.ok(), w.status().to_string());
     return std::move(w).value();
   }
   std::unique_ptr<Writer> make() const { return make(options()); }
@@ -168,7 +168,7 @@ BOOST_AUTO_TEST_CASE(symlink_at_partial_path_is_refused_not_followed) {
   write_file("victim", "keep me\n");
   BOOST_TEST_REQUIRE(::symlink(path("victim").c_str(), path(kPartial).c_str()) == 0);
   auto w = Writer::create(options());
-  BOOST_TEST(!w.is_ok());
+  BOOST_TEST(!w.ok());
   BOOST_TEST(read("victim") == "keep me\n");
   BOOST_TEST(std::filesystem::is_symlink(path(kPartial)));
 }
@@ -176,7 +176,7 @@ BOOST_AUTO_TEST_CASE(symlink_at_partial_path_is_refused_not_followed) {
 BOOST_AUTO_TEST_CASE(dangling_symlink_at_partial_path_creates_nothing) {
   BOOST_TEST_REQUIRE(::symlink(path("ghost").c_str(), path(kPartial).c_str()) == 0);
   auto w = Writer::create(options());
-  BOOST_TEST(!w.is_ok());
+  BOOST_TEST(!w.ok());
   BOOST_TEST(!exists("ghost"));
 }
 
@@ -184,7 +184,7 @@ BOOST_AUTO_TEST_CASE(bad_id_is_refused_and_creates_nothing) {
   walkit::WriterOptions o = options();
   o.header.id = "../escape";
   auto w = Writer::create(o);
-  BOOST_TEST_REQUIRE(!w.is_ok());
+  BOOST_TEST_REQUIRE(!w.ok());
   BOOST_TEST(w.status().code() == Code::kInvalidArgument);
   BOOST_TEST(std::filesystem::is_empty(dir()));
 }
@@ -192,11 +192,11 @@ BOOST_AUTO_TEST_CASE(bad_id_is_refused_and_creates_nothing) {
 BOOST_AUTO_TEST_CASE(second_writer_for_same_id_is_refused_while_first_is_open) {
   auto first = make();
   auto second = Writer::create(options());
-  BOOST_TEST_REQUIRE(!second.is_ok());
+  BOOST_TEST_REQUIRE(!second.ok());
   Code c = second.status().code();
   BOOST_TEST((c == Code::kAlreadyExists || c == Code::kLocked), second.status().to_string());
-  BOOST_TEST(first->write_chunk(0, "system", content("be brief")).is_ok());
-  BOOST_TEST(first->close(close_options()).is_ok());
+  BOOST_TEST(first->write_chunk(0, "system", content("be brief")).ok());
+  BOOST_TEST(first->close(close_options()).ok());
   BOOST_TEST(read(kFinal) == kHeader + kChunk0 + trailer(1));
 }
 
@@ -204,7 +204,7 @@ BOOST_AUTO_TEST_CASE(files_are_mode_0600_even_under_umask_zero) {
   UmaskGuard guard(0);
   auto w = make();
   BOOST_TEST(mode(kPartial) == 0600u);
-  BOOST_TEST_REQUIRE(w->close(close_options()).is_ok());
+  BOOST_TEST_REQUIRE(w->close(close_options()).ok());
   BOOST_TEST(mode(kFinal) == 0600u);
 }
 
@@ -219,7 +219,7 @@ BOOST_AUTO_TEST_CASE(missing_sessions_dir_is_created_0700) {
 BOOST_AUTO_TEST_CASE(existing_final_file_refuses_create_and_is_untouched) {
   write_file(kFinal, "precious\n", 0644);
   auto w = Writer::create(options());
-  BOOST_TEST_REQUIRE(!w.is_ok());
+  BOOST_TEST_REQUIRE(!w.ok());
   BOOST_TEST(w.status().code() == Code::kAlreadyExists);
   BOOST_TEST(read(kFinal) == "precious\n");
   BOOST_TEST(mode(kFinal) == 0644u);
@@ -228,11 +228,11 @@ BOOST_AUTO_TEST_CASE(existing_final_file_refuses_create_and_is_untouched) {
 
 BOOST_AUTO_TEST_CASE(closed_session_is_never_replaced_by_a_new_writer) {
   auto w = make();
-  BOOST_TEST_REQUIRE(w->write_chunk(0, "system", content("be brief")).is_ok());
-  BOOST_TEST_REQUIRE(w->close(close_options()).is_ok());
+  BOOST_TEST_REQUIRE(w->write_chunk(0, "system", content("be brief")).ok());
+  BOOST_TEST_REQUIRE(w->close(close_options()).ok());
   w.reset();
   auto again = Writer::create(options());
-  BOOST_TEST_REQUIRE(!again.is_ok());
+  BOOST_TEST_REQUIRE(!again.ok());
   BOOST_TEST(again.status().code() == Code::kAlreadyExists);
   BOOST_TEST(read(kFinal) == kHeader + kChunk0 + trailer(1));
   BOOST_TEST(!exists(kPartial));
@@ -240,37 +240,37 @@ BOOST_AUTO_TEST_CASE(closed_session_is_never_replaced_by_a_new_writer) {
 
 BOOST_AUTO_TEST_CASE(out_of_order_index_is_refused_and_writer_stays_usable) {
   auto w = make();
-  BOOST_TEST_REQUIRE(w->write_chunk(0, "system", content("be brief")).is_ok());
+  BOOST_TEST_REQUIRE(w->write_chunk(0, "system", content("be brief")).ok());
   walkit::Status skip = w->write_chunk(2, "user", content("skipped ahead"));
   BOOST_TEST(skip.code() == Code::kInvalidArgument);
   walkit::Status repeat = w->write_chunk(0, "user", content("again"));
   BOOST_TEST(repeat.code() == Code::kInvalidArgument);
   BOOST_TEST(read(kPartial) == kHeader + kChunk0);
-  BOOST_TEST(w->latched_error().is_ok());
+  BOOST_TEST(w->latched_error().ok());
   BOOST_TEST(w->next_index() == 1u);
-  BOOST_TEST(w->write_chunk(1, "user", content("h€llo é")).is_ok());
+  BOOST_TEST(w->write_chunk(1, "user", content("h€llo é")).ok());
   BOOST_TEST(read(kPartial) == kHeader + kChunk0 + kChunk1);
 }
 
 BOOST_AUTO_TEST_CASE(close_is_idempotent_and_renames_with_a_trailer) {
   auto w = make();
-  BOOST_TEST_REQUIRE(w->write_chunk(0, "system", content("be brief")).is_ok());
+  BOOST_TEST_REQUIRE(w->write_chunk(0, "system", content("be brief")).ok());
   walkit::CloseOptions c = close_options();
   c.cumulative_usage = walkit::Usage{1, 2, 3};
-  BOOST_TEST_REQUIRE(w->close(c).is_ok());
-  BOOST_TEST(w->close(c).is_ok());
+  BOOST_TEST_REQUIRE(w->close(c).ok());
+  BOOST_TEST(w->close(c).ok());
   BOOST_TEST(!exists(kPartial));
   const std::string expected =
       kHeader + kChunk0 +
       trailer(1, R"({"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3})");
   BOOST_TEST(read(kFinal) == expected);
-  BOOST_TEST(!w->write_chunk(1, "user", content("too late")).is_ok());
+  BOOST_TEST(!w->write_chunk(1, "user", content("too late")).ok());
   BOOST_TEST(read(kFinal) == expected);
 }
 
 BOOST_AUTO_TEST_CASE(abandon_leaves_the_partial_and_releases_the_lock) {
   auto w = make();
-  BOOST_TEST_REQUIRE(w->write_chunk(0, "system", content("be brief")).is_ok());
+  BOOST_TEST_REQUIRE(w->write_chunk(0, "system", content("be brief")).ok());
   BOOST_TEST(!can_flock(path(kPartial)));
   w->abandon();
   BOOST_TEST(can_flock(path(kPartial)));
@@ -281,7 +281,7 @@ BOOST_AUTO_TEST_CASE(abandon_leaves_the_partial_and_releases_the_lock) {
 BOOST_AUTO_TEST_CASE(destructor_without_close_closes) {
   {
     auto w = make();
-    BOOST_TEST_REQUIRE(w->write_chunk(0, "system", content("be brief")).is_ok());
+    BOOST_TEST_REQUIRE(w->write_chunk(0, "system", content("be brief")).ok());
   }
   BOOST_TEST(!exists(kPartial));
   std::string bytes = read(kFinal);
@@ -294,7 +294,7 @@ BOOST_AUTO_TEST_CASE(destructor_without_close_closes) {
 BOOST_AUTO_TEST_CASE(destructor_during_stack_unwinding_abandons) {
   try {
     auto w = make();
-    BOOST_TEST_REQUIRE(w->write_chunk(0, "system", content("be brief")).is_ok());
+    BOOST_TEST_REQUIRE(w->write_chunk(0, "system", content("be brief")).ok());
     throw std::runtime_error("the agent died");
   } catch (const std::runtime_error&) {
   }
@@ -308,14 +308,14 @@ BOOST_AUTO_TEST_CASE(resume_quarantines_a_torn_tail_and_continues_at_the_next_in
   const uint64_t torn_at = kHeader.size() + kChunk0.size() + kChunk1.size();
   walkit::ResumeReport report;
   auto r = Writer::resume(resume_options(), &report);
-  BOOST_TEST_REQUIRE(r.is_ok(), r.status().to_string());
+  BOOST_TEST_REQUIRE(r.ok(), r.status().to_string());
   auto w = std::move(r).value();
   BOOST_TEST(report.chunks == 2u);
   BOOST_TEST(report.cut_bytes == kTorn.size());
   BOOST_TEST(!report.completed_newline);
   BOOST_TEST(w->next_index() == 2u);
-  BOOST_TEST_REQUIRE(w->write_chunk(2, "assistant", content("resumed")).is_ok());
-  BOOST_TEST_REQUIRE(w->close(close_options()).is_ok());
+  BOOST_TEST_REQUIRE(w->write_chunk(2, "assistant", content("resumed")).ok());
+  BOOST_TEST_REQUIRE(w->close(close_options()).ok());
   BOOST_TEST(read(kFinal) ==
              kHeader + kChunk0 + kChunk1 +
                  R"({"record_type": "chunk", "index": 2, "kind": "assistant", "payload": )"
@@ -334,7 +334,7 @@ BOOST_AUTO_TEST_CASE(resume_quarantines_a_torn_tail_and_continues_at_the_next_in
   std::string journal = read(".quarantine/journal.jsonl");
   BOOST_TEST_REQUIRE(count_lines(journal) == 1u);
   auto entry = walkit::parse_json(journal.substr(0, journal.size() - 1));
-  BOOST_TEST_REQUIRE(entry.is_ok(), entry.status().to_string());
+  BOOST_TEST_REQUIRE(entry.ok(), entry.status().to_string());
   const Value* source = entry->find("source");
   const Value* offset = entry->find("offset");
   const Value* length = entry->find("length");
@@ -350,7 +350,7 @@ BOOST_AUTO_TEST_CASE(resume_completes_a_record_missing_only_its_newline) {
   write_file(kPartial, kHeader + kChunk0 + kChunk1.substr(0, kChunk1.size() - 1));
   walkit::ResumeReport report;
   auto r = Writer::resume(resume_options(), &report);
-  BOOST_TEST_REQUIRE(r.is_ok(), r.status().to_string());
+  BOOST_TEST_REQUIRE(r.ok(), r.status().to_string());
   auto w = std::move(r).value();
   BOOST_TEST(report.chunks == 2u);
   BOOST_TEST(report.cut_bytes == 0u);
@@ -358,7 +358,7 @@ BOOST_AUTO_TEST_CASE(resume_completes_a_record_missing_only_its_newline) {
   BOOST_TEST(w->next_index() == 2u);
   BOOST_TEST(read(kPartial) == kHeader + kChunk0 + kChunk1);
   BOOST_TEST(quarantine_bins().empty());
-  BOOST_TEST_REQUIRE(w->write_chunk(2, "system", content("be brief")).is_ok());
+  BOOST_TEST_REQUIRE(w->write_chunk(2, "system", content("be brief")).ok());
   w->abandon();
   BOOST_TEST(read(kPartial) ==
              kHeader + kChunk0 + kChunk1 +
@@ -372,7 +372,7 @@ BOOST_AUTO_TEST_CASE(resume_refuses_a_partial_locked_by_a_live_writer) {
   write_file(kPartial, bytes);
   HeldLock live(path(kPartial));
   auto r = Writer::resume(resume_options());
-  BOOST_TEST_REQUIRE(!r.is_ok());
+  BOOST_TEST_REQUIRE(!r.ok());
   BOOST_TEST(r.status().code() == Code::kLocked);
   BOOST_TEST(read(kPartial) == bytes);
   BOOST_TEST(quarantine_bins().empty());
@@ -382,7 +382,7 @@ BOOST_AUTO_TEST_CASE(resume_refuses_a_sealed_partial) {
   const std::string bytes = kHeader + kChunk0 + trailer(1);
   write_file(kPartial, bytes);
   auto r = Writer::resume(resume_options());
-  BOOST_TEST_REQUIRE(!r.is_ok());
+  BOOST_TEST_REQUIRE(!r.ok());
   BOOST_TEST(r.status().code() == Code::kFailedPrecondition, r.status().to_string());
   BOOST_TEST(read(kPartial) == bytes);
 }
@@ -391,7 +391,7 @@ BOOST_AUTO_TEST_CASE(resume_refuses_a_corrupt_partial) {
   const std::string bytes = kHeader + "{\"record_type\": \"chunk\", garbage\n" + kChunk0 + kTorn;
   write_file(kPartial, bytes);
   auto r = Writer::resume(resume_options());
-  BOOST_TEST_REQUIRE(!r.is_ok());
+  BOOST_TEST_REQUIRE(!r.ok());
   BOOST_TEST(r.status().code() == Code::kCorruption, r.status().to_string());
   BOOST_TEST(read(kPartial) == bytes);
   BOOST_TEST(quarantine_bins().empty());
@@ -399,30 +399,30 @@ BOOST_AUTO_TEST_CASE(resume_refuses_a_corrupt_partial) {
 
 BOOST_AUTO_TEST_CASE(resume_of_a_missing_partial_is_not_found) {
   auto r = Writer::resume(resume_options());
-  BOOST_TEST_REQUIRE(!r.is_ok());
+  BOOST_TEST_REQUIRE(!r.ok());
   BOOST_TEST(r.status().code() == Code::kNotFound, r.status().to_string());
   BOOST_TEST(!exists(kPartial));
 }
 
 BOOST_AUTO_TEST_CASE(durability_policy_parses_the_documented_forms_only) {
   auto p = walkit::DurabilityPolicy::parse("process");
-  BOOST_TEST_REQUIRE(p.is_ok());
+  BOOST_TEST_REQUIRE(p.ok());
   BOOST_TEST((p->mode == Durability::kProcess));
   auto r = walkit::DurabilityPolicy::parse("record");
-  BOOST_TEST_REQUIRE(r.is_ok());
+  BOOST_TEST_REQUIRE(r.ok());
   BOOST_TEST((r->mode == Durability::kRecord));
   auto i = walkit::DurabilityPolicy::parse("interval=10");
-  BOOST_TEST_REQUIRE(i.is_ok());
+  BOOST_TEST_REQUIRE(i.ok());
   BOOST_TEST((i->mode == Durability::kInterval));
   BOOST_TEST(i->interval.count() == 10);
   for (const char* bad : {"interval=0", "interval=x", "interval=", "fast", "", "Record"}) {
-    BOOST_TEST(!walkit::DurabilityPolicy::parse(bad).is_ok(), "accepted: '" << bad << "'");
+    BOOST_TEST(!walkit::DurabilityPolicy::parse(bad).ok(), "accepted: '" << bad << "'");
   }
 }
 
 BOOST_AUTO_TEST_CASE(json_payload_is_rewritten_canonically) {
   auto w = make();
-  BOOST_TEST_REQUIRE(w->write_chunk_json(0, "user", R"({"b": 1,"a":[1, 2.5, "x\u00e9"]})").is_ok());
+  BOOST_TEST_REQUIRE(w->write_chunk_json(0, "user", R"({"b": 1,"a":[1, 2.5, "x\u00e9"]})").ok());
   BOOST_TEST(read(kPartial) ==
              kHeader + R"({"record_type": "chunk", "index": 0, "kind": "user", "payload": )"
                        R"({"b": 1, "a": [1, 2.5, "xé"]}})"
@@ -435,7 +435,7 @@ BOOST_AUTO_TEST_CASE(invalid_json_payload_is_refused_and_nothing_is_written) {
   BOOST_TEST(s.code() == Code::kInvalidArgument);
   BOOST_TEST(read(kPartial) == kHeader);
   BOOST_TEST(w->next_index() == 0u);
-  BOOST_TEST(w->write_chunk(0, "system", content("be brief")).is_ok());
+  BOOST_TEST(w->write_chunk(0, "system", content("be brief")).ok());
 }
 
 BOOST_AUTO_TEST_CASE(an_int_longer_than_json_dumps_writes_is_refused_naming_its_field) {
@@ -453,10 +453,10 @@ BOOST_AUTO_TEST_CASE(an_int_longer_than_json_dumps_writes_is_refused_naming_its_
   BOOST_TEST(s.message().find("payload[\"a\"][1][\"b\"]") != std::string::npos, s.message());
   BOOST_TEST(s.message().find("4301 digits") != std::string::npos, s.message());
   BOOST_TEST(read(kPartial) == kHeader);  // nothing written, the writer usable
-  BOOST_TEST(w->latched_error().is_ok());
+  BOOST_TEST(w->latched_error().ok());
   s = w->write_chunk_json(0, "user", "{\"n\": " + digits_4301 + "}");
   BOOST_TEST(s.message().find("payload[\"n\"]") != std::string::npos, s.message());
-  BOOST_TEST_REQUIRE(w->write_chunk_json(0, "user", "{\"n\": " + digits_4300 + "}").is_ok());
+  BOOST_TEST_REQUIRE(w->write_chunk_json(0, "user", "{\"n\": " + digits_4300 + "}").ok());
   BOOST_TEST(read(kPartial) == kHeader +
                                    R"({"record_type": "chunk", "index": 0, "kind": "user", )"
                                    R"("payload": {"n": )" +
@@ -468,7 +468,7 @@ BOOST_AUTO_TEST_CASE(header_values_the_reference_could_not_write_are_refused_bef
   o.header.lineage_extras = Value(
       Value::Array{Value(Value::Array{"n", Value::integer("9" + std::string(4300, '9')).value()})});
   auto w = Writer::create(o);
-  BOOST_TEST_REQUIRE(!w.is_ok());
+  BOOST_TEST_REQUIRE(!w.ok());
   BOOST_TEST(w.status().code() == Code::kInvalidArgument);
   BOOST_TEST(w.status().message().find("header[\"lineage_extras\"][0][1]") != std::string::npos,
              w.status().message());
@@ -476,14 +476,14 @@ BOOST_AUTO_TEST_CASE(header_values_the_reference_could_not_write_are_refused_bef
   o = options();
   o.header.sandbox_spec = nested_objects(walkit::kMaxDepth);
   w = Writer::create(o);
-  BOOST_TEST_REQUIRE(!w.is_ok());
+  BOOST_TEST_REQUIRE(!w.ok());
   // The header record itself is the first of its 1000 levels.
   BOOST_TEST(w.status().message().find("header[\"sandbox_spec\"][\"k\"][\"k\"]...: nested deeper "
                                        "than 1000 levels") != std::string::npos,
              w.status().message());
   BOOST_TEST(!exists(kPartial));
   o.header.sandbox_spec = nested_objects(walkit::kMaxDepth - 1);  // the record is one more
-  BOOST_TEST(Writer::create(o).is_ok());
+  BOOST_TEST(Writer::create(o).ok());
 }
 
 BOOST_AUTO_TEST_CASE(a_payload_may_nest_one_level_less_than_kmaxdepth) {
@@ -494,12 +494,12 @@ BOOST_AUTO_TEST_CASE(a_payload_may_nest_one_level_less_than_kmaxdepth) {
   BOOST_TEST(s.code() == Code::kInvalidArgument);
   BOOST_TEST(s.message().find("nested deeper than 999") != std::string::npos, s.message());
   BOOST_TEST(read(kPartial) == kHeader);
-  BOOST_TEST_REQUIRE(w->write_chunk(0, "user", nested(walkit::kMaxDepth - 1)).is_ok());
-  BOOST_TEST_REQUIRE(w->close(close_options()).is_ok());
+  BOOST_TEST_REQUIRE(w->write_chunk(0, "user", nested(walkit::kMaxDepth - 1)).ok());
+  BOOST_TEST_REQUIRE(w->close(close_options()).ok());
   walkit::ReaderOptions strict;
   strict.mode = walkit::ReadMode::kStrict;
   auto back = walkit::load_session(path(kFinal), strict);
-  BOOST_TEST_REQUIRE(back.is_ok(), back.status().to_string());
+  BOOST_TEST_REQUIRE(back.ok(), back.status().to_string());
   BOOST_TEST_REQUIRE(back->chunks.size() == 1u);
   BOOST_TEST((back->chunks[0].payload == nested(walkit::kMaxDepth - 1)));
 }
@@ -507,7 +507,7 @@ BOOST_AUTO_TEST_CASE(a_payload_may_nest_one_level_less_than_kmaxdepth) {
 BOOST_AUTO_TEST_CASE(record_mode_makes_every_acknowledged_chunk_durable) {
   auto w = make(options(Durability::kRecord));
   for (uint64_t i = 0; i < 3; ++i) {
-    BOOST_TEST_REQUIRE(w->write_chunk(i, "user", content("x")).is_ok());
+    BOOST_TEST_REQUIRE(w->write_chunk(i, "user", content("x")).ok());
     BOOST_TEST(w->durable_chunks() == i + 1);
   }
 }
@@ -517,9 +517,9 @@ BOOST_AUTO_TEST_CASE(sync_in_interval_mode_makes_all_chunks_durable) {
   o.durability.interval = std::chrono::hours(1);  // no group commit during the test
   auto w = make(o);
   for (uint64_t i = 0; i < 3; ++i) {
-    BOOST_TEST_REQUIRE(w->write_chunk(i, "user", content("x")).is_ok());
+    BOOST_TEST_REQUIRE(w->write_chunk(i, "user", content("x")).ok());
   }
-  BOOST_TEST_REQUIRE(w->sync().is_ok());
+  BOOST_TEST_REQUIRE(w->sync().ok());
   BOOST_TEST(w->durable_chunks() == w->next_index());
   BOOST_TEST(w->next_index() == 3u);
 }

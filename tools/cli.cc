@@ -21,7 +21,7 @@ namespace po = boost::program_options;
 namespace walkit::cli {
 
 // ---------------------------------------------------------------------------
-// Exit status: the one table where outcomes meet exit bits (SPEC §6).
+// Exit status: the one table where outcomes meet exit bits (docs/format.md#exit-status).
 
 namespace {
 int exit_bit(Verdict v) {
@@ -240,7 +240,7 @@ std::optional<int> parse_command_line(int argc, char** argv, const ToolInfo& too
     // unknown ~user, a symlink loop), there is no directory to work on.
     std::string how;
     auto dir = default_sessions_dir(&how);
-    if (!dir.is_ok()) {
+    if (!dir.ok()) {
       if (!common->quiet) std::cerr << tool.name << ": " << shown(dir.status().message()) << "\n";
       return kExitOperational;
     }
@@ -315,11 +315,11 @@ Result<std::vector<std::string>> quarantined_sources(const std::string& sessions
   const std::string qdir = sessions_dir + "/" + std::string(kQuarantineDir);
   const std::string journal = qdir + "/journal.jsonl";
   // Never through a symlink, as repair refuses it.
-  if (auto q = default_fs().lstat(qdir); q.is_ok() && !q->is_directory()) {
+  if (auto q = default_fs().lstat(qdir); q.ok() && !q->is_directory()) {
     return Status(Code::kFailedPrecondition, "quarantine " + qdir + " is not a directory");
   }
   auto text = read_file(default_fs(), journal);
-  if (!text.is_ok()) {
+  if (!text.ok()) {
     if (text.status().code() == Code::kNotFound) return std::vector<std::string>{};
     return text.status();
   }
@@ -339,8 +339,8 @@ Result<std::vector<std::string>> quarantined_sources(const std::string& sessions
     // A line a crash cut short and a later append ended: it does not parse
     // and does not end in '}' (every whole line does). Never acted on; the
     // library's journal reader skips it too (lib/src/journal.h).
-    if (!v.is_ok() && bytes.back() != '}') continue;
-    if (!v.is_ok() || !v->is_object()) {
+    if (!v.ok() && bytes.back() != '}') continue;
+    if (!v.ok() || !v->is_object()) {
       return Status(Code::kCorruption,
                     journal + " line " + std::to_string(line) + ": not a JSON object");
     }
@@ -360,7 +360,7 @@ Result<std::vector<std::string>> quarantined_sources(const std::string& sessions
   // --undo reports those bytes rather than passing over them in silence.
   auto names = default_fs().list_dir(qdir);
   std::vector<std::string> more;
-  for (const std::string& n : names.is_ok() ? *names : std::vector<std::string>{}) {
+  for (const std::string& n : names.ok() ? *names : std::vector<std::string>{}) {
     const std::string src = quarantine_copy_source(n);
     if (src.empty() || !parse_session_name(src)) continue;
     std::string path = sessions_dir + "/" + src;

@@ -19,7 +19,7 @@
 
 namespace walkit::cli {
 
-// ---- exit status: an fsck-style bitmask (SPEC §6), decided in cli.cc only.
+// ---- exit status: an fsck-style bitmask (docs/format.md#exit-status), decided in cli.cc only.
 enum ExitBit : int {
   kExitClean = 0,
   kExitRecovery = 1,     // sessions needing recovery found, or repaired (a dry run: would be)

@@ -1,6 +1,6 @@
 #!/bin/sh
 # compact_bench.sh — walcompact's throughput next to `walscan --verify` on the
-# same closed sessions, in the same run (issue 5 target: walcompact at least
+# same closed sessions, in the same run (target: walcompact at least
 # 50% of walscan --verify).
 #
 #   tools/compact_bench.sh [BUILD_DIR] [WORK_PARENT]

@@ -27,7 +27,7 @@
 namespace walbench {
 
 void check(const walkit::Status& s, const std::string& what) {
-  if (!s.is_ok()) throw BenchError(what + ": " + s.to_string());
+  if (!s.ok()) throw BenchError(what + ": " + s.to_string());
 }
 
 void fail_errno(const std::string& what) { throw BenchError(what + ": " + std::strerror(errno)); }

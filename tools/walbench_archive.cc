@@ -1,4 +1,4 @@
-// walbench's archive part (issue 5): on a generated corpus of realistic
+// walbench's archive part: on a generated corpus of realistic
 // sessions, how much smaller archive_session makes them, and how fast the
 // reader reads the archives next to the same sessions in plain files,
 // measured alternately in the same run (warm cache, best of the repetitions).

@@ -41,7 +41,7 @@ constexpr std::string_view kKind = "assistant";
 // non-ASCII, so serialization sees escapes as real payloads have them.
 constexpr std::string_view kText =
     "Sure — the bug is in parse_line(): it returns early on \"\\n\".\n```cpp\n"
-    "if (line.empty()) {\n\treturn Status::ok();  // blank lines are skipped\n}\n```\n"
+    "if (line.empty()) {\n\treturn ok_status();  // blank lines are skipped\n}\n```\n"
     "I ran the tests again ✓ and they pass; next I will update the naïve caller in "
     "src/io.cpp so that it handles the torn tail as well. ";
 

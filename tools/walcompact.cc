@@ -1,5 +1,5 @@
 // walcompact — canonical rewrite, folding of reopened sessions, archiving
-// and retention of closed sessions (issue 5). The library does the work
+// and retention of closed sessions. The library does the work
 // (walkit/compact.h); this main parses, calls compact_paths() and prints.
 #include "tool_main.h"
 #include <iostream>

@@ -99,10 +99,10 @@ std::string new_session_id(std::mt19937_64& rng) {  // a UUIDv4, as OpenRath nam
   wo.sessions_dir = o.dir;
   wo.header.id = id;
   auto w = walkit::Writer::create(wo);
-  if (!w.is_ok()) child_die(w.status());
+  if (!w.ok()) child_die(w.status());
   for (uint64_t i = 0; i < o.records; ++i) {
     walkit::Status s = (*w)->write_chunk(i, chunk_kind(i), chunk_payload(i));
-    if (!s.is_ok()) child_die(s);
+    if (!s.ok()) child_die(s);
     if (write(ack_fd, &i, sizeof i) != static_cast<ssize_t>(sizeof i)) _exit(3);
   }
   for (;;) pause();
@@ -183,7 +183,7 @@ int check_closed(const std::string& path, uint64_t chunks) {
   walkit::ReaderOptions ro;
   ro.mode = walkit::ReadMode::kStrict;
   auto s = walkit::load_session(path, ro);
-  if (!s.is_ok()) return fail("reading " + path + ": " + s.status().to_string());
+  if (!s.ok()) return fail("reading " + path + ": " + s.status().to_string());
   std::cout << "  read back (strict): " << s->chunks.size() << " chunks, closed: " << s->closed
             << "\n";
   if (!s->closed || s->chunks.size() != chunks) return fail(path + " is not closed as expected");
@@ -206,7 +206,7 @@ int run_demo(const DemoOptions& o) {
 
   std::cout << "\n[2/4] reading back " << partial << " (tolerate torn tail)\n";
   auto s = walkit::load_session(partial);
-  if (!s.is_ok()) return fail("load_session: " + s.status().to_string());
+  if (!s.ok()) return fail("load_session: " + s.status().to_string());
   if (!recovered_intact(*s, acked)) fail("recovered chunks differ from the acknowledged ones");
 
   std::cout << "\n[3/4] resuming the crashed session, appending one chunk, closing\n";
@@ -215,20 +215,20 @@ int run_demo(const DemoOptions& o) {
   ro.id = id;
   walkit::ResumeReport rep;
   auto w = walkit::Writer::resume(ro, &rep);
-  if (!w.is_ok()) return fail("resume: " + w.status().to_string());
+  if (!w.ok()) return fail("resume: " + w.status().to_string());
   std::cout << "  kept " << rep.chunks << " chunks; cut " << rep.cut_bytes
             << " bytes; completed a newline: " << rep.completed_newline << "\n";
   if (!rep.quarantine_path.empty()) {
     std::string journal = walkit::quarantine_dir_for(partial) + "/journal.jsonl";
     auto text = walkit::read_file(walkit::default_fs(), journal);
     std::cout << "  quarantined bytes: " << rep.quarantine_path << "\n  " << journal << ":\n"
-              << (text.is_ok() ? *text : text.status().to_string() + "\n");
+              << (text.ok() ? *text : text.status().to_string() + "\n");
   }
   walkit::Value note = walkit::Value::object();
   note.set("content", "Reprise après le crash — on continue. ✓");
   walkit::Status st = (*w)->write_chunk((*w)->next_index(), "user", note);
-  if (st.is_ok()) st = (*w)->close();
-  if (!st.is_ok()) return fail("resumed writer: " + st.to_string());
+  if (st.ok()) st = (*w)->close();
+  if (!st.ok()) return fail("resumed writer: " + st.to_string());
   check_closed((*w)->final_path(), rep.chunks + 1);
 
   std::cout << "\n[4/4] writing and closing one session cleanly\n";
@@ -236,13 +236,13 @@ int run_demo(const DemoOptions& o) {
   wo.sessions_dir = o.dir;
   wo.header.id = new_session_id(id_rng);
   auto clean = walkit::Writer::create(wo);
-  if (!clean.is_ok()) return fail("create: " + clean.status().to_string());
+  if (!clean.ok()) return fail("create: " + clean.status().to_string());
   walkit::CloseOptions co;
   co.cumulative_usage = walkit::Usage{1200, 340, 1540};
-  for (uint64_t i = 0; st.is_ok() && i < 8; ++i)
+  for (uint64_t i = 0; st.ok() && i < 8; ++i)
     st = (*clean)->write_chunk(i, chunk_kind(i), chunk_payload(i));
-  if (st.is_ok()) st = (*clean)->close(co);
-  if (!st.is_ok()) return fail("clean writer: " + st.to_string());
+  if (st.ok()) st = (*clean)->close(co);
+  if (!st.ok()) return fail("clean writer: " + st.to_string());
   check_closed((*clean)->final_path(), 8);
 
   if (failures > 0) return fail(std::to_string(failures) + " check(s) failed, see above");
@@ -297,7 +297,7 @@ static int tool_main(int argc, char** argv) {
   std::optional<DemoOptions> opts = parse_options(argc, argv, &code);
   if (!opts) return code;
   walkit::Status made = walkit::make_dirs(walkit::default_fs(), opts->dir);
-  if (!made.is_ok()) return fail("creating " + opts->dir + ": " + made.to_string());
+  if (!made.ok()) return fail("creating " + opts->dir + ": " + made.to_string());
   return run_demo(*opts);
 }
 

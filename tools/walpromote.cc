@@ -1,5 +1,5 @@
 // walpromote — seals crashed partials and renames sealed ones to their final
-// name (SPEC §5–6); with --repair, walrepair's step runs first.
+// name (docs/format.md#file-states); with --repair, walrepair's step runs first.
 #include "tool_main.h"
 #include <iostream>
 
@@ -70,7 +70,7 @@ static int tool_main(int argc, char** argv) {
       continue;
     }
     auto r = promote_file(f.path, opts);
-    if (!r.is_ok()) {
+    if (!r.ok()) {
       error(f.path, r.status());
       continue;
     }

@@ -1,5 +1,5 @@
 // walrepair — cuts torn tails, completes records that lost only their '\n',
-// salvages or quarantines on request, and undoes all of it (SPEC §5–6).
+// salvages or quarantines on request, and undoes all of it (docs/format.md#file-states).
 // Every removed byte goes to the quarantine first; the library does the work.
 #include "tool_main.h"
 #include <iostream>
@@ -57,7 +57,7 @@ void undo(Run& run) {
     // tool (walkit/scan.h); a file argument is taken literally.
     if (classify_argument(default_fs(), arg).kind == Argument::kDirectory) {
       auto sources = quarantined_sources(arg);
-      if (!sources.is_ok()) {
+      if (!sources.ok()) {
         run.error(arg, sources.status());
         continue;
       }
@@ -74,7 +74,7 @@ void undo(Run& run) {
       }
       ++examined;
       auto r = undo_repairs(f, run.opts);
-      if (!r.is_ok()) {
+      if (!r.ok()) {
         run.error(f, r.status());
         continue;
       }
@@ -110,13 +110,13 @@ void repair(Run& run) {
     // Before each file, never inside one: each repair is durable on its own.
     if (stop()) break;
     const FileScan& f = found.set.files[examined];
-    // The tail check proved it closed; repair has nothing to do there (SPEC §5).
+    // The tail check proved it closed; repair has nothing to do there (docs/format.md#file-states).
     if (f.state == FileState::kClosed) {
       ++run.tally.already_final;
       continue;
     }
     auto r = repair_file(f.path, run.opts);  // re-reads the file under its lock
-    if (!r.is_ok()) {
+    if (!r.ok()) {
       run.error(f.path, r.status());
       continue;
     }

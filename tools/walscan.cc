@@ -1,4 +1,4 @@
-// walscan — which sessions need attention (SPEC §5–6). Read-only: takes no
+// walscan — which sessions need attention (docs/format.md#file-states). Read-only: takes no
 // lock beyond the library's flock probe, writes nothing.
 #include <algorithm>
 #include <iostream>
@@ -89,7 +89,7 @@ static int tool_main(int argc, char** argv) {
       break;
     }
     auto d = session_digest(listed[i]->path);
-    if (d.is_ok()) {
+    if (d.ok()) {
       digest_of[i] = d->hex;
     } else {
       if (d.status().code() != Code::kCorruption) exit.add(Verdict::kError);

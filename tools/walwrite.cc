@@ -99,7 +99,7 @@ Cli parse(int argc, char** argv) {
   cli.relax.allow_any_kind = vm.count("any-kind") > 0;
   cli.relax.allow_any_id = vm.count("any-id") > 0;
   auto d = walkit::DurabilityPolicy::parse(vm["durability"].as<std::string>());
-  if (!d.is_ok()) throw po::error("--durability: " + d.status().message());
+  if (!d.ok()) throw po::error("--durability: " + d.status().message());
   cli.durability = *d;
   // Without --sessions-dir, main() resolves the default once help and
   // version are out of the way: a bad OPENRATH_HOME is an operational error.
@@ -249,7 +249,7 @@ class Acker {
         if (written_ == acked_) return;  // stopping, nothing left
         target = written_;
       }
-      if (!w_.wait_durable(target).is_ok()) return (void)(failed_ = true);  // main reports it
+      if (!w_.wait_durable(target).ok()) return (void)(failed_ = true);  // main reports it
       while (acked_ < target) {
         if (!print_ack(acked_++)) return (void)(failed_ = true);
       }
@@ -291,7 +291,7 @@ int run(const Cli& cli) {
   create.relax = cli.relax;
   auto w = cli.resume ? walkit::Writer::resume({cli.dir, id, cli.durability, cli.relax}, &rep)
                       : walkit::Writer::create(create);
-  if (!w.is_ok()) {
+  if (!w.ok()) {
     // A resume's error may be about the quarantine: name the session too.
     const std::string partial = cli.dir + "/" + walkit::partial_name(id);
     const bool named = !cli.resume || w.status().message().find(partial) != std::string::npos;
@@ -328,26 +328,26 @@ int run(const Cli& cli) {
       return give_up(kExitBadInput, where() + "line longer than 64 MiB");
     if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;  // blank
     auto rec = walkit::parse_json(line);
-    std::string bad = rec.is_ok() ? check_record(*rec, cli.relax) : rec.status().message();
+    std::string bad = rec.ok() ? check_record(*rec, cli.relax) : rec.status().message();
     if (!bad.empty()) return give_up(kExitBadInput, where() + bad);
     const walkit::Value& kind = *rec->find("kind");
     const walkit::Value& payload = *rec->find("payload");
     Status s = writer.write_chunk(writer.next_index(), kind.as_string(), payload);
-    if (!s.is_ok() && s.code() == walkit::Code::kInvalidArgument)
+    if (!s.ok() && s.code() == walkit::Code::kInvalidArgument)
       return give_up(kExitBadInput, where() + s.message());
-    if (!s.is_ok()) return give_up(kExitOperational, s.to_string());
+    if (!s.ok()) return give_up(kExitOperational, s.to_string());
     acker.written(writer.next_index());
     if (acker.failed())
       return give_up(kExitOperational, "cannot acknowledge (stdout closed or sync failed)");
   }
   // End of input. In interval mode one last sync lets the acker ack every record before close.
-  Status s = cli.durability.mode == walkit::Durability::kInterval ? writer.sync() : Status::ok();
+  Status s = cli.durability.mode == walkit::Durability::kInterval ? writer.sync() : walkit::ok_status();
   acker.stop();
-  if (s.is_ok() && acker.failed())
+  if (s.ok() && acker.failed())
     s = Status(walkit::Code::kIoError, "cannot acknowledge (stdout closed)");
-  if (!s.is_ok()) return give_up(kExitOperational, s.to_string());
+  if (!s.ok()) return give_up(kExitOperational, s.to_string());
   s = writer.close();
-  if (!s.is_ok()) return (std::cerr << "walwrite: " << s.to_string() << '\n', kExitOperational);
+  if (!s.ok()) return (std::cerr << "walwrite: " << s.to_string() << '\n', kExitOperational);
   std::cerr << "walwrite: closed " << writer.final_path() << " (" << writer.next_index()
             << " chunks)\n";
   return kExitOk;
@@ -382,7 +382,7 @@ static int tool_main(int argc, char** argv) {
   }
   if (!cli.dir_given) {
     auto dir = walkit::default_sessions_dir();
-    if (!dir.is_ok()) {
+    if (!dir.ok()) {
       std::cerr << "walwrite: " << dir.status().message() << '\n';
       return kExitOperational;
     }

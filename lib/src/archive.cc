@@ -34,9 +34,9 @@ class TeeSource : public ByteSource {
       : in_(std::move(in)), sink_(std::move(sink)) {}
   Result<size_t> read(char* buf, size_t n) override {
     auto r = in_->read(buf, n);
-    if (r.is_ok() && *r > 0) {
+    if (r.ok() && *r > 0) {
       Status s = sink_(std::string_view(buf, *r));
-      if (!s.is_ok()) return s;
+      if (!s.ok()) return s;
     }
     return r;
   }
@@ -55,7 +55,7 @@ Result<Digest> read_all(std::unique_ptr<ByteSource> src, const std::string& name
   auto tee = std::make_unique<TeeSource>(std::move(src), [&](std::string_view piece) {
     h.update(piece);
     d.length += piece.size();
-    return also ? also(piece) : Status::ok();
+    return also ? also(piece) : ok_status();
   });
   if (id) {
     ReaderOptions ro;
@@ -63,7 +63,7 @@ Result<Digest> read_all(std::unique_ptr<ByteSource> src, const std::string& name
     ro.expected_id = *id;
     Reader reader(std::move(tee), name, ro);
     Status s = reader.skip_to_end();
-    if (!s.is_ok()) return s;
+    if (!s.ok()) return s;
     if (!reader.summary().closed) {
       return Status(Code::kFailedPrecondition, name + ": not a closed session (no valid trailer)");
     }
@@ -71,7 +71,7 @@ Result<Digest> read_all(std::unique_ptr<ByteSource> src, const std::string& name
     std::string buf(size_t{256} << 10, '\0');
     for (;;) {
       auto n = tee->read(buf.data(), buf.size());
-      if (!n.is_ok()) return n.status();
+      if (!n.ok()) return n.status();
       if (*n == 0) break;
     }
   }
@@ -96,11 +96,11 @@ std::unique_ptr<ByteSource> plain_source(FileSystem& fs, int fd, bool is_archive
 Status check_unchanged(FileSystem& fs, const detail::LockedFile& f, const std::string& path) {
   WALKIT_RETURN_IF_ERROR(detail::check_size(fs, f, f.info.size, path));
   auto now = fs.lstat(path);
-  if (!now.is_ok()) return now.status();
+  if (!now.ok()) return now.status();
   if (now->dev != f.info.dev || now->ino != f.info.ino) {
     return Status(Code::kFailedPrecondition, path + " was replaced meanwhile; not removed");
   }
-  return Status::ok();
+  return ok_status();
 }
 
 Status remove_source(FileSystem& fs, const Move& m, const detail::LockedFile& s) {
@@ -118,9 +118,9 @@ Result<ArchiveReport> converge(FileSystem& fs, const Move& m, const detail::Lock
   if (d.locked_by_other)
     return Status(Code::kLocked, m.dst + " is locked by another process; nothing done");
   auto src_digest = read_all(plain_source(fs, s.fd, !m.compress, m.src), m.src, std::nullopt);
-  if (!src_digest.is_ok()) return src_digest.status();
+  if (!src_digest.ok()) return src_digest.status();
   auto dst_digest = read_all(plain_source(fs, d.fd, m.compress, m.dst), m.dst, std::nullopt);
-  if (!dst_digest.is_ok()) return dst_digest.status();
+  if (!dst_digest.ok()) return dst_digest.status();
   if (!(*src_digest == *dst_digest)) {
     return Status(Code::kAlreadyExists, m.dst + " already exists and holds other bytes than " +
                                             m.src + "; nothing removed");
@@ -139,12 +139,12 @@ Result<ArchiveReport> converge(FileSystem& fs, const Move& m, const detail::Lock
 // A temp of ours left by a crash holds a copy of bytes that still exist
 // under the source name (a source is removed only after the rename).
 Status remove_stale_tmp(FileSystem& fs, const std::string& tmp) {
-  if (!fs.lstat(tmp).is_ok()) return Status::ok();
+  if (!fs.lstat(tmp).ok()) return ok_status();
   detail::LockedFile t;
   WALKIT_RETURN_IF_ERROR(detail::open_locked(fs, tmp, false, &t));
   if (t.locked_by_other) return Status(Code::kLocked, tmp + " is in use by another process");
   WALKIT_RETURN_IF_ERROR(fs.unlink(tmp));
-  return Status::ok();
+  return ok_status();
 }
 
 Result<ArchiveReport> run(FileSystem& fs, const Move& m, const ArchiveOptions& o) {
@@ -155,12 +155,12 @@ Result<ArchiveReport> run(FileSystem& fs, const Move& m, const ArchiveOptions& o
   WALKIT_RETURN_IF_ERROR(detail::open_locked(fs, m.src, false, &s));
   if (s.locked_by_other)
     return Status(Code::kLocked, m.src + " is locked by a live writer; untouched");
-  if (fs.lstat(m.dst).is_ok()) return converge(fs, m, s, o, std::move(rep));
+  if (fs.lstat(m.dst).ok()) return converge(fs, m, s, o, std::move(rep));
 
   // The destination's bytes go to the temp (or, in a dry run, are counted).
   int tmp_fd = -1;
   auto write_tmp = [&](std::string_view piece) {
-    if (tmp_fd < 0) return Status::ok();
+    if (tmp_fd < 0) return ok_status();
     return write_all(fs, tmp_fd, piece.data(), piece.size());
   };
   std::optional<detail::ZstdCompressor> zc;
@@ -174,7 +174,7 @@ Result<ArchiveReport> run(FileSystem& fs, const Move& m, const ArchiveOptions& o
     // owner and group, below).
     auto fd = fs.open(m.tmp, OpenFlags::kRead | OpenFlags::kWrite | OpenFlags::kCreateExcl,
                       s.info.mode & 0777);
-    if (!fd.is_ok()) return fd.status();
+    if (!fd.ok()) return fd.status();
     tmp_fd = *fd;
   }
   // From here on a failure removes the temp (a crash leaves it: stale).
@@ -199,7 +199,7 @@ Result<ArchiveReport> run(FileSystem& fs, const Move& m, const ArchiveOptions& o
   }
 
   auto content = read_all(plain_source(fs, s.fd, !m.compress, m.src), m.src, m.id, sink);
-  if (!content.is_ok()) return content.status();
+  if (!content.ok()) return content.status();
   if (zc) WALKIT_RETURN_IF_ERROR(zc->finish());
   rep.plain_bytes = content->length;
   rep.archived_bytes = m.compress ? zc->compressed_bytes() : s.info.size;
@@ -211,7 +211,7 @@ Result<ArchiveReport> run(FileSystem& fs, const Move& m, const ArchiveOptions& o
   WALKIT_RETURN_IF_ERROR(fs.fdatasync(tmp_fd));
   // Read back what was written: it must be the session, byte for byte.
   auto back = read_all(plain_source(fs, tmp_fd, m.compress, m.tmp), m.tmp, std::nullopt);
-  if (!back.is_ok()) return back.status();
+  if (!back.ok()) return back.status();
   if (!(*back == *content)) {
     // The storage did not keep what was written: an I/O fault, not damage
     // in the session (which was read whole and sound above).

@@ -198,7 +198,7 @@ class SpellingChecker {
       return;
     }
     std::string again;
-    if (!append_python_json(again, Value(d)).is_ok() || again != tok) verdict_ = Spelling::kRespell;
+    if (!append_python_json(again, Value(d)).ok() || again != tok) verdict_ = Spelling::kRespell;
   }
 
   bool has_duplicate(size_t first) const {

@@ -36,7 +36,7 @@ Result<FirstPass> first_pass(FileSystem& fs, int fd, const std::string& path,
   Record r;
   for (;;) {
     auto more = reader.next(&r);
-    if (!more.is_ok()) return more.status();
+    if (!more.ok()) return more.status();
     if (!*more) break;
     fp.record_bytes += r.raw.size() + 1;
     // One line to respell decides: the whole file is rewritten.
@@ -53,9 +53,9 @@ Result<FirstPass> first_pass(FileSystem& fs, int fd, const std::string& path,
 // belongs to has been read in full, under its lock, and found sound.
 Status remove_stale_temp(FileSystem& fs, const std::string& temp, bool dry_run,
                          CompactReport* rep) {
-  if (!fs.lstat(temp).is_ok()) return Status::ok();
+  if (!fs.lstat(temp).ok()) return ok_status();
   rep->removed_stale_temp = true;
-  if (dry_run) return Status::ok();
+  if (dry_run) return ok_status();
   WALKIT_RETURN_IF_ERROR(fs.unlink(temp));
   rep->changed = true;
   return fs.fsync_dir(dir_name(temp));
@@ -80,7 +80,7 @@ Result<std::string> write_rewrite(FileSystem& fs, int fd, const FileInfo& like,
   Record r;
   for (;;) {
     auto more = reader.next(&r);
-    if (!more.is_ok()) return more.status();
+    if (!more.ok()) return more.status();
     if (!*more) break;
     // One parse gives both the digest spelling and the new line (a line
     // already canonical comes out as the same bytes).
@@ -106,15 +106,15 @@ Status verify_temp(FileSystem& fs, const std::string& temp, const std::string& i
   ro.expected_id = id;
   ro.fs = &fs;
   auto reader = Reader::open(temp, ro);
-  if (!reader.is_ok()) return reader.status();
+  if (!reader.ok()) return reader.status();
   auto got = reader_digest(**reader);
-  if (!got.is_ok()) return got.status();
+  if (!got.ok()) return got.status();
   if (got->hex != want) {
     return Status(Code::kCorruption, temp + ": logical digest " + got->hex +
                                          " differs from the original's " + want +
                                          "; nothing replaced");
   }
-  return Status::ok();
+  return ok_status();
 }
 
 // The one place a compaction replaces a file: `temp` holds the same session
@@ -153,7 +153,7 @@ Result<CompactReport> rewrite_session(const std::string& path, const CompactOpti
   }
   rep.bytes_before = rep.bytes_after = f.info.size;
   auto fp = first_pass(fs, f.fd, path, *name, style, opts.max_line_bytes);
-  if (!fp.is_ok()) return fp.status();
+  if (!fp.ok()) return fp.status();
   rep.before = fp->state;
   const std::string temp = dir_name(path) + "/" + name->id + std::string(kCompactSuffix);
 
@@ -161,20 +161,20 @@ Result<CompactReport> rewrite_session(const std::string& path, const CompactOpti
     std::string why;
     auto plan = plan_fold(fs, f.fd, fp->summary, fp->problems, opts.max_line_bytes,
                           compact_tool(opts), &why);
-    if (!plan.is_ok()) return plan.status();
+    if (!plan.ok()) return plan.status();
     if (!why.empty()) {
       rep.action = CompactAction::kRefused;
       rep.detail = "corrupt: " + why + "; untouched (walrepair --salvage)";
       return rep;
     }
     auto merged = fold_resumed(fs, f, path, *name, *plan, opts, rep);
-    if (!merged.is_ok() || name->kind == FileKind::kPartial || opts.dry_run) return merged;
+    if (!merged.ok() || name->kind == FileKind::kPartial || opts.dry_run) return merged;
     // A closed file, now clean: give it its canonical form too.
     f.release();
     CompactOptions again = opts;
     again.merge_resumed = false;
     auto then = rewrite_session(path, again);
-    if (!then.is_ok()) return then.status();
+    if (!then.ok()) return then.status();
     if (then->action == CompactAction::kRewritten) {
       merged->bytes_after = then->bytes_after;
       merged->detail += "; then rewritten";
@@ -214,14 +214,14 @@ Result<CompactReport> rewrite_session(const std::string& path, const CompactOpti
   auto want = write_rewrite(fs, f.fd, f.info, path, temp, name->id, style, opts.max_line_bytes,
                             opts.dry_run, &written);
   if (opts.dry_run) {
-    if (!want.is_ok()) return want.status();
+    if (!want.ok()) return want.status();
     rep.bytes_after = written;
     return rep;
   }
   Status s = want.status();
-  if (s.is_ok()) s = verify_temp(fs, temp, name->id, opts.max_line_bytes, *want);
-  if (s.is_ok()) s = replace_original(fs, f, path, temp);
-  if (!s.is_ok()) {
+  if (s.ok()) s = verify_temp(fs, temp, name->id, opts.max_line_bytes, *want);
+  if (s.ok()) s = replace_original(fs, f, path, temp);
+  if (!s.ok()) {
     (void)fs.unlink(temp);
     return s;
   }

@@ -20,7 +20,7 @@ namespace {
 Result<std::string> read_line_at(FileSystem& fs, int fd, const Problem& p) {
   std::string line(p.length, '\0');
   auto n = fs.pread(fd, line.data(), line.size(), p.offset);
-  if (!n.is_ok()) return n.status();
+  if (!n.ok()) return n.status();
   if (*n != line.size()) return Status(Code::kFailedPrecondition, "the file changed while reading it");
   return line;
 }
@@ -41,12 +41,12 @@ Result<uint64_t> write_kept(FileSystem& fs, int fd, const FileInfo& like, const 
       size_t have = buf.size();
       buf.resize(have + want);
       auto n = fs.pread(fd, buf.data() + have, want, pos);
-      if (!n.is_ok()) return n.status();
+      if (!n.ok()) return n.status();
       if (*n != want) return Status(Code::kFailedPrecondition, "the file changed while copying it");
       pos += want;
       WALKIT_RETURN_IF_ERROR(out.maybe_flush());
     }
-    return Status::ok();
+    return ok_status();
   };
   for (const ByteRange& r : removed) {
     WALKIT_RETURN_IF_ERROR(copy(r.offset));
@@ -86,7 +86,7 @@ Result<uint64_t> chunks_between(FileSystem& fs, int fd, uint64_t after, uint64_t
   uint64_t n = 0;
   for (;;) {
     auto more = reader.next(&r);
-    if (!more.is_ok()) return more.status();
+    if (!more.ok()) return more.status();
     if (!*more) return n;
     if (r.type == RecordType::kChunk && r.line > after && r.line < before) ++n;
   }
@@ -129,7 +129,7 @@ Result<FoldPlan> plan_fold(FileSystem& fs, int fd, const ReadSummary& sum,
                     " is not what a reopened session looks like");
     }
     auto line = read_line_at(fs, fd, p);
-    if (!line.is_ok()) return line.status();
+    if (!line.ok()) return line.status();
     const size_t at = resumed_header_at(*line, sum.header_id, header_line);
     if (at == std::string::npos) {
       return refuse("line " + std::to_string(p.line) +
@@ -145,24 +145,24 @@ Result<FoldPlan> plan_fold(FileSystem& fs, int fd, const ReadSummary& sum,
     // The reopened writer's trailer counts its own chunks only: that, and
     // nothing else, is what a fold corrects.
     auto line = read_line_at(fs, fd, *trailer);
-    if (!line.is_ok()) return line.status();
+    if (!line.ok()) return line.status();
     Record r;
     if (parse_record_line(*line, &r) || r.type != RecordType::kTrailer || trailer->line < last_resumed) {
       return refuse("chunk_count_mismatch at line " + std::to_string(trailer->line) +
                     " is not a reopened writer's trailer");
     }
     auto own = chunks_between(fs, fd, last_resumed, trailer->line, max_line);
-    if (!own.is_ok()) return own.status();
+    if (!own.ok()) return own.status();
     if (r.final_chunk_count != *own) {
       return refuse("the trailer's final_chunk_count " + std::to_string(r.final_chunk_count) +
                     " counts neither every chunk nor the reopened writer's " + std::to_string(*own));
     }
     auto value = parse_json(*line);
-    if (!value.is_ok() || !value->is_object()) return refuse("the trailer does not parse");
+    if (!value.ok() || !value->is_object()) return refuse("the trailer does not parse");
     value->set("final_chunk_count", Value(static_cast<int64_t>(sum.chunks)));
     value->set("recovered_by", Value(tool));
     auto text = to_python_json(*value);
-    if (!text.is_ok()) return text.status();
+    if (!text.ok()) return text.status();
     plan.new_trailer = *text + "\n";
     plan.removed.push_back(ByteRange{trailer->offset, trailer->length + 1, "resumed_trailer", {}});
   }
@@ -182,7 +182,7 @@ Result<FoldResult> apply_fold(FileSystem& fs, LockedFile& f, const std::string& 
   std::optional<Value> trailer;
   if (!plan.new_trailer.empty()) {
     auto v = parse_json(std::string_view(plan.new_trailer).substr(0, plan.new_trailer.size() - 1));
-    if (!v.is_ok()) return v.status();
+    if (!v.ok()) return v.status();
     trailer = std::move(*v);
   }
   ReaderOptions ro;
@@ -194,7 +194,7 @@ Result<FoldResult> apply_fold(FileSystem& fs, LockedFile& f, const std::string& 
   Record r;
   for (;;) {
     auto more = original.next(&r);
-    if (!more.is_ok()) return more.status();
+    if (!more.ok()) return more.status();
     if (!*more) break;
     Status added = trailer && r.type == RecordType::kTrailer ? want.add(RecordType::kTrailer, *trailer)
                                                              : want.add(r);
@@ -203,19 +203,19 @@ Result<FoldResult> apply_fold(FileSystem& fs, LockedFile& f, const std::string& 
   res.digest = want.finish();
   // The session was read in full under its lock: a temporary of ours
   // beside it can only be a crashed fold's or compaction's.
-  if (fs.lstat(temp).is_ok()) {
+  if (fs.lstat(temp).ok()) {
     WALKIT_RETURN_IF_ERROR(fs.unlink(temp));
     WALKIT_RETURN_IF_ERROR(fs.fsync_dir(dir_name(temp)));
     res.removed_stale_temp = true;
   }
   auto written = write_kept(fs, f.fd, f.info, path, plan.removed, plan.new_trailer, temp);
   Status s = written.status();
-  if (s.is_ok()) s = verify_temp(fs, temp, name.id, max_line, res.digest);
+  if (s.ok()) s = verify_temp(fs, temp, name.id, max_line, res.digest);
   // Folded bytes are kept (durable) before the file that held them goes,
   // under one run. keep_run continues a run a crash left between its copies
   // and the rename (the same ranges, still in the file), so a rerun
   // journals each range once, as one clean run does.
-  if (s.is_ok()) {
+  if (s.ok()) {
     std::vector<PlannedEntry> entries;
     for (const ByteRange& b : plan.removed) entries.push_back(PlannedEntry{b.offset, b.length, b.reason, {}, {}});
     if (!plan.new_trailer.empty()) {
@@ -225,9 +225,9 @@ Result<FoldResult> apply_fold(FileSystem& fs, LockedFile& f, const std::string& 
     // The fold was planned with this limit: journaled for --undo (journal.h).
     auto made = file_result(fs, temp);  // what the rename below leaves at `path`
     Result<KeptRun> kept = made.status();
-    if (made.is_ok()) kept = keep_run(fs, f.fd, path, entries, tool, new_run_id(tool), max_line, *made);
+    if (made.ok()) kept = keep_run(fs, f.fd, path, entries, tool, new_run_id(tool), max_line, *made);
     s = kept.status();  // keep_run retracts its own failures
-    if (s.is_ok()) {
+    if (s.ok()) {
       for (size_t i = 0; i < plan.removed.size(); ++i) {
         res.removed.push_back(plan.removed[i]);
         res.removed.back().quarantine_path = kept->bin_paths[i];
@@ -235,11 +235,11 @@ Result<FoldResult> apply_fold(FileSystem& fs, LockedFile& f, const std::string& 
       // Not replaced: the run must not be reversed by a later --undo. Once
       // renamed, the bytes are out of the file and the run stands.
       Status moved = check_size(fs, f, f.info.size, path);
-      if (moved.is_ok()) moved = fs.rename_replace(temp, path);
-      s = moved.is_ok() ? fs.fsync_dir(dir_name(path)) : retract_run(fs, path, kept->run, moved);
+      if (moved.ok()) moved = fs.rename_replace(temp, path);
+      s = moved.ok() ? fs.fsync_dir(dir_name(path)) : retract_run(fs, path, kept->run, moved);
     }
   }
-  if (!s.is_ok()) {
+  if (!s.ok()) {
     (void)fs.unlink(temp);
     return s;
   }
@@ -265,7 +265,7 @@ Result<CompactReport> fold_resumed(FileSystem& fs, LockedFile& f, const std::str
     return rep;
   }
   auto done = apply_fold(fs, f, path, name, plan, compact_tool(opts), opts.max_line_bytes);
-  if (!done.is_ok()) return done.status();
+  if (!done.ok()) return done.status();
   rep.changed = true;
   rep.removed = std::move(done->removed);
   rep.removed_stale_temp = done->removed_stale_temp;

@@ -35,18 +35,18 @@ class TempWriter {
   // The temporary will replace `like_path` (whose fstat is `like`): it
   // takes its owner, group and permission bits before any byte is written.
   Status open(const FileInfo& like, const std::string& like_path) {
-    if (count_only_) return Status::ok();
+    if (count_only_) return ok_status();
     auto fd = fs_.open(path_, OpenFlags::kWrite | OpenFlags::kCreateExcl, 0600);
-    if (!fd.is_ok()) return fd.status();
+    if (!fd.ok()) return fd.status();
     fd_ = *fd;
     return take_ownership(fs_, fd_, path_, like, like.mode & 0777, like_path);
   }
   std::string& buffer() { return buf_; }
-  Status maybe_flush() { return buf_.size() >= kFlushBytes ? flush() : Status::ok(); }
+  Status maybe_flush() { return buf_.size() >= kFlushBytes ? flush() : ok_status(); }
   // Flushes, fdatasyncs and closes: the content is durable when it returns.
   Status finish() {
     WALKIT_RETURN_IF_ERROR(flush());
-    if (count_only_) return Status::ok();
+    if (count_only_) return ok_status();
     WALKIT_RETURN_IF_ERROR(fs_.fdatasync(fd_));
     int fd = fd_;
     fd_ = -1;
@@ -59,7 +59,7 @@ class TempWriter {
     if (!count_only_) WALKIT_RETURN_IF_ERROR(write_all(fs_, fd_, buf_.data(), buf_.size()));
     written_ += buf_.size();
     buf_.clear();
-    return Status::ok();
+    return ok_status();
   }
   FileSystem& fs_;
   std::string path_;

@@ -110,7 +110,7 @@ CompactReport skipped(const std::string& path, std::string why) {
 }
 
 Status need_age(const CompactOptions& opts, const char* what) {
-  if (opts.older_than_s) return Status::ok();
+  if (opts.older_than_s) return ok_status();
   return Status(Code::kInvalidArgument, std::string(what) + " needs an age limit (older_than_s)");
 }
 
@@ -127,7 +127,7 @@ ArchiveOptions archive_options(FileSystem& fs, const CompactOptions& opts) {
 // here they are outcomes of the file, like everywhere else in walcompact.
 Result<CompactReport> archive_outcome(const Result<ArchiveReport>& r, CompactAction done,
                                       CompactReport rep) {
-  if (!r.is_ok()) {
+  if (!r.ok()) {
     if (r.status().code() == Code::kLocked) {
       rep.action = CompactAction::kSkippedInFlight;
       rep.before = FileState::kInFlight;
@@ -169,7 +169,7 @@ Result<CompactReport> archive_step(const std::string& path, const CompactOptions
   if (name->kind != FileKind::kFinal)
     return skipped(path, "a partial session; only closed ones are archived");
   auto st = fs.lstat(path);
-  if (!st.is_ok()) return st.status();
+  if (!st.ok()) return st.status();
   CompactReport rep;
   rep.path = rep.new_path = path;
   rep.bytes_before = rep.bytes_after = st->size;
@@ -228,22 +228,22 @@ Result<CompactReport> prune_session(const std::string& path, const CompactOption
   Status read_status;
   for (;;) {
     auto more = reader.next(&r);
-    if (!more.is_ok()) {
+    if (!more.ok()) {
       read_status = more.status();
       break;
     }
     if (!*more) break;
     if (r.type == RecordType::kHeader) created_at = r.created_at;
   }
-  if (!read_status.is_ok() && read_status.code() != Code::kCorruption) return read_status;
+  if (!read_status.ok() && read_status.code() != Code::kCorruption) return read_status;
   const ReadSummary& sum = reader.summary();
   StateFacts facts = state_facts(FileKind::kFinal, sum);
-  facts.corrupt += read_status.is_ok() ? 0 : 1;
+  facts.corrupt += read_status.ok() ? 0 : 1;
   rep.before = classify(facts);
   if (rep.before != FileState::kClosed) {
     rep.action = CompactAction::kRefused;
     rep.detail =
-        read_status.is_ok() ? "corrupt; never pruned" : "damaged: " + read_status.message();
+        read_status.ok() ? "corrupt; never pruned" : "damaged: " + read_status.message();
     return rep;
   }
   auto created = parse_iso8601(created_at);
@@ -267,7 +267,7 @@ Result<CompactReport> prune_session(const std::string& path, const CompactOption
   if (opts.dry_run) return rep;
   WALKIT_RETURN_IF_ERROR(check_size(fs, f, f.info.size, path));
   auto now = fs.lstat(path);
-  if (!now.is_ok()) return now.status();
+  if (!now.ok()) return now.status();
   if (now->ino != f.info.ino || now->dev != f.info.dev) {
     return Status(Code::kFailedPrecondition,
                   path + " was replaced while it was locked; nothing removed");
@@ -322,7 +322,7 @@ CompactRun compact_paths(const std::vector<std::string>& paths, const CompactOpt
       run.errors.emplace_back(arg, a.error);
     } else if (a.kind == Argument::kFile) {
       todo.push_back(arg);  // named explicitly: always reported, eligible or not
-    } else if (auto names = fs.list_dir(a.list_as); !names.is_ok()) {
+    } else if (auto names = fs.list_dir(a.list_as); !names.ok()) {
       run.errors.emplace_back(arg, names.status());
     } else {
       for (const std::string& n : *names) {
@@ -366,7 +366,7 @@ CompactRun compact_paths(const std::vector<std::string>& paths, const CompactOpt
     }
     ++run.examined;
     Result<CompactReport>& r = *results[i];
-    if (r.is_ok()) {
+    if (r.ok()) {
       run.reports.push_back(std::move(*r));
     } else if (std::string why = skip_reason(r.status()); !why.empty()) {
       run.skipped.push_back(todo[i] + ": " + why);
@@ -377,7 +377,7 @@ CompactRun compact_paths(const std::vector<std::string>& paths, const CompactOpt
   std::sort(run.skipped.begin(), run.skipped.end());
   std::sort(temps.begin(), temps.end());
   for (const std::string& t : temps) {
-    if (fs.lstat(t).is_ok()) run.stale_temps.push_back(t);
+    if (fs.lstat(t).ok()) run.stale_temps.push_back(t);
   }
   return run;
 }

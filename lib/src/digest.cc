@@ -57,17 +57,17 @@ Status DigestAccess::add(DigestBuilder& b, const Record& r, std::string* styled,
     ++b.records_;
     if (styled) styled->append(sp.styled());
     if (from_value) *from_value = false;
-    return Status::ok();
+    return ok_status();
   }
   auto v = parse_json(r.raw);
-  if (!v.is_ok()) return v.status();
+  if (!v.ok()) return v.status();
   WALKIT_RETURN_IF_ERROR(b.add(r.type, *v));
   if (styled) {
     WALKIT_RETURN_IF_ERROR(
         append_styled_json(*styled, *v, spaced ? JsonStyle::kReference : JsonStyle::kMinified));
   }
   if (from_value) *from_value = true;
-  return Status::ok();
+  return ok_status();
 }
 
 }  // namespace detail
@@ -101,7 +101,7 @@ Status DigestBuilder::add(RecordType type, const Value& record) {
   out += '\n';
   impl_->sha.update(out);
   ++records_;
-  return Status::ok();
+  return ok_status();
 }
 
 std::string DigestBuilder::finish() { return impl_->sha.hex(); }
@@ -112,7 +112,7 @@ Result<SessionDigest> reader_digest(Reader& reader) {
   Record r;
   for (;;) {
     auto more = reader.next(&r);
-    if (!more.is_ok()) return more.status();
+    if (!more.ok()) return more.status();
     if (!*more) break;
     WALKIT_RETURN_IF_ERROR(b.add(r));
     if (r.type == RecordType::kChunk) ++d.chunks;
@@ -129,7 +129,7 @@ Result<SessionDigest> session_digest(const std::string& path, const DigestOption
   ro.max_line_bytes = opts.max_line_bytes;
   ro.fs = opts.fs;
   auto reader = Reader::open(path, ro);
-  if (!reader.is_ok()) return reader.status();
+  if (!reader.ok()) return reader.status();
   return reader_digest(**reader);
 }
 

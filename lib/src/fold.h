@@ -1,4 +1,4 @@
-// Internal: folding a session the reference writer reopened (SPEC §4, §5).
+// Internal: folding a session the reference writer reopened (docs/format.md#reader).
 //
 // After a crash the runtime reopens the same id and the reference writer
 // appends a second header, glued to the torn line the crash left if there

@@ -15,7 +15,7 @@ Status write_all(FileSystem& fs, int fd, const void* data, size_t n, size_t* wri
   Status status;
   while (done < n) {
     Result<size_t> w = fs.write(fd, p + done, n - done);
-    if (!w.is_ok()) {
+    if (!w.ok()) {
       // EINTR means the call was interrupted before writing anything; unlike
       // an fsync-class failure, nothing is lost by trying again.
       if (w.status().sys_errno() == EINTR) continue;
@@ -37,7 +37,7 @@ Status write_all(FileSystem& fs, int fd, const void* data, size_t n, size_t* wri
 
 Result<bool> path_exists(FileSystem& fs, const std::string& path) {
   auto st = fs.lstat(path);
-  if (st.is_ok()) return true;
+  if (st.ok()) return true;
   if (st.status().code() == Code::kNotFound) return false;
   return st.status();
 }
@@ -45,19 +45,19 @@ Result<bool> path_exists(FileSystem& fs, const std::string& path) {
 Result<std::string> read_file(FileSystem& fs, const std::string& path) {
   // O_NONBLOCK: a FIFO at `path` must not hang the open; it is refused below.
   Result<int> fd = fs.open(path, OpenFlags::kRead | OpenFlags::kNonBlock);
-  if (!fd.is_ok()) return fd.status();
+  if (!fd.ok()) return fd.status();
   std::string out;
   Status status;
   Result<FileInfo> info = fs.fstat(*fd);
-  if (info.is_ok() && !info->is_regular()) {
+  if (info.ok() && !info->is_regular()) {
     (void)fs.close(*fd);
     return Status(Code::kInvalidArgument, path + ": not a regular file", ENODEV);
   }
-  if (info.is_ok()) out.reserve(info->size);
+  if (info.ok()) out.reserve(info->size);
   std::vector<char> buf(size_t{1} << 16);
   for (;;) {
     Result<size_t> r = fs.read(*fd, buf.data(), buf.size());
-    if (!r.is_ok()) {
+    if (!r.ok()) {
       if (r.status().sys_errno() == EINTR) continue;
       status = r.status();
       break;
@@ -67,7 +67,7 @@ Result<std::string> read_file(FileSystem& fs, const std::string& path) {
   }
   // A read-only fd holds nothing that close could lose; its error is moot.
   (void)fs.close(*fd);
-  if (!status.is_ok()) return status;
+  if (!status.ok()) return status;
   return out;
 }
 
@@ -84,16 +84,16 @@ Status check_dir_or_link_to_dir(FileSystem& fs, const std::string& path,
                        "make_dirs " + whole + ": " + path + " exists and is not a directory",
                        ENOTDIR);
   Result<FileInfo> info = fs.lstat(path);
-  if (!info.is_ok()) return info.status();
-  if (info->is_directory()) return Status::ok();
+  if (!info.ok()) return info.status();
+  if (info->is_directory()) return ok_status();
   if (!info->is_symlink()) return not_dir;
   Result<int> fd = fs.open(path + "/.", OpenFlags::kRead | OpenFlags::kDirectory);
-  if (!fd.is_ok()) {
+  if (!fd.ok()) {
     const int err = fd.status().sys_errno();
     return err == ENOTDIR || err == ENOENT || err == ELOOP ? not_dir : fd.status();
   }
   (void)fs.close(*fd);  // read-only: nothing to lose
-  return Status::ok();
+  return ok_status();
 }
 
 }  // namespace
@@ -101,7 +101,7 @@ Status check_dir_or_link_to_dir(FileSystem& fs, const std::string& path,
 Status make_dirs(FileSystem& fs, const std::string& path, unsigned mode) {
   if (path.empty()) return Status(Code::kInvalidArgument, "make_dirs: empty path");
   Result<FileInfo> info = fs.lstat(path);
-  if (info.is_ok() && info->is_directory()) return Status::ok();
+  if (info.ok() && info->is_directory()) return ok_status();
 
   // Walk the components from the top, creating what is missing.
   std::string prefix;
@@ -119,7 +119,7 @@ Status make_dirs(FileSystem& fs, const std::string& path, unsigned mode) {
     pos = end == std::string::npos ? end : path.find_first_not_of('/', end);
 
     Status st = fs.mkdir(prefix, mode);
-    if (st.is_ok()) {
+    if (st.ok()) {
       // A directory created and then lost in a power cut would take every
       // file later made durable inside it along; make its entry durable.
       WALKIT_RETURN_IF_ERROR(fs.fsync_dir(parent));
@@ -128,20 +128,20 @@ Status make_dirs(FileSystem& fs, const std::string& path, unsigned mode) {
     if (st.code() != Code::kAlreadyExists) return st;
     WALKIT_RETURN_IF_ERROR(check_dir_or_link_to_dir(fs, prefix, path));
   }
-  return Status::ok();
+  return ok_status();
 }
 
 Status take_ownership(FileSystem& fs, int fd, const std::string& path, const FileInfo& like,
                       unsigned mode, const std::string& like_path) {
   Result<FileInfo> now = fs.fstat(fd);
-  if (!now.is_ok()) return now.status();
+  if (!now.ok()) return now.status();
   // We just created it, so its owner is who we run as (0: root).
   const bool root = now->uid == 0;
   mode &= 07777;
   bool changed = false;
   if (now->uid != like.uid || now->gid != like.gid) {
     Status s = fs.fchown(fd, like.uid, like.gid);
-    if (s.is_ok()) {
+    if (s.ok()) {
       changed = true;
     } else if (!root && now->uid == like.uid && s.sys_errno() == EPERM) {
       // Our own file, but a group we are not in: the file keeps our group,
@@ -160,7 +160,7 @@ Status take_ownership(FileSystem& fs, int fd, const std::string& path, const Fil
   }
   // fdatasync need not carry an owner or mode change to the disk.
   if (changed) WALKIT_RETURN_IF_ERROR(fs.fsync(fd));
-  return Status::ok();
+  return ok_status();
 }
 
 // POSIX dirname(3)/basename(3) semantics, on strings: trailing slashes are

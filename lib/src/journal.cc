@@ -41,7 +41,7 @@ Result<std::string> hash_range(FileSystem& fs, int fd, uint64_t offset, uint64_t
   for (uint64_t done = 0; done < length;) {
     size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), length - done));
     auto n = fs.pread(fd, buf.data(), want, offset + done);
-    if (!n.is_ok()) return n.status();
+    if (!n.ok()) return n.status();
     if (*n == 0) return std::string();
     hash.update(std::string_view(buf.data(), *n));
     done += *n;
@@ -55,21 +55,21 @@ namespace {
 // durable again: the killed run may have died before its own fdatasync.
 Result<bool> copy_intact(FileSystem& fs, const std::string& bin, const RunEntry& e) {
   auto fd = fs.open(bin, OpenFlags::kRead | OpenFlags::kNonBlock);
-  if (!fd.is_ok()) {
+  if (!fd.ok()) {
     if (fd.status().code() == Code::kNotFound) return false;
     return fd.status();
   }
   Result<bool> out = false;
   auto info = fs.fstat(*fd);
-  if (!info.is_ok()) {
+  if (!info.ok()) {
     out = info.status();
   } else if (info->is_regular() && info->size == e.length) {
     auto h = hash_range(fs, *fd, 0, e.length);
-    if (!h.is_ok()) {
+    if (!h.ok()) {
       out = h.status();
     } else if (*h == e.sha256) {
       Status synced = fs.fdatasync(*fd);
-      out = synced.is_ok() ? Result<bool>(true) : Result<bool>(synced);
+      out = synced.ok() ? Result<bool>(true) : Result<bool>(synced);
     }
   }
   (void)fs.close(*fd);  // read-only: nothing to lose
@@ -98,10 +98,10 @@ Result<bool> continues(FileSystem& fs, int fd, const std::string& qdir,
     // Nothing kept from the file (a rename, or bytes the run added).
     if (!e.renamed_to.empty() || is_added_reason(e.reason)) continue;
     auto now = hash_range(fs, fd, e.offset, e.length);
-    if (!now.is_ok()) return now.status();
+    if (!now.ok()) return now.status();
     if (*now != e.sha256) return false;
     auto intact = copy_intact(fs, qdir + "/" + e.bin, e);
-    if (!intact.is_ok() || !*intact) return intact;
+    if (!intact.ok() || !*intact) return intact;
   }
   return true;
 }
@@ -110,11 +110,11 @@ Result<bool> continues(FileSystem& fs, int fd, const std::string& qdir,
 // strength: it may have died between its write and its fdatasync.
 Status sync_journal(FileSystem& fs, const std::string& qdir, const std::string& sessions_dir) {
   auto fd = fs.open(qdir + "/journal.jsonl", OpenFlags::kRead | OpenFlags::kNonBlock);
-  if (!fd.is_ok()) return fd.status();
+  if (!fd.ok()) return fd.status();
   Status s = fs.fdatasync(*fd);
   (void)fs.close(*fd);
-  if (s.is_ok()) s = fs.fsync_dir(qdir);
-  if (s.is_ok()) s = fs.fsync_dir(sessions_dir);
+  if (s.ok()) s = fs.fsync_dir(qdir);
+  if (s.ok()) s = fs.fsync_dir(sessions_dir);
   return s;
 }
 
@@ -146,7 +146,7 @@ Result<RunResult> prefix_result(FileSystem& fs, int fd, uint64_t length, std::st
   for (uint64_t done = 0; done < length;) {
     size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), length - done));
     auto n = fs.pread(fd, buf.data(), want, done);
-    if (!n.is_ok()) return n.status();
+    if (!n.ok()) return n.status();
     if (*n == 0) return Status(Code::kFailedPrecondition, "the file shrank while hashing it");
     hash.update(std::string_view(buf.data(), *n));
     done += *n;
@@ -161,12 +161,12 @@ Result<RunResult> prefix_result(FileSystem& fs, int fd, uint64_t length, std::st
 
 Result<RunResult> file_result(FileSystem& fs, const std::string& path, const std::string& name) {
   auto fd = fs.open(path, OpenFlags::kRead | OpenFlags::kNonBlock);
-  if (!fd.is_ok()) return fd.status();
+  if (!fd.ok()) return fd.status();
   auto info = fs.fstat(*fd);
   Result<RunResult> r = info.status();
-  if (info.is_ok()) r = prefix_result(fs, *fd, info->size);
+  if (info.ok()) r = prefix_result(fs, *fd, info->size);
   (void)fs.close(*fd);  // read-only: nothing to lose
-  if (r.is_ok()) r->name = name;
+  if (r.ok()) r->name = name;
   return r;
 }
 
@@ -180,11 +180,11 @@ bool is_added_reason(std::string_view reason) { return reason.rfind("added_", 0)
 
 Status check_quarantine_dir(FileSystem& fs, const std::string& qdir) {
   auto info = fs.lstat(qdir);
-  if (!info.is_ok()) return info.status().code() == Code::kNotFound ? Status::ok() : info.status();
+  if (!info.ok()) return info.status().code() == Code::kNotFound ? ok_status() : info.status();
   if (!info->is_directory()) {
     return Status(Code::kFailedPrecondition, "quarantine " + qdir + " is not a directory");
   }
-  return Status::ok();
+  return ok_status();
 }
 
 }  // namespace walkit::detail
@@ -237,7 +237,7 @@ Result<size_t> parse_lines(std::string_view text, const std::string& journal, ui
     ++line_no;
     if (!line.empty()) {
       auto v = parse_json(line);
-      if (!v.is_ok() || !v->is_object()) {
+      if (!v.ok() || !v->is_object()) {
         // A torn line a later append ended with '\n' (quarantine_keep never
         // fuses lines): never acted on, since a keep returns only once its
         // line is whole and durable.
@@ -247,7 +247,7 @@ Result<size_t> parse_lines(std::string_view text, const std::string& journal, ui
           continue;
         }
         return Status(Code::kCorruption, journal + " line " + std::to_string(line_no) + ": " +
-                                             (v.is_ok() ? "not an object" : v.status().message()));
+                                             (v.ok() ? "not an object" : v.status().message()));
       }
       keep(std::move(*v));
     }
@@ -261,7 +261,7 @@ Result<std::vector<Value>> batch_journal_lines(FileSystem& fs, const std::string
                                                std::vector<TornJournalLine>* torn_inside) {
   auto& cache = g_batch->journals;
   auto fd = fs.open(journal, OpenFlags::kRead | OpenFlags::kNonBlock);
-  if (!fd.is_ok()) {
+  if (!fd.ok()) {
     cache.erase(journal);
     if (fd.status().code() == Code::kNotFound) return std::vector<Value>{};
     return fd.status();
@@ -270,18 +270,18 @@ Result<std::vector<Value>> batch_journal_lines(FileSystem& fs, const std::string
     out->assign(n, '\0');
     for (uint64_t got = 0; got < n;) {
       auto r = fs.pread(*fd, out->data() + got, n - got, at + got);
-      if (!r.is_ok()) return r.status();
+      if (!r.ok()) return r.status();
       if (*r == 0) {
         out->resize(got);
         break;
       }
       got += *r;
     }
-    return Status::ok();
+    return ok_status();
   };
   Result<std::vector<Value>> out = std::vector<Value>{};
   auto info = fs.fstat(*fd);
-  if (!info.is_ok()) {
+  if (!info.ok()) {
     out = info.status();
   } else {
     QuarantineBatch::Impl::Journal& j = cache[journal];
@@ -290,21 +290,21 @@ Result<std::vector<Value>> batch_journal_lines(FileSystem& fs, const std::string
     Status s;
     if (reuse && !j.tail.empty()) {
       s = read_at(j.parsed_to - j.tail.size(), j.tail.size(), &check);
-      reuse = s.is_ok() && check == j.tail;
+      reuse = s.ok() && check == j.tail;
     }
-    if (s.is_ok() && !reuse) {
+    if (s.ok() && !reuse) {
       j = QuarantineBatch::Impl::Journal{};
       j.dev = info->dev;
       j.ino = info->ino;
     }
     std::string fresh;
-    if (s.is_ok()) s = read_at(j.parsed_to, info->size - j.parsed_to, &fresh);
-    if (s.is_ok()) {
+    if (s.ok()) s = read_at(j.parsed_to, info->size - j.parsed_to, &fresh);
+    if (s.ok()) {
       auto used = parse_lines(fresh, journal, j.lines, [&](Value v) {
         const std::string* src = journal_str(v, "source");
         if (src) j.by_source[*src].push_back(std::move(v));
       }, [&](TornJournalLine t) { j.torn_inside.push_back(std::move(t)); });
-      if (!used.is_ok()) {
+      if (!used.ok()) {
         cache.erase(journal);  // lines before the bad one were kept: start over next time
         s = used.status();
       } else {
@@ -319,7 +319,7 @@ Result<std::vector<Value>> batch_journal_lines(FileSystem& fs, const std::string
         if (it != j.by_source.end()) out = it->second;
       }
     }
-    if (!s.is_ok()) out = s;
+    if (!s.ok()) out = s;
   }
   (void)fs.close(*fd);  // read-only: nothing to lose
   return out;
@@ -337,7 +337,7 @@ Result<std::vector<std::string>> copies_of(FileSystem& fs, const std::string& qd
     }
   }
   auto names = fs.list_dir(qdir);
-  if (!names.is_ok()) {
+  if (!names.ok()) {
     if (names.status().code() == Code::kNotFound) return std::vector<std::string>{};
     return names.status();
   }
@@ -368,7 +368,7 @@ Result<std::vector<Value>> journal_lines(FileSystem& fs, const std::string& qdir
   const std::string journal = qdir + "/journal.jsonl";
   if (g_batch) return batch_journal_lines(fs, journal, source, torn_last, torn_inside);
   auto text = read_file(fs, journal);
-  if (!text.is_ok()) {
+  if (!text.ok()) {
     if (text.status().code() == Code::kNotFound) return std::vector<Value>{};
     return text.status();
   }
@@ -379,7 +379,7 @@ Result<std::vector<Value>> journal_lines(FileSystem& fs, const std::string& qdir
   }, [&](TornJournalLine t) {
     if (torn_inside) torn_inside->push_back(std::move(t));
   });
-  if (!used.is_ok()) return used.status();
+  if (!used.ok()) return used.status();
   if (torn_last) *torn_last = text->substr(*used);
   return out;
 }
@@ -429,9 +429,9 @@ Result<std::vector<RunEntry>> pending_run(FileSystem& fs, const std::string& pat
   auto lines = journal_lines(fs, quarantine_dir_for(path), base_name(path));
   // A journal that does not parse is for --undo to refuse; a repair only
   // loses the chance to continue a killed run, and journals afresh.
-  if (!lines.is_ok() && lines.status().code() != Code::kCorruption) return lines.status();
+  if (!lines.ok() && lines.status().code() != Code::kCorruption) return lines.status();
   std::vector<RunEntry> pending;
-  for (const Value& v : lines.is_ok() ? *lines : std::vector<Value>{}) {
+  for (const Value& v : lines.ok() ? *lines : std::vector<Value>{}) {
     std::string id = run_of(v);
     if (id != *run) pending.clear();
     *run = id;
@@ -451,10 +451,10 @@ Result<KeptRun> keep_run(FileSystem& fs, int fd, const std::string& path,
   out.run = fresh_run;
   std::string pending_id;
   auto pending_or = pending_run(fs, path, &pending_id);
-  if (!pending_or.is_ok()) return pending_or.status();
+  if (!pending_or.ok()) return pending_or.status();
   const std::vector<RunEntry>& pending = *pending_or;
   auto cont = continues(fs, fd, qdir, pending, plan, max_line_bytes);
-  if (!cont.is_ok()) return cont.status();
+  if (!cont.ok()) return cont.status();
   if (*cont) {
     WALKIT_RETURN_IF_ERROR(sync_journal(fs, qdir, dir_name(path)));
     out.run = pending_id;
@@ -471,7 +471,7 @@ Result<KeptRun> keep_run(FileSystem& fs, int fd, const std::string& path,
       for (const std::string& t : {path, tool, out.run, p.renamed_to}) {
         if (!valid_utf8_no_nul(t)) s = Status(Code::kInvalidArgument, "not valid UTF-8, cannot journal: " + t);
       }
-      if (s.is_ok()) {
+      if (s.ok()) {
         s = journal_append_durable(fs, path,
                                    rename_line(path, p, tool, out.run, max_line_bytes, result));
       }
@@ -482,10 +482,10 @@ Result<KeptRun> keep_run(FileSystem& fs, int fd, const std::string& path,
                                                       out.run, from_file ? fd : -1, p.length,
                                                       max_line_bytes, result});
       s = kept.status();
-      if (kept.is_ok()) out.bin_paths.push_back(kept->bin_path);
+      if (kept.ok()) out.bin_paths.push_back(kept->bin_path);
     }
     // Entries before this one are journaled: the run must not be reversed.
-    if (!s.is_ok()) return i > 0 ? retract_run(fs, path, out.run, s) : s;
+    if (!s.ok()) return i > 0 ? retract_run(fs, path, out.run, s) : s;
   }
   return out;
 }

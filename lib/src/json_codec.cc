@@ -379,7 +379,7 @@ std::optional<Value> number_value(std::string_view t) {
   if (u == "Inf" || u == "Infinity") return Value(minus ? -kInf : kInf);
   if (t.find_first_of(".eE") == std::string_view::npos) {
     // Python's int: exact at any size (the text is kept beyond 64 bits).
-    if (auto i = Value::integer(t); i.is_ok()) return std::move(*i);
+    if (auto i = Value::integer(t); i.ok()) return std::move(*i);
   }
   const char* end = t.data() + t.size();
   double d = 0;

@@ -80,7 +80,7 @@ struct Respeller::Handler : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Hand
   bool scalar(const Value& v) {
     element();
     const size_t from = dig->size();
-    if (!append_python_json(*dig, v).is_ok()) return false;
+    if (!append_python_json(*dig, v).ok()) return false;
     mirror(from);
     return true;
   }

@@ -17,7 +17,7 @@ namespace walkit::detail {
 Status open_locked(FileSystem& fs, const std::string& path, bool writable, LockedFile* out) {
   out->fs = &fs;
   auto before = fs.lstat(path);
-  if (!before.is_ok()) return before.status();
+  if (!before.ok()) return before.status();
   if (before->is_symlink()) {
     return Status(Code::kInvalidArgument, path + ": a symlink; never followed", ELOOP);
   }
@@ -30,17 +30,17 @@ Status open_locked(FileSystem& fs, const std::string& path, bool writable, Locke
                               : OpenFlags::kRead) |
                     OpenFlags::kNonBlock;
   auto fd = fs.open(path, flags);
-  if (!fd.is_ok()) return fd.status();
+  if (!fd.ok()) return fd.status();
   out->fd = *fd;
   Status s = fs.lock_exclusive(out->fd);
   if (s.code() == Code::kLocked) {
     out->locked_by_other = true;
     out->release();
-    return Status::ok();
+    return ok_status();
   }
-  if (!s.is_ok()) return s;
+  if (!s.ok()) return s;
   auto st = fs.fstat(out->fd);
-  if (!st.is_ok()) return st.status();
+  if (!st.ok()) return st.status();
   out->info = *st;
   if (!st->is_regular()) {
     return Status(Code::kFailedPrecondition,
@@ -57,11 +57,11 @@ Status open_locked(FileSystem& fs, const std::string& path, bool writable, Locke
   // The name may have been re-pointed between lstat and open: act only on
   // the file the operator named, as it was when we looked.
   auto now = fs.lstat(path);
-  if (!now.is_ok()) return now.status();
+  if (!now.ok()) return now.status();
   if (now->dev != st->dev || now->ino != st->ino || before->ino != st->ino) {
     return Status(Code::kFailedPrecondition, path + " was replaced while opening it; nothing done");
   }
-  return Status::ok();
+  return ok_status();
 }
 
 
@@ -83,7 +83,7 @@ Result<Analysis> analyze(FileSystem& fs, int fd, const std::string& path, size_t
   Reader reader(std::move(src), path, ro);
   Status read = reader.skip_to_end();
   a.summary = reader.summary();
-  if (!read.is_ok() && !damage) return read;
+  if (!read.ok() && !damage) return read;
   if (damage) {
     // A damaged archive is damage like any other, not an I/O failure: the
     // file is corrupt, and the problem says where the readable bytes end.
@@ -103,14 +103,14 @@ Result<Analysis> analyze(FileSystem& fs, int fd, const std::string& path, size_t
 Status check_size(FileSystem& fs, const LockedFile& f, uint64_t analyzed_size,
                   const std::string& path) {
   auto st = fs.fstat(f.fd);
-  if (!st.is_ok()) return st.status();
+  if (!st.ok()) return st.status();
   if (st->size != analyzed_size || st->size != f.info.size) {
     return Status(Code::kFailedPrecondition,
                   path + " changed size while it was locked (" + std::to_string(f.info.size) +
                       " -> " + std::to_string(st->size) +
                       " bytes): a writer that ignores flock? nothing done");
   }
-  return Status::ok();
+  return ok_status();
 }
 
 std::string new_run_id(const std::string& tool) {
@@ -134,7 +134,7 @@ Status retract_run(FileSystem& fs, const std::string& session_path, const std::s
   append_python_json_string(line, run);
   line += ", \"time\": \"" + iso8601_utc_now() + "\", \"reason\": \"not_applied\"}\n";
   Status s = append_journal(fs, session_path, line);
-  if (s.is_ok()) return why;
+  if (s.ok()) return why;
   return Status(why.code(), why.message() + "; marking quarantine run " + run +
                                 " as not applied also failed: " + s.message(), why.sys_errno());
 }

@@ -138,12 +138,12 @@ class PosixFileSystem final : public FileSystem {
   // call that succeeds would prove nothing.
   Status fdatasync(int fd) override {
     if (::fdatasync(fd) != 0) return fd_error(errno, "fdatasync", fd);
-    return Status::ok();
+    return ok_status();
   }
 
   Status fsync(int fd) override {
     if (::fsync(fd) != 0) return fd_error(errno, "fsync", fd);
-    return Status::ok();
+    return ok_status();
   }
 
   Status ftruncate(int fd, uint64_t size) override {
@@ -151,7 +151,7 @@ class PosixFileSystem final : public FileSystem {
       return Status(Code::kInvalidArgument, "ftruncate " + describe_fd(fd) + ": size too large");
     }
     if (::ftruncate(fd, static_cast<off_t>(size)) != 0) return fd_error(errno, "ftruncate", fd);
-    return Status::ok();
+    return ok_status();
   }
 
   Result<uint64_t> seek_end(int fd) override {
@@ -174,7 +174,7 @@ class PosixFileSystem final : public FileSystem {
       }
       return fd_error(err, "flock", fd);
     }
-    return Status::ok();
+    return ok_status();
   }
 
   Status close(int fd) override {
@@ -183,7 +183,7 @@ class PosixFileSystem final : public FileSystem {
     // Durability is never decided here; callers fdatasync before closing.
     std::string what = describe_fd(fd);  // before the fd number is gone
     if (::close(fd) != 0) return Status::from_errno(errno, "close " + what);
-    return Status::ok();
+    return ok_status();
   }
 
   Result<FileInfo> fstat(int fd) override {
@@ -199,7 +199,7 @@ class PosixFileSystem final : public FileSystem {
   }
 
   Status rename_noreplace(const std::string& from, const std::string& to) override {
-    if (renameat2_noreplace(from.c_str(), to.c_str()) == 0) return Status::ok();
+    if (renameat2_noreplace(from.c_str(), to.c_str()) == 0) return ok_status();
     int err = errno;
     if (err != EINVAL && err != ENOSYS) {
       return Status::from_errno(err, "rename " + from + " -> " + to);
@@ -214,7 +214,7 @@ class PosixFileSystem final : public FileSystem {
     if (::unlink(from.c_str()) != 0) {
       return Status::from_errno(errno, "unlink " + from + " (after link to " + to + ")");
     }
-    return Status::ok();
+    return ok_status();
   }
 
   // A file's fsync makes its data and inode durable, not the directory entry
@@ -233,7 +233,7 @@ class PosixFileSystem final : public FileSystem {
       return Status::from_errno(err, "fsync directory " + dir);
     }
     if (::close(fd) != 0) return Status::from_errno(errno, "close directory " + dir);
-    return Status::ok();
+    return ok_status();
   }
 
   Status mkdir(const std::string& path, unsigned mode) override {
@@ -241,29 +241,29 @@ class PosixFileSystem final : public FileSystem {
     if (::mkdir(path.c_str(), static_cast<mode_t>(mode)) != 0) {
       return Status::from_errno(errno, "mkdir " + path);
     }
-    return Status::ok();
+    return ok_status();
   }
 
   Status unlink(const std::string& path) override {
     if (::unlink(path.c_str()) != 0) return Status::from_errno(errno, "unlink " + path);
-    return Status::ok();
+    return ok_status();
   }
 
   Status rmdir(const std::string& path) override {
     if (::rmdir(path.c_str()) != 0) return Status::from_errno(errno, "rmdir " + path);
-    return Status::ok();
+    return ok_status();
   }
 
   Status fchown(int fd, uint32_t uid, uint32_t gid) override {
     if (::fchown(fd, static_cast<uid_t>(uid), static_cast<gid_t>(gid)) != 0) {
       return fd_error(errno, "fchown", fd);
     }
-    return Status::ok();
+    return ok_status();
   }
 
   Status fchmod(int fd, unsigned mode) override {
     if (::fchmod(fd, static_cast<mode_t>(mode & 07777)) != 0) return fd_error(errno, "fchmod", fd);
-    return Status::ok();
+    return ok_status();
   }
 };
 
@@ -308,7 +308,7 @@ Result<std::vector<std::string>> FileSystem::list_dir(const std::string& dir) {
 
 Status FileSystem::unlock(int fd) {
   if (::flock(fd, LOCK_UN) != 0) return Status::from_errno(errno, "flock(LOCK_UN) fd " + std::to_string(fd));
-  return Status::ok();
+  return ok_status();
 }
 
 Result<FileInfo> FileSystem::stat(const std::string& path) {
@@ -345,7 +345,7 @@ Status FileSystem::rename_replace(const std::string& from, const std::string& to
   if (::rename(from.c_str(), to.c_str()) != 0) {
     return Status::from_errno(errno, "rename " + from + " -> " + to);
   }
-  return Status::ok();
+  return ok_status();
 }
 
 }  // namespace walkit

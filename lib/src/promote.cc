@@ -52,7 +52,7 @@ Result<PromoteReport> untouched(FileSystem& fs, PromoteReport rep, PromoteAction
     return in_flight(std::move(rep));
   }
   auto an = detail::analyze(fs, f.fd, rep.path, kDefaultMaxLineBytes);
-  if (!an.is_ok()) return an.status();
+  if (!an.ok()) return an.status();
   rep.before = an->state;
   rep.chunks = an->summary.chunks;
   rep.action = action;
@@ -63,7 +63,7 @@ Result<PromoteReport> untouched(FileSystem& fs, PromoteReport rep, PromoteAction
 Result<PromoteReport> too_recent(FileSystem& fs, PromoteReport rep, int64_t age,
                                  const PromoteOptions& opts) {
   auto r = untouched(fs, std::move(rep), PromoteAction::kSkippedRecent);
-  if (!r.is_ok() || r->action != PromoteAction::kSkippedRecent) return r;
+  if (!r.ok() || r->action != PromoteAction::kSkippedRecent) return r;
   rep = std::move(*r);
   rep.detail = (age < 0 ? std::string("modified in the future (") + std::to_string(-age) +
                               " s ahead of this clock)"
@@ -90,7 +90,7 @@ Result<PromoteReport> promote_file(const std::string& path, const PromoteOptions
   }
   if (opts.min_age_s > 0) {
     auto st = fs.lstat(path);
-    if (!st.is_ok()) return st.status();
+    if (!st.ok()) return st.status();
     const int64_t age = age_seconds(st->mtime_ns, opts.now_unix_s);
     if (age < opts.min_age_s) return too_recent(fs, rep, age, opts);
   }
@@ -99,10 +99,10 @@ Result<PromoteReport> promote_file(const std::string& path, const PromoteOptions
   // renamed, and the operator compares the two.
   Result<std::optional<std::string>> closed = std::optional<std::string>();
   if (name->kind == FileKind::kPartial) closed = closed_session_path(fs, dir_name(path), name->id);
-  if (!closed.is_ok()) return closed.status();
+  if (!closed.ok()) return closed.status();
   if (*closed) {
     auto r = untouched(fs, std::move(rep), PromoteAction::kConflict);
-    if (r.is_ok() && r->action == PromoteAction::kConflict) {
+    if (r.ok() && r->action == PromoteAction::kConflict) {
       r->detail = **closed + " already exists (the closed session of this id); nothing repaired, " +
                   "nothing replaced";
     }
@@ -113,7 +113,7 @@ Result<PromoteReport> promote_file(const std::string& path, const PromoteOptions
     ro.dry_run = opts.dry_run;
     if (!ro.fs) ro.fs = &fs;
     auto r = repair_file(path, ro);
-    if (!r.is_ok()) return r.status();
+    if (!r.ok()) return r.status();
     rep.repair = *r;
   }
   detail::LockedFile f;
@@ -122,7 +122,7 @@ Result<PromoteReport> promote_file(const std::string& path, const PromoteOptions
     return in_flight(std::move(rep));
   }
   auto an = detail::analyze(fs, f.fd, path, kDefaultMaxLineBytes);
-  if (!an.is_ok()) return an.status();
+  if (!an.ok()) return an.status();
   rep.before = an->state;
   rep.chunks = an->summary.chunks;
   // In a dry run the repair was only planned: judge by its predicted result.
@@ -160,7 +160,7 @@ Result<PromoteReport> promote_file(const std::string& path, const PromoteOptions
   }
   // Checked again under the lock: a closed file that appeared since.
   closed = closed_session_path(fs, dir_name(path), name->id);
-  if (!closed.is_ok()) return closed.status();
+  if (!closed.ok()) return closed.status();
   if (*closed) {
     rep.action = PromoteAction::kConflict;
     rep.detail = **closed + " already exists; nothing replaced";
@@ -181,7 +181,7 @@ Result<PromoteReport> promote_file(const std::string& path, const PromoteOptions
   auto cut_back = [&](Status s) {
     if (!sealing) return s;
     Status t = fs.ftruncate(f.fd, f.info.size);
-    if (t.is_ok()) return s;
+    if (t.ok()) return s;
     return Status(s.code(),
                   s.message() + "; cutting the trailer back off also failed: " + t.message(),
                   s.sys_errno());
@@ -190,11 +190,11 @@ Result<PromoteReport> promote_file(const std::string& path, const PromoteOptions
     std::string tool = opts.tool.empty() ? std::string("walpromote ") + kVersion : opts.tool;
     std::string line = trailer_line(opts.closed_at, rep.chunks, std::nullopt, tool);
     Status w = write_all(fs, f.fd, line.data(), line.size());
-    if (!w.is_ok()) return cut_back(w);
+    if (!w.ok()) return cut_back(w);
   }
   // Durable order: content, then the name that promises it, then the name.
   Status synced = fs.fdatasync(f.fd);
-  if (!synced.is_ok()) return cut_back(synced);
+  if (!synced.ok()) return cut_back(synced);
   Status s = fs.rename_noreplace(path, rep.final_path);
   if (s.code() == Code::kAlreadyExists) {
     rep.action = PromoteAction::kConflict;

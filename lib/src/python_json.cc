@@ -175,7 +175,7 @@ void append_python_double(std::string& out, double d) {
 
 Status check_utf8(std::string_view s, const char* what) {
   size_t bad = 0;
-  if (detail::valid_utf8(s, /*allow_nul=*/true, &bad)) return Status::ok();
+  if (detail::valid_utf8(s, /*allow_nul=*/true, &bad)) return ok_status();
   return Status(Code::kInvalidArgument,
                 std::string("invalid UTF-8 in ") + what + " at byte offset " + std::to_string(bad));
 }
@@ -185,26 +185,26 @@ Status append_scalar(std::string& out, const Value& v) {
   switch (v.type()) {
     case Value::Type::kNull:
       out += "null";
-      return Status::ok();
+      return ok_status();
     case Value::Type::kBool:
       out += v.as_bool() ? "true" : "false";
-      return Status::ok();
+      return ok_status();
     case Value::Type::kInt:
       append_int(out, v.as_int());
-      return Status::ok();
+      return ok_status();
     case Value::Type::kUint:
       append_int(out, v.as_uint());
-      return Status::ok();
+      return ok_status();
     case Value::Type::kDouble:
       append_python_double(out, v.as_double());
-      return Status::ok();
+      return ok_status();
     case Value::Type::kBigInt:
       out += v.as_big_int();  // repr(int): the decimal text, already canonical
-      return Status::ok();
+      return ok_status();
     case Value::Type::kString:
       WALKIT_RETURN_IF_ERROR(check_utf8(v.as_string(), "a string"));
       append_python_json_string(out, v.as_string());
-      return Status::ok();
+      return ok_status();
     case Value::Type::kArray:
     case Value::Type::kObject:
       break;
@@ -334,7 +334,7 @@ Status append_value(std::string& out, const Value& v, detail::JsonStyle style,
       enter(*child);  // `o` may be invalid from here
     }
   }
-  return Status::ok();
+  return ok_status();
 }
 
 }  // namespace

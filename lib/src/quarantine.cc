@@ -1,6 +1,6 @@
 // The quarantine: bytes are copied here, durably, before anything cuts them
 // from a session file, so that original = kept + quarantined always holds
-// and `walrepair --undo` can put them back (SPEC §5).
+// and `walrepair --undo` can put them back (docs/recovery.md).
 //
 // Order of operations, each step durable before the next:
 //   1. <sessions>/.quarantine/ exists (created 0700 and given the sessions
@@ -72,11 +72,11 @@ bool left_by_root(const FileInfo& entry, const FileInfo& owner) {
 // when we may not, it is left as it is.
 Status hand_over(FileSystem& fs, int fd, const std::string& path, const FileInfo& owner) {
   Result<FileInfo> now = fs.fstat(fd);
-  if (!now.is_ok()) return now.status();
-  if (!left_by_root(*now, owner)) return Status::ok();
+  if (!now.ok()) return now.status();
+  if (!left_by_root(*now, owner)) return ok_status();
   Status s = fs.fchown(fd, owner.uid, owner.gid);
-  if (s.sys_errno() == EPERM) return Status::ok();
-  if (!s.is_ok()) return Status(s.code(), path + ": " + s.message(), s.sys_errno());
+  if (s.sys_errno() == EPERM) return ok_status();
+  if (!s.ok()) return Status(s.code(), path + ": " + s.message(), s.sys_errno());
   return fs.fsync(fd);
 }
 
@@ -87,16 +87,16 @@ Status hand_over(FileSystem& fs, int fd, const std::string& path, const FileInfo
 Status own_new_quarantine(FileSystem& fs, int fd, const std::string& qdir,
                           const std::string& source_path, const FileInfo& dir) {
   Status st = take_ownership(fs, fd, qdir, dir, 0700, dir_name(qdir));
-  if (st.is_ok()) return st;
+  if (st.ok()) return st;
   const Status refused(st.code(), "quarantine for " + source_path + ": " + st.message(),
                        st.sys_errno());
   if (st.sys_errno() != EPERM) return refused;
   Result<FileInfo> me = fs.fstat(fd);  // made by us: owned by who we run as
-  if (!me.is_ok()) return me.status();
+  if (!me.ok()) return me.status();
   if (me->uid == 0) return refused;
   Result<FileInfo> src = fs.lstat(source_path);
-  if (!src.is_ok() || src->uid != me->uid) return refused;
-  if ((me->mode & 07777) == 0700) return Status::ok();
+  if (!src.ok() || src->uid != me->uid) return refused;
+  if ((me->mode & 07777) == 0700) return ok_status();
   WALKIT_RETURN_IF_ERROR(fs.fchmod(fd, 0700));
   return fs.fsync(fd);
 }
@@ -109,13 +109,13 @@ Status ensure_quarantine_dir(FileSystem& fs, const std::string& qdir,
                              const std::string& source_path, FileInfo* owner) {
   const std::string sessions_dir = dir_name(source_path);
   Result<FileInfo> dir = fs.stat(sessions_dir);
-  if (!dir.is_ok()) return dir.status();
+  if (!dir.ok()) return dir.status();
   Status st = fs.mkdir(qdir, 0700);
-  const bool made = st.is_ok();
+  const bool made = st.ok();
   if (!made) {
     if (st.code() != Code::kAlreadyExists) return st;
     Result<FileInfo> info = fs.lstat(qdir);
-    if (!info.is_ok()) return info.status();
+    if (!info.ok()) return info.status();
     if (!info->is_directory()) {
       return Status(Code::kFailedPrecondition, "quarantine " + qdir + " is not a directory");
     }
@@ -129,18 +129,18 @@ Status ensure_quarantine_dir(FileSystem& fs, const std::string& qdir,
     }
   }
   Result<int> fd = fs.open(qdir, OpenFlags::kRead | OpenFlags::kDirectory);
-  if (!fd.is_ok()) {
+  if (!fd.ok()) {
     if (made) (void)fs.rmdir(qdir);
     return fd.status();
   }
   st = made ? own_new_quarantine(fs, *fd, qdir, source_path, *dir) : hand_over(fs, *fd, qdir, *dir);
-  if (st.is_ok()) {
+  if (st.ok()) {
     Result<FileInfo> now = fs.fstat(*fd);
-    if (now.is_ok()) *owner = *now;
+    if (now.ok()) *owner = *now;
     st = now.status();
   }
   (void)fs.close(*fd);  // read-only: any change is fsynced already
-  if (!st.is_ok()) {
+  if (!st.ok()) {
     // Ours and empty: a directory without its owner is not left behind.
     if (made) (void)fs.rmdir(qdir);
     return st;
@@ -165,21 +165,21 @@ Status write_bin_file(FileSystem& fs, const std::string& qdir, const std::string
     // meet: O_EXCL refuses the name and we try the next suffix.
     *name = stem + (attempt == 0 ? "" : "-" + std::to_string(attempt)) + ".bin";
     fd = fs.open(qdir + "/" + *name, OpenFlags::kWrite | OpenFlags::kCreateExcl, 0600);
-    if (fd.is_ok() || fd.status().code() != Code::kAlreadyExists) break;
+    if (fd.ok() || fd.status().code() != Code::kAlreadyExists) break;
   }
-  if (!fd.is_ok()) return fd.status();
+  if (!fd.ok()) return fd.status();
   const std::string path = qdir + "/" + *name;
   Status st = take_ownership(fs, *fd, path, owner, 0600, qdir);
   Sha256 hash;
-  if (st.is_ok() && e.source_fd < 0) {
+  if (st.ok() && e.source_fd < 0) {
     st = write_all(fs, *fd, e.bytes.data(), e.bytes.size());
     hash.update(e.bytes);
-  } else if (st.is_ok()) {
+  } else if (st.ok()) {
     std::string buf(std::min<uint64_t>(e.length, uint64_t{1} << 20), '\0');
-    for (uint64_t done = 0; st.is_ok() && done < e.length;) {
+    for (uint64_t done = 0; st.ok() && done < e.length;) {
       size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), e.length - done));
       auto n = fs.pread(e.source_fd, buf.data(), want, e.offset + done);
-      if (!n.is_ok()) {
+      if (!n.ok()) {
         st = n.status();
       } else if (*n == 0) {
         st = Status(Code::kFailedPrecondition, e.source_path + " shrank while quarantining it");
@@ -191,8 +191,8 @@ Status write_bin_file(FileSystem& fs, const std::string& qdir, const std::string
       }
     }
   }
-  if (st.is_ok()) st = fs.fdatasync(*fd);
-  if (!st.is_ok()) {
+  if (st.ok()) st = fs.fdatasync(*fd);
+  if (!st.ok()) {
     st = fail_closing(fs, *fd, st);
     // Nothing refers to this file yet; do not leave a half-written copy.
     (void)fs.unlink(path);
@@ -200,8 +200,8 @@ Status write_bin_file(FileSystem& fs, const std::string& qdir, const std::string
   }
   *sha = hash.hex();
   st = fs.close(*fd);
-  if (!st.is_ok()) (void)fs.unlink(path);
-  if (st.is_ok()) detail::note_copy(qdir, *name);
+  if (!st.ok()) (void)fs.unlink(path);
+  if (st.ok()) detail::note_copy(qdir, *name);
   return st;
 }
 
@@ -246,7 +246,7 @@ Result<std::optional<Orphan>> find_orphan(FileSystem& fs, const std::string& qdi
                                           const FileInfo& owner) {
   const std::string source = base_name(e.source_path);
   auto names = detail::copies_of(fs, qdir, source);
-  if (!names.is_ok()) return names.status();
+  if (!names.ok()) return names.status();
   const std::string prefix = detail::copy_source_part(source) + "." + std::to_string(e.offset) +
                              "." + std::to_string(length) + ".";
   std::vector<Orphan> found;
@@ -256,7 +256,7 @@ Result<std::optional<Orphan>> find_orphan(FileSystem& fs, const std::string& qdi
   }
   if (found.empty()) return std::optional<Orphan>();
   auto lines = detail::journal_lines(fs, qdir, source);
-  if (!lines.is_ok()) {
+  if (!lines.ok()) {
     if (lines.status().code() == Code::kCorruption) return std::optional<Orphan>();
     return lines.status();
   }
@@ -273,34 +273,34 @@ Result<std::optional<Orphan>> find_orphan(FileSystem& fs, const std::string& qdi
   for (Orphan& o : found) {
     // Non-blocking: a FIFO under such a name must not hang the keep.
     auto fd = fs.open(qdir + "/" + o.name, OpenFlags::kRead | OpenFlags::kNonBlock);
-    if (!fd.is_ok()) {
+    if (!fd.ok()) {
       if (fd.status().code() == Code::kNotFound) continue;
       return fd.status();
     }
     Result<bool> same = false;
     auto info = fs.fstat(*fd);
-    if (!info.is_ok()) {
+    if (!info.ok()) {
       same = info.status();
     } else if (info->is_regular() && info->size == length) {
       if (want.empty()) {
         auto w = wanted_sha(fs, e, length);
-        if (!w.is_ok() || w->empty()) {  // a short source: write_bin_file says so
+        if (!w.ok() || w->empty()) {  // a short source: write_bin_file says so
           (void)fs.close(*fd);
-          return w.is_ok() ? Result<std::optional<Orphan>>(std::optional<Orphan>()) : w.status();
+          return w.ok() ? Result<std::optional<Orphan>>(std::optional<Orphan>()) : w.status();
         }
         want = *w;
       }
       auto h = detail::hash_range(fs, *fd, 0, length);
-      same = h.is_ok() ? Result<bool>(*h == want) : Result<bool>(h.status());
-      if (same.is_ok() && *same) {
+      same = h.ok() ? Result<bool>(*h == want) : Result<bool>(h.status());
+      if (same.ok() && *same) {
         // Made by a keep killed before it could give the copy its owner?
         Status synced = hand_over(fs, *fd, qdir + "/" + o.name, owner);
-        if (synced.is_ok()) synced = fs.fdatasync(*fd);
-        if (!synced.is_ok()) same = synced;
+        if (synced.ok()) synced = fs.fdatasync(*fd);
+        if (!synced.ok()) same = synced;
       }
     }
     (void)fs.close(*fd);  // read-only: nothing to lose
-    if (!same.is_ok()) return same.status();
+    if (!same.ok()) return same.status();
     if (*same) {
       o.sha = want;
       return std::optional<Orphan>(std::move(o));
@@ -315,9 +315,9 @@ Result<int> open_journal(FileSystem& fs, const std::string& path, const FileInfo
   const OpenFlags append = OpenFlags::kRead | OpenFlags::kWrite | OpenFlags::kAppend;
   Result<int> fd = fs.open(path, append | OpenFlags::kCreateExcl, 0600);
   Status st;
-  if (fd.is_ok()) {
+  if (fd.ok()) {
     st = take_ownership(fs, *fd, path, owner, 0600, dir_name(path));
-    if (!st.is_ok()) {
+    if (!st.ok()) {
       // Empty and ours: not left behind with the wrong owner.
       (void)fs.unlink(path);
       (void)fs.close(*fd);
@@ -327,9 +327,9 @@ Result<int> open_journal(FileSystem& fs, const std::string& path, const FileInfo
   }
   if (fd.status().code() != Code::kAlreadyExists) return fd;
   fd = fs.open(path, append);
-  if (!fd.is_ok()) return fd;
+  if (!fd.ok()) return fd;
   st = hand_over(fs, *fd, path, owner);
-  if (!st.is_ok()) {
+  if (!st.ok()) {
     (void)fs.close(*fd);
     return st;
   }
@@ -344,7 +344,7 @@ Result<bool> journal_ends_cleanly(FileSystem& fs, int fd, uint64_t size) {
   if (size == 0) return true;
   char last = 0;
   Result<size_t> r = fs.pread(fd, &last, 1, size - 1);
-  if (!r.is_ok()) return r.status();
+  if (!r.ok()) return r.status();
   return *r == 1 && last == '\n';
 }
 
@@ -355,23 +355,23 @@ Result<bool> journal_ends_cleanly(FileSystem& fs, int fd, uint64_t size) {
 Status append_journal_line(FileSystem& fs, const std::string& qdir, const std::string& path,
                            const std::string& line, const FileInfo& owner) {
   Result<int> fd = open_journal(fs, path, owner);
-  if (!fd.is_ok()) return fd.status();
+  if (!fd.ok()) return fd.status();
   Result<uint64_t> size = fs.seek_end(*fd);
-  if (!size.is_ok()) return fail_closing(fs, *fd, size.status());
+  if (!size.ok()) return fail_closing(fs, *fd, size.status());
   Result<bool> clean = journal_ends_cleanly(fs, *fd, *size);
-  if (!clean.is_ok()) return fail_closing(fs, *fd, clean.status());
+  if (!clean.ok()) return fail_closing(fs, *fd, clean.status());
   const std::string bytes = *clean ? line : "\n" + line;
   Status st = write_all(fs, *fd, bytes.data(), bytes.size());
-  if (st.is_ok()) st = fs.fdatasync(*fd);
-  if (st.is_ok()) st = fs.fsync_dir(qdir);
-  if (!st.is_ok()) {
+  if (st.ok()) st = fs.fdatasync(*fd);
+  if (st.ok()) st = fs.fsync_dir(qdir);
+  if (!st.ok()) {
     // The keep fails, so no caller cuts anything on the strength of this
     // line: take it back. Left in place, a torn line makes the journal
     // unreadable to --undo, and a whole one names a run that never cut.
     // (A crash here still can leave a torn line: see journal_ends_cleanly.)
     Status t = fs.ftruncate(*fd, *size);
-    if (t.is_ok()) t = fs.fdatasync(*fd);
-    if (!t.is_ok()) {
+    if (t.ok()) t = fs.fdatasync(*fd);
+    if (!t.ok()) {
       st = Status(st.code(), st.message() + "; taking the journal line back also failed: " +
                                  t.message(), st.sys_errno());
     }
@@ -381,7 +381,7 @@ Status append_journal_line(FileSystem& fs, const std::string& qdir, const std::s
   // releases the fd either way), and failing the keep now would leave a
   // durable line for a cut that never happens.
   (void)fs.close(*fd);
-  return Status::ok();
+  return ok_status();
 }
 
 void append_field(std::string& out, const char* key, std::string_view text) {
@@ -456,7 +456,7 @@ Result<QuarantineRecord> quarantine_keep(FileSystem& fs, const QuarantineEntry& 
 
   const uint64_t length = e.source_fd >= 0 ? e.length : e.bytes.size();
   auto orphan = find_orphan(fs, qdir, e, length, owner);
-  if (!orphan.is_ok()) return orphan.status();
+  if (!orphan.ok()) return orphan.status();
   // One clock reading names the file and dates the journal line, so the two
   // always agree (an adopted copy: the reading its name holds).
   const int64_t unix_ns = *orphan ? (*orphan)->unix_ns

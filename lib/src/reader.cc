@@ -95,7 +95,7 @@ class FdSource : public ByteSource {
   FdSource(FileSystem& fs, int fd) : fs_(fs), fd_(fd) {}
   Result<size_t> read(char* buf, size_t n) override {
     auto r = fs_.pread(fd_, buf, n, offset_);
-    if (r.is_ok()) offset_ += *r;
+    if (r.ok()) offset_ += *r;
     return r;
   }
 
@@ -161,10 +161,10 @@ struct Reader::Impl {
     const size_t want = window;
     if (buf.size() < end + want) buf.resize(end + want);
     auto n = src->read(buf.data() + end, want);
-    if (!n.is_ok()) return n.status();
+    if (!n.ok()) return n.status();
     if (*n == 0) eof = true;
     end += *n;
-    return Status::ok();
+    return ok_status();
   }
 
   // Delivers a problem; returns false when reading must stop.
@@ -214,7 +214,7 @@ struct Reader::Impl {
           return false;
         }
         // A note, not damage: the reference writer's path= argument names
-        // files freely and its loader reads them (SPEC §4). Never reported
+        // files freely and its loader reads them (docs/format.md#reader). Never reported
         // as a problem, so no mode stops or counts it.
         if (opts.expected_id && r->id != *opts.expected_id) {
           sum.notes.push_back(Problem{ProblemKind::kIdMismatch, r->line, r->offset, r->raw.size(),
@@ -311,13 +311,13 @@ struct Reader::Impl {
         report(ProblemKind::kLineTooLong, line_no, offset, length,
                "line of " + std::to_string(length) + " bytes exceeds the limit of " +
                    std::to_string(opts.max_line_bytes));
-        return Status::ok();
+        return ok_status();
       }
       begin = scan = end;
       if (eof) {
         // A tail longer than a line may be: still the writer dying.
         finish_tail(TornTail{offset, length, trailing_nuls, false});
-        return Status::ok();
+        return ok_status();
       }
       WALKIT_RETURN_IF_ERROR(fill());
     }
@@ -365,9 +365,9 @@ struct Reader::Impl {
       out->offset = offset;
       bool stop = false;
       bool deliver = sequence(out, &stop);
-      if (deliver && fatal.is_ok()) return true;
+      if (deliver && fatal.ok()) return true;
     }
-    if (!fatal.is_ok()) return fatal;
+    if (!fatal.ok()) return fatal;
     return false;
   }
 };
@@ -375,7 +375,7 @@ struct Reader::Impl {
 Result<std::unique_ptr<Reader>> Reader::open(const std::string& path, ReaderOptions opts) {
   FileSystem& fs = opts.fs ? *opts.fs : default_fs();
   auto st = fs.lstat(path);
-  if (!st.is_ok()) return st.status();
+  if (!st.ok()) return st.status();
   // Refuse before open(2): opening a FIFO for reading would block.
   if (!st->is_regular()) {
     return Status(Code::kInvalidArgument,
@@ -383,11 +383,11 @@ Result<std::unique_ptr<Reader>> Reader::open(const std::string& path, ReaderOpti
   }
   // O_NONBLOCK and fstat: the name may have been re-pointed at a FIFO since the lstat.
   auto fd = fs.open(path, OpenFlags::kRead | OpenFlags::kNonBlock);
-  if (!fd.is_ok()) return fd.status();
+  if (!fd.ok()) return fd.status();
   auto now = fs.fstat(*fd);
-  if (!now.is_ok() || !now->is_regular()) {
+  if (!now.ok() || !now->is_regular()) {
     (void)fs.close(*fd);
-    if (!now.is_ok()) return now.status();
+    if (!now.ok()) return now.status();
     return Status(Code::kInvalidArgument, path + ": not a regular file (replaced while opening it)");
   }
   std::unique_ptr<ByteSource> src = std::make_unique<FileSource>(fs, *fd);
@@ -416,8 +416,8 @@ Status Reader::skip_to_end() {
   Record r;
   for (;;) {
     auto more = next(&r);
-    if (!more.is_ok()) return more.status();
-    if (!*more) return Status::ok();
+    if (!more.ok()) return more.status();
+    if (!*more) return ok_status();
   }
 }
 

@@ -121,12 +121,12 @@ Status append_chunk_line(std::string& out, uint64_t index, std::string_view kind
   // record).
   Status s = detail::append_python_json_checked(
       out, payload, detail::WriteCheck{"chunk payload", kMaxDepth - 1, kMaxIntDigits});
-  if (!s.is_ok()) {
+  if (!s.ok()) {
     out.resize(start);
     return s;
   }
   out.append("}\n");
-  return Status::ok();
+  return ok_status();
 }
 
 std::string trailer_line(const std::string& closed_at, uint64_t final_chunk_count,
@@ -145,7 +145,7 @@ std::string trailer_line(const std::string& closed_at, uint64_t final_chunk_coun
   std::string out;
   // Cannot fail: every string here is ours or a timestamp the caller passed;
   // an invalid closed_at degrades to the library's own clock.
-  if (!append_python_json(out, rec).is_ok()) {
+  if (!append_python_json(out, rec).ok()) {
     out.clear();
     return trailer_line(iso8601_utc_now(), final_chunk_count, usage, {});
   }

@@ -61,7 +61,7 @@ RepairAction plan_action(const Analysis& a, const RepairOptions& o) {
 Result<std::string> read_range(FileSystem& fs, int fd, uint64_t off, uint64_t len, const std::string& path) {
   std::string bytes(len, '\0');
   auto n = fs.pread(fd, bytes.data(), len, off);
-  if (!n.is_ok()) return n.status();
+  if (!n.ok()) return n.status();
   if (*n != len) return Status(Code::kFailedPrecondition, path + " changed while reading it");
   return bytes;
 }
@@ -86,7 +86,7 @@ Result<RepairReport> repair_file(const std::string& path, const RepairOptions& o
     return rep;
   }
   auto an = detail::analyze(fs, f.fd, path, opts.max_line_bytes);
-  if (!an.is_ok()) return an.status();
+  if (!an.ok()) return an.status();
   const Analysis& a = *an;
   rep.before = rep.after = a.state;
   rep.chunks = a.summary.chunks;
@@ -106,7 +106,7 @@ Result<RepairReport> repair_file(const std::string& path, const RepairOptions& o
     // --salvage: its damage is exactly known and the fold keeps every record.
     std::string why;
     auto planned = detail::plan_fold(fs, f.fd, a.summary, a.problems, opts.max_line_bytes, tool, &why);
-    if (!planned.is_ok()) return planned.status();
+    if (!planned.ok()) return planned.status();
     // A closed name must end closed: with a trailer that now counts right.
     const bool ends_closed = a.summary.closed || !planned->new_trailer.empty();
     if (why.empty() && (name->kind == FileKind::kPartial || ends_closed)) {
@@ -142,7 +142,7 @@ Result<RepairReport> repair_file(const std::string& path, const RepairOptions& o
       // Is the completed record a chunk (one more) or the trailer (sealed)?
       const uint64_t record_end = t.offset + t.length - t.nul_bytes;
       auto tail = read_range(fs, f.fd, t.offset, t.length - t.nul_bytes, path);
-      if (!tail.is_ok()) return tail.status();
+      if (!tail.ok()) return tail.status();
       Record r;
       if (!parse_record_line(*tail, &r)) {
         if (r.type == RecordType::kChunk) rep.chunks += 1;
@@ -163,24 +163,24 @@ Result<RepairReport> repair_file(const std::string& path, const RepairOptions& o
         // adding the newline then fails, only that run is retracted, and
         // --undo still puts the NULs back.
         auto cut_to = detail::prefix_result(fs, f.fd, record_end);
-        if (!cut_to.is_ok()) return cut_to.status();
+        if (!cut_to.ok()) return cut_to.status();
         auto qn = detail::keep_run(fs, f.fd, path, {{record_end, t.nul_bytes, nuls.reason, {}}}, tool,
                                    run + "-nul", opts.max_line_bytes, *cut_to);
-        if (!qn.is_ok()) return qn.status();
+        if (!qn.ok()) return qn.status();
         nuls.quarantine_path = qn->bin_paths[0];
         Status cut = unchanged();
-        if (cut.is_ok()) cut = fs.ftruncate(f.fd, record_end);
-        if (!cut.is_ok()) return detail::retract_run(fs, path, qn->run, cut);
+        if (cut.ok()) cut = fs.ftruncate(f.fd, record_end);
+        if (!cut.ok()) return detail::retract_run(fs, path, qn->run, cut);
         rep.removed.push_back(nuls);
       }
       // Journaled (length 0) so that --undo can take the byte away again.
       auto completed = detail::prefix_result(fs, f.fd, record_end, "\n");
-      if (!completed.is_ok()) return completed.status();
+      if (!completed.ok()) return completed.status();
       auto q = detail::keep_run(fs, f.fd, path, {{record_end, 0, "added_newline", {}}}, tool, run,
                                 opts.max_line_bytes, *completed);
-      if (!q.is_ok()) return q.status();
+      if (!q.ok()) return q.status();
       Status added = write_all(fs, f.fd, "\n", 1);
-      if (!added.is_ok()) return detail::retract_run(fs, path, q->run, added);
+      if (!added.ok()) return detail::retract_run(fs, path, q->run, added);
       WALKIT_RETURN_IF_ERROR(fs.fdatasync(f.fd));
       rep.changed = true;
       return rep;
@@ -199,14 +199,14 @@ Result<RepairReport> repair_file(const std::string& path, const RepairOptions& o
       WALKIT_RETURN_IF_ERROR(unchanged());
       // Kept durably first (streamed from the file); only then cut.
       auto cut_to = detail::prefix_result(fs, f.fd, t.offset);
-      if (!cut_to.is_ok()) return cut_to.status();
+      if (!cut_to.ok()) return cut_to.status();
       auto q = detail::keep_run(fs, f.fd, path, {{t.offset, t.length, r.reason, {}}}, tool, run,
                                 opts.max_line_bytes, *cut_to);
-      if (!q.is_ok()) return q.status();
+      if (!q.ok()) return q.status();
       r.quarantine_path = q->bin_paths[0];
       Status cut = unchanged();
-      if (cut.is_ok()) cut = fs.ftruncate(f.fd, t.offset);
-      if (!cut.is_ok()) return detail::retract_run(fs, path, q->run, cut);
+      if (cut.ok()) cut = fs.ftruncate(f.fd, t.offset);
+      if (!cut.ok()) return detail::retract_run(fs, path, q->run, cut);
       WALKIT_RETURN_IF_ERROR(fs.fdatasync(f.fd));
       rep.removed.push_back(std::move(r));
       rep.changed = true;
@@ -215,7 +215,7 @@ Result<RepairReport> repair_file(const std::string& path, const RepairOptions& o
 
     case RepairAction::kSalvage: {
       auto plan = detail::plan_salvage(fs, f.fd, path, size, opts.max_line_bytes);
-      if (!plan.is_ok()) return plan.status();
+      if (!plan.ok()) return plan.status();
       rep.chunks = plan->chunks;
       // Nothing kept means no header either: what is left is an empty partial.
       rep.after = plan->trailer ? (name->kind == FileKind::kFinal ? FileState::kClosed : FileState::kSealed)
@@ -253,7 +253,7 @@ Result<RepairReport> repair_file(const std::string& path, const RepairOptions& o
       }
       WALKIT_RETURN_IF_ERROR(unchanged());
       auto done = detail::apply_fold(fs, f, path, *name, fold, tool, opts.max_line_bytes);
-      if (!done.is_ok()) return done.status();
+      if (!done.ok()) return done.status();
       rep.removed = std::move(done->removed);
       rep.changed = true;
       return rep;
@@ -266,10 +266,10 @@ Result<RepairReport> repair_file(const std::string& path, const RepairOptions& o
       WALKIT_RETURN_IF_ERROR(unchanged());
       auto q = detail::keep_run(fs, f.fd, path, {{0, size, "unrecoverable", {}}}, tool, run,
                                 opts.max_line_bytes, detail::absent_result());
-      if (!q.is_ok()) return q.status();
+      if (!q.ok()) return q.status();
       rep.removed.back().quarantine_path = q->bin_paths[0];
       Status gone = fs.unlink(path);
-      if (!gone.is_ok()) return detail::retract_run(fs, path, q->run, gone);
+      if (!gone.ok()) return detail::retract_run(fs, path, q->run, gone);
       WALKIT_RETURN_IF_ERROR(fs.fsync_dir(dir_name(path)));
       rep.changed = true;
       return rep;

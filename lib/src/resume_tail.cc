@@ -29,7 +29,7 @@ Result<bool> nul_cut_pending(FileSystem& fs, const std::string& path, uint64_t a
                              bool* journaled) {
   std::string run;
   auto pending = pending_run(fs, path, &run);
-  if (!pending.is_ok()) return pending.status();
+  if (!pending.ok()) return pending.status();
   *journaled = false;
   if (pending->size() != 1) return false;
   const RunEntry& e = pending->front();
@@ -51,12 +51,12 @@ Result<uint64_t> fix_resume_tail(FileSystem& fs, int fd, const std::string& path
     // walrepair's reasons: a run either tool left pending, the other continues.
     const char* reason = tail.nul_bytes == tail.length ? "nul_run" : "torn_tail";
     auto cut_to = prefix_result(fs, fd, tail.offset);
-    if (!cut_to.is_ok()) return cut_to.status();
+    if (!cut_to.ok()) return cut_to.status();
     auto kept = keep_run(fs, fd, path, {{tail.offset, tail.length, reason, {}}}, tool_name(),
                          new_run_id("walkit-writer"), max_line_bytes, *cut_to);
-    if (!kept.is_ok()) return kept.status();
+    if (!kept.ok()) return kept.status();
     Status cut = fs.ftruncate(fd, tail.offset);
-    if (!cut.is_ok()) return retract_run(fs, path, kept->run, cut);
+    if (!cut.ok()) return retract_run(fs, path, kept->run, cut);
     rep->cut_bytes = tail.length;
     rep->quarantine_path = kept->bin_paths[0];
     return tail.offset;
@@ -65,7 +65,7 @@ Result<uint64_t> fix_resume_tail(FileSystem& fs, int fd, const std::string& path
   // completes it) or the trailer (the session is sealed)?
   std::string bytes(record_end - tail.offset, '\0');
   auto n = fs.pread(fd, bytes.data(), bytes.size(), tail.offset);
-  if (!n.is_ok()) return n.status();
+  if (!n.ok()) return n.status();
   if (*n != bytes.size()) {
     return Status(Code::kFailedPrecondition, path + " shrank while reading it");
   }
@@ -84,32 +84,32 @@ Result<uint64_t> fix_resume_tail(FileSystem& fs, int fd, const std::string& path
     // Kept first under a run of their own, as walrepair does: if adding the
     // '\n' fails, only its run is retracted and --undo still has the NULs.
     auto cut_to = prefix_result(fs, fd, record_end);
-    if (!cut_to.is_ok()) return cut_to.status();
+    if (!cut_to.ok()) return cut_to.status();
     auto kept = keep_run(fs, fd, path, {{record_end, tail.nul_bytes, "nul_run", {}}}, tool_name(),
                          run + "-nul", max_line_bytes, *cut_to);
-    if (!kept.is_ok()) return kept.status();
+    if (!kept.ok()) return kept.status();
     Status cut = fs.ftruncate(fd, record_end);
-    if (!cut.is_ok()) return retract_run(fs, path, kept->run, cut);
+    if (!cut.ok()) return retract_run(fs, path, kept->run, cut);
     rep->cut_bytes = tail.nul_bytes;
     rep->quarantine_path = kept->bin_paths[0];
     journal_newline = true;
   } else {
     auto pending = nul_cut_pending(fs, path, record_end, &journaled);
-    if (!pending.is_ok()) return pending.status();
+    if (!pending.ok()) return pending.status();
     journal_newline = *pending && !journaled;
   }
   Status added;
   if (journal_newline) {
     auto completed = prefix_result(fs, fd, record_end, "\n");
-    if (!completed.is_ok()) return completed.status();
+    if (!completed.ok()) return completed.status();
     auto q = keep_run(fs, fd, path, {{record_end, 0, "added_newline", {}}}, tool_name(), run,
                       max_line_bytes, *completed);
-    if (!q.is_ok()) return q.status();
+    if (!q.ok()) return q.status();
     added = write_all(fs, fd, "\n", 1);
-    if (!added.is_ok()) return retract_run(fs, path, q->run, added);
+    if (!added.ok()) return retract_run(fs, path, q->run, added);
   } else {
     added = write_all(fs, fd, "\n", 1);
-    if (!added.is_ok()) return added;
+    if (!added.ok()) return added;
   }
   rep->completed_newline = true;
   if (r.type == RecordType::kChunk) rep->chunks += 1;

@@ -29,26 +29,26 @@ size_t fused_record_start(std::string_view line, Record* rec) {
 // Do files `a` and `b` hold the same bytes? Compared 1 MiB at a time.
 Result<bool> same_contents(FileSystem& fs, const std::string& a, const std::string& b) {
   auto fa = fs.open(a, OpenFlags::kRead | OpenFlags::kNonBlock);
-  if (!fa.is_ok()) return fa.status();
+  if (!fa.ok()) return fa.status();
   auto fb = fs.open(b, OpenFlags::kRead | OpenFlags::kNonBlock);
-  if (!fb.is_ok()) {
+  if (!fb.ok()) {
     (void)fs.close(*fa);
     return fb.status();
   }
   Result<bool> out = false;
   auto ia = fs.fstat(*fa);
   auto ib = fs.fstat(*fb);
-  if (!ia.is_ok() || !ib.is_ok()) {
-    out = ia.is_ok() ? ib.status() : ia.status();
+  if (!ia.ok() || !ib.ok()) {
+    out = ia.ok() ? ib.status() : ia.status();
   } else if (ia->is_regular() && ib->is_regular() && ia->size == ib->size) {
     std::string x(1 << 20, '\0'), y(1 << 20, '\0');
     out = true;
-    for (uint64_t at = 0; at < ia->size && out.is_ok() && *out;) {
+    for (uint64_t at = 0; at < ia->size && out.ok() && *out;) {
       size_t want = static_cast<size_t>(std::min<uint64_t>(x.size(), ia->size - at));
       auto na = fs.pread(*fa, x.data(), want, at);
       auto nb = fs.pread(*fb, y.data(), want, at);
-      if (!na.is_ok() || !nb.is_ok()) {
-        out = na.is_ok() ? nb.status() : na.status();
+      if (!na.ok() || !nb.ok()) {
+        out = na.ok() ? nb.status() : na.status();
       } else if (*na == 0 || *na != *nb || x.compare(0, *na, y, 0, *nb) != 0) {
         out = false;
       } else {
@@ -126,7 +126,7 @@ class Planner {
       : fs_(fs), fd_(fd), path_(path), size_(size), max_line_(max_line) {}
 
   Status on_line(const Event& e, const std::optional<TornTail>& tail) {
-    if (e.offset < pos_) return Status::ok();  // a second event for a decided line
+    if (e.offset < pos_) return ok_status();  // a second event for a decided line
     bool is_tail = tail && e.offset == tail->offset;
     uint64_t end = is_tail ? size_ : e.offset + e.length + 1;
     remove(pos_, e.offset - pos_, "blank_line");
@@ -143,7 +143,7 @@ class Planner {
       if (tail->nul_bytes == 0 && tail->length <= max_line_) {
         std::string bytes(tail->length, '\0');
         auto n = fs_.pread(fd_, bytes.data(), bytes.size(), tail->offset);
-        if (!n.is_ok()) return n.status();
+        if (!n.ok()) return n.status();
         whole = *n == bytes.size() && !parse_record_line(bytes, &tr) && seq_.fits(tr);
       }
       if (whole) {
@@ -159,7 +159,7 @@ class Planner {
       if (e.length <= max_line_) {
         line.resize(e.length);
         auto n = fs_.pread(fd_, line.data(), line.size(), e.offset);
-        if (!n.is_ok()) return n.status();
+        if (!n.ok()) return n.status();
         if (*n != line.size()) return Status(Code::kFailedPrecondition, path_ + " changed while reading it");
       }
       Record fr;
@@ -174,7 +174,7 @@ class Planner {
       }
     }
     pos_ = end;
-    return Status::ok();
+    return ok_status();
   }
 
   SalvagePlan finish() {
@@ -229,12 +229,12 @@ Result<SalvagePlan> plan_salvage(FileSystem& fs, int fd, const std::string& path
       if (p.offset < offset) WALKIT_RETURN_IF_ERROR(planner.on_line(p, no_tail));
     }
     problems.clear();
-    return Status::ok();
+    return ok_status();
   };
   Record r;
   for (;;) {
     auto more = reader.next(&r);
-    if (!more.is_ok()) return more.status();
+    if (!more.ok()) return more.status();
     if (!*more) break;
     WALKIT_RETURN_IF_ERROR(drain_before(r.offset));
     Event e;
@@ -259,35 +259,35 @@ Status apply_salvage(FileSystem& fs, int fd, const std::string& path, const Salv
   const std::string tmp = dir + "/" + name->id + std::string(kTmpSuffix);
   // A temporary of ours left by a crash: the session is verified (we hold
   // its lock and just read it), so the stale copy can go.
-  if (fs.lstat(tmp).is_ok()) WALKIT_RETURN_IF_ERROR(fs.unlink(tmp));
+  if (fs.lstat(tmp).ok()) WALKIT_RETURN_IF_ERROR(fs.unlink(tmp));
   auto like = fs.fstat(fd);
-  if (!like.is_ok()) return like.status();
+  if (!like.ok()) return like.status();
   auto out = fs.open(tmp, OpenFlags::kWrite | OpenFlags::kCreateExcl, 0600);
-  if (!out.is_ok()) return out.status();
+  if (!out.ok()) return out.status();
   // The rewrite replaces the session: it keeps its owner, group and mode.
   Status s = take_ownership(fs, *out, tmp, *like, like->mode & 0777, path);
   std::string buf;
   for (const auto& [off, len] : plan.kept) {
-    if (!s.is_ok()) break;
+    if (!s.ok()) break;
     buf.resize(len);
     auto n = fs.pread(fd, buf.data(), len, off);
-    if (!n.is_ok()) { s = n.status(); break; }
+    if (!n.ok()) { s = n.status(); break; }
     if (*n != len) { s = Status(Code::kFailedPrecondition, path + " changed while salvaging"); break; }
     s = write_all(fs, *out, buf.data(), buf.size());
-    if (!s.is_ok()) break;
+    if (!s.ok()) break;
   }
-  if (s.is_ok() && plan.add_newline) s = write_all(fs, *out, "\n", 1);
-  if (s.is_ok()) s = fs.fdatasync(*out);
+  if (s.ok() && plan.add_newline) s = write_all(fs, *out, "\n", 1);
+  if (s.ok()) s = fs.fdatasync(*out);
   Status c = fs.close(*out);
-  if (s.is_ok()) s = c;
+  if (s.ok()) s = c;
   // The rewrite must read clean before it may replace anything.
-  if (s.is_ok()) {
+  if (s.ok()) {
     ReaderOptions ro;
     ro.mode = ReadMode::kStrict;
     ro.expected_id = name->id;
     ro.fs = &fs;  // through the same seam as every other call (fuzz_salvage found it missing)
     auto rd = Reader::open(tmp, ro);
-    s = rd.is_ok() ? (*rd)->skip_to_end() : rd.status();
+    s = rd.ok() ? (*rd)->skip_to_end() : rd.status();
   }
   // What the run journals, in order: the removed ranges; the added '\n',
   // where it is in the rewritten file (after every kept byte), which is
@@ -307,14 +307,14 @@ Status apply_salvage(FileSystem& fs, int fd, const std::string& path, const Salv
   // A closed name promises a trailer; without one the result is a partial.
   if (to_partial) entries.push_back({0, 0, "no_trailer", partial_name(name->id)});
   std::string kept_run;  // set once the run has journal lines: a failure retracts it
-  if (s.is_ok() && !entries.empty()) {
+  if (s.ok() && !entries.empty()) {
     // retracts its own failures
     // The rewrite, under the name it will have, is what the run leaves.
     auto made = file_result(fs, tmp, to_partial ? partial_name(name->id) : std::string());
     Result<KeptRun> kept = made.status();
-    if (made.is_ok()) kept = keep_run(fs, fd, path, entries, tool, run, plan.max_line_bytes, *made);
+    if (made.ok()) kept = keep_run(fs, fd, path, entries, tool, run, plan.max_line_bytes, *made);
     s = kept.status();
-    if (kept.is_ok()) {
+    if (kept.ok()) {
       kept_run = kept->run;
       for (size_t i = 0; i < plan.removed.size(); ++i) {
         ByteRange done = plan.removed[i];
@@ -327,7 +327,7 @@ Status apply_salvage(FileSystem& fs, int fd, const std::string& path, const Salv
     (void)fs.unlink(tmp);  // the original is untouched: the run never took effect
     return kept_run.empty() ? why : retract_run(fs, path, kept_run, why);
   };
-  if (!s.is_ok()) {
+  if (!s.ok()) {
     (void)fs.unlink(tmp);
     return s;
   }
@@ -338,16 +338,16 @@ Status apply_salvage(FileSystem& fs, int fd, const std::string& path, const Salv
       // names; its rerun (which continued the same run) finds the partial
       // holding exactly what it made, and finishes the job.
       auto same = same_contents(fs, tmp, partial);
-      if (!same.is_ok()) return fail(same.status());
+      if (!same.ok()) return fail(same.status());
       if (*same) s = fs.unlink(tmp);
     }
-    if (!s.is_ok()) return fail(s);
+    if (!s.ok()) return fail(s);
     s = fs.unlink(path);
   } else {
     s = fs.rename_replace(tmp, path);
-    if (!s.is_ok()) return fail(s);
+    if (!s.ok()) return fail(s);
   }
-  if (s.is_ok()) s = fs.fsync_dir(dir);
+  if (s.ok()) s = fs.fsync_dir(dir);
   return s;
 }
 

@@ -123,7 +123,7 @@ Result<std::optional<Before>> record_before(FileSystem& fs, int fd, uint64_t end
   for (;;) {
     buf.resize(window);
     auto n = fs.pread(fd, buf.data(), window, stop - window);
-    if (!n.is_ok()) return n.status();
+    if (!n.ok()) return n.status();
     if (*n != window) return Status(Code::kFailedPrecondition, "the file shrank while reading it");
     size_t nl = buf.rfind('\n');
     if (nl != std::string::npos || window == stop) {
@@ -150,7 +150,7 @@ bool fits_trailer(const Before& b, uint64_t count) {
   return false;
 }
 
-// Checks a closed file by its last two lines only (SPEC §6): O(1) per file.
+// Checks a closed file by its last two lines only (docs/format.md#file-states): O(1) per file.
 // The trailer must be valid and agree with the record before it; when it
 // does not, scan_file() reads the whole file instead.
 Status check_last_line(FileSystem& fs, int fd, FileScan* s, size_t max_line) {
@@ -160,7 +160,7 @@ Status check_last_line(FileSystem& fs, int fd, FileScan* s, size_t max_line) {
   if (s->size == 0) {
     problem(ProblemKind::kMissingHeader, 1, 0, 0, "empty file");
     problem(ProblemKind::kMissingTrailer, 0, 0, 0, "empty file");
-    return Status::ok();
+    return ok_status();
   }
   // Last line: grow the window until it holds the previous '\n' or the
   // whole file, bounded by the maximum line length.
@@ -169,7 +169,7 @@ Status check_last_line(FileSystem& fs, int fd, FileScan* s, size_t max_line) {
   for (;;) {
     buf.resize(window);
     auto n = fs.pread(fd, buf.data(), window, s->size - window);
-    if (!n.is_ok()) return n.status();
+    if (!n.ok()) return n.status();
     if (*n != window) return Status(Code::kFailedPrecondition, s->path + " shrank while reading it");
     if (buf.back() != '\n') {
       size_t nl = buf.rfind('\n');
@@ -177,7 +177,7 @@ Status check_last_line(FileSystem& fs, int fd, FileScan* s, size_t max_line) {
       s->torn_bytes = s->size - off;
       s->torn_tail = TornTail{off, s->torn_bytes, 0, false};
       problem(ProblemKind::kTornTail, 0, off, s->torn_bytes, "closed file ends without a newline");
-      return Status::ok();
+      return ok_status();
     }
     size_t prev = buf.size() >= 2 ? buf.rfind('\n', buf.size() - 2) : std::string::npos;
     if (prev != std::string::npos) {
@@ -187,7 +187,7 @@ Status check_last_line(FileSystem& fs, int fd, FileScan* s, size_t max_line) {
     if (window == s->size) break;  // the file is one line
     if (window > max_line) {
       problem(ProblemKind::kLineTooLong, 0, s->size - window, window, "last line too long");
-      return Status::ok();
+      return ok_status();
     }
     window = std::min<uint64_t>(s->size, uint64_t{window} * 4);
   }
@@ -199,7 +199,7 @@ Status check_last_line(FileSystem& fs, int fd, FileScan* s, size_t max_line) {
   } else if (r.type != RecordType::kTrailer) {
     problem(ProblemKind::kMissingTrailer, 0, off, buf.size(),
             std::string("last line is a ") + record_type_name(r.type) + ", not a trailer");
-  } else if (auto before = record_before(fs, fd, off, max_line); !before.is_ok()) {
+  } else if (auto before = record_before(fs, fd, off, max_line); !before.ok()) {
     return before.status();
   } else if (!*before || !fits_trailer(**before, r.final_chunk_count)) {
     // The trailer's count does not match the record before it: what the
@@ -214,7 +214,7 @@ Status check_last_line(FileSystem& fs, int fd, FileScan* s, size_t max_line) {
     s->chunks = r.final_chunk_count;
     if (r.final_chunk_count) s->last_index = r.final_chunk_count - 1;
   }
-  return Status::ok();
+  return ok_status();
 }
 
 }  // namespace
@@ -232,10 +232,10 @@ Result<FileScan> scan_file(const std::string& path, const ScanOptions& opts) {
   // O_NONBLOCK keeps a FIFO from blocking the open; fstat then rejects
   // anything that is not a regular file.
   auto fd = fs.open(path, OpenFlags::kRead | OpenFlags::kNonBlock);
-  if (!fd.is_ok()) return fd.status();
+  if (!fd.ok()) return fd.status();
   FdGuard guard{fs, *fd};
   auto st = fs.fstat(*fd);
-  if (!st.is_ok()) return st.status();
+  if (!st.ok()) return st.status();
   if (!st->is_regular()) {
     return Status(Code::kInvalidArgument, path + ": not a regular file", ENODEV);
   }
@@ -260,7 +260,7 @@ Result<FileScan> scan_file(const std::string& path, const ScanOptions& opts) {
     Status lk = fs.lock_exclusive(*fd);
     if (lk.code() == Code::kLocked) {
       locked = facts.locked = true;
-    } else if (!lk.is_ok()) {
+    } else if (!lk.ok()) {
       return lk;
     } else {
       (void)fs.unlock(*fd);
@@ -283,7 +283,7 @@ Result<FileScan> scan_file(const std::string& path, const ScanOptions& opts) {
   }
   if (full) {
     auto an = detail::analyze(fs, *fd, path, opts.max_line_bytes);
-    if (!an.is_ok()) return an.status();
+    if (!an.ok()) return an.status();
     s.problems = std::move(an->problems);
     const ReadSummary& sum = an->summary;
     last_summary = sum;
@@ -322,13 +322,13 @@ Result<FileScan> scan_file(const std::string& path, const ScanOptions& opts) {
     std::string not_reopened;
     auto fold = detail::plan_fold(fs, *fd, last_summary, s.problems, opts.max_line_bytes, "walscan",
                                   &not_reopened);
-    if (!fold.is_ok()) return fold.status();
+    if (!fold.ok()) return fold.status();
     s.reopened = not_reopened.empty() &&
                  (s.kind == FileKind::kPartial || last_summary.closed || !fold->new_trailer.empty());
   }
   if (s.kind == FileKind::kPartial) {
     auto closed = closed_session_path(fs, dir_name(path), s.id);
-    if (!closed.is_ok()) return closed.status();
+    if (!closed.ok()) return closed.status();
     if (*closed) s.closed_also = **closed;
   }
   s.why = why_of(s);
@@ -346,20 +346,20 @@ bool misnamed_session(std::string_view n) {
 Argument classify_argument(FileSystem& fs, const std::string& arg) {
   Argument a;
   auto st = fs.lstat(arg);
-  if (!st.is_ok()) {
+  if (!st.ok()) {
     a.error = st.status();
     return a;
   }
   if (st->is_symlink()) {
     auto target = fs.stat(arg);
-    if (target.is_ok() && target->is_directory()) {
+    if (target.ok() && target->is_directory()) {
       a.kind = Argument::kDirectory;
       a.list_as = arg + "/.";  // the kernel follows `arg`; "." is no symlink
       return a;
     }
     a.error = Status(Code::kInvalidArgument,
                      arg + ": a symlink " +
-                         (target.is_ok() ? std::string("to a file")
+                         (target.ok() ? std::string("to a file")
                                          : "that leads nowhere (" + target.status().message() + ")") +
                          "; session files are never followed: name the file itself",
                      ELOOP);
@@ -415,7 +415,7 @@ ScanSet scan_paths(const std::vector<std::string>& paths, const ScanOptions& opt
       continue;
     }
     auto names = fs.list_dir(a.list_as);
-    if (!names.is_ok()) {
+    if (!names.ok()) {
       out.errors.push_back(names.status());
       continue;
     }
@@ -463,7 +463,7 @@ ScanSet scan_paths(const std::vector<std::string>& paths, const ScanOptions& opt
       continue;
     }
     Result<FileScan>& r = *results[i];
-    if (r.is_ok()) {
+    if (r.ok()) {
       out.files.push_back(std::move(*r));
     } else if (std::string why = skip_reason(r.status()); !why.empty()) {
       out.skipped.push_back(todo[i] + ": " + why);

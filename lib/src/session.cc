@@ -8,16 +8,16 @@ Result<Session> load_session(const std::string& path, ReaderOptions opts) {
   CollectingReporter collect(&s.problems, opts.reporter);
   opts.reporter = &collect;
   auto reader = Reader::open(path, std::move(opts));
-  if (!reader.is_ok()) return reader.status();
+  if (!reader.ok()) return reader.status();
   Record r;
   for (;;) {
     auto more = (*reader)->next(&r);
-    if (!more.is_ok()) return more.status();
+    if (!more.ok()) return more.status();
     if (!*more) break;
     // The reader validated the line already; a DOM parse cannot fail here
     // except on resource exhaustion, which we still surface.
     auto v = parse_json(r.raw);
-    if (!v.is_ok()) {
+    if (!v.ok()) {
       return Status(Code::kCorruption, path + ": line " + std::to_string(r.line) + ": " +
                                            v.status().message());
     }

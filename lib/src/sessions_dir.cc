@@ -319,11 +319,11 @@ class RealPath {
 
   Result<std::string> operator()(const std::string& filename) {
     auto joined = join("", filename);
-    if (!joined.is_ok()) return joined.status();
+    if (!joined.ok()) return joined.status();
     std::string path = std::move(joined->first);
     if (path.empty() || path[0] != '/') {  // abspath
       auto cwd = fs_.current_dir();
-      if (!cwd.is_ok()) return cwd.status();
+      if (!cwd.ok()) return cwd.status();
       path = path_join(*cwd, path);
     }
     return normpath(path);
@@ -359,7 +359,7 @@ class RealPath {
       }
       std::string newpath = path_join(path, name);
       auto st = fs_.lstat(newpath);  // any error: not a link (strict=False)
-      if (!st.is_ok() || !st->is_symlink()) {
+      if (!st.ok() || !st->is_symlink()) {
         path = std::move(newpath);
         continue;
       }
@@ -372,9 +372,9 @@ class RealPath {
       }
       seen_[newpath] = std::nullopt;  // being resolved
       auto target = fs_.read_link(newpath);
-      if (!target.is_ok()) return target.status();
+      if (!target.ok()) return target.status();
       auto sub = join(path, *target);
-      if (!sub.is_ok()) return sub.status();
+      if (!sub.ok()) return sub.status();
       path = std::move(sub->first);
       if (!sub->second) return std::pair{path_join(path, rest), false};
       seen_[newpath] = path;
@@ -394,12 +394,12 @@ bool ignored_stat_errno(int e) { return e == ENOENT || e == ENOTDIR || e == EBAD
 // an error, since realpath itself returns a looping path unresolved.
 Result<PurePath> resolve(FileSystem& fs, const PurePath& p, const std::string& what) {
   auto real = RealPath(fs)(p.str());
-  if (!real.is_ok())
+  if (!real.ok())
     return Status(real.status().code(), what + ": " + real.status().message(),
                   real.status().sys_errno());
   PurePath out = pure_path(*real);
   auto st = fs.stat(out.str());
-  if (!st.is_ok() && st.status().sys_errno() == ELOOP) {
+  if (!st.ok() && st.status().sys_errno() == ELOOP) {
     return Status(Code::kFailedPrecondition, what + ": symlink loop from " + python_repr(out.str()),
                   ELOOP);
   }
@@ -424,29 +424,29 @@ Result<std::string> default_sessions_dir(std::string* how) {
     if (!path)
       return Status(Code::kFailedPrecondition, what + ": could not determine home directory");
     auto resolved = resolve(fs, *path, what);
-    if (!resolved.is_ok()) return resolved.status();
+    if (!resolved.ok()) return resolved.status();
     // exists() and not is_dir(): one stat answers both.
     auto st = fs.stat(resolved->str());
-    if (!st.is_ok() && !ignored_stat_errno(st.status().sys_errno())) {
+    if (!st.ok() && !ignored_stat_errno(st.status().sys_errno())) {
       return stat_error(what, st.status());
     }
-    if (st.is_ok() && !st->is_directory()) {
+    if (st.ok() && !st->is_directory()) {
       return Status(Code::kFailedPrecondition, what + " exists but is not a directory");
     }
     config = std::move(*resolved);
     rule = "OPENRATH_HOME";
   } else {
     auto cwd = fs.current_dir();
-    if (!cwd.is_ok()) return cwd.status();
+    if (!cwd.ok()) return cwd.status();
     PurePath local = pure_path(*cwd);
     local.parts.emplace_back(".openrath");
     auto st = fs.stat(local.str());  // is_dir(): follows symlinks
-    if (!st.is_ok() && !ignored_stat_errno(st.status().sys_errno())) {
+    if (!st.ok() && !ignored_stat_errno(st.status().sys_errno())) {
       return stat_error(local.str(), st.status());
     }
-    if (st.is_ok() && st->is_directory()) {
+    if (st.ok() && st->is_directory()) {
       auto resolved = resolve(fs, local, local.str());
-      if (!resolved.is_ok()) return resolved.status();
+      if (!resolved.ok()) return resolved.status();
       config = std::move(*resolved);
       rule = "./.openrath in the working directory";
     } else {

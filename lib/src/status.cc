@@ -34,7 +34,7 @@ Status Status::from_errno(int sys_errno, const std::string& what) {
 }
 
 std::string Status::to_string() const {
-  if (is_ok()) return "OK";
+  if (ok()) return "OK";
   return std::string(code_name(code_)) + ": " + message_;
 }
 

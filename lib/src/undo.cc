@@ -47,7 +47,7 @@ Result<Journal> journal_runs(FileSystem& fs, const std::string& qdir, const std:
   std::string torn;
   std::vector<detail::TornJournalLine> torn_inside;
   auto lines = detail::journal_lines(fs, qdir, source, &torn, &torn_inside);
-  if (!lines.is_ok()) return lines.status();
+  if (!lines.ok()) return lines.status();
   Journal j;
   // Torn lines that name this file, or whose "source" is cut too: a keep
   // was interrupted there (a later keep ended the line with its newline).
@@ -66,7 +66,7 @@ Result<Journal> journal_runs(FileSystem& fs, const std::string& qdir, const std:
   }
   // Copies of this file's bytes that no journal line names.
   auto copies = detail::copies_of(fs, qdir, source);
-  if (!copies.is_ok()) return copies.status();
+  if (!copies.ok()) return copies.status();
   std::vector<std::string> unnamed = std::move(*copies);
   for (const Value& v : *lines) {
     if (const std::string* p = detail::journal_str(v, "path")) std::erase(unnamed, *p);
@@ -128,7 +128,7 @@ struct Found {
   Result<std::string> sha256() {
     if (!whole) {
       auto h = detail::hash_range(fs, fd, 0, size);
-      if (!h.is_ok()) return h.status();
+      if (!h.ok()) return h.status();
       whole = *h;
     }
     return *whole;
@@ -136,7 +136,7 @@ struct Found {
   Result<bool> has_prefix(uint64_t length, const std::string& sha) {
     if (size < length) return false;
     auto h = length == size ? sha256() : detail::hash_range(fs, fd, 0, length);
-    if (!h.is_ok()) return h.status();
+    if (!h.ok()) return h.status();
     return *h == sha;
   }
 };
@@ -148,10 +148,10 @@ Result<bool> intent_applied(const Intent& in, Found& current, const std::string&
                             bool found_at_path) {
   if (!in.to_name.empty() && !found_at_path) return false;  // not moved back yet
   auto to = current.has_prefix(in.to_length, in.to_sha256);
-  if (!to.is_ok()) return to.status();
+  if (!to.ok()) return to.status();
   if (*to && current.size == in.to_length) return true;
   auto from = current.has_prefix(in.from_length, in.from_sha256);
-  if (!from.is_ok()) return from.status();
+  if (!from.ok()) return from.status();
   if (*from && current.size == in.from_length) return false;
   if (*to != *from) return *to;
   return Status(Code::kFailedPrecondition,
@@ -174,7 +174,7 @@ Result<std::string> result_mismatch(const Run& run, bool exists, const std::stri
   auto now = [&]() -> Result<std::string> {  // what is there, for the message
     if (!exists) return std::string("there is no file");
     auto h = sha();
-    if (!h.is_ok()) return h.status();
+    if (!h.ok()) return h.status();
     return name + " holds " + std::to_string(size) + " bytes (SHA-256 " + *h + ")";
   };
   std::string why;
@@ -185,7 +185,7 @@ Result<std::string> result_mismatch(const Run& run, bool exists, const std::stri
     const std::string& want = result->name.empty() ? name : result->name;
     if (exists && name == want && size == result->length) {
       auto h = sha();
-      if (!h.is_ok()) return h.status();
+      if (!h.ok()) return h.status();
       if (*h == result->sha256) return std::string();
     }
     why = "that run left " + want + " holding " + std::to_string(result->length) +
@@ -202,7 +202,7 @@ Result<std::string> result_mismatch(const Run& run, bool exists, const std::stri
   }
   if (why.empty()) return why;
   auto n = now();
-  if (!n.is_ok()) return n.status();
+  if (!n.ok()) return n.status();
   return why.replace(why.find("%s"), 2, *n);
 }
 
@@ -227,17 +227,17 @@ Status drop_moved_from(FileSystem& fs, const std::string& path,
                        const std::optional<SessionName>& name, const Intent& in) {
   // Only ever the partial of this very session: a journal line must never
   // point a tool elsewhere.
-  if (in.from_name.empty() || !name || in.from_name != partial_name(name->id)) return Status::ok();
+  if (in.from_name.empty() || !name || in.from_name != partial_name(name->id)) return ok_status();
   const std::string left = dir_name(path) + "/" + in.from_name;
-  if (left == path) return Status::ok();
+  if (left == path) return ok_status();
   auto there = fs.lstat(left);
-  if (!there.is_ok()) return there.status().code() == Code::kNotFound ? Status::ok() : there.status();
+  if (!there.ok()) return there.status().code() == Code::kNotFound ? ok_status() : there.status();
   detail::LockedFile f;
   WALKIT_RETURN_IF_ERROR(detail::open_locked(fs, left, false, &f));
-  if (f.locked_by_other || f.info.size != in.from_length) return Status::ok();  // not ours to drop
+  if (f.locked_by_other || f.info.size != in.from_length) return ok_status();  // not ours to drop
   auto h = detail::hash_range(fs, f.fd, 0, f.info.size);
-  if (!h.is_ok()) return h.status();
-  if (*h != in.from_sha256) return Status::ok();
+  if (!h.ok()) return h.status();
+  if (*h != in.from_sha256) return ok_status();
   WALKIT_RETURN_IF_ERROR(fs.unlink(left));
   return fs.fsync_dir(dir_name(path));
 }
@@ -273,13 +273,13 @@ Result<UndoReport> undo_repairs(const std::string& path, const RepairOptions& op
   const std::string qdir = quarantine_dir_for(path);
   const std::string source = base_name(path);
   auto journal = journal_runs(fs, qdir, source, &rep);
-  if (!journal.is_ok()) return journal.status();
+  if (!journal.ok()) return journal.status();
   std::vector<Run>* runs = &journal->runs;
   if (runs->empty()) {
     // A path that names nothing, on disk or in the journal, is a mistake
     // (a typo, the wrong directory), not a file with nothing to undo.
     auto there = fs.lstat(path);
-    if (!journal->named && !rep.unaccounted && !there.is_ok()) {
+    if (!journal->named && !rep.unaccounted && !there.ok()) {
       if (there.status().code() != Code::kNotFound) return there.status();
       return Status(Code::kNotFound, path + ": no such file, and the quarantine journal " + qdir +
                                          "/journal.jsonl names nothing for it");
@@ -292,15 +292,15 @@ Result<UndoReport> undo_repairs(const std::string& path, const RepairOptions& op
   // its journal entries still name the closed file.
   std::string actual = path;
   auto name = parse_session_name(source);
-  if (name && name->kind == FileKind::kFinal && !fs.lstat(path).is_ok()) {
+  if (name && name->kind == FileKind::kFinal && !fs.lstat(path).ok()) {
     std::string partial = dir_name(path) + "/" + partial_name(name->id);
-    if (fs.lstat(partial).is_ok()) actual = partial;
+    if (fs.lstat(partial).ok()) actual = partial;
   }
   // Only "no such file" means absent: any other lstat failure is an error,
   // not a reason to rebuild the file from nothing.
   auto st = fs.lstat(actual);
-  if (!st.is_ok() && st.status().code() != Code::kNotFound) return st.status();
-  bool exists = st.is_ok();
+  if (!st.ok() && st.status().code() != Code::kNotFound) return st.status();
+  bool exists = st.ok();
   if (exists) {
     WALKIT_RETURN_IF_ERROR(detail::open_locked(fs, actual, false, &f));
     if (f.locked_by_other) return Status(Code::kLocked, actual + " is locked by a live writer; not undone");
@@ -312,7 +312,7 @@ Result<UndoReport> undo_repairs(const std::string& path, const RepairOptions& op
   if (at_path && name && name->kind == FileKind::kFinal) {
     auto in = detail::interrupted_salvage(fs, qdir, path, *name, runs->back(), current.fd,
                                           current.size);
-    if (!in.is_ok()) return in.status();
+    if (!in.ok()) return in.status();
     if (*in) {
       // Durable before the partial goes (append_journal syncs the line).
       if (!opts.dry_run) {
@@ -329,7 +329,7 @@ Result<UndoReport> undo_repairs(const std::string& path, const RepairOptions& op
   std::vector<const Intent*> applied_intents;
   for (const Intent& in : journal->intents) {
     auto applied = intent_applied(in, current, path, at_path);
-    if (!applied.is_ok()) return applied.status();
+    if (!applied.ok()) return applied.status();
     if (!*applied) continue;
     for (const std::string& id : in.runs) {
       std::erase_if(*runs, [&](const Run& r) { return r.id == id; });
@@ -351,7 +351,7 @@ Result<UndoReport> undo_repairs(const std::string& path, const RepairOptions& op
     if (name && runs->back().id == pending_id) {
       idle = detail::never_took_effect(fs, current.fd, current.size, runs->back(), at_path, *name,
                                        opts.max_line_bytes);
-      if (!idle.is_ok()) return idle.status();
+      if (!idle.ok()) return idle.status();
     }
     if (*idle) {
       not_applied = pending_id;
@@ -398,7 +398,7 @@ Result<UndoReport> undo_repairs(const std::string& path, const RepairOptions& op
     const bool found = it == runs->rbegin();
     auto why_or = result_mismatch(*it, state_exists, state_name, found ? current.size : rebuilt.size(),
                                   [&]() { return found ? current.sha256() : rebuilt.sha256(); });
-    if (!why_or.is_ok()) return why_or.status();
+    if (!why_or.ok()) return why_or.status();
     const std::string& why = *why_or;
     if (!why.empty()) {
       UndoReport refused;
@@ -445,7 +445,7 @@ Result<UndoReport> undo_repairs(const std::string& path, const RepairOptions& op
   Status s;
   std::string to_sha256;
   if (!move_only) {
-    if (fs.lstat(tmp).is_ok()) WALKIT_RETURN_IF_ERROR(fs.unlink(tmp));
+    if (fs.lstat(tmp).ok()) WALKIT_RETURN_IF_ERROR(fs.unlink(tmp));
     // The rebuilt file replaces `actual`: it keeps that file's owner, group
     // and mode. Rebuilt from the quarantine alone, it takes the sessions
     // directory's owner and group (as the quarantine's copies have), 0600.
@@ -458,28 +458,28 @@ Result<UndoReport> undo_repairs(const std::string& path, const RepairOptions& op
     } else {
       like_path = dir_name(path);
       auto d = fs.stat(like_path);
-      if (!d.is_ok()) return d.status();
+      if (!d.ok()) return d.status();
       like = *d;
     }
     auto out = fs.open(tmp, OpenFlags::kWrite | OpenFlags::kCreateExcl, 0600);
-    if (!out.is_ok()) return out.status();
+    if (!out.ok()) return out.status();
     s = take_ownership(fs, *out, tmp, like, mode, like_path);
-    if (s.is_ok()) {
+    if (s.ok()) {
       auto written = rebuilt.write_to(*out);  // streamed, NUL runs as holes
       s = written.status();
-      if (s.is_ok()) to_sha256 = *written;
+      if (s.ok()) to_sha256 = *written;
     }
-    if (s.is_ok()) s = fs.fdatasync(*out);
+    if (s.ok()) s = fs.fdatasync(*out);
     Status c = fs.close(*out);
-    if (s.is_ok()) s = c;
+    if (s.ok()) s = c;
   }
   Result<std::string> from_sha256 = std::string();
-  if (s.is_ok()) {
+  if (s.ok()) {
     from_sha256 = current.sha256();
     s = from_sha256.status();
-    if (move_only && s.is_ok()) to_sha256 = *from_sha256;
+    if (move_only && s.ok()) to_sha256 = *from_sha256;
   }
-  if (s.is_ok()) {  // the intent, durable before the swap (see Intent)
+  if (s.ok()) {  // the intent, durable before the swap (see Intent)
     Intent in;
     for (const std::vector<Run>* list : {runs, &dropped}) {
       for (const Run& r : *list) in.runs.push_back(r.id);
@@ -498,10 +498,10 @@ Result<UndoReport> undo_repairs(const std::string& path, const RepairOptions& op
     WALKIT_RETURN_IF_ERROR(s);
     WALKIT_RETURN_IF_ERROR(fs.rename_noreplace(actual, path));
   } else {
-    if (s.is_ok()) {
+    if (s.ok()) {
       s = at_path ? fs.rename_replace(tmp, path) : fs.rename_noreplace(tmp, path);
     }
-    if (!s.is_ok()) {
+    if (!s.ok()) {
       (void)fs.unlink(tmp);
       return s;
     }

@@ -50,7 +50,7 @@ Result<bool> never_took_effect(FileSystem& fs, int fd, uint64_t size, const Undo
       ranges = true;
       if (e.offset > size || e.length > size - e.offset) return false;
       auto h = hash_range(fs, fd, e.offset, e.length);
-      if (!h.is_ok()) return h.status();
+      if (!h.ok()) return h.status();
       if (*h != e.sha256) return false;
       if (e.reason == "torn_tail" && e.offset + e.length != size) return false;
       for (const auto& [begin, end] : damage) {
@@ -83,7 +83,7 @@ Result<std::optional<UndoIntent>> interrupted_salvage(FileSystem& fs, const std:
     return std::optional<UndoIntent>();
   }
   auto there = fs.lstat(partial);
-  if (!there.is_ok()) {
+  if (!there.ok()) {
     if (there.status().code() == Code::kNotFound) return std::optional<UndoIntent>();
     return there.status();
   }
@@ -99,18 +99,18 @@ Result<std::optional<UndoIntent>> interrupted_salvage(FileSystem& fs, const std:
   uint64_t restored = 0;
   Status back = reverse_run(fs, qdir, newest, &rebuilt, &restored);
   Result<std::string> made_sha = hash_range(fs, f.fd, 0, f.info.size);
-  if (!made_sha.is_ok()) return made_sha.status();
+  if (!made_sha.ok()) return made_sha.status();
   Result<std::string> rebuilt_sha = std::string();
   Result<std::string> current_sha = hash_range(fs, fd, 0, size);
-  if (!current_sha.is_ok()) return current_sha.status();
-  bool same = back.is_ok() && rebuilt.size() == size;
+  if (!current_sha.ok()) return current_sha.status();
+  bool same = back.ok() && rebuilt.size() == size;
   if (same) {
     rebuilt_sha = rebuilt.sha256();
-    if (!rebuilt_sha.is_ok()) return rebuilt_sha.status();
+    if (!rebuilt_sha.ok()) return rebuilt_sha.status();
     same = *rebuilt_sha == *current_sha;
   }
   if (!same) {
-    const std::string why = back.is_ok() ? "" : " (" + back.message() + ")";
+    const std::string why = back.ok() ? "" : " (" + back.message() + ")";
     return Status(Code::kFailedPrecondition,
                   both + ", but " + pname + " is not what that salvage made from " +
                       base_name(path) + why + "; nothing undone or removed. " + path +

@@ -77,7 +77,7 @@ Result<size_t> Rebuild::read_piece(const Piece& p, uint64_t from, char* out, siz
   }
   const int src = p.kind == Piece::kFile ? fd : copy_fds[static_cast<size_t>(p.copy)];
   auto r = fs->pread(src, out, n, p.offset + from);
-  if (!r.is_ok()) return r.status();
+  if (!r.ok()) return r.status();
   if (*r == 0) {
     return Status(Code::kFailedPrecondition,
                   (p.kind == Piece::kFile ? std::string("the file") : copies[static_cast<size_t>(p.copy)]) +
@@ -100,7 +100,7 @@ Status Rebuild::stream(uint64_t at, uint64_t length,
     while (from < p.length && length > 0) {
       const size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), length));
       auto n = read_piece(p, from, buf.data(), want);
-      if (!n.is_ok()) return n.status();
+      if (!n.ok()) return n.status();
       WALKIT_RETURN_IF_ERROR(sink(std::string_view(buf.data(), *n)));
       from += *n;
       at += *n;
@@ -109,16 +109,16 @@ Status Rebuild::stream(uint64_t at, uint64_t length,
     pos += p.length;
   }
   if (length > 0) return Status(Code::kFailedPrecondition, "the rebuilt file is shorter than expected");
-  return Status::ok();
+  return ok_status();
 }
 
 Result<std::string> Rebuild::sha256() {
   Sha256 hash;
   Status s = stream(0, size(), [&](std::string_view piece) {
     hash.update(piece);
-    return Status::ok();
+    return ok_status();
   });
-  if (!s.is_ok()) return s;
+  if (!s.ok()) return s;
   return hash.hex();
 }
 
@@ -131,10 +131,10 @@ Result<std::string> Rebuild::write_to(int out) {
       // NULs the quarantine kept go back as a hole, as they most likely were
       // (a crash's zero-filled tail): the file size grows, no block is written.
       auto at = fs->seek_end(out);
-      if (!at.is_ok()) return at.status();
+      if (!at.ok()) return at.status();
       WALKIT_RETURN_IF_ERROR(fs->ftruncate(out, *at + p.length));
       auto end = fs->seek_end(out);
-      if (!end.is_ok()) return end.status();
+      if (!end.ok()) return end.status();
       for (uint64_t done = 0; done < p.length;) {
         const size_t n = static_cast<size_t>(std::min<uint64_t>(kBuf, p.length - done));
         hash.update(std::string_view(zeros.data(), n));
@@ -144,7 +144,7 @@ Result<std::string> Rebuild::write_to(int out) {
     }
     for (uint64_t from = 0; from < p.length;) {
       auto n = read_piece(p, from, buf.data(), buf.size());
-      if (!n.is_ok()) return n.status();
+      if (!n.ok()) return n.status();
       hash.update(std::string_view(buf.data(), *n));
       WALKIT_RETURN_IF_ERROR(write_all(*fs, out, buf.data(), *n));
       from += *n;
@@ -156,12 +156,12 @@ Result<std::string> Rebuild::write_to(int out) {
 Result<int> Rebuild::add_copy(const std::string& path, uint64_t length, const std::string& sha,
                               bool* all_nul) {
   auto fd_or = fs->open(path, OpenFlags::kRead | OpenFlags::kNonBlock);
-  if (!fd_or.is_ok()) return fd_or.status();
+  if (!fd_or.ok()) return fd_or.status();
   copies.push_back(path);
   copy_fds.push_back(*fd_or);
   const int index = static_cast<int>(copies.size()) - 1;
   auto info = fs->fstat(*fd_or);
-  if (!info.is_ok()) return info.status();
+  if (!info.ok()) return info.status();
   const Status mismatch(Code::kCorruption, path + ": does not match its journal line (length or SHA-256)");
   if (!info->is_regular() || info->size != length) return mismatch;
   // Verified as streamed: hashed piece by piece, never held whole.
@@ -171,7 +171,7 @@ Result<int> Rebuild::add_copy(const std::string& path, uint64_t length, const st
   for (uint64_t done = 0; done < length;) {
     const size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), length - done));
     auto n = fs->pread(*fd_or, buf.data(), want, done);
-    if (!n.is_ok()) return n.status();
+    if (!n.ok()) return n.status();
     if (*n == 0) return mismatch;
     std::string_view got(buf.data(), *n);
     hash.update(got);
@@ -197,10 +197,10 @@ Status reverse_run(FileSystem& fs, const std::string& qdir, const UndoRun& run, 
       char c = 0;
       Status got = e.offset < rb->size() ? rb->stream(e.offset, 1, [&](std::string_view b) {
         c = b[0];
-        return Status::ok();
+        return ok_status();
       })
                                          : Status(Code::kFailedPrecondition, "");
-      if (!got.is_ok() || c != '\n') {
+      if (!got.ok() || c != '\n') {
         return Status(Code::kFailedPrecondition, "the file changed since the repair (added newline at " +
                                                      std::to_string(e.offset) + " not found)");
       }
@@ -209,7 +209,7 @@ Status reverse_run(FileSystem& fs, const std::string& qdir, const UndoRun& run, 
       // A line the run wrote (a fold's new trailer): its copy says exactly
       // which bytes to take out, and they must still be there.
       auto copy = rb->add_copy(qdir + "/" + e.bin, e.length, e.sha256, nullptr);
-      if (!copy.is_ok()) return copy.status();
+      if (!copy.ok()) return copy.status();
       const Status changed(Code::kFailedPrecondition, "the file changed since the repair (the " + e.reason +
                                                           " bytes at " + std::to_string(e.offset) +
                                                           " are not there)");
@@ -223,15 +223,15 @@ Status reverse_run(FileSystem& fs, const std::string& qdir, const UndoRun& run, 
         w.resize(b.size());
         for (size_t got = 0; got < w.size();) {
           auto n = fs.pread(copy_fd, w.data() + got, w.size() - got, done + got);
-          if (!n.is_ok()) return n.status();
+          if (!n.ok()) return n.status();
           if (*n == 0) return Status(Code::kCorruption, e.bin + " shrank during the undo");
           got += *n;
         }
         same = same && w == b;
         done += b.size();
-        return Status::ok();
+        return ok_status();
       });
-      if (!s.is_ok()) return s;
+      if (!s.ok()) return s;
       if (!same) return changed;
       rb->erase(e.offset, e.length);
     }
@@ -241,7 +241,7 @@ Status reverse_run(FileSystem& fs, const std::string& qdir, const UndoRun& run, 
     if (is_added_reason(e.reason) || !e.renamed_to.empty()) continue;  // nothing kept
     bool nul = false;
     auto copy = rb->add_copy(qdir + "/" + e.bin, e.length, e.sha256, &nul);
-    if (!copy.is_ok()) return copy.status();
+    if (!copy.ok()) return copy.status();
     if (e.offset < min_next || e.offset > rb->size()) {
       return Status(Code::kFailedPrecondition, "the file changed since the repair (offset " +
                                                    std::to_string(e.offset) + " does not fit)");
@@ -252,7 +252,7 @@ Status reverse_run(FileSystem& fs, const std::string& qdir, const UndoRun& run, 
     min_next = e.offset + e.length;
     *restored += e.length;
   }
-  return Status::ok();
+  return ok_status();
 }
 
 }  // namespace walkit::detail

@@ -58,7 +58,7 @@ struct Writer::Impl {
     if (durability.mode != Durability::kInterval) return;
     {
       std::lock_guard<std::mutex> lk(mu);
-      if (sync_error.is_ok()) sync_error = s;
+      if (sync_error.ok()) sync_error = s;
     }
     durable_cv.notify_all();
   }
@@ -76,10 +76,10 @@ struct Writer::Impl {
     Status s = fs->fdatasync(fd);
     lk.lock();
     --syncs_in_flight;
-    if (!s.is_ok() && sync_error.is_ok()) sync_error = s;
+    if (!s.ok() && sync_error.ok()) sync_error = s;
     durable_cv.notify_all();
     durable_cv.wait(lk, [&] { return syncs_in_flight == 0; });
-    if (s.is_ok() && !sync_error.is_ok()) s = sync_error;
+    if (s.ok() && !sync_error.ok()) s = sync_error;
     return s;
   }
 
@@ -94,7 +94,7 @@ struct Writer::Impl {
       // Cut back to the last acknowledged record so that nothing is ever
       // appended after a torn line and the file stays a clean prefix.
       Status t = fs->ftruncate(fd, acked_end);
-      if (!t.is_ok()) {
+      if (!t.ok()) {
         s = Status(s.code(), s.message() + "; cutting " + partial + " back to byte " +
                                  std::to_string(acked_end) + " also failed: " + t.message(),
                    s.sys_errno());
@@ -107,15 +107,15 @@ struct Writer::Impl {
 
   Status check_usable() {
     if (state == WriterState::kClosed) {
-      return latched.is_ok() ? Status(Code::kFailedPrecondition, partial + ": writer is closed") : latched;
+      return latched.ok() ? Status(Code::kFailedPrecondition, partial + ": writer is closed") : latched;
     }
     if (state == WriterState::kAbandoned) {
       return Status(Code::kFailedPrecondition, partial + ": writer was abandoned");
     }
-    if (!latched.is_ok()) return latched;
+    if (!latched.ok()) return latched;
     if (durability.mode == Durability::kInterval) {
       std::lock_guard<std::mutex> lk(mu);
-      if (!sync_error.is_ok()) latched = sync_error;
+      if (!sync_error.ok()) latched = sync_error;
     }
     return latched;
   }
@@ -124,15 +124,15 @@ struct Writer::Impl {
   // configured durability.
   Status append(std::string_view bytes) {
     Status s = write_all(*fs, fd, bytes.data(), bytes.size());
-    if (!s.is_ok()) return fail(s, true);
+    if (!s.ok()) return fail(s, true);
     if (durability.mode == Durability::kRecord) {
       s = fs->fdatasync(fd);
       // After a failed fdatasync the page cache may already have dropped the
       // dirty pages: retrying would "succeed" without the data. Latch.
-      if (!s.is_ok()) return fail(s, true);
+      if (!s.ok()) return fail(s, true);
     }
     acked_end += bytes.size();
-    return Status::ok();
+    return ok_status();
   }
 
   void syncer_loop() {
@@ -150,8 +150,8 @@ struct Writer::Impl {
       auto now = std::chrono::steady_clock::now();
       if (next < now) next = now;  // a sync overran: start the next at once
       uint64_t target = written_chunks;
-      if (target <= durable.load() || !sync_error.is_ok()) continue;
-      if (shared_fdatasync(lk).is_ok()) mark_durable(target);
+      if (target <= durable.load() || !sync_error.ok()) continue;
+      if (shared_fdatasync(lk).ok()) mark_durable(target);
       durable_cv.notify_all();
     }
   }
@@ -168,7 +168,7 @@ struct Writer::Impl {
     cv.notify_all();
     syncer.join();
     durable_cv.notify_all();
-    if (!sync_error.is_ok() && latched.is_ok()) latched = sync_error;
+    if (!sync_error.ok() && latched.ok()) latched = sync_error;
   }
 
   void release() {
@@ -199,7 +199,7 @@ Status check_dir_and_id(const std::string& dir, const std::string& id) {
     return Status(Code::kInvalidArgument,
                   "invalid session id \"" + id + "\": use [A-Za-z0-9._-], not starting with '.'");
   }
-  return Status::ok();
+  return ok_status();
 }
 
 // kInvalidArgument for a refused value, naming the relaxation as the caller
@@ -229,7 +229,7 @@ Status check_header(const HeaderFields& h, const Relaxations& relax) {
       return refused(*r, "WriterOptions", kContext);
     }
   }
-  return Status::ok();
+  return ok_status();
 }
 
 }  // namespace
@@ -260,21 +260,21 @@ Result<std::unique_ptr<Writer>> Writer::create(WriterOptions opts) {
   impl->partial = impl->dir + "/" + partial_name(impl->id);
   impl->final_path = impl->dir + "/" + final_name(impl->id);
   auto header = header_line(opts.header);
-  if (!header.is_ok()) return header.status();
+  if (!header.ok()) return header.status();
 
   WALKIT_RETURN_IF_ERROR(make_dirs(fs, impl->dir, 0700));
   // An archive is the closed session too: a second "<id>.jsonl" beside it
   // would make two closed sessions of one id.
   auto closed = closed_session_path(fs, impl->dir, impl->id);
-  if (!closed.is_ok()) return closed.status();
+  if (!closed.ok()) return closed.status();
   if (*closed) {
     return Status(Code::kAlreadyExists,
                   **closed + " already exists: session " + impl->id + " was closed");
   }
   auto fd = fs.open(impl->partial, OpenFlags::kWrite | OpenFlags::kCreateExcl | OpenFlags::kAppend, 0600);
-  if (!fd.is_ok()) {
+  if (!fd.ok()) {
     auto st = fs.lstat(impl->partial);
-    if (st.is_ok() && st->is_symlink()) {
+    if (st.ok() && st->is_symlink()) {
       return Status(Code::kInvalidArgument, impl->partial + " is a symlink; refused (never followed)");
     }
     if (fd.status().code() == Code::kAlreadyExists) {
@@ -287,7 +287,7 @@ Result<std::unique_ptr<Writer>> Writer::create(WriterOptions opts) {
   }
   impl->fd = *fd;
   Status s = fs.lock_exclusive(impl->fd);
-  if (!s.is_ok()) {
+  if (!s.ok()) {
     // Someone locked the file we just created: leave it to them. Any other
     // failure (EIO, ENOLCK, ...) leaves an empty file that is ours alone
     // (O_EXCL); left behind, it would block every later create of this id.
@@ -296,13 +296,13 @@ Result<std::unique_ptr<Writer>> Writer::create(WriterOptions opts) {
     return s;
   }
   s = impl->append(*header);
-  if (s.is_ok() && impl->durability.mode != Durability::kProcess) {
+  if (s.ok() && impl->durability.mode != Durability::kProcess) {
     // The header and the new directory entry must both survive power loss
     // (append() already synced the header in kRecord mode).
     if (impl->durability.mode == Durability::kInterval) s = fs.fdatasync(impl->fd);
-    if (s.is_ok()) s = fs.fsync_dir(impl->dir);
+    if (s.ok()) s = fs.fsync_dir(impl->dir);
   }
-  if (!s.is_ok()) {
+  if (!s.ok()) {
     // Nothing was acknowledged: remove our own empty file rather than leave
     // an unrecoverable partial behind. We still hold the lock.
     (void)fs.unlink(impl->partial);
@@ -335,15 +335,15 @@ Result<std::unique_ptr<Writer>> Writer::resume(ResumeOptions opts, ResumeReport*
   const std::string& path = impl->partial;
 
   auto before = fs.lstat(path);
-  if (!before.is_ok()) return before.status();
+  if (!before.ok()) return before.status();
   if (!before->is_regular()) {
     return Status(Code::kInvalidArgument, path + ": not a regular file (symlinks are never followed)");
   }
   auto closed = closed_session_path(fs, impl->dir, impl->id);
-  if (!closed.is_ok()) return closed.status();
+  if (!closed.ok()) return closed.status();
   if (*closed) return Status(Code::kAlreadyExists, **closed + " already exists: session was closed");
   auto fd = fs.open(path, OpenFlags::kRead | OpenFlags::kWrite | OpenFlags::kAppend);
-  if (!fd.is_ok()) return fd.status();
+  if (!fd.ok()) return fd.status();
   impl->fd = *fd;
   auto bail = [&](Status s) {
     impl->release();
@@ -351,9 +351,9 @@ Result<std::unique_ptr<Writer>> Writer::resume(ResumeOptions opts, ResumeReport*
     return s;
   };
   Status s = fs.lock_exclusive(impl->fd);
-  if (!s.is_ok()) return bail(s);
+  if (!s.ok()) return bail(s);
   auto st = fs.fstat(impl->fd);
-  if (!st.is_ok()) return bail(st.status());
+  if (!st.ok()) return bail(st.status());
   if (st->ino != before->ino || st->dev != before->dev) {
     return bail(Status(Code::kFailedPrecondition, path + " was replaced while opening it"));
   }
@@ -364,7 +364,7 @@ Result<std::unique_ptr<Writer>> Writer::resume(ResumeOptions opts, ResumeReport*
   ro.fs = &fs;
   Reader reader(fd_source(fs, impl->fd), path, ro);
   s = reader.skip_to_end();
-  if (!s.is_ok()) return bail(s);  // corruption: salvage is an operator's decision
+  if (!s.ok()) return bail(s);  // corruption: salvage is an operator's decision
   const ReadSummary& sum = reader.summary();
   // A header that lost only its '\n' is completed like a chunk would be.
   const bool header_in_tail = state_facts(FileKind::kPartial, sum).header_in_tail;
@@ -388,11 +388,11 @@ Result<std::unique_ptr<Writer>> Writer::resume(ResumeOptions opts, ResumeReport*
     // Kept in the quarantine, then cut (journaled once even when a resume
     // killed between the two is run again: resume_tail.h).
     auto fixed = detail::fix_resume_tail(fs, impl->fd, path, *tail, ro.max_line_bytes, impl->id, &rep);
-    if (!fixed.is_ok()) return bail(fixed.status());
+    if (!fixed.ok()) return bail(fixed.status());
     end = *fixed;
     // The repair must be durable before anything is appended after it.
     s = fs.fdatasync(impl->fd);
-    if (!s.is_ok()) return bail(s);
+    if (!s.ok()) return bail(s);
   }
   impl->next_index = rep.chunks;
   impl->acked_end = end;
@@ -404,8 +404,8 @@ Result<std::unique_ptr<Writer>> Writer::resume(ResumeOptions opts, ResumeReport*
     // durable_chunks() and later power-loss acks would promise records that
     // a power loss takes away, with the name.
     s = fs.fdatasync(impl->fd);
-    if (s.is_ok()) s = fs.fsync_dir(impl->dir);
-    if (!s.is_ok()) return bail(s);
+    if (s.ok()) s = fs.fsync_dir(impl->dir);
+    if (!s.ok()) return bail(s);
     impl->entry_durable = true;
   }
   if (report) *report = rep;
@@ -429,12 +429,12 @@ Status Writer::write_chunk(uint64_t index, std::string_view kind, const Value& p
   WALKIT_RETURN_IF_ERROR(append_chunk_line(w.line, index, kind, payload));
   WALKIT_RETURN_IF_ERROR(w.append(w.line));
   w.chunk_acked();
-  return Status::ok();
+  return ok_status();
 }
 
 Status Writer::write_chunk_json(uint64_t index, std::string_view kind, std::string_view payload_json) {
   auto v = parse_json(payload_json);
-  if (!v.is_ok()) return Status(Code::kInvalidArgument, "payload: " + v.status().message());
+  if (!v.ok()) return Status(Code::kInvalidArgument, "payload: " + v.status().message());
   return write_chunk(index, kind, *v);
 }
 
@@ -449,13 +449,13 @@ Status Writer::sync() {
     s = w.fs->fdatasync(w.fd);
   }
   // Records already acknowledged stay; the error still latches (fsyncgate).
-  if (!s.is_ok()) return w.fail(s, false);
+  if (!s.ok()) return w.fail(s, false);
   if (!w.entry_durable) {
     // A kProcess writer's create() skipped the directory fsync: without it
     // the synced data could vanish with its name (found by crash-state
     // enumeration). Once is enough.
     s = w.fs->fsync_dir(w.dir);
-    if (!s.is_ok()) return w.fail(s, false);
+    if (!s.ok()) return w.fail(s, false);
     w.entry_durable = true;
   }
   {
@@ -463,7 +463,7 @@ Status Writer::sync() {
     w.mark_durable(w.next_index);
   }
   w.durable_cv.notify_all();
-  return Status::ok();
+  return ok_status();
 }
 
 Status Writer::wait_durable(uint64_t chunks) {
@@ -471,10 +471,10 @@ Status Writer::wait_durable(uint64_t chunks) {
   if (w.durability.mode != Durability::kInterval) return w.latched;
   std::unique_lock<std::mutex> lk(w.mu);
   w.durable_cv.wait(lk, [&] {
-    return w.durable.load() >= chunks || !w.sync_error.is_ok() || w.stop_syncer;
+    return w.durable.load() >= chunks || !w.sync_error.ok() || w.stop_syncer;
   });
-  if (!w.sync_error.is_ok()) return w.sync_error;
-  if (w.durable.load() >= chunks) return Status::ok();
+  if (!w.sync_error.ok()) return w.sync_error;
+  if (w.durable.load() >= chunks) return ok_status();
   return Status(Code::kFailedPrecondition, w.partial + ": writer stopped before chunk " +
                                                std::to_string(chunks) + " was durable");
 }
@@ -487,17 +487,17 @@ Status Writer::close(const CloseOptions& opts) {
   }
   w.stop_sync_thread();
   Status s = w.latched;
-  if (s.is_ok()) s = w.append(trailer_line(opts.closed_at, w.next_index, opts.cumulative_usage));
+  if (s.ok()) s = w.append(trailer_line(opts.closed_at, w.next_index, opts.cumulative_usage));
   // Order matters: the trailer must be on disk before the rename makes the
   // name promise "closed", and the rename before anyone is told.
-  if (s.is_ok() && w.durability.mode != Durability::kRecord) {
+  if (s.ok() && w.durability.mode != Durability::kRecord) {
     s = w.fs->fdatasync(w.fd);
     // The trailer was never acknowledged: cut it, as append() does in kRecord.
-    if (!s.is_ok()) s = w.fail(s, true);
+    if (!s.ok()) s = w.fail(s, true);
   }
-  if (s.is_ok()) {
+  if (s.ok()) {
     s = w.fs->rename_noreplace(w.partial, w.final_path);
-    if (!s.is_ok()) {
+    if (!s.ok()) {
       if (s.code() == Code::kAlreadyExists) {
         s = Status(Code::kAlreadyExists, w.final_path + " already exists; the sealed session stays at " +
                                              w.partial, s.sys_errno());
@@ -505,16 +505,16 @@ Status Writer::close(const CloseOptions& opts) {
       w.latched = s;
     }
   }
-  if (s.is_ok()) {
+  if (s.ok()) {
     s = w.fs->fsync_dir(w.dir);
-    if (!s.is_ok()) w.latched = s;
+    if (!s.ok()) w.latched = s;
   }
-  if (s.is_ok()) w.durable.store(w.next_index);
+  if (s.ok()) w.durable.store(w.next_index);
   w.stop_sync_thread();
   if (w.fd >= 0) {
     Status c = w.fs->close(w.fd);
     w.fd = -1;
-    if (s.is_ok() && !c.is_ok()) s = w.latched = c;
+    if (s.ok() && !c.ok()) s = w.latched = c;
   }
   w.state = WriterState::kClosed;
   w.close_status = s;

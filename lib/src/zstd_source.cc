@@ -32,7 +32,7 @@ class ZstdSource : public ByteSource {
   ZstdSource& operator=(const ZstdSource&) = delete;
 
   Result<size_t> read(char* buf, size_t n) override {
-    if (!error_.is_ok()) return error_;
+    if (!error_.ok()) return error_;
     if (dctx_ == nullptr) return Status(Code::kIoError, name_ + ": cannot allocate a zstd decoder");
     if (n == 0) return size_t{0};
     for (;;) {
@@ -40,7 +40,7 @@ class ZstdSource : public ByteSource {
         in_base_ += zin_.size;
         zin_ = ZSTD_inBuffer{inbuf_.data(), 0, 0};
         auto r = in_->read(inbuf_.data(), inbuf_.size());
-        if (!r.is_ok()) return r.status();  // I/O, not damage: not sticky
+        if (!r.ok()) return r.status();  // I/O, not damage: not sticky
         if (*r == 0) {
           in_eof_ = true;
         } else {
@@ -119,7 +119,7 @@ Result<std::optional<std::string>> closed_session_path(FileSystem& fs, const std
                                                        std::string_view id) {
   for (const std::string& closed : {dir + "/" + final_name(id), dir + "/" + archive_name(id)}) {
     auto there = path_exists(fs, closed);
-    if (!there.is_ok()) return there.status();
+    if (!there.ok()) return there.status();
     if (*there) return std::optional<std::string>(closed);
   }
   return std::optional<std::string>();
@@ -175,7 +175,7 @@ Status ZstdCompressor::pump(std::string_view data, bool end) {
       WALKIT_RETURN_IF_ERROR(sink_(std::string_view(out_.data(), out.pos)));
     }
     // continue: done once the input is consumed; end: once fully flushed.
-    if (end ? left == 0 : in.pos == in.size) return Status::ok();
+    if (end ? left == 0 : in.pos == in.size) return ok_status();
   }
 }
 

@@ -77,12 +77,12 @@ void check_closed_file(const SessionSpec& s, const std::string& bytes, const cha
   ro.expected_id = s.id;
   Reader reader(memory_source(bytes), s.id, ro);
   Status st = reader.skip_to_end();
-  if (!st.is_ok() || !reader.summary().closed || !m.trailer || !m.rest.empty() || m.lines == 0 ||
+  if (!st.ok() || !reader.summary().closed || !m.trailer || !m.rest.empty() || m.lines == 0 ||
       m.trailer_count + 1 != m.lines) {
     out.push_back(
         {"I5", std::string(when) + ": " + final_name(s.id) + " (" + std::to_string(bytes.size()) +
                    " bytes) is not a whole closed session: " +
-                   (st.is_ok() ? "matched " + std::to_string(m.lines) + " lines" : st.message())});
+                   (st.ok() ? "matched " + std::to_string(m.lines) + " lines" : st.message())});
   }
 }
 
@@ -123,7 +123,7 @@ bool quarantined(const std::string& dir, const std::string& source, uint64_t off
   size_t pos = 0;
   for (size_t nl; (nl = journal.find('\n', pos)) != std::string::npos; pos = nl + 1) {
     auto v = parse_json(std::string_view(journal).substr(pos, nl - pos));
-    if (!v.is_ok() || !v->is_object()) continue;  // a torn line left by an earlier crash
+    if (!v.ok() || !v->is_object()) continue;  // a torn line left by an earlier crash
     const Value* src = v->find("source");
     const Value* bin = v->find("path");
     const Value* off = v->find("offset");
@@ -199,13 +199,13 @@ void Checker::recover(std::vector<Violation>& out, std::map<std::string, std::st
     ro.tool = kRecoveredBy;
     ro.fs = &fs_;
     auto r = repair_file(f.path, ro);
-    if (!r.is_ok()) out.push_back({"I4", "repair_file: " + r.status().to_string()});
+    if (!r.ok()) out.push_back({"I4", "repair_file: " + r.status().to_string()});
     PromoteOptions po;
     po.tool = kRecoveredBy;
     po.closed_at = kClosedAt;
     po.fs = &fs_;
     auto p = promote_file(f.path, po);
-    if (!p.is_ok()) out.push_back({"I4", "promote_file: " + p.status().to_string()});
+    if (!p.ok()) out.push_back({"I4", "promote_file: " + p.status().to_string()});
   }
 }
 
@@ -218,7 +218,7 @@ void Checker::check_undo(const CrashState& state, std::vector<Violation>& out) {
     RepairOptions ro;
     ro.fs = &fs_;
     auto u = undo_repairs(tmp_.file(pn), ro);
-    if (!u.is_ok()) {
+    if (!u.ok()) {
       out.push_back({"U", "undo_repairs: " + u.status().to_string()});
       continue;
     }

@@ -3,7 +3,7 @@
 // repair_file and promote_file on every partial), checks the result, runs
 // recovery again and checks that nothing changed.
 //
-// Invariants (docs: the issue 4 text; each violation names one):
+// Invariants (each violation names one):
 //   I1 every acknowledged record is present at the level it was promised:
 //      power-loss promises in every state, process-crash promises in the
 //      state where every executed op persisted (what kill -9 leaves).

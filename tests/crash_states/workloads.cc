@@ -47,7 +47,7 @@ void finish(Workload& w, const RecordingFs& rec, const std::string& root) {
 }
 
 void expect_ok(Workload& w, const Status& s, const std::string& what) {
-  if (!s.is_ok()) w.errors.push_back(what + ": " + s.to_string());
+  if (!s.ok()) w.errors.push_back(what + ": " + s.to_string());
 }
 
 SessionSpec spec_for(size_t s, size_t chunks) {
@@ -111,7 +111,7 @@ Workload writer_workload(const WriterShape& shape) {
     o.fs = &rec;
     auto created = Writer::create(o);
     expect_ok(w, created.status(), "create " + o.header.id);
-    if (!created.is_ok()) return w;
+    if (!created.ok()) return w;
     // kInterval: create() syncs the header and the directory entry.
     rec.mark(Ack{o.header.id, Ack::kCreated, 0, interval ? Ack::kPowerLoss : level});
     writers.push_back(std::move(*created));
@@ -121,30 +121,30 @@ Workload writer_workload(const WriterShape& shape) {
     for (size_t s = 0; s < shape.sessions; ++s) {
       Status st = writers[s]->write_chunk(i, kKinds[i % 4], payload(s, i));
       expect_ok(w, st, "write_chunk");
-      if (st.is_ok()) rec.mark(Ack{session_id(s), Ack::kChunks, i + 1, level});
-      if (st.is_ok() && group(s)) {
+      if (st.ok()) rec.mark(Ack{session_id(s), Ack::kChunks, i + 1, level});
+      if (st.ok() && group(s)) {
         st = writers[s]->wait_durable(i + 1);  // the group commit that covers chunk i
         expect_ok(w, st, "wait_durable");
-        if (st.is_ok()) rec.mark(Ack{session_id(s), Ack::kChunks, i + 1, Ack::kPowerLoss});
+        if (st.ok()) rec.mark(Ack{session_id(s), Ack::kChunks, i + 1, Ack::kPowerLoss});
       }
     }
     if (interval && shape.sync_every && (i + 1) % shape.sync_every == 0) {
       Status st = writers[0]->sync();
       expect_ok(w, st, "sync");
-      if (st.is_ok()) rec.mark(Ack{session_id(0), Ack::kChunks, i + 1, Ack::kPowerLoss});
+      if (st.ok()) rec.mark(Ack{session_id(0), Ack::kChunks, i + 1, Ack::kPowerLoss});
     }
     if (!record && !interval && shape.sync_every && shape.sessions > 1 &&
         (i + 1) % shape.sync_every == 0) {
       Status st = writers[1]->sync();
       expect_ok(w, st, "sync");
-      if (st.is_ok()) rec.mark(Ack{session_id(1), Ack::kChunks, i + 1, Ack::kPowerLoss});
+      if (st.ok()) rec.mark(Ack{session_id(1), Ack::kChunks, i + 1, Ack::kPowerLoss});
     }
   }
   CloseOptions c;
   c.closed_at = kClosedAt;
   Status st = writers[0]->close(c);
   expect_ok(w, st, "close");
-  if (st.is_ok()) rec.mark(Ack{session_id(0), Ack::kClosed, shape.records, Ack::kPowerLoss});
+  if (st.ok()) rec.mark(Ack{session_id(0), Ack::kClosed, shape.records, Ack::kPowerLoss});
   for (size_t s = 1; s < shape.sessions; ++s) writers[s]->abandon();
   finish(w, rec, dir.path());
   return w;
@@ -160,9 +160,9 @@ void promote_and_finish(Workload& w, RecordingFs& rec, const std::string& path, 
   po.fs = &rec;
   auto p = promote_file(path, po);
   expect_ok(w, p.status(), "promote_file");
-  if (p.is_ok() && p->action == PromoteAction::kSealAndRename) {
+  if (p.ok() && p->action == PromoteAction::kSealAndRename) {
     rec.mark(Ack{spec.id, Ack::kClosed, chunks, Ack::kPowerLoss});
-  } else if (p.is_ok()) {
+  } else if (p.ok()) {
     w.errors.push_back(std::string("promote_file: ") + promote_action_name(p->action));
   }
   w.sessions.push_back(std::move(spec));
@@ -210,7 +210,7 @@ Workload repair_promote_workload(size_t records, bool whole_record_tail) {
   ro.fs = &rec;
   auto r = repair_file(path, ro);
   expect_ok(w, r.status(), "repair_file");
-  if (r.is_ok()) rec.mark(Ack{spec.id, Ack::kChunks, chunks, Ack::kPowerLoss});
+  if (r.ok()) rec.mark(Ack{spec.id, Ack::kChunks, chunks, Ack::kPowerLoss});
   promote_and_finish(w, rec, path, std::move(spec), chunks, dir.path());
   return w;
 }
@@ -233,7 +233,7 @@ Workload resume_workload(size_t records, bool torn) {
   o.fs = &rec;
   auto created = Writer::create(o);
   expect_ok(w, created.status(), "create");
-  if (!created.is_ok()) return w;
+  if (!created.ok()) return w;
   rec.mark(Ack{spec.id, Ack::kCreated, 0, Ack::kProcessCrash});
   for (size_t i = 0; i < first; ++i) {
     Status st = (*created)->write_chunk(i, kKinds[i % 4], payload(0, i));
@@ -245,7 +245,7 @@ Workload resume_workload(size_t records, bool torn) {
     // The append the process died in: only its first bytes reached the file.
     auto fd = rec.open(dir.file(partial_name(spec.id)), OpenFlags::kWrite | OpenFlags::kAppend);
     expect_ok(w, fd.status(), "open");
-    if (!fd.is_ok()) return w;
+    if (!fd.ok()) return w;
     expect_ok(w, write_all(rec, *fd, fragment.data(), fragment.size()), "write fragment");
     expect_ok(w, rec.close(*fd), "close fragment fd");
   }
@@ -260,7 +260,7 @@ Workload resume_workload(size_t records, bool torn) {
   ResumeReport report;
   auto resumed = Writer::resume(ro, &report);
   expect_ok(w, resumed.status(), "resume");
-  if (!resumed.is_ok()) return w;
+  if (!resumed.ok()) return w;
   if (report.chunks != first || report.cut_bytes != fragment.size()) {
     w.errors.push_back("resume found " + std::to_string(report.chunks) + " chunks, cut " +
                        std::to_string(report.cut_bytes) + " bytes");
@@ -270,13 +270,13 @@ Workload resume_workload(size_t records, bool torn) {
   for (size_t i = first; i < records; ++i) {
     Status st = (*resumed)->write_chunk(i, kKinds[i % 4], payload(0, i));
     expect_ok(w, st, "write_chunk after resume");
-    if (st.is_ok()) rec.mark(Ack{spec.id, Ack::kChunks, i + 1, Ack::kPowerLoss});
+    if (st.ok()) rec.mark(Ack{spec.id, Ack::kChunks, i + 1, Ack::kPowerLoss});
   }
   CloseOptions c;
   c.closed_at = kClosedAt;
   Status st = (*resumed)->close(c);
   expect_ok(w, st, "close");
-  if (st.is_ok()) rec.mark(Ack{spec.id, Ack::kClosed, records, Ack::kPowerLoss});
+  if (st.ok()) rec.mark(Ack{spec.id, Ack::kClosed, records, Ack::kPowerLoss});
   w.sessions.push_back(std::move(spec));
   finish(w, rec, dir.path());
   return w;

@@ -53,13 +53,13 @@ int main(int argc, char** argv) {
   opts.header.id = "5e0d1c2b-3a49-4876-9f10-2b3c4d5e6f70";
   opts.header.created_at = "2026-01-02T03:04:05.000006+00:00";
   auto writer = walkit::Writer::create(opts);
-  check(writer.is_ok(), "create: " + writer.status().to_string());
-  if (!writer.is_ok()) return 1;
+  check(writer.ok(), "create: " + writer.status().to_string());
+  if (!writer.ok()) return 1;
 
   walkit::Value payload = walkit::Value::object();
   payload.set("content", "h\xC3\xA9llo \xE2\x9C\x93\n");
   walkit::Status s = (*writer)->write_chunk(0, "user", payload);
-  check(s.is_ok(), "write_chunk: " + s.to_string());
+  check(s.ok(), "write_chunk: " + s.to_string());
   // By default only the reference loader's kinds (walkit/loadable.h); a refused
   // chunk writes nothing and the writer goes on.
   s = (*writer)->write_chunk(1, "weird", payload);
@@ -68,7 +68,7 @@ int main(int argc, char** argv) {
   close_opts.closed_at = "2026-01-02T03:04:06+00:00";
   close_opts.cumulative_usage = walkit::Usage{3, 4, 7};
   s = (*writer)->close(close_opts);
-  check(s.is_ok(), "close: " + s.to_string());
+  check(s.ok(), "close: " + s.to_string());
 
   const std::string path = opts.sessions_dir + "/5e0d1c2b-3a49-4876-9f10-2b3c4d5e6f70.jsonl";
   check(slurp(path) == kExpected, "file bytes match the reference writer's");
@@ -76,8 +76,8 @@ int main(int argc, char** argv) {
   walkit::ReaderOptions read_opts;
   read_opts.mode = walkit::ReadMode::kStrict;
   auto session = walkit::load_session(path, read_opts);
-  check(session.is_ok(), "load_session: " + session.status().to_string());
-  if (session.is_ok()) {
+  check(session.ok(), "load_session: " + session.status().to_string());
+  if (session.ok()) {
     check(session->closed, "session reads as closed");
     check(session->chunks.size() == 1, "one chunk");
     check(session->chunks.size() == 1 && session->chunks[0].kind == "user" &&

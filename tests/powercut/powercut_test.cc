@@ -2,7 +2,7 @@
 #define BOOST_TEST_NO_MAIN  // main() below maps "everything skipped" to ctest's skip code
 #include <boost/test/unit_test.hpp>
 
-// Real power cuts (issue 4, part 3). For each file system configuration
+// Real power cuts. For each file system configuration
 // (ext4 data=ordered, ext4 data=writeback,nodelalloc, XFS) an image on a loop
 // device is mounted, and each cycle:
 //   1. starts 1-3 `walwrite --durability record` children (a quarter of them
@@ -150,7 +150,7 @@ void cross_check_scan(const std::string& out, const std::vector<SessionPlan>& pl
   std::map<std::string, bool> listed;
   for (std::string line; std::getline(in, line);) {
     auto v = parse_json(line);
-    if (!v.is_ok() || !v->is_object()) {
+    if (!v.ok() || !v->is_object()) {
       why->push_back("walscan printed a line that is not a JSON object: " + line);
       continue;
     }

@@ -270,7 +270,7 @@ void check_after_tools(const std::string& dir, const std::vector<SessionPlan>& p
       ReaderOptions ro;
       ro.mode = ReadMode::kStrict;
       auto s = load_session(dir + "/" + final_name(p.id), ro);
-      if (!s.is_ok()) {
+      if (!s.ok()) {
         bad << "strict read failed: " << s.status().to_string() << "; ";
       } else if (s->chunks.size() != fin.chunks || !s->closed) {
         bad << "the reader sees " << s->chunks.size() << " chunks (closed " << s->closed

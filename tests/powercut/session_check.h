@@ -1,6 +1,6 @@
 // What the power-cut test expects of a sessions directory, decided from
 // independently built bytes: every chunk line is written out here by hand in
-// the exact form SPEC §2 gives (json.dumps with ", " and ": ", non-ASCII
+// the exact form docs/format.md gives (json.dumps with ", " and ": ", non-ASCII
 // raw), never produced by walkit's serializer, and compared byte for byte.
 #pragma once
 
@@ -48,7 +48,7 @@ struct FileFacts {
   bool header = false;    // the first line is a header with the right id
   // The first line is a valid header of another session: stale blocks of a
   // deleted file (ext4 data=writeback). By content the file is a session
-  // (the id differs only by a note, SPEC §4), but it is not this one.
+  // (the id differs only by a note, docs/format.md#reader), but it is not this one.
   bool foreign_header = false;
   uint64_t chunks = 0;    // leading chunk lines equal to the expected ones
   bool trailer = false;   // then a trailer with final_chunk_count == chunks, last line

@@ -90,7 +90,7 @@ void FaultFs::finish(const Decision& d, const Status& s, uint64_t done) {
   std::lock_guard<std::mutex> g(mu_);
   LogEntry& e = log_[d.index];
   e.done = done;
-  if (!s.is_ok() && e.err == 0) e.err = s.sys_errno() != 0 ? s.sys_errno() : -1;
+  if (!s.ok() && e.err == 0) e.err = s.sys_errno() != 0 ? s.sys_errno() : -1;
 }
 
 Status FaultFs::injected(Op op, const Decision& d) {
@@ -102,7 +102,7 @@ Result<int> FaultFs::open(const std::string& path, OpenFlags flags, unsigned mod
   if (d.err) return injected(kOpen, d);
   Result<int> r = base_.open(path, flags, mode);
   finish(d, r.status());
-  if (r.is_ok()) {
+  if (r.ok()) {
     std::lock_guard<std::mutex> g(mu_);
     fd_paths_[*r] = path;
     log_[d.index].fd = *r;
@@ -114,7 +114,7 @@ Result<size_t> FaultFs::write(int fd, const void* data, size_t n) {
   Decision d = begin(kWrite, fd, {}, n);
   if (d.err) return injected(kWrite, d);
   Result<size_t> r = base_.write(fd, data, d.limited ? std::min(n, d.limit) : n);
-  finish(d, r.status(), r.is_ok() ? *r : 0);
+  finish(d, r.status(), r.ok() ? *r : 0);
   return r;
 }
 
@@ -122,7 +122,7 @@ Result<size_t> FaultFs::read(int fd, void* data, size_t n) {
   Decision d = begin(kRead, fd, {}, n);
   if (d.err) return injected(kRead, d);
   Result<size_t> r = base_.read(fd, data, n);
-  finish(d, r.status(), r.is_ok() ? *r : 0);
+  finish(d, r.status(), r.ok() ? *r : 0);
   return r;
 }
 
@@ -130,7 +130,7 @@ Result<size_t> FaultFs::pread(int fd, void* data, size_t n, uint64_t offset) {
   Decision d = begin(kPread, fd, {}, n);
   if (d.err) return injected(kPread, d);
   Result<size_t> r = base_.pread(fd, data, n, offset);
-  finish(d, r.status(), r.is_ok() ? *r : 0);
+  finish(d, r.status(), r.ok() ? *r : 0);
   return r;
 }
 
@@ -162,7 +162,7 @@ Result<uint64_t> FaultFs::seek_end(int fd) {
   Decision d = begin(kSeekEnd, fd, {});
   if (d.err) return injected(kSeekEnd, d);
   Result<uint64_t> r = base_.seek_end(fd);
-  finish(d, r.status(), r.is_ok() ? *r : 0);
+  finish(d, r.status(), r.ok() ? *r : 0);
   return r;
 }
 

@@ -36,7 +36,7 @@ std::vector<JournalEntry> read_journal(const std::string& sessions_dir) {
     BOOST_TEST_REQUIRE(nl != std::string::npos);  // the journal never has a torn line here
     auto v = parse_json(std::string_view(text).substr(pos, nl - pos));
     pos = nl + 1;
-    BOOST_TEST_REQUIRE(v.is_ok(), v.status().to_string());
+    BOOST_TEST_REQUIRE(v.ok(), v.status().to_string());
     if (!v->find("path")) continue;
     out.push_back(JournalEntry{str(*v, "source"), str(*v, "path"), str(*v, "sha256"),
                                str(*v, "reason"), str(*v, "run"), num(*v, "offset"),

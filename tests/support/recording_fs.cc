@@ -76,7 +76,7 @@ void RecordingFs::snapshot(const std::string& rel) {
     const std::string name = e.path().filename().string();
     const std::string child = rel == "." ? name : rel + "/" + name;
     auto info = base_.lstat(e.path().string());
-    if (!info.is_ok()) throw std::runtime_error(info.status().to_string());
+    if (!info.ok()) throw std::runtime_error(info.status().to_string());
     if (info->is_directory()) {
       trace_.dirs.push_back(child);
       snapshot(child);
@@ -121,11 +121,11 @@ std::vector<std::string> RecordingFs::foreign_paths() const {
 Result<int> RecordingFs::open(const std::string& path, OpenFlags flags, unsigned mode) {
   std::lock_guard<std::mutex> g(mu_);
   auto fd = base_.open(path, flags, mode);
-  if (!fd.is_ok()) return fd;
+  if (!fd.ok()) return fd;
   const std::string rel = relative(path);
   if (rel.empty()) return fd;
   auto info = base_.fstat(*fd);
-  if (!info.is_ok()) {
+  if (!info.ok()) {
     (void)base_.close(*fd);
     return info.status();
   }
@@ -153,11 +153,11 @@ Result<size_t> RecordingFs::write(int fd, const void* data, size_t n) {
   if (it->second.append) {
     // O_APPEND writes at the end, wherever the fd's offset was.
     auto info = base_.fstat(fd);
-    if (!info.is_ok()) return info.status();
+    if (!info.ok()) return info.status();
     offset = info->size;
   }
   auto done = base_.write(fd, data, n);
-  if (!done.is_ok() || *done == 0) return done;
+  if (!done.ok() || *done == 0) return done;
   TraceOp op;
   op.kind = TraceOp::kWrite;
   op.ino = it->second.ino;
@@ -172,7 +172,7 @@ Result<size_t> RecordingFs::read(int fd, void* data, size_t n) {
   std::lock_guard<std::mutex> g(mu_);
   auto r = base_.read(fd, data, n);
   auto it = fds_.find(fd);
-  if (r.is_ok() && it != fds_.end()) it->second.pos += *r;
+  if (r.ok() && it != fds_.end()) it->second.pos += *r;
   return r;
 }
 
@@ -184,7 +184,7 @@ Status RecordingFs::fdatasync(int fd) {
   std::lock_guard<std::mutex> g(mu_);
   Status s = base_.fdatasync(fd);
   auto it = fds_.find(fd);
-  if (s.is_ok() && it != fds_.end()) {
+  if (s.ok() && it != fds_.end()) {
     TraceOp op;
     op.kind = TraceOp::kFdatasync;
     op.ino = it->second.ino;
@@ -197,7 +197,7 @@ Status RecordingFs::fsync(int fd) {
   std::lock_guard<std::mutex> g(mu_);
   Status s = base_.fsync(fd);
   auto it = fds_.find(fd);
-  if (s.is_ok() && it != fds_.end()) {
+  if (s.ok() && it != fds_.end()) {
     TraceOp op;
     op.kind = TraceOp::kFsync;
     op.ino = it->second.ino;
@@ -210,7 +210,7 @@ Status RecordingFs::ftruncate(int fd, uint64_t size) {
   std::lock_guard<std::mutex> g(mu_);
   Status s = base_.ftruncate(fd, size);
   auto it = fds_.find(fd);
-  if (s.is_ok() && it != fds_.end()) {
+  if (s.ok() && it != fds_.end()) {
     TraceOp op;
     op.kind = TraceOp::kTruncate;
     op.ino = it->second.ino;
@@ -224,7 +224,7 @@ Result<uint64_t> RecordingFs::seek_end(int fd) {
   std::lock_guard<std::mutex> g(mu_);
   auto r = base_.seek_end(fd);
   auto it = fds_.find(fd);
-  if (r.is_ok() && it != fds_.end()) it->second.pos = *r;
+  if (r.ok() && it != fds_.end()) it->second.pos = *r;
   return r;
 }
 
@@ -242,7 +242,7 @@ Result<FileInfo> RecordingFs::lstat(const std::string& path) { return base_.lsta
 Status RecordingFs::rename_noreplace(const std::string& from, const std::string& to) {
   std::lock_guard<std::mutex> g(mu_);
   Status s = base_.rename_noreplace(from, to);
-  if (s.is_ok()) {
+  if (s.ok()) {
     TraceOp op;
     op.kind = TraceOp::kRename;
     op.path = relative(from);
@@ -255,7 +255,7 @@ Status RecordingFs::rename_noreplace(const std::string& from, const std::string&
 Status RecordingFs::rename_replace(const std::string& from, const std::string& to) {
   std::lock_guard<std::mutex> g(mu_);
   Status s = base_.rename_replace(from, to);
-  if (s.is_ok()) {
+  if (s.ok()) {
     TraceOp op;
     op.kind = TraceOp::kRenameReplace;
     op.path = relative(from);
@@ -268,7 +268,7 @@ Status RecordingFs::rename_replace(const std::string& from, const std::string& t
 Status RecordingFs::fsync_dir(const std::string& dir) {
   std::lock_guard<std::mutex> g(mu_);
   Status s = base_.fsync_dir(dir);
-  if (s.is_ok()) {
+  if (s.ok()) {
     TraceOp op;
     op.kind = TraceOp::kFsyncDir;
     op.path = relative(dir);
@@ -280,7 +280,7 @@ Status RecordingFs::fsync_dir(const std::string& dir) {
 Status RecordingFs::mkdir(const std::string& path, unsigned mode) {
   std::lock_guard<std::mutex> g(mu_);
   Status s = base_.mkdir(path, mode);
-  if (s.is_ok()) {
+  if (s.ok()) {
     TraceOp op;
     op.kind = TraceOp::kMkdir;
     op.path = relative(path);
@@ -292,7 +292,7 @@ Status RecordingFs::mkdir(const std::string& path, unsigned mode) {
 Status RecordingFs::unlink(const std::string& path) {
   std::lock_guard<std::mutex> g(mu_);
   Status s = base_.unlink(path);
-  if (s.is_ok()) {
+  if (s.ok()) {
     TraceOp op;
     op.kind = TraceOp::kUnlink;
     op.path = relative(path);

@@ -145,8 +145,8 @@ class NoSyncFs : public walkit::FileSystem {
   Result<size_t> pread(int fd, void* d, size_t n, uint64_t o) override {
     return base_.pread(fd, d, n, o);
   }
-  Status fdatasync(int) override { return Status::ok(); }
-  Status fsync(int) override { return Status::ok(); }
+  Status fdatasync(int) override { return ok_status(); }
+  Status fsync(int) override { return ok_status(); }
   Status ftruncate(int fd, uint64_t s) override { return base_.ftruncate(fd, s); }
   Result<uint64_t> seek_end(int fd) override { return base_.seek_end(fd); }
   Status lock_exclusive(int fd) override { return base_.lock_exclusive(fd); }
@@ -156,7 +156,7 @@ class NoSyncFs : public walkit::FileSystem {
   Status rename_noreplace(const std::string& a, const std::string& b) override {
     return base_.rename_noreplace(a, b);
   }
-  Status fsync_dir(const std::string&) override { return Status::ok(); }
+  Status fsync_dir(const std::string&) override { return ok_status(); }
   Status mkdir(const std::string& p, unsigned m) override { return base_.mkdir(p, m); }
   Status unlink(const std::string& p) override { return base_.unlink(p); }
   Status rmdir(const std::string& p) override { return base_.rmdir(p); }

@@ -1,4 +1,4 @@
-// walkit/archive.h — closed sessions stored zstd-compressed (issue 5).
+// walkit/archive.h — closed sessions stored zstd-compressed.
 //
 // An archive "<id>.jsonl.zst" is one or more zstd frames whose decompressed
 // bytes are exactly the closed "<id>.jsonl" it replaced. It is a closed
@@ -7,7 +7,7 @@
 // Mutating repairs leave archives alone (a closed file has nothing to
 // repair); unarchive first to change one.
 //
-// Archive protocol (SPEC §5 rules: temp in the same directory under a
+// Archive protocol (docs/recovery.md rules: temp in the same directory under a
 // non-session name, fdatasync, rename never replaces, directory fsync, no
 // byte lost), for archive_session; unarchive_session is its mirror:
 //   1. flock the plain file like a writer (locked: in flight, refused);

@@ -1,4 +1,4 @@
-// walkit/compact.h — walcompact as library calls (issue 5): canonical
+// walkit/compact.h — walcompact as library calls: canonical
 // rewrite, folding of sessions the reference writer reopened, archiving and
 // retention of closed sessions.
 //

@@ -1,4 +1,4 @@
-// walkit/digest.h — the logical digest of a session (issue 5): equal for
+// walkit/digest.h — the logical digest of a session: equal for
 // two files that say the same thing, whatever their spelling.
 //
 // What it covers: the header (every field, unknown keys included), every

@@ -1,5 +1,5 @@
 // walkit/format.h — the session file format's names, rules and limits, in one
-// place. The prose contract is SPEC.md §2; a summary:
+// place. The prose contract is docs/format.md; a summary:
 //
 //   file    := header chunk* trailer?
 //   record  := one JSON object, UTF-8, followed by exactly one '\n'

@@ -1,5 +1,5 @@
 // walkit/loadable.h — what the OpenRath reference loader loads, and the one
-// decision of what the writer may write (SPEC §4: "the writer writes only
+// decision of what the writer may write (docs/format.md#reader: "the writer writes only
 // what the reference loader accepts by default").
 //
 // The reference loader (Python 3.11) fails on a whole session when its header

@@ -1,5 +1,5 @@
 // walkit/quarantine.h — where removed bytes go before any tool or the
-// library cuts them from a session file (SPEC §5: nothing is ever lost).
+// library cuts them from a session file (docs/recovery.md: nothing is ever lost).
 //
 // Layout under <sessions>/.quarantine/ (mode 0700; made with the sessions
 // directory's owner and group, whoever runs the tool; the journal and every

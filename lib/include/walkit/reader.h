@@ -1,4 +1,4 @@
-// walkit/reader.h — the streaming, tolerant session reader (SPEC §4).
+// walkit/reader.h — the streaming, tolerant session reader (docs/format.md#reader).
 //
 // The reader turns bytes into records and *problems*. A problem is data: it
 // names the kind, 1-based line, byte offset and length of the damage, and is

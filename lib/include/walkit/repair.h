@@ -1,4 +1,4 @@
-// walkit/repair.h — walrepair and walpromote as library calls (SPEC §5).
+// walkit/repair.h — walrepair and walpromote as library calls (docs/recovery.md).
 //
 // Safety protocol, for every mutation: open without following symlinks,
 // take the writer's flock (LOCK_EX|LOCK_NB; held => in flight, skipped),

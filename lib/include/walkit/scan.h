@@ -1,4 +1,4 @@
-// walkit/scan.h — what state each session file is in (SPEC §5), read-only.
+// walkit/scan.h — what state each session file is in (docs/format.md#file-states), read-only.
 //
 // Scanning never locks and never writes. Partial files are read in full;
 // closed files are checked by their last line only (it must be a valid

@@ -9,7 +9,7 @@
 
 namespace walkit {
 
-// SPEC §2. The reference's rules, reproduced step by step:
+// docs/format.md#the-default-sessions-directory. The reference's rules, reproduced step by step:
 //
 //  1. OPENRATH_HOME with leading and trailing whitespace stripped as
 //     Python's str.strip() strips it: every code point for which

@@ -36,12 +36,11 @@ class [[nodiscard]] Status {
   Status(Code code, std::string message, int sys_errno = 0)
       : code_(code), errno_(sys_errno), message_(std::move(message)) {}
 
-  static Status ok() { return Status(); }
   // An I/O failure: `what` names the call and the path; errno is kept.
   static Status from_errno(int sys_errno, const std::string& what);
 
-  bool is_ok() const { return code_ == Code::kOk; }
-  explicit operator bool() const { return is_ok(); }
+  bool ok() const { return code_ == Code::kOk; }
+  explicit operator bool() const { return ok(); }
   Code code() const { return code_; }
   int sys_errno() const { return errno_; }  // 0 when not from a syscall
   const std::string& message() const { return message_; }
@@ -52,6 +51,11 @@ class [[nodiscard]] Status {
   int errno_ = 0;  // the errno of the failing syscall, or 0
   std::string message_;
 };
+
+// The OK status (a default-constructed Status is OK too). `ok()` is the
+// predicate, as in LevelDB and Abseil; there is no factory of that name,
+// so `if (s.ok())` always asks the question.
+inline Status ok_status() { return Status(); }
 
 class StatusError : public std::runtime_error {
  public:
@@ -68,14 +72,14 @@ class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {  // NOLINT
-    if (std::get<Status>(v_).is_ok()) v_ = Status(Code::kInvalidArgument, "Result built from OK status");
+    if (std::get<Status>(v_).ok()) v_ = Status(Code::kInvalidArgument, "Result built from OK status");
   }
 
-  bool is_ok() const { return v_.index() == 0; }
-  explicit operator bool() const { return is_ok(); }
+  bool ok() const { return v_.index() == 0; }
+  explicit operator bool() const { return ok(); }
   const Status& status() const {
     static const Status kOkStatus;
-    return is_ok() ? kOkStatus : std::get<Status>(v_);
+    return ok() ? kOkStatus : std::get<Status>(v_);
   }
   T& value() & { check(); return std::get<T>(v_); }
   const T& value() const& { check(); return std::get<T>(v_); }
@@ -86,7 +90,7 @@ class [[nodiscard]] Result {
 
  private:
   void check() const {
-    if (!is_ok()) throw StatusError(std::get<Status>(v_));
+    if (!ok()) throw StatusError(std::get<Status>(v_));
   }
   std::variant<T, Status> v_;
 };
@@ -97,5 +101,5 @@ class [[nodiscard]] Result {
 #define WALKIT_RETURN_IF_ERROR(expr)            \
   do {                                          \
     ::walkit::Status walkit_s_ = (expr);        \
-    if (!walkit_s_.is_ok()) return walkit_s_;   \
+    if (!walkit_s_.ok()) return walkit_s_;   \
   } while (0)

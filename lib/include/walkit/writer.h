@@ -1,4 +1,4 @@
-// walkit/writer.h — the durable, byte-compatible session writer (SPEC §3).
+// walkit/writer.h — the durable, byte-compatible session writer (docs/format.md#writer).
 //
 // Output is byte-identical to the reference Python writer for the same
 // records (json.dumps(ensure_ascii=False) + "\n"). Each record is one line
