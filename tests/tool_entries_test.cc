@@ -299,8 +299,8 @@ BOOST_AUTO_TEST_CASE(a_newline_or_invalid_utf8_in_a_path_keeps_one_entry_per_lin
 }
 
 BOOST_AUTO_TEST_CASE(names_with_a_session_suffix_but_no_id_are_listed_by_every_tool) {
-  for (const std::string& n : {".jsonl", ".jsonl.__partial__", ".jsonl.zst"}) {
-    write_file("real/" + n, rath(kClosed));
+  for (const char* n : {".jsonl", ".jsonl.__partial__", ".jsonl.zst"}) {
+    write_file(std::string("real/") + n, rath(kClosed));
   }
   // Any other stem is a session, as for the reference loader.
   write_file("real/not-an-id.jsonl", rath(kClosed));
@@ -316,7 +316,7 @@ BOOST_AUTO_TEST_CASE(names_with_a_session_suffix_but_no_id_are_listed_by_every_t
     BOOST_TEST_CONTEXT(tool << " " << args.front()) {
       auto r = run_tool(tool, args);
       BOOST_TEST(r.exit_code == 0, r.out);
-      for (const std::string& n : {".jsonl", ".jsonl.__partial__", ".jsonl.zst"}) {
+      for (const char* n : {".jsonl", ".jsonl.__partial__", ".jsonl.zst"}) {
         BOOST_TEST(contains(r.out, "skipped: " + link() + "/" + n + ": not a valid session id\n"),
                    r.out);
       }
@@ -367,7 +367,7 @@ BOOST_AUTO_TEST_CASE(the_default_directory_says_where_it_came_from_when_it_may_s
   std::string pw_home = pw->pw_dir;
   while (pw_home.size() > 1 && pw_home.back() == '/') pw_home.pop_back();
   const std::string from_passwd = (pw_home == "/" ? "" : pw_home) + "/.openrath/sessions";
-  for (const std::string& tool : {"walscan", "walrepair", "walpromote", "walcompact"}) {
+  for (const std::string tool : {"walscan", "walrepair", "walpromote", "walcompact"}) {
     BOOST_TEST_CONTEXT(tool) {
       const std::string e = default_dir_stderr(*this, tool, dir(), std::nullopt);
       BOOST_TEST(contains(e, tool + ": no path given: the default sessions directory is " +

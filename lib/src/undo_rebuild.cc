@@ -17,8 +17,8 @@ constexpr size_t kBuf = size_t{1} << 20;  // bytes read at a time
 }  // namespace
 
 Rebuild::~Rebuild() {
-  for (int fd : copy_fds) {
-    if (fd >= 0) (void)fs->close(fd);  // read-only: nothing to lose
+  for (int copy : copy_fds) {
+    if (copy >= 0) (void)fs->close(copy);  // read-only: nothing to lose
   }
 }
 
