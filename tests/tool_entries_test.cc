@@ -10,9 +10,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <boost/test/unit_test.hpp>
 #include <cstdlib>
 #include <optional>
-#include <boost/test/unit_test.hpp>
 #include <string>
 #include <vector>
 
@@ -53,6 +53,16 @@ struct Fixture : DirFixture {
     age("real/" + kPartial);
   }
   std::string link() const { return path("link"); }
+  // Runs {tool, args...} on link() inside a test context naming the command.
+  template <typename Check>
+  void on_link(const std::vector<std::vector<std::string>>& runs, Check check) const {
+    for (auto args : runs) {
+      const std::string tool = args[0];
+      args.erase(args.begin());
+      args.push_back(link());
+      BOOST_TEST_CONTEXT(tool << " " << args.front()) { check(tool, run_tool(tool, args)); }
+    }
+  }
 };
 
 }  // namespace
@@ -79,7 +89,8 @@ BOOST_AUTO_TEST_CASE(walrepair_repairs_inside_a_symlinked_directory) {
   // directory's quarantine; the link is still a link.
   BOOST_TEST(read("real/" + kPartial) == rath(kPartial));
   BOOST_TEST(exists("real/.quarantine/journal.jsonl"));
-  BOOST_TEST(exists("link/.quarantine/journal.jsonl"));  // the same directory, seen through the link
+  BOOST_TEST(
+      exists("link/.quarantine/journal.jsonl"));  // the same directory, seen through the link
   struct stat st;
   BOOST_TEST_REQUIRE(::lstat(link().c_str(), &st) == 0);
   BOOST_TEST(S_ISLNK(st.st_mode));
@@ -123,34 +134,28 @@ BOOST_AUTO_TEST_CASE(fifos_and_directories_with_session_names_are_skipped_by_eve
       {"walcompact", "--archive", "--older-than", "0s"},
       {"walcompact", "--prune-older-than", "0s", "--allow-zero-age"},
   };
-  for (auto args : runs) {
-    const std::string tool = args[0];
-    args.erase(args.begin());
-    args.push_back(link());
-    BOOST_TEST_CONTEXT(tool << " " << args.front()) {
-      // A FIFO that was opened would block the tool forever: ctest's
-      // timeout would fail the test.
-      auto r = run_tool(tool, args);
-      BOOST_TEST(r.exit_code == 0, r.out);
-      for (const std::string& name : {fifo, sub}) {
-        BOOST_TEST(contains(r.out, "skipped: " + link() + "/" + name + ": not a regular file"),
-                   r.out);
-      }
-      // walcompact never considers partials (not its candidates, like a
-      // regular partial file); every other tool skips this FIFO by name.
-      if (tool != "walcompact") {
-        BOOST_TEST(
-            contains(r.out, "skipped: " + link() + "/" + partial_fifo + ": not a regular file"),
-            r.out);
-      }
-      BOOST_TEST(contains(r.out, "0 errors"), r.out);
-      struct stat st;
-      BOOST_TEST_REQUIRE(::lstat(path("real/" + fifo).c_str(), &st) == 0);
-      BOOST_TEST(S_ISFIFO(st.st_mode));
-      BOOST_TEST_REQUIRE(::lstat(path("real/" + sub).c_str(), &st) == 0);
-      BOOST_TEST(S_ISDIR(st.st_mode));
+  // A FIFO that was opened would block the tool forever: ctest's timeout
+  // would fail the test.
+  on_link(runs, [&](const std::string& tool, const walkit::test::ToolRun& r) {
+    BOOST_TEST(r.exit_code == 0, r.out);
+    for (const std::string& name : {fifo, sub}) {
+      BOOST_TEST(contains(r.out, "skipped: " + link() + "/" + name + ": not a regular file"),
+                 r.out);
     }
-  }
+    // walcompact never considers partials (not its candidates, like a
+    // regular partial file); every other tool skips this FIFO by name.
+    if (tool != "walcompact") {
+      BOOST_TEST(
+          contains(r.out, "skipped: " + link() + "/" + partial_fifo + ": not a regular file"),
+          r.out);
+    }
+    BOOST_TEST(contains(r.out, "0 errors"), r.out);
+    struct stat st;
+    BOOST_TEST_REQUIRE(::lstat(path("real/" + fifo).c_str(), &st) == 0);
+    BOOST_TEST(S_ISFIFO(st.st_mode));
+    BOOST_TEST_REQUIRE(::lstat(path("real/" + sub).c_str(), &st) == 0);
+    BOOST_TEST(S_ISDIR(st.st_mode));
+  });
 }
 
 BOOST_AUTO_TEST_CASE(a_damaged_archive_is_refused_as_corrupt_by_unarchive_like_walscan) {
@@ -305,24 +310,20 @@ BOOST_AUTO_TEST_CASE(names_with_a_session_suffix_but_no_id_are_listed_by_every_t
   // Any other stem is a session, as for the reference loader.
   write_file("real/not-an-id.jsonl", rath(kClosed));
   const std::vector<std::vector<std::string>> runs = {
-      {"walscan"},          {"walrepair"},
-      {"walpromote", "--min-age", "0s"}, {"walcompact"},
+      {"walscan"},
+      {"walrepair"},
+      {"walpromote", "--min-age", "0s"},
+      {"walcompact"},
       {"walcompact", "--unarchive"},
   };
-  for (auto args : runs) {
-    const std::string tool = args[0];
-    args.erase(args.begin());
-    args.push_back(link());
-    BOOST_TEST_CONTEXT(tool << " " << args.front()) {
-      auto r = run_tool(tool, args);
-      BOOST_TEST(r.exit_code == 0, r.out);
-      for (const char* n : {".jsonl", ".jsonl.__partial__", ".jsonl.zst"}) {
-        BOOST_TEST(contains(r.out, "skipped: " + link() + "/" + n + ": not a valid session id\n"),
-                   r.out);
-      }
-      BOOST_TEST(contains(r.out, " 3 skipped, 0 errors"), r.out);
+  on_link(runs, [&](const std::string&, const walkit::test::ToolRun& r) {
+    BOOST_TEST(r.exit_code == 0, r.out);
+    for (const char* n : {".jsonl", ".jsonl.__partial__", ".jsonl.zst"}) {
+      BOOST_TEST(contains(r.out, "skipped: " + link() + "/" + n + ": not a valid session id\n"),
+                 r.out);
     }
-  }
+    BOOST_TEST(contains(r.out, " 3 skipped, 0 errors"), r.out);
+  });
   auto all = run_tool("walscan", {"--all", link()});
   BOOST_TEST(contains(all.out, "closed       4     3     0  1274"), all.out);
   BOOST_TEST(contains(all.out, link() + "/not-an-id.jsonl"), all.out);
@@ -353,7 +354,10 @@ std::string default_dir_stderr(Fixture& f, const std::string& tool, const std::s
     (void)p.read_rest();
     (void)p.wait();
   }
-  if (saved_home) ::setenv("HOME", saved_home->c_str(), 1); else ::unsetenv("HOME");
+  if (saved_home)
+    ::setenv("HOME", saved_home->c_str(), 1);
+  else
+    ::unsetenv("HOME");
   if (saved_oh) ::setenv("OPENRATH_HOME", saved_oh->c_str(), 1);
   BOOST_REQUIRE(::chdir(was) == 0);
   return f.exists("stderr.txt") ? f.read("stderr.txt") : "";
@@ -379,9 +383,10 @@ BOOST_AUTO_TEST_CASE(the_default_directory_says_where_it_came_from_when_it_may_s
   // HOME set, but no sessions directory there: named, with its source.
   BOOST_REQUIRE(::mkdir(path("home").c_str(), 0700) == 0);
   std::string e = default_dir_stderr(*this, "walscan", dir(), path("home"));
-  BOOST_TEST(contains(e, "walscan: no path given: the default sessions directory is " +
-                             path("home") + "/.openrath/sessions, from $HOME, and it does not exist"),
-             e);
+  BOOST_TEST(
+      contains(e, "walscan: no path given: the default sessions directory is " + path("home") +
+                      "/.openrath/sessions, from $HOME, and it does not exist"),
+      e);
   // HOME set and the directory there: nothing to explain.
   BOOST_REQUIRE(::mkdir(path("home/.openrath").c_str(), 0700) == 0);
   BOOST_REQUIRE(::mkdir(path("home/.openrath/sessions").c_str(), 0700) == 0);

@@ -4,10 +4,9 @@
 // report is refused, names the file and the run, and neither the file nor
 // the journal changes. Expected bytes are written out here.
 #define BOOST_TEST_MODULE undo_precondition_test
-#include <boost/test/unit_test.hpp>
-
 #include <sys/stat.h>
 
+#include <boost/test/unit_test.hpp>
 #include <filesystem>
 #include <ostream>
 #include <string>
@@ -64,6 +63,20 @@ struct Fx : test::DirFixture {
       BOOST_TEST(read(kPartial) == file);
       BOOST_TEST(read(kJournal) == journal);
     }
+  }
+  // a and b repaired (torn tails of 25 and 30 bytes cut); then a crash tore
+  // b's journal line: 20 bytes of it reached the disk. Returns a's line and
+  // those 20 bytes, the journal as it is now.
+  std::pair<std::string, std::string> a_then_b_with_bs_line_torn(const std::string& a,
+                                                                 const std::string& b) {
+    write_file(a, H + C(0) + C(1).substr(0, 25));
+    BOOST_TEST_REQUIRE(repair_file(path(a)).ok());
+    const std::string one_line = read(kJournal);
+    write_file(b, H + C(0) + C(1).substr(0, 30));
+    BOOST_TEST_REQUIRE(repair_file(path(b)).ok());
+    const std::string torn = read(kJournal).substr(one_line.size(), 20);
+    write_file(kJournal, one_line + torn);
+    return {one_line, torn};
   }
   ResumeOptions resume_options() {
     ResumeOptions o;
@@ -166,7 +179,8 @@ BOOST_AUTO_TEST_CASE(walrepair_undo_dir_goes_newest_first_through_a_chain_of_nam
   BOOST_TEST_REQUIRE(test::run_tool("walrepair", {"--salvage", dir()}).exit_code == 1);
   BOOST_TEST_REQUIRE(!exists(closed));
   BOOST_TEST_REQUIRE(exists("c1.jsonl.__partial__"));
-  BOOST_TEST_REQUIRE(test::run_tool("walrepair", {"--quarantine-unrecoverable", dir()}).exit_code == 1);
+  BOOST_TEST_REQUIRE(test::run_tool("walrepair", {"--quarantine-unrecoverable", dir()}).exit_code ==
+                     1);
   BOOST_TEST_REQUIRE(!exists("c1.jsonl.__partial__"));
   test::ToolRun r = test::run_tool("walrepair", {"--undo", dir()});
   BOOST_TEST(r.exit_code == 1, r.out);
@@ -244,13 +258,7 @@ BOOST_FIXTURE_TEST_SUITE(unaccounted, Fx)
 
 BOOST_AUTO_TEST_CASE(a_torn_journal_line_and_the_copy_it_named_are_reported) {
   const std::string a = "a.jsonl.__partial__", b = "b.jsonl.__partial__";
-  write_file(a, H + C(0) + C(1).substr(0, 25));
-  BOOST_TEST_REQUIRE(repair_file(path(a)).ok());
-  const std::string one_line = read(kJournal);
-  write_file(b, H + C(0) + C(1).substr(0, 30));
-  BOOST_TEST_REQUIRE(repair_file(path(b)).ok());
-  // A crash tore b's journal line: 20 bytes of it reached the disk.
-  write_file(kJournal, one_line + read(kJournal).substr(one_line.size(), 20));
+  a_then_b_with_bs_line_torn(a, b);
   const std::string b_cut = read(b);
 
   auto u = undo_repairs(path(b));
@@ -273,17 +281,10 @@ BOOST_AUTO_TEST_CASE(a_torn_journal_line_and_the_copy_it_named_are_reported) {
 }
 
 BOOST_AUTO_TEST_CASE(a_torn_line_inside_the_journal_is_reported_like_a_torn_last_line) {
-  const std::string a = "a.jsonl.__partial__", b = "b.jsonl.__partial__",
-                    c = "c.jsonl.__partial__";
-  write_file(a, H + C(0) + C(1).substr(0, 25));
-  BOOST_TEST_REQUIRE(repair_file(path(a)).ok());
-  const std::string one_line = read(kJournal);
-  write_file(b, H + C(0) + C(1).substr(0, 30));
-  BOOST_TEST_REQUIRE(repair_file(path(b)).ok());
-  // A crash tore b's journal line (20 bytes reached the disk); a later
-  // repair of c ended it with its own line's newline (keeps never fuse).
-  const std::string torn = read(kJournal).substr(one_line.size(), 20);
-  write_file(kJournal, one_line + torn);
+  const std::string a = "a.jsonl.__partial__", b = "b.jsonl.__partial__", c = "c.jsonl.__partial__";
+  // A crash tore b's journal line; a later repair of c ended it with its
+  // own line's newline (keeps never fuse).
+  const auto [one_line, torn] = a_then_b_with_bs_line_torn(a, b);
   write_file(c, H + C(0) + C(1).substr(0, 27));
   BOOST_TEST_REQUIRE(repair_file(path(c)).ok());
   const std::string journal = read(kJournal);
